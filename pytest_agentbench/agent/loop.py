@@ -1,0 +1,239 @@
+"""The agent loop: query the model, run its tool calls, repeat until it stops or a ceiling hits.
+
+The shape follows mini-swe-agent (``run → step → query/execute``) with a tiny exception
+hierarchy for control flow. The message list is append-only — earlier messages stay
+byte-identical between turns so a server's prefix cache can reuse them (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pytest_agentbench.agent.parse import ToolCall, assistant_message, find_tool_confusion, prepare_calls
+from pytest_agentbench.agent.tools import IMPLEMENTATIONS, ToolContext, ToolError, tool_definitions
+from pytest_agentbench.canary import ResolvedBudget
+from pytest_agentbench.client import ChatClient, ChatResponse, DeadlineExceeded, InfraError
+
+MAX_TOOL_RESULT_CHARS = 20_000
+
+SYSTEM_PROMPT = """\
+You are a coding agent working inside a git repository; the current directory is its root.
+Use the provided tools to inspect files, change them and run commands. Paths are relative to the
+repository root. Do the whole task: make every change it asks for, then check your work.
+When the task is complete, reply with a short summary and no tool call."""
+
+
+class Transcript(Protocol):
+    def write(self, event: dict[str, Any]) -> None: ...
+
+
+class LoopStop(Exception):
+    """Ends the loop; ``reason`` is the outcome-relevant cause (DESIGN §5)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class LoopResult:
+    stop_reason: str  # final | budget_turns | budget_tokens | budget_time | malformed | tool_confusion | infra_error
+    detail: str = ""
+    infra_kind: str | None = None
+    turns: int = 0
+    tool_calls: int = 0
+    malformed_tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tokens_estimated: bool = False
+    model_seconds: float = 0.0
+    tool_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    server_predicted_tokens: int = 0  # from server timings, for tokens/s
+    server_predicted_ms: float = 0.0
+    cached_prompt_tokens: int = 0
+    finish_reasons: Counter = field(default_factory=Counter)
+    quirks: Counter = field(default_factory=Counter)
+    final_message: str | None = None
+
+    @property
+    def claimed_done(self) -> bool:
+        return self.stop_reason == "final"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class AgentLoop:
+    def __init__(
+        self,
+        client: ChatClient,
+        context: ToolContext,
+        budget: ResolvedBudget,
+        tools: list[str] | None = None,
+        max_malformed: int = 3,
+        system_prompt: str = SYSTEM_PROMPT,
+        transcript: Transcript | None = None,
+    ) -> None:
+        self.client = client
+        self.context = context
+        self.budget = budget
+        self.tool_names = tools or list(IMPLEMENTATIONS)
+        self.allowed = frozenset(self.tool_names)
+        self.tool_defs = tool_definitions(self.tool_names)
+        self.max_malformed = max_malformed
+        self.system_prompt = system_prompt
+        self.transcript = transcript
+        self.messages: list[dict[str, Any]] = []
+        self.result = LoopResult(stop_reason="final")
+        self._consecutive_malformed = 0
+        self._started = 0.0
+        self.deadline = 0.0
+
+    # -- public ------------------------------------------------------------------------------
+
+    def remaining_seconds(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def run(self, prompt: str) -> LoopResult:
+        self._started = time.monotonic()
+        self.deadline = self._started + self.budget.seconds
+        self.context.remaining_seconds = self.remaining_seconds
+        self.messages = [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": prompt.strip()},
+        ]
+        self._log({"event": "start", "messages": self.messages, "tools": self.tool_names,
+                   "budget": self.budget.model_dump()})
+        try:
+            while True:
+                self.step()
+        except LoopStop as stop:
+            self.result.stop_reason, self.result.detail = stop.reason, stop.detail
+        except InfraError as exc:
+            self.result.stop_reason, self.result.detail = "infra_error", exc.detail
+            self.result.infra_kind = exc.kind
+        self.result.wall_seconds = time.monotonic() - self._started
+        self._log({"event": "stop", "reason": self.result.stop_reason, "detail": self.result.detail})
+        return self.result
+
+    def step(self) -> None:
+        if self.remaining_seconds() <= 0:
+            raise LoopStop("budget_time", f"time budget of {self.budget.seconds:g}s exhausted")
+        response = self.query()
+        self.execute(response)
+        if self.result.total_tokens >= self.budget.tokens:
+            raise LoopStop(
+                "budget_tokens",
+                f"token budget of {self.budget.tokens} exhausted ({self.result.total_tokens} used)",
+            )
+        if self.result.turns >= self.budget.turns:
+            raise LoopStop("budget_turns", f"turn budget of {self.budget.turns} exhausted")
+
+    # -- query ---------------------------------------------------------------------------------
+
+    def query(self) -> ChatResponse:
+        body = self.client.build_request(self.messages, self.tool_defs)
+        try:
+            response = self.client.chat(body, self.deadline)
+        except DeadlineExceeded:
+            raise LoopStop(
+                "budget_time", f"time budget of {self.budget.seconds:g}s ran out waiting for the model"
+            ) from None
+        self._account(response)
+        return response
+
+    def _account(self, response: ChatResponse) -> None:
+        result = self.result
+        result.turns += 1
+        result.model_seconds += response.seconds
+        result.finish_reasons[str(response.finish_reason)] += 1
+        if response.prompt_tokens is None or response.completion_tokens is None:
+            # No usage block: estimate ~4 characters a token so the token budget still applies.
+            result.tokens_estimated = True
+            prompt = len(json.dumps(self.messages)) // 4
+            completion = (len(response.content or "") + len(response.reasoning or "")
+                          + sum(len(str(c.arguments)) for c in response.tool_calls)) // 4
+        else:
+            prompt, completion = response.prompt_tokens, response.completion_tokens
+        result.prompt_tokens += prompt
+        result.completion_tokens += completion
+        timings = response.timings
+        if isinstance(timings.get("predicted_n"), (int, float)) and isinstance(
+            timings.get("predicted_ms"), (int, float)
+        ):
+            result.server_predicted_tokens += int(timings["predicted_n"])
+            result.server_predicted_ms += float(timings["predicted_ms"])
+        if isinstance(timings.get("cache_n"), int):
+            result.cached_prompt_tokens += timings["cache_n"]
+
+    # -- execute -------------------------------------------------------------------------------
+
+    def execute(self, response: ChatResponse) -> None:
+        calls = prepare_calls(response, self.result.turns, self.allowed)
+        for call in calls:
+            self.result.quirks.update(call.quirks)
+        self.messages.append(assistant_message(response, calls))
+        usable = [call for call in calls if not call.malformed]
+        entry: dict[str, Any] = {"event": "turn", "turn": self.result.turns, "response": {
+            "content": response.content, "reasoning": response.reasoning,
+            "finish_reason": response.finish_reason, "tool_calls": [
+                {"id": c.id, "name": c.name, "arguments": c.raw_arguments} for c in calls],
+            "prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens,
+            "seconds": round(response.seconds, 4), "timings": response.timings}, "tool_results": []}
+        try:
+            if response.finish_reason == "length" and not usable:
+                raise LoopStop(
+                    "budget_tokens",
+                    f"output cap: reply cut off at max_tokens={self.client.settings.max_tokens}"
+                    " with no usable tool call",
+                )
+            if not calls:
+                confusion = find_tool_confusion(response.content)
+                if confusion:
+                    raise LoopStop("tool_confusion", confusion)
+                self.result.final_message = response.content
+                raise LoopStop("final", "the model ended with a final message")
+            for call in calls:
+                entry["tool_results"].append(self._run_call(call))
+        finally:
+            self._log(entry)
+        if self._consecutive_malformed >= self.max_malformed:
+            raise LoopStop(
+                "malformed",
+                f"{self._consecutive_malformed} malformed tool calls in a row; last: "
+                f"{calls[-1].error if calls else ''}",
+            )
+
+    def _run_call(self, call: ToolCall) -> dict[str, Any]:
+        self.result.tool_calls += 1
+        started = time.monotonic()
+        if call.malformed:
+            self.result.malformed_tool_calls += 1
+            self._consecutive_malformed += 1
+            text, is_error = f"Error: {call.error}", True
+        else:
+            self._consecutive_malformed = 0
+            try:
+                text, is_error = IMPLEMENTATIONS[call.tool](self.context, **call.arguments), False
+            except ToolError as exc:
+                text, is_error = f"Error: {exc}", True
+            except (OSError, ValueError, UnicodeError) as exc:
+                text, is_error = f"Error: {exc.__class__.__name__}: {exc}", True
+        if len(text) > MAX_TOOL_RESULT_CHARS:
+            text = text[:MAX_TOOL_RESULT_CHARS] + f"\n... [truncated {len(text) - MAX_TOOL_RESULT_CHARS} characters]"
+        seconds = time.monotonic() - started
+        self.result.tool_seconds += seconds
+        self.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
+        return {"id": call.id, "tool": call.tool, "error": is_error, "result": text[:2000],
+                "seconds": round(seconds, 4)}
+
+    def _log(self, event: dict[str, Any]) -> None:
+        if self.transcript is not None:
+            self.transcript.write(event)

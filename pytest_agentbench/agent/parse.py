@@ -1,0 +1,164 @@
+"""Turning a model reply into validated tool calls, and spotting tool calls written as text.
+
+Quirks seen in the field (DESIGN §7) are tolerated and counted: ``arguments`` as an object
+instead of a JSON string, missing or duplicate call ids, argument-name aliases. A call that
+cannot be run — bad JSON, unknown tool, schema violation — is *malformed*: it is answered with a
+tool error and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+
+from pytest_agentbench.agent.tools import SCHEMAS, canonical_tool_name, normalize_arguments
+from pytest_agentbench.client import ChatResponse, RawToolCall
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str  # as the model sent it
+    tool: str | None  # canonical tool name, None if unknown
+    arguments: dict[str, Any] | None
+    raw_arguments: str  # exactly what goes back into the history
+    error: str | None = None  # set when the call is malformed
+    quirks: tuple[str, ...] = ()
+
+    @property
+    def malformed(self) -> bool:
+        return self.error is not None
+
+
+@lru_cache(maxsize=None)
+def _validator(tool: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(SCHEMAS[tool][1])
+
+
+def _schema_problem(tool: str, arguments: dict[str, Any]) -> str | None:
+    error = jsonschema.exceptions.best_match(_validator(tool).iter_errors(arguments))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where + ': ' if where else ''}{error.message}"
+
+
+def prepare_call(raw: RawToolCall, call_id: str, allowed: frozenset[str]) -> ToolCall:
+    quirks: list[str] = []
+    name = raw.name or ""
+    arguments: Any = raw.arguments
+    if isinstance(arguments, dict):
+        quirks.append("arguments_as_object")
+        raw_arguments = json.dumps(arguments, ensure_ascii=False)
+    else:
+        raw_arguments = arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+    def bad(message: str) -> ToolCall:
+        return ToolCall(call_id, name, None, None, raw_arguments, message, tuple(quirks))
+
+    if not name:
+        return bad("tool call has no function name")
+    tool = canonical_tool_name(name)
+    if tool is None or tool not in allowed:
+        return bad(f"unknown tool {name!r}; available tools: {', '.join(sorted(allowed))}")
+    if tool != name:
+        quirks.append("tool_alias")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            return bad(f"arguments are not valid JSON ({exc.msg} at position {exc.pos})")
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        return bad("arguments must be a JSON object")
+    arguments, aliased = normalize_arguments(arguments)
+    if aliased:
+        quirks.append("argument_alias")
+    problem = _schema_problem(tool, arguments)
+    if problem:
+        return bad(f"invalid arguments for {tool}: {problem}")
+    return ToolCall(call_id, name, tool, arguments, raw_arguments, None, tuple(quirks))
+
+
+def prepare_calls(response: ChatResponse, turn: int, allowed: frozenset[str]) -> list[ToolCall]:
+    """Validate every call of one reply; give each a unique id (models omit or repeat them)."""
+    calls: list[ToolCall] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(response.tool_calls):
+        call_id = raw.id
+        quirk = None
+        if not call_id:
+            quirk, call_id = "missing_id", f"call_{turn}_{index}"
+        elif call_id in seen:
+            quirk, call_id = "duplicate_id", f"{call_id}_{index}"
+        seen.add(call_id)
+        call = prepare_call(raw, call_id, allowed)
+        if quirk:
+            call.quirks = (*call.quirks, quirk)
+        calls.append(call)
+    return calls
+
+
+def assistant_message(response: ChatResponse, calls: list[ToolCall]) -> dict[str, Any]:
+    """The assistant turn as it goes back into the history (append-only, for prefix caching)."""
+    message: dict[str, Any] = {"role": "assistant", "content": response.content or ""}
+    if calls:
+        message["tool_calls"] = [
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.raw_arguments}}
+            for call in calls
+        ]
+    return message
+
+
+# --- tool-call confusion ----------------------------------------------------------------------
+
+_TAGGED = re.compile(r"<\s*(tool_call|function_call|tool_use|function)[\s>=]", re.IGNORECASE)
+_NAME_KEYS = ("name", "tool", "tool_name", "function")
+_ARG_KEYS = ("arguments", "parameters", "args", "input", "params")
+
+
+def _json_objects(text: str):
+    """Every JSON object embedded in ``text`` (models wrap them in prose and code fences)."""
+    decoder = json.JSONDecoder()
+    index = text.find("{")
+    while index != -1:
+        try:
+            value, end = decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            index = text.find("{", index + 1)
+            continue
+        if isinstance(value, dict):
+            yield value
+        index = text.find("{", end)
+
+
+def _looks_like_call(obj: dict[str, Any]) -> str | None:
+    function = obj.get("function")
+    if isinstance(function, dict) and isinstance(function.get("name"), str):
+        return function["name"]
+    for key in _NAME_KEYS:
+        name = obj.get(key)
+        # A known tool name, or any name next to an arguments-like key, is a call-shaped object.
+        if isinstance(name, str) and (canonical_tool_name(name) or any(a in obj for a in _ARG_KEYS)):
+            return name
+    return None
+
+
+def find_tool_confusion(text: str | None) -> str | None:
+    """If ``text`` holds a tool call written as text, return a short description of it."""
+    if not text:
+        return None
+    tagged = _TAGGED.search(text)
+    if tagged:
+        return f"tool call written as text ({tagged.group(0).strip()}...)"
+    for obj in _json_objects(text):
+        name = _looks_like_call(obj)
+        if name:
+            return f"tool call to {name!r} written as text instead of a tool call"
+    return None

@@ -1,0 +1,370 @@
+"""The tools a model sees (DESIGN §4.3: names and arguments are a contract) and their
+implementations, confined to the attempt's worktree.
+
+Every failure here becomes a :class:`ToolError` whose text goes back to the model as the tool
+result; nothing a model sends may raise out of the loop.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_agentbench.sandbox import run_command
+
+MAX_READ_CHARS = 60_000
+MAX_LISTING = 500
+MAX_GREP_LINES = 200
+DEFAULT_SHELL_TIMEOUT = 60.0
+MAX_SHELL_TIMEOUT = 600.0
+
+
+class ToolError(Exception):
+    """A tool call that could not be carried out; the message is shown to the model."""
+
+
+@dataclass
+class ToolContext:
+    root: Path  # the worktree; every path the model names is relative to it
+    env: dict[str, str]
+    remaining_seconds: Callable[[], float]  # the attempt's time budget left
+
+
+def _string(description: str) -> dict:
+    return {"type": "string", "description": description}
+
+
+def _int(description: str) -> dict:
+    return {"type": "integer", "minimum": 1, "description": description}
+
+
+def _object(properties: dict, required: list[str]) -> dict:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+SCHEMAS: dict[str, tuple[str, dict]] = {
+    "read_file": (
+        "Read a text file of the repository. Optional 1-based inclusive line range.",
+        _object(
+            {
+                "path": _string("File path relative to the repository root."),
+                "start_line": _int("First line to return (1-based)."),
+                "end_line": _int("Last line to return (inclusive)."),
+            },
+            ["path"],
+        ),
+    ),
+    "write_file": (
+        "Create or overwrite a file with the given content.",
+        _object(
+            {
+                "path": _string("File path relative to the repository root."),
+                "content": _string("The complete new content of the file."),
+            },
+            ["path", "content"],
+        ),
+    ),
+    "edit_file": (
+        "Replace the exact text `old` with `new` in a file. `old` must occur exactly once.",
+        _object(
+            {
+                "path": _string("File path relative to the repository root."),
+                "old": _string("Existing text to replace (must match exactly once)."),
+                "new": _string("Replacement text."),
+            },
+            ["path", "old", "new"],
+        ),
+    ),
+    "apply_patch": (
+        "Apply a unified diff to the repository. All hunks apply or none do.",
+        _object({"patch": _string("A unified diff (as produced by `git diff`).")}, ["patch"]),
+    ),
+    "list_dir": (
+        "List the entries of a directory (directories end with '/').",
+        _object({"path": _string("Directory relative to the repository root; default '.'.")}, []),
+    ),
+    "glob": (
+        "Find files whose repository-relative path matches a glob pattern such as 'src/**/*.py'.",
+        _object({"pattern": _string("Glob pattern.")}, ["pattern"]),
+    ),
+    "grep": (
+        "Search files for a regular expression; prints path:line:text for each match.",
+        _object(
+            {
+                "pattern": _string("Python regular expression."),
+                "path": _string("File or directory to search; default '.'."),
+            },
+            ["pattern"],
+        ),
+    ),
+    "shell": (
+        "Run a shell command at the repository root and return its exit code and output.",
+        _object(
+            {
+                "command": _string("The command, run with /bin/sh -c."),
+                "timeout": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "description": f"Seconds before the command is killed (default "
+                    f"{DEFAULT_SHELL_TIMEOUT:g}).",
+                },
+            },
+            ["command"],
+        ),
+    ),
+}
+TOOL_NAMES: frozenset[str] = frozenset(SCHEMAS)
+
+# Names models commonly use for our tools (from Claude Code, Aider, OpenHands, SWE-agent...).
+TOOL_ALIASES: dict[str, str] = {
+    "read": "read_file", "cat": "read_file", "open_file": "read_file", "view": "read_file",
+    "write": "write_file", "create_file": "write_file", "save_file": "write_file",
+    "edit": "edit_file", "replace_in_file": "edit_file", "str_replace": "edit_file",
+    "str_replace_editor": "edit_file", "patch": "apply_patch",
+    "ls": "list_dir", "list_files": "list_dir", "list_directory": "list_dir",
+    "find": "glob", "find_files": "glob", "search": "grep", "search_files": "grep",
+    "bash": "shell", "sh": "shell", "run": "shell", "exec": "shell", "execute": "shell",
+    "run_command": "shell", "execute_command": "shell", "terminal": "shell",
+}
+ARGUMENT_ALIASES: dict[str, str] = {
+    "file_path": "path", "filepath": "path", "filename": "path", "file": "path",
+    "directory": "path", "dir": "path",
+    "cmd": "command", "text": "content", "contents": "content",
+    "old_str": "old", "old_string": "old", "old_text": "old",
+    "new_str": "new", "new_string": "new", "new_text": "new",
+    "diff": "patch", "regex": "pattern", "query": "pattern",
+}
+
+
+def tool_definitions(names: list[str] | None = None) -> list[dict]:
+    """OpenAI ``tools`` entries for the given tool names (default: all, in a stable order)."""
+    selected = names or list(SCHEMAS)
+    return [
+        {
+            "type": "function",
+            "function": {"name": name, "description": SCHEMAS[name][0], "parameters": SCHEMAS[name][1]},
+        }
+        for name in selected
+    ]
+
+
+def canonical_tool_name(name: str) -> str | None:
+    if name in SCHEMAS:
+        return name
+    return TOOL_ALIASES.get(name.strip().lower())
+
+
+def normalize_arguments(arguments: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Map argument aliases (``file_path`` → ``path``); report whether any alias was used."""
+    normalized: dict[str, Any] = {}
+    aliased = False
+    for key, value in arguments.items():
+        target = ARGUMENT_ALIASES.get(key, key)
+        aliased |= target != key
+        normalized.setdefault(target, value)
+    return normalized, aliased
+
+
+# --- path confinement -------------------------------------------------------------------------
+
+
+def resolve_path(ctx: ToolContext, raw: str, *, must_exist: bool = False) -> Path:
+    """Map a model-given path into the worktree; reject escapes and anything under ``.git``.
+
+    ``resolve()`` follows symlinks, so a link pointing out of the worktree is caught too.
+    """
+    if not isinstance(raw, str) or "\x00" in raw:
+        raise ToolError("path must be a string")
+    text = raw.strip() or "."
+    if os.path.isabs(text) or text.startswith("~"):
+        raise ToolError(f"absolute paths are not allowed: {raw!r}; use a path relative to the repository root")
+    root = ctx.root.resolve()
+    target = (root / text).resolve()
+    if target != root and root not in target.parents:
+        raise ToolError(f"path escapes the repository: {raw!r}")
+    relative = target.relative_to(root)
+    if relative.parts and relative.parts[0] == ".git":
+        raise ToolError(f"access to .git is not allowed: {raw!r}")
+    if must_exist and not target.exists():
+        raise ToolError(f"no such file or directory: {raw!r}")
+    return target
+
+
+def _relative(ctx: ToolContext, path: Path) -> str:
+    return path.relative_to(ctx.root.resolve()).as_posix() or "."
+
+
+def _read_text(path: Path) -> str:
+    if path.is_dir():
+        raise ToolError(f"{path.name} is a directory; use list_dir")
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise ToolError(f"{path.name} is a binary file ({len(data)} bytes)")
+    return data.decode("utf-8", errors="replace")
+
+
+def _atomic_write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".agentbench-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- implementations --------------------------------------------------------------------------
+
+
+def read_file(ctx: ToolContext, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
+    target = resolve_path(ctx, path, must_exist=True)
+    text = _read_text(target)
+    if start_line is not None or end_line is not None:
+        lines = text.splitlines(keepends=True)
+        start = (start_line or 1) - 1
+        end = end_line or len(lines)
+        if start >= len(lines) and lines:
+            raise ToolError(f"start_line {start_line} is past the end ({len(lines)} lines)")
+        text = "".join(lines[start:end])
+    if len(text) > MAX_READ_CHARS:
+        text = text[:MAX_READ_CHARS] + f"\n... [truncated: file has {len(text)} characters; use start_line/end_line]"
+    return text if text else "(empty file)"
+
+
+def write_file(ctx: ToolContext, path: str, content: str) -> str:
+    target = resolve_path(ctx, path)
+    if target.is_dir():
+        raise ToolError(f"{path!r} is a directory")
+    existed = target.exists()
+    _atomic_write(target, content)
+    return f"{'Overwrote' if existed else 'Created'} {_relative(ctx, target)} ({len(content)} characters)"
+
+
+def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> str:
+    target = resolve_path(ctx, path, must_exist=True)
+    text = _read_text(target)
+    if not old:
+        raise ToolError("`old` must not be empty")
+    count = text.count(old)
+    if count == 0:
+        raise ToolError(f"`old` text not found in {path}; read the file and copy the text exactly")
+    if count > 1:
+        raise ToolError(f"`old` text occurs {count} times in {path}; include more context to make it unique")
+    _atomic_write(target, text.replace(old, new, 1))
+    return f"Edited {_relative(ctx, target)}"
+
+
+def apply_patch(ctx: ToolContext, patch: str) -> str:
+    if not patch.strip():
+        raise ToolError("empty patch")
+    if not patch.endswith("\n"):
+        patch += "\n"
+    base = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "apply"]
+    # --check first: git apply is atomic per invocation, but checking gives a cleaner message.
+    for extra in (["--check"], []):
+        proc = subprocess.run(
+            [*base, *extra, "--recount", "-"],
+            cwd=ctx.root, input=patch.encode(), capture_output=True, env=ctx.env, timeout=60,
+        )
+        if proc.returncode != 0:
+            message = proc.stderr.decode("utf-8", errors="replace").strip()
+            raise ToolError(f"patch does not apply (nothing was changed):\n{message}")
+    return "Patch applied"
+
+
+def list_dir(ctx: ToolContext, path: str = ".") -> str:
+    target = resolve_path(ctx, path, must_exist=True)
+    if not target.is_dir():
+        raise ToolError(f"{path!r} is not a directory")
+    entries = sorted(
+        (entry.name + ("/" if entry.is_dir() else "") for entry in target.iterdir() if entry.name != ".git"),
+    )
+    if len(entries) > MAX_LISTING:
+        entries = entries[:MAX_LISTING] + [f"... ({len(entries) - MAX_LISTING} more)"]
+    return "\n".join(entries) if entries else "(empty directory)"
+
+
+def _walk_files(ctx: ToolContext, start: Path):
+    root = ctx.root.resolve()
+    if start.is_file():
+        yield start
+        return
+    for dirpath, dirnames, filenames in os.walk(start):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git" and d != "__pycache__")
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if root in path.resolve().parents:
+                yield path
+
+
+def glob(ctx: ToolContext, pattern: str) -> str:
+    if os.path.isabs(pattern) or ".." in Path(pattern).parts:
+        raise ToolError("pattern must be relative to the repository root")
+    root = ctx.root.resolve()
+    matches = []
+    for path in _walk_files(ctx, root):
+        relative = path.relative_to(root).as_posix()
+        if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative, pattern.replace("**/", "")):
+            matches.append(relative)
+    if not matches:
+        return "(no matches)"
+    if len(matches) > MAX_LISTING:
+        matches = matches[:MAX_LISTING] + [f"... ({len(matches) - MAX_LISTING} more)"]
+    return "\n".join(matches)
+
+
+def grep(ctx: ToolContext, pattern: str, path: str = ".") -> str:
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ToolError(f"invalid regular expression: {exc}") from None
+    start = resolve_path(ctx, path, must_exist=True)
+    root = ctx.root.resolve()
+    hits: list[str] = []
+    for file in _walk_files(ctx, start):
+        try:
+            data = file.read_bytes()
+        except OSError:
+            continue
+        if b"\x00" in data[:8192]:
+            continue
+        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            if regex.search(line):
+                hits.append(f"{file.relative_to(root).as_posix()}:{number}:{line[:300]}")
+                if len(hits) >= MAX_GREP_LINES:
+                    return "\n".join(hits) + f"\n... (stopped after {MAX_GREP_LINES} matches)"
+    return "\n".join(hits) if hits else "(no matches)"
+
+
+def shell(ctx: ToolContext, command: str, timeout: float | None = None) -> str:
+    if not command.strip():
+        raise ToolError("empty command")
+    limit = min(timeout or DEFAULT_SHELL_TIMEOUT, MAX_SHELL_TIMEOUT, max(ctx.remaining_seconds(), 1.0))
+    return run_command(command, ctx.root, limit, ctx.env).describe()
+
+
+IMPLEMENTATIONS: dict[str, Callable[..., str]] = {
+    "read_file": read_file,
+    "write_file": write_file,
+    "edit_file": edit_file,
+    "apply_patch": apply_patch,
+    "list_dir": list_dir,
+    "glob": glob,
+    "grep": grep,
+    "shell": shell,
+}
+assert set(IMPLEMENTATIONS) == set(SCHEMAS)

@@ -1,0 +1,172 @@
+"""The canary file format (DESIGN §4.2): a pydantic model plus loading with clear errors.
+
+A canary is a directory holding ``canary.toml`` and its starting ``repo/``; ``hidden/`` and
+``solution/`` are overlaid onto the worktree only after the agent has finished.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+Tier = Literal["lite", "medium", "heavy"]
+TIERS: tuple[str, ...] = ("lite", "medium", "heavy")
+
+
+class Budget(BaseModel):
+    """Ceilings of one attempt. ``None`` means: use the tier default (or the CLI override)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    turns: int | None = Field(default=None, gt=0)
+    tokens: int | None = Field(default=None, gt=0)
+    seconds: float | None = Field(default=None, gt=0)
+
+
+class ResolvedBudget(BaseModel):
+    turns: int
+    tokens: int
+    seconds: float
+
+
+# Tier defaults: heavy canaries need stamina, so they get proportionally more of everything.
+TIER_BUDGETS: dict[str, ResolvedBudget] = {
+    "lite": ResolvedBudget(turns=15, tokens=40_000, seconds=300),
+    "medium": ResolvedBudget(turns=25, tokens=80_000, seconds=600),
+    "heavy": ResolvedBudget(turns=40, tokens=160_000, seconds=1200),
+}
+
+
+class Verify(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run: list[str] = Field(default_factory=list)
+    expect_changed: list[str] = Field(default_factory=list)
+    expect_unchanged: list[str] = Field(default_factory=list)
+    timeout: float = Field(default=120, gt=0)
+
+
+class Canary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    tier: Tier
+    tags: list[str] = Field(default_factory=list)
+    prompt: str
+    tools: list[str] | None = None
+    budget: Budget = Field(default_factory=Budget)
+    verify: Verify = Field(default_factory=Verify)
+    # Filled in by the loader, never read from TOML.
+    path: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt must not be empty")
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_simple(cls, value: str) -> str:
+        if any(ch in value for ch in "[]/\\ \t\n:"):
+            raise ValueError("id may not contain spaces, brackets, slashes or ':'")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        from pytest_agentbench.agent.tools import TOOL_NAMES
+
+        unknown = [name for name in value if name not in TOOL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown tool(s) {unknown}; known: {sorted(TOOL_NAMES)}")
+        return value
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @property
+    def repo_dir(self) -> Path:
+        return self.directory / "repo"
+
+    @property
+    def hidden_dir(self) -> Path:
+        return self.directory / "hidden"
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.directory / "solution"
+
+    def resolved_budget(
+        self, turns: int | None = None, tokens: int | None = None, seconds: float | None = None
+    ) -> ResolvedBudget:
+        """Tier default < canary's own budget < command-line override."""
+        default = TIER_BUDGETS[self.tier]
+        return ResolvedBudget(
+            turns=turns or self.budget.turns or default.turns,
+            tokens=tokens or self.budget.tokens or default.tokens,
+            seconds=seconds or self.budget.seconds or default.seconds,
+        )
+
+
+class CanaryError(Exception):
+    """A canary file that cannot be used; the message names the file and the field."""
+
+
+def _field_name(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """Best-effort line number of a top-level or table key, for error messages."""
+    bare = key.split(".")[-1]
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith(f"{bare} ") or stripped.startswith(f"{bare}="):
+            return number
+    return None
+
+
+def load_canary(path: Path) -> Canary:
+    """Parse and validate one ``canary.toml``; raise :class:`CanaryError` with file and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CanaryError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CanaryError(f"{path}: invalid TOML: {exc}") from None
+    data.setdefault("id", path.parent.name)
+    if "path" in data:
+        raise CanaryError(f"{path}: field 'path': unknown field")
+    try:
+        canary = Canary.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = _field_name(error["loc"])
+            line = _line_of(text, field)
+            where = f"{path}:{line}" if line else str(path)
+            message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+            problems.append(f"{where}: field '{field}': {message}")
+        raise CanaryError("\n".join(problems)) from None
+    canary.path = path
+    if canary.verify.run == [] and not canary.verify.expect_changed:
+        raise CanaryError(
+            f"{path}: field 'verify': needs at least one of 'run' or 'expect_changed' -"
+            " a canary that checks nothing cannot fail"
+        )
+    return canary

@@ -1,0 +1,96 @@
+"""Collection: each ``canary.toml`` becomes one item per model × repeat (pytest's YamlFile
+pattern). Collection is deterministic — xdist requires identical collection on every worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_agentbench.canary import Canary, CanaryError, load_canary
+from pytest_agentbench.models import ModelSpec
+from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.results import AttemptResult
+
+CANARY_FILENAME = "canary.toml"
+CANARY_SUBDIRS = ("repo", "hidden", "solution")
+
+result_key = pytest.StashKey[AttemptResult]()
+
+
+class AttemptFailed(Exception):
+    """Raised by an attempt that did not pass; carries the result for the failure report."""
+
+    def __init__(self, result: AttemptResult) -> None:
+        super().__init__(result.outcome)
+        self.result = result
+
+
+class CanaryFile(pytest.File):
+    def collect(self):
+        from pytest_agentbench.plugin import get_session
+
+        try:
+            canary = load_canary(self.path)
+        except CanaryError as exc:
+            raise self.CollectError(f"invalid canary: {exc}") from None
+        session = get_session(self.config)
+        for model in session.settings.models:
+            for repeat in range(session.settings.repeats):
+                yield CanaryItem.from_parent(
+                    self, name=f"{canary.id}[{model.id_fragment}-r{repeat}]",
+                    canary=canary, model=model, repeat=repeat,
+                )
+
+
+class CanaryItem(pytest.Item):
+    def __init__(self, *, canary: Canary, model: ModelSpec, repeat: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.canary = canary
+        self.model = model
+        self.repeat = repeat
+        self.add_marker(canary.tier)
+        self.add_marker(pytest.mark.agentbench)
+        # `-k python` selects by tag, `-k qwen` by model.
+        self.extra_keyword_matches.update(canary.tags)
+        self.extra_keyword_matches.add(model.name)
+
+    def runtest(self) -> None:
+        from pytest_agentbench.plugin import get_session
+        from pytest_agentbench.runner import run_attempt
+
+        result = run_attempt(get_session(self.config), self.canary, self.model, self.repeat, self.nodeid)
+        self.stash[result_key] = result
+        if result.outcome != Outcome.PASSED.value:
+            raise AttemptFailed(result)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, AttemptFailed):
+            return describe_failure(excinfo.value.result)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, f"canary {self.canary.id} · {self.model.name} · repeat {self.repeat}"
+
+
+def describe_failure(result: AttemptResult) -> str:
+    """What a user needs to see without opening a log: outcome, why, and the check's output."""
+    lines = [
+        f"{result.outcome}: {result.detail}",
+        f"turns {result.turns} · tool calls {result.tool_calls} (malformed {result.malformed_tool_calls})"
+        f" · tokens {result.total_tokens} · {result.wall_seconds:.1f}s",
+        f"files changed: {', '.join(result.files_changed) or '(none)'}",
+    ]
+    if result.check_output_tail:
+        tail = result.check_output_tail.strip().splitlines()[-25:]
+        lines.append("failing check output (tail):")
+        lines.extend("    " + line for line in tail)
+    if result.transcript:
+        lines.append(f"transcript: {result.transcript}")
+    return "\n".join(lines)
+
+
+def is_canary_support_dir(path: Path) -> bool:
+    """``repo/``, ``hidden/`` and ``solution/`` next to a canary.toml hold the canary's own
+    files (often ``test_*.py``), which pytest must never collect as tests of their own."""
+    return path.name in CANARY_SUBDIRS and (path.parent / CANARY_FILENAME).is_file()

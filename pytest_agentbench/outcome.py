@@ -1,0 +1,57 @@
+"""The outcome taxonomy (DESIGN §5, a contract) and the rule that decides an attempt's outcome."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Outcome(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    PHANTOM = "phantom"
+    BUDGET_TURNS = "budget_turns"
+    BUDGET_TOKENS = "budget_tokens"
+    BUDGET_TIME = "budget_time"
+    MALFORMED = "malformed"
+    TOOL_CONFUSION = "tool_confusion"
+    INFRA_ERROR = "infra_error"
+
+    @property
+    def is_budget(self) -> bool:
+        return self in (Outcome.BUDGET_TURNS, Outcome.BUDGET_TOKENS, Outcome.BUDGET_TIME)
+
+    @property
+    def pytest_status(self) -> str:
+        """passed / failed / error, as pytest reports it."""
+        if self is Outcome.PASSED:
+            return "passed"
+        return "error" if self is Outcome.INFRA_ERROR else "failed"
+
+
+# Loop stop reasons that are themselves an outcome when the work did not pass.
+_STOP_OUTCOMES = {
+    "budget_turns": Outcome.BUDGET_TURNS,
+    "budget_tokens": Outcome.BUDGET_TOKENS,
+    "budget_time": Outcome.BUDGET_TIME,
+    "malformed": Outcome.MALFORMED,
+    "tool_confusion": Outcome.TOOL_CONFUSION,
+}
+
+
+def classify(stop_reason: str, checks_passed: bool, qualifying_change: bool, protected_ok: bool) -> Outcome:
+    """Decide the outcome exactly as DESIGN §5 says.
+
+    ``qualifying_change``: the tree changed, and matches ``expect_changed`` when it is given.
+    ``protected_ok``: nothing matching ``expect_unchanged`` was touched.
+    Verification runs whatever ended the loop (except a server fault), so a model that did the
+    work and then hit a ceiling still passes; what ended the loop is recorded separately.
+    """
+    if stop_reason == "infra_error":
+        return Outcome.INFRA_ERROR
+    if checks_passed and qualifying_change and protected_ok:
+        return Outcome.PASSED
+    if stop_reason in _STOP_OUTCOMES:
+        return _STOP_OUTCOMES[stop_reason]
+    if not qualifying_change:
+        return Outcome.PHANTOM
+    return Outcome.FAILED

@@ -1,0 +1,275 @@
+"""The pytest plugin: options, configuration, collection hooks and reporting hooks.
+
+Kept thin: the work happens in collect.py (items), runner.py (one attempt) and report/.
+The plugin is inert unless canaries are collected, so it costs nothing in other test runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_agentbench.canary import TIERS
+from pytest_agentbench.collect import (
+    CANARY_FILENAME, CanaryFile, is_canary_support_dir, result_key,
+)
+from pytest_agentbench.models import ModelConfigError, resolve_models, split_model_args
+from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.report.json_report import build_report, write_report
+from pytest_agentbench.report.terminal import summary_lines
+from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.session import AgentbenchSession, Settings, new_run_id
+from pytest_agentbench.testing import scripted_server  # noqa: F401  (fixture for users)
+
+session_key = pytest.StashKey[AgentbenchSession]()
+REPORT_ATTR = "agentbench_result"  # JSON-safe dict on the TestReport: the xdist channel
+DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible endpoint
+
+# option name → (ini name, help, kind) for the --agentbench-* options with an ini twin
+_INI_OPTIONS: dict[str, tuple[str, str]] = {
+    "base_url": ("string", "default endpoint for unregistered models (env AGENTBENCH_BASE_URL)"),
+    "json": ("string", "write the JSON report (schema_version 1) to this path"),
+    "keep_worktrees": ("bool", "keep each attempt's git worktree for inspection"),
+    "max_turns": ("string", "override every canary's turn budget"),
+    "max_tokens": ("string", "override every canary's token budget (prompt + completion, summed)"),
+    "max_seconds": ("string", "override every canary's wall-time budget"),
+    "max_output_tokens": ("string", "per-response output cap sent as max_tokens (default 2048)"),
+    "max_malformed": ("string", "malformed tool calls in a row that end an attempt (default 3)"),
+    "dir": ("string", "where transcripts go (default .agentbench under the rootdir)"),
+    "workdir": ("string", "where worktrees go (default: the system temp dir)"),
+    "request_timeout": ("string", "seconds one model request may take (default 300)"),
+    "retries": ("string", "retries of a failed model request before infra_error (default 3)"),
+    "retry_backoff": ("string", "first retry pause in seconds, doubled each retry (default 0.5)"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agentbench", "benchmark local LLMs in a coding-agent loop")
+    group.addoption("--models", action="append", default=None, metavar="NAME[@URL],...",
+                    help="models to benchmark (comma list, repeatable); NAME@URL gives the endpoint")
+    group.addoption("--tier", action="append", default=None, metavar="TIER",
+                    help="run only canaries of these tiers: lite, medium, heavy (comma list, repeatable)")
+    group.addoption("--repeats", default=None, metavar="N",
+                    help="attempts per canary and model (default 3)")
+    parser.addini("agentbench_models", "models to benchmark (comma list)", default="")
+    parser.addini("agentbench_tier", "tiers to run (comma list)", default="")
+    parser.addini("agentbench_repeats", "attempts per canary and model", default="3")
+    for name, (kind, help_text) in _INI_OPTIONS.items():
+        flag = "--agentbench-" + name.replace("_", "-")
+        if kind == "bool":
+            group.addoption(flag, action="store_true", default=None, dest=f"agentbench_{name}", help=help_text)
+            parser.addini(f"agentbench_{name}", help_text, type="bool", default=False)
+        else:
+            group.addoption(flag, default=None, dest=f"agentbench_{name}", help=help_text)
+            parser.addini(f"agentbench_{name}", help_text, default="")
+
+
+def _value(config: pytest.Config, name: str) -> Any:
+    """Command line first, then the ini twin; empty ini values count as unset."""
+    value = config.getoption(f"agentbench_{name}")
+    if value is None:
+        value = config.getini(f"agentbench_{name}")
+    return value if value not in ("", None) else None
+
+
+def _number(config: pytest.Config, name: str, kind: type, minimum: float) -> Any:
+    raw = _value(config, name)
+    if raw is None:
+        return None
+    try:
+        number = kind(raw)
+    except ValueError:
+        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: {raw!r} is not a number") from None
+    if number < minimum:
+        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: must be at least {minimum}")
+    return number
+
+
+def _settings(config: pytest.Config) -> Settings:
+    model_args = config.getoption("models") or [config.getini("agentbench_models")]
+    base_url = _value(config, "base_url") or os.environ.get("AGENTBENCH_BASE_URL") or DEFAULT_BASE_URL
+    try:
+        models = resolve_models(split_model_args(model_args), base_url)
+    except ModelConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    tiers = split_model_args(config.getoption("tier") or [config.getini("agentbench_tier")])
+    unknown = [t for t in tiers if t not in TIERS]
+    if unknown:
+        raise pytest.UsageError(f"--tier: unknown tier(s) {unknown}; choose from {', '.join(TIERS)}")
+    repeats_raw = config.getoption("repeats") or config.getini("agentbench_repeats")
+    try:
+        repeats = int(repeats_raw)
+    except ValueError:
+        raise pytest.UsageError(f"--repeats: {repeats_raw!r} is not a whole number") from None
+    if repeats < 1:
+        raise pytest.UsageError("--repeats: must be at least 1")
+    json_path = _value(config, "json")
+    data_dir = Path(_value(config, "dir") or config.rootpath / ".agentbench")
+    workdir = _value(config, "workdir")
+    return Settings(
+        models=models,
+        repeats=repeats,
+        tiers=tiers,
+        turns=_number(config, "max_turns", int, 1),
+        tokens=_number(config, "max_tokens", int, 1),
+        seconds=_number(config, "max_seconds", float, 0.001),
+        max_output_tokens=_number(config, "max_output_tokens", int, 1),
+        max_malformed=_number(config, "max_malformed", int, 1) or 3,
+        keep_worktrees=bool(_value(config, "keep_worktrees")),
+        json_path=Path(json_path).resolve() if json_path else None,
+        data_dir=data_dir.resolve(),
+        work_dir=Path(workdir).resolve() if workdir else None,
+        request_timeout=_number(config, "request_timeout", float, 0.001) or 300.0,
+        retries=_number(config, "retries", int, 0) if _value(config, "retries") is not None else 3,
+        backoff=_number(config, "retry_backoff", float, 0) if _value(config, "retry_backoff") is not None else 0.5,
+    )
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def get_session(config: pytest.Config) -> AgentbenchSession:
+    return config.stash[session_key]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for tier in TIERS:
+        config.addinivalue_line("markers", f"{tier}: agentbench canaries of the {tier} tier")
+    config.addinivalue_line("markers", "agentbench: an agentbench canary attempt")
+    settings = _settings(config)
+    if _is_worker(config):
+        workerinput = config.workerinput  # type: ignore[attr-defined]
+        session = AgentbenchSession(settings, run_id=workerinput.get("agentbench_run_id") or new_run_id(),
+                                    worker_id=workerinput["workerid"])
+    else:
+        session = AgentbenchSession(settings, run_id=new_run_id())
+    config.stash[session_key] = session
+    if not _is_worker(config):
+        config.pluginmanager.register(_ResultCollector(session), "agentbench-results")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(), "agentbench-xdist")
+
+
+class _XdistHooks:
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        # Every worker writes its transcripts into the controller's run directory.
+        node.workerinput["agentbench_run_id"] = get_session(node.config).run_id
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if session_key in config.stash:
+        config.stash[session_key].close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    session = get_session(config)
+    if not session.settings.models:
+        return None
+    models = ", ".join(f"{m.name} ({m.base_url})" for m in session.settings.models)
+    return [f"agentbench: run {session.run_id} · repeats {session.settings.repeats} · models {models}"]
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    return True if is_canary_support_dir(collection_path) else None
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name == CANARY_FILENAME:
+        if not get_session(parent.config).settings.models:
+            raise pytest.UsageError(
+                f"{file_path}: canaries were collected but no model was given; "
+                "pass --models NAME or NAME@URL (e.g. --models qwen2.5:14b@http://127.0.0.1:11434/v1)"
+            )
+        return CanaryFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tiers = get_session(config).settings.tiers
+    if not tiers:
+        return
+    keep, drop = [], []
+    for item in items:
+        canary = getattr(item, "canary", None)
+        (drop if canary is not None and canary.tier not in tiers else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    result = item.stash.get(result_key, None)
+    if result is not None and report.when == "call":
+        setattr(report, REPORT_ATTR, result.model_dump(mode="json"))
+    return report
+
+
+def _result_of(report: pytest.TestReport) -> dict | None:
+    return getattr(report, REPORT_ATTR, None) if report.when == "call" else None
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    result = _result_of(report)
+    if result is None:
+        return None
+    outcome = Outcome(result["outcome"])
+    word = outcome.value.upper()
+    if outcome is Outcome.PASSED:
+        return "passed", ".", ("PASSED", {"green": True})
+    if outcome.is_budget:
+        return "budget", "B", (word, {"yellow": True})
+    if outcome is Outcome.INFRA_ERROR:
+        return "error", "E", (word, {"red": True})
+    return "failed", "F", (word, {"red": True})
+
+
+class _ResultCollector:
+    """Gathers results on the controller only: with xdist, reports arrive from the workers."""
+
+    def __init__(self, session: AgentbenchSession) -> None:
+        self.session = session
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = _result_of(report)
+        if result is not None:
+            self.session.results.append(AttemptResult.model_validate(result))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
+    session = get_session(config)
+    budget_reports = terminalreporter.stats.get("budget", [])
+    if budget_reports:
+        # Budget outcomes have their own category, so pytest's FAILURES section skips them.
+        terminalreporter.write_sep("=", "BUDGET CEILINGS")
+        for report in budget_reports:
+            terminalreporter.write_sep("_", report.head_line or report.nodeid, yellow=True)
+            for line in report.longreprtext.splitlines():
+                terminalreporter.write_line(line)
+    if not session.results:
+        return
+    terminalreporter.write_sep("=", f"agentbench summary · run {session.run_id}")
+    for line in summary_lines(session.results, session.settings.repeats):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"transcripts: {session.run_dir / 'transcripts'}")
+    if session.settings.json_path:
+        terminalreporter.write_line(f"JSON report: {session.settings.json_path}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if _is_worker(config) or session_key not in config.stash:
+        return
+    state = get_session(config)
+    if state.settings.json_path and (state.results or state.settings.models):
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        write_report(state.settings.json_path, build_report(state, interrupted=interrupted))

@@ -1,0 +1,97 @@
+"""One attempt, end to end: worktree → agent loop → verification → classified result."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from pytest_agentbench.agent.loop import AgentLoop
+from pytest_agentbench.agent.tools import ToolContext
+from pytest_agentbench.canary import Canary
+from pytest_agentbench.models import ModelSpec
+from pytest_agentbench.outcome import Outcome, classify
+from pytest_agentbench.results import AttemptResult, CheckRecord
+from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.session import AgentbenchSession
+from pytest_agentbench.verify import run_verification
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:150]
+
+
+def run_attempt(
+    session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int, nodeid: str
+) -> AttemptResult:
+    started = time.monotonic()
+    settings = session.settings
+    budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds)
+    name = slug(f"{canary.id}-{model.name}-r{repeat}")
+    baseline = session.workspaces.baseline(canary.repo_dir, canary.id)
+    worktree = session.workspaces.create_worktree(baseline, name)
+    home = worktree.parent / f"{name}.home"
+    home.mkdir(exist_ok=True)
+    env = command_env(home)
+    transcript = session.transcript_for(name)
+    transcript.write({"event": "attempt", "nodeid": nodeid, "canary": canary.id, "model": model.name,
+                      "repeat": repeat, "run_id": session.run_id, "worktree": str(worktree),
+                      "endpoint": model.describe()})
+    try:
+        loop = AgentLoop(
+            client=session.client_for(model),
+            context=ToolContext(root=worktree, env=env, remaining_seconds=lambda: budget.seconds),
+            budget=budget,
+            tools=canary.tools,
+            max_malformed=settings.max_malformed,
+            transcript=transcript,
+        )
+        run = loop.run(canary.prompt)
+        result = AttemptResult(
+            canary=canary.id, tier=canary.tier, model=model.name, repeat=repeat, nodeid=nodeid,
+            tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason=run.stop_reason,
+            detail=run.detail, turns=run.turns, prompt_tokens=run.prompt_tokens,
+            completion_tokens=run.completion_tokens, tool_calls=run.tool_calls,
+            malformed_tool_calls=run.malformed_tool_calls, claimed_done=run.claimed_done,
+            model_seconds=round(run.model_seconds, 3), tokens_estimated=run.tokens_estimated,
+            cached_prompt_tokens=run.cached_prompt_tokens, finish_reasons=dict(run.finish_reasons),
+            quirks=dict(run.quirks), budget=budget.model_dump(), transcript=str(transcript.path),
+        )
+        if run.server_predicted_ms > 0:
+            result.tokens_per_second = round(run.server_predicted_tokens / (run.server_predicted_ms / 1000), 2)
+        elif run.model_seconds > 0 and not run.tokens_estimated:
+            result.tokens_per_second = round(run.completion_tokens / run.model_seconds, 2)
+        if run.stop_reason == "infra_error":
+            # A server fault says nothing about the model: no verification, no verdict.
+            result.detail = f"model server fault: {run.detail}"
+        else:
+            verification = run_verification(canary, worktree, baseline.commit, env)
+            outcome = classify(
+                run.stop_reason,
+                checks_passed=verification.checks_passed,
+                qualifying_change=verification.qualifying_change,
+                protected_ok=not verification.protected_touched,
+            )
+            result.outcome = outcome.value
+            result.files_changed = verification.diff.files_changed
+            result.insertions = verification.diff.insertions
+            result.deletions = verification.diff.deletions
+            result.checks = [CheckRecord(command=c.command, exit_code=c.exit_code, timed_out=c.timed_out,
+                                         seconds=c.seconds) for c in verification.checks]
+            failing = verification.failing_check
+            if failing is not None:
+                result.check_output_tail = failing.output_tail
+            problems = verification.problems(canary.verify.expect_changed)
+            if outcome is Outcome.PASSED:
+                result.detail = f"checks pass; loop ended: {run.detail}"
+            else:
+                result.detail = "; ".join([run.detail, *problems])
+        result.wall_seconds = round(time.monotonic() - started, 3)
+        result.harness_seconds = round(result.wall_seconds - result.model_seconds, 3)
+        transcript.write({"event": "result", **result.model_dump(mode="json")})
+        if settings.keep_worktrees:
+            result.worktree = str(worktree)
+        return result
+    finally:
+        transcript.close()
+        if not settings.keep_worktrees:
+            session.workspaces.remove_worktree(baseline, worktree)

@@ -1,0 +1,161 @@
+"""Running model-written shell commands and verification checks.
+
+Every command runs in its own session (process group) so that a timeout, or a background
+process the model left behind, is killed as a whole tree. Output is captured while it streams,
+keeping only a head and a tail: DESIGN §7 measured `yes` reaching 4.4 GiB RSS in 11 s under an
+uncapped ``communicate()``.
+
+This module is the "process" isolation tier: confinement to the worktree is enforced by the file
+tools, not by the OS. The bubblewrap tier (issue 5) plugs in here.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_OUTPUT_CAP = 16_000  # characters kept per command (half head, half tail)
+
+
+@dataclass
+class CommandResult:
+    command: str
+    exit_code: int | None  # None when killed by the timeout
+    output: str
+    timed_out: bool
+    truncated_bytes: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def describe(self) -> str:
+        """The text a model (or a failure report) sees."""
+        status = "timed out" if self.timed_out else f"exit code {self.exit_code}"
+        return f"[{status}]\n{self.output}" if self.output else f"[{status}] (no output)"
+
+
+def command_env(home: Path) -> dict[str, str]:
+    """A small, explicit environment: no API keys or tokens from the user's shell leak in.
+
+    The interpreter running pytest comes first on PATH so ``python -m pytest`` in a canary
+    works inside a virtualenv. ``-p no:agentbench`` keeps this plugin out of nested pytest runs.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"])
+    return {
+        "PATH": path,
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "dumb",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTEST_ADDOPTS": "-p no:agentbench -p no:cacheprovider",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
+
+
+class _CappedBuffer:
+    """Keeps the first and last ``cap // 2`` bytes of a stream and counts what it dropped."""
+
+    def __init__(self, cap: int) -> None:
+        self.half = max(cap // 2, 1)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.tail += chunk
+        overflow = len(self.tail) - self.half
+        if overflow > 0:
+            del self.tail[:overflow]
+            self.dropped += overflow
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", errors="replace")
+        if not self.dropped:
+            return head + self.tail.decode("utf-8", errors="replace")
+        tail = self.tail.decode("utf-8", errors="replace")
+        return f"{head}\n... [{self.dropped} bytes of output omitted] ...\n{tail}"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_command(
+    command: str,
+    cwd: Path,
+    timeout: float,
+    env: dict[str, str],
+    output_cap: int = DEFAULT_OUTPUT_CAP,
+) -> CommandResult:
+    """Run ``command`` with ``sh -c`` (never a login shell: rc files cost ~100 ms a call)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    buffer = _CappedBuffer(output_cap)
+    deadline = started + timeout
+    timed_out = False
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    fd = proc.stdout.fileno()
+    shell_exited_at: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                timed_out = True
+                _kill_group(proc)
+                break
+            if shell_exited_at is None and proc.poll() is not None:
+                shell_exited_at = now
+            if shell_exited_at is not None and now - shell_exited_at > 0.2:
+                # The shell is gone but something it started still holds the pipe open
+                # (`sleep 100 &`, `yes &`): nothing may outlive the command, so end the group.
+                _kill_group(proc)
+            if selector.select(timeout=min(deadline - now, 0.2)):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break  # EOF: every writer of the pipe is gone
+                buffer.feed(chunk)
+    finally:
+        selector.close()
+        _kill_group(proc)
+        proc.stdout.close()
+        proc.wait()
+    exit_code = None if timed_out else proc.returncode
+    return CommandResult(
+        command=command,
+        exit_code=exit_code,
+        output=buffer.text(),
+        timed_out=timed_out,
+        truncated_bytes=buffer.dropped,
+        seconds=time.monotonic() - started,
+    )

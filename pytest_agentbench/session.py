@@ -1,0 +1,122 @@
+"""Per-process session state, kept in ``config.stash`` (never ``config._x``).
+
+On the xdist controller it also collects the results that arrive on test reports; workers share
+the controller's run id through ``workerinput`` so all transcripts land in one run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pytest_agentbench.client import ChatClient, ClientSettings
+from pytest_agentbench.models import ModelSpec
+from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.workspace import WorkspaceManager
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class Settings:
+    models: list[ModelSpec]
+    repeats: int
+    tiers: list[str]
+    turns: int | None = None
+    tokens: int | None = None
+    seconds: float | None = None
+    max_output_tokens: int | None = None
+    max_malformed: int = 3
+    keep_worktrees: bool = False
+    json_path: Path | None = None
+    data_dir: Path = Path(".agentbench")
+    work_dir: Path | None = None  # where worktrees go; default: the system temp dir
+    request_timeout: float = 300.0
+    retries: int = 3
+    backoff: float = 0.5
+
+
+class JsonlTranscript:
+    """One attempt's transcript: one JSON object per line, flushed as it goes so a crash keeps it."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle = path.open("w", encoding="utf-8")
+        self._started = time.monotonic()
+
+    def write(self, event: dict[str, Any]) -> None:
+        event = {"t": round(time.monotonic() - self._started, 4), **event}
+        self._handle.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class AgentbenchSession:
+    settings: Settings
+    run_id: str
+    worker_id: str = "main"
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    results: list[AttemptResult] = field(default_factory=list)
+    server_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # preflight, per model
+    _clients: dict[str, ChatClient] = field(default_factory=dict)
+    _workspaces: WorkspaceManager | None = None
+    _work_root: Path | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.settings.data_dir / "runs" / self.run_id
+
+    def transcript_for(self, nodeid_slug: str) -> JsonlTranscript:
+        return JsonlTranscript(self.run_dir / "transcripts" / f"{nodeid_slug}.jsonl")
+
+    def client_for(self, model: ModelSpec) -> ChatClient:
+        # One kept-alive client per model per process: a new httpx.Client costs ~20 ms.
+        if model.name not in self._clients:
+            self._clients[model.name] = ChatClient(
+                ClientSettings(
+                    base_url=model.base_url,
+                    model=model.model,
+                    api_key=model.api_key,
+                    temperature=model.temperature,
+                    max_tokens=self.settings.max_output_tokens or model.max_tokens,
+                    request_timeout=self.settings.request_timeout,
+                    retries=self.settings.retries,
+                    backoff=self.settings.backoff,
+                    extra_body=model.extra_body,
+                )
+            )
+        return self._clients[model.name]
+
+    @property
+    def workspaces(self) -> WorkspaceManager:
+        if self._workspaces is None:
+            parent = self.settings.work_dir or Path(tempfile.gettempdir())
+            self._work_root = parent / f"agentbench-{self.run_id}" / self.worker_id
+            self._work_root.mkdir(parents=True, exist_ok=True)
+            self._workspaces = WorkspaceManager(self._work_root)
+        return self._workspaces
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        if self._work_root is not None and not self.settings.keep_worktrees:
+            shutil.rmtree(self._work_root, ignore_errors=True)
+            try:
+                os.rmdir(self._work_root.parent)  # only succeeds once every worker is done
+            except OSError:
+                pass

@@ -1,0 +1,228 @@
+"""``ScriptedServer``: a real loopback HTTP server speaking the OpenAI chat-completions protocol,
+answering from a script. Use it to test canaries, harness extensions — and this plugin.
+
+    from pytest_agentbench.testing import ScriptedServer, call, say
+
+    script = [call("write_file", path="x.py", content="X = 1\\n"), say("Done.")]
+    with ScriptedServer(script) as server:
+        ...  # point a model at server.url, e.g. --models fake@{server.url}
+
+A script is one of:
+
+* a list of replies, indexed by the *turn* of the conversation (the number of assistant
+  messages already in the request). Scripts are therefore stateless: every attempt of every
+  repeat, on any xdist worker, sees the same reply at the same turn. Past the end of the list the
+  server answers a plain final message;
+* a function ``request_body -> reply``;
+* a dict ``{model_name: script}``, choosing a script by the request's ``model``.
+
+A reply is a dict (build it with :func:`say`, :func:`call`, :func:`calls`, :func:`http_error`)
+with any of: ``content``, ``tool_calls``, ``reasoning_content``, ``finish_reason``, ``usage``
+(a dict, or ``None`` to omit the block), ``timings``, ``status`` + ``body`` (an HTTP error or a
+raw body), ``delay`` (seconds to wait before answering), ``close`` (drop the connection).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+Reply = dict[str, Any]
+Script = list[Reply] | Callable[[dict[str, Any]], Reply] | dict[str, Any]
+
+END_OF_SCRIPT = "(end of script) I am done."
+
+
+def tool_call(name: str, arguments: Any = None, *, id: str | None = "auto") -> dict[str, Any]:
+    """One tool call. ``arguments`` may be a dict (sent as a JSON string, as the protocol says),
+    a raw string (sent verbatim — use it for malformed JSON) or anything else JSON-able.
+    ``id=None`` omits the call id, as some servers do."""
+    if isinstance(arguments, str):
+        raw = arguments
+    else:
+        raw = json.dumps(arguments if arguments is not None else {})
+    entry: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": raw}}
+    if id is not None:
+        entry["id"] = f"call_{uuid.uuid4().hex[:12]}" if id == "auto" else id
+    return entry
+
+
+def call(name: str, **arguments: Any) -> Reply:
+    """A reply holding a single tool call."""
+    return {"content": "", "tool_calls": [tool_call(name, arguments)]}
+
+
+def calls(*entries: dict[str, Any], content: str = "") -> Reply:
+    """A reply holding several tool calls built with :func:`tool_call`."""
+    return {"content": content, "tool_calls": list(entries)}
+
+
+def say(text: str, **extra: Any) -> Reply:
+    """A plain assistant message (no tool call): the agent's final answer."""
+    return {"content": text, **extra}
+
+
+def http_error(status: int, message: str = "scripted failure") -> Reply:
+    return {"status": status, "body": {"error": {"message": message, "code": status}}}
+
+
+def _turn(body: dict[str, Any]) -> int:
+    return sum(1 for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "assistant")
+
+
+class ScriptedServer:
+    def __init__(self, script: Script, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.script = script
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.owner = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> ScriptedServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="ScriptedServer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- answering -------------------------------------------------------------------------------
+
+    def reply_for(self, body: dict[str, Any]) -> Reply:
+        script = self.script
+        if isinstance(script, dict):
+            script = script.get(body.get("model"), [http_error(404, f"model {body.get('model')!r} not found")])
+        if callable(script):
+            return script(body)
+        turn = _turn(body)
+        return script[turn] if turn < len(script) else say(END_OF_SCRIPT)
+
+    def completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
+        tool_calls = reply.get("tool_calls")
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        if "reasoning_content" in reply:
+            message["reasoning_content"] = reply["reasoning_content"]
+        finish = reply.get("finish_reason") or ("tool_calls" if tool_calls else "stop")
+        result: dict[str, Any] = {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        }
+        usage = reply.get("usage", "auto")
+        if usage == "auto":
+            prompt = len(json.dumps(body.get("messages", []))) // 4
+            completion = max(1, len(json.dumps(message)) // 4)
+            usage = {"prompt_tokens": prompt, "completion_tokens": completion,
+                     "total_tokens": prompt + completion}
+        if usage is not None:
+            result["usage"] = usage
+        if "timings" in reply:
+            result["timings"] = reply["timings"]
+        return result
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: ScriptedServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like real servers
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Without TCP_NODELAY every response stalls ~44 ms on Nagle + delayed ACK (DESIGN §7).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+        elif self.path.startswith("/health"):
+            self._send(200, {"status": "ok"})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(400, {"error": {"message": "request body is not JSON"}})
+            return
+        owner = self.server.owner
+        with owner._lock:
+            owner.requests.append(body)
+        try:
+            reply = owner.reply_for(body)
+        except Exception as exc:  # a broken script is a 500, visible to the client
+            self._send(500, {"error": {"message": f"script raised {exc!r}"}})
+            return
+        if reply.get("delay"):
+            time.sleep(reply["delay"])
+        if reply.get("close"):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if "status" in reply or "body" in reply:
+            self._send(reply.get("status", 200), reply.get("body", ""))
+            return
+        self._send(200, owner.completion(body, reply))
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[[Script], ScriptedServer]]:
+    """Factory fixture: ``server = scripted_server(script)`` starts a server, stopped at teardown."""
+    servers: list[ScriptedServer] = []
+
+    def start(script: Script) -> ScriptedServer:
+        server = ScriptedServer(script).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,165 @@
+"""Git workspaces: one baseline repository per canary per session, one worktree per attempt.
+
+Host-side git never runs code from a repository: hooks and fsmonitor are off and no global or
+system config is read (a repo config could otherwise run commands on the host, DESIGN §7).
+Worktrees live outside the user's project so that verification runs of ``pytest`` inside them
+cannot pick up the project's own ``conftest.py`` or ini file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Noise that running tests creates; never a "change" the agent made.
+IGNORED_NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".agentbench-*", "*.egg-info/"]
+
+_GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_AUTHOR_NAME": "agentbench",
+    "GIT_AUTHOR_EMAIL": "agentbench@localhost",
+    "GIT_COMMITTER_NAME": "agentbench",
+    "GIT_COMMITTER_EMAIL": "agentbench@localhost",
+    # A fixed date makes the baseline commit id a pure function of the canary's files.
+    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+class WorkspaceError(Exception):
+    """Git failed while preparing or inspecting a workspace (a harness problem)."""
+
+
+def git(*args: str, cwd: Path, input: bytes | None = None) -> str:
+    env = {**os.environ, **_GIT_ENV}
+    proc = subprocess.run(
+        ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+         "-c", "core.autocrlf=false", "-c", "core.quotepath=false", *args],
+        cwd=cwd, env=env, input=input, capture_output=True,
+    )
+    if proc.returncode != 0:
+        raise WorkspaceError(
+            f"git {' '.join(args)} failed in {cwd}: {proc.stderr.decode(errors='replace').strip()}"
+        )
+    return proc.stdout.decode("utf-8", errors="replace")
+
+
+def _tree_digest(directory: Path) -> str:
+    digest = hashlib.sha256()
+    if directory.is_dir():
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+@dataclass
+class Baseline:
+    """A git repository whose single commit holds the canary's starting files."""
+
+    path: Path
+    commit: str
+
+    @classmethod
+    def build(cls, source: Path, destination: Path) -> Baseline:
+        if destination.exists():
+            shutil.rmtree(destination)
+        if source.is_dir():
+            shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".git"))
+        else:
+            destination.mkdir(parents=True)
+        git("init", "-q", "-b", "main", cwd=destination)
+        exclude = destination / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        exclude.write_text("\n".join(IGNORED_NOISE) + "\n")
+        git("add", "-A", cwd=destination)
+        git("commit", "-q", "--allow-empty", "--no-gpg-sign", "-m", "agentbench baseline", cwd=destination)
+        return cls(destination, git("rev-parse", "HEAD", cwd=destination).strip())
+
+
+@dataclass
+class DiffStat:
+    files_changed: list[str] = field(default_factory=list)
+    insertions: int = 0
+    deletions: int = 0
+
+    def matching(self, patterns: list[str]) -> list[str]:
+        return [f for f in self.files_changed if any(fnmatch.fnmatch(f, p) for p in patterns)]
+
+
+class WorkspaceManager:
+    """Builds baselines lazily (once per canary per process) and hands out worktrees."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._baselines: dict[Path, Baseline] = {}
+
+    def baseline(self, repo_dir: Path, canary_id: str) -> Baseline:
+        key = repo_dir.resolve()
+        if key not in self._baselines:
+            destination = self.root / "baselines" / f"{canary_id}-{_tree_digest(repo_dir)}"
+            self._baselines[key] = Baseline.build(repo_dir, destination)
+        return self._baselines[key]
+
+    def create_worktree(self, baseline: Baseline, name: str) -> Path:
+        path = self.root / "worktrees" / name
+        if path.exists():
+            self.remove_worktree(baseline, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        git("worktree", "add", "-q", "--detach", str(path), baseline.commit, cwd=baseline.path)
+        return path
+
+    def remove_worktree(self, baseline: Baseline, path: Path) -> None:
+        try:
+            git("worktree", "remove", "--force", "--force", str(path), cwd=baseline.path)
+        except WorkspaceError:
+            shutil.rmtree(path, ignore_errors=True)
+            git("worktree", "prune", cwd=baseline.path)
+
+
+def diff_against_baseline(worktree: Path, commit: str) -> DiffStat:
+    """Files the agent changed (added, modified, deleted) relative to the baseline commit.
+
+    Staging everything first makes new files visible to ``git diff``; ignored noise
+    (``__pycache__`` and friends, and the canary repo's own .gitignore) is not a change.
+    """
+    git("add", "-A", cwd=worktree)
+    stat = DiffStat()
+    output = git("diff", "--cached", "--numstat", "-z", "--no-renames", commit, cwd=worktree)
+    fields = output.split("\0")
+    for record in fields:
+        if not record:
+            continue
+        added, removed, path = record.split("\t", 2)
+        stat.files_changed.append(path)
+        stat.insertions += int(added) if added.isdigit() else 0
+        stat.deletions += int(removed) if removed.isdigit() else 0
+    stat.files_changed.sort()
+    return stat
+
+
+def overlay(source: Path, destination: Path) -> list[str]:
+    """Copy ``source``'s files over ``destination`` (hidden tests, reference solutions)."""
+    copied = []
+    if not source.is_dir():
+        return copied
+    for path in sorted(source.rglob("*")):
+        if path.is_dir() or "__pycache__" in path.parts:
+            continue
+        relative = path.relative_to(source)
+        target = destination / relative
+        if target.is_symlink() or (target.exists() and target.is_dir()):
+            # The agent may have put a link or directory where a hidden file goes.
+            shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        copied.append(relative.as_posix())
+    return copied
