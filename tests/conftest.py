@@ -1,0 +1,78 @@
+"""Shared helpers: build canaries inside a pytester directory and run them against a
+ScriptedServer (a real loopback HTTP server), so every test exercises the whole plugin."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pytest_agentbench.testing import ScriptedServer
+
+# pytester's in-process runs drop modules first imported inside them. httpx imports httpcore
+# lazily, on its first Client: without this warm-up each run would import fresh httpcore
+# exception classes and httpx could no longer map them (a ReadTimeout would escape unmapped).
+httpx.Client().close()
+
+# A cheap check (no nested pytest): hello.py must define hello() returning "hi".
+HELLO_CHECK = "python -c \"import hello, sys; sys.exit(0 if hello.hello() == 'hi' else 1)\""
+HELLO_SOURCE = "def hello():\n    return 'hi'\n"
+
+
+def canary_toml(
+    prompt: str = "Create hello.py with a function hello() that returns 'hi'.",
+    tier: str = "lite",
+    run: list[str] | None = None,
+    expect_changed: list[str] | None = None,
+    extra: str = "",
+) -> str:
+    run = [HELLO_CHECK] if run is None else run
+    expect_changed = ["hello.py"] if expect_changed is None else expect_changed
+    return textwrap.dedent(
+        f"""\
+        tier = "{tier}"
+        tags = ["python"]
+        prompt = {json.dumps(prompt)}
+        {extra}
+        [verify]
+        run = {json.dumps(run)}
+        expect_changed = {json.dumps(expect_changed)}
+        """
+    )
+
+
+class Bench:
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+
+    def canary(self, name: str = "hello", toml: str | None = None, repo: dict | None = None,
+               hidden: dict | None = None, **toml_args) -> Path:
+        directory = self.pytester.path / "canaries" / name
+        (directory / "repo").mkdir(parents=True, exist_ok=True)
+        (directory / "canary.toml").write_text(toml if toml is not None else canary_toml(**toml_args))
+        for files, sub in ((repo or {"README.md": "# demo\n"}, "repo"), (hidden or {}, "hidden")):
+            for relative, content in files.items():
+                target = directory / sub / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content)
+        return directory
+
+    def run(self, server: ScriptedServer, *args: str, models: str = "m", repeats: int = 1,
+            subprocess: bool = False) -> pytest.RunResult:
+        model_arg = ",".join(f"{name}@{server.url}" for name in models.split(","))
+        argv = ["canaries", "--models", model_arg, "--repeats", str(repeats),
+                "--agentbench-json", "report.json", "--agentbench-retry-backoff", "0.01",
+                "-p", "no:cacheprovider", "-v", *args]
+        runner = self.pytester.runpytest_subprocess if subprocess else self.pytester.runpytest
+        return runner(*argv)
+
+    def report(self) -> dict:
+        return json.loads((self.pytester.path / "report.json").read_text())
+
+
+@pytest.fixture
+def bench(pytester: pytest.Pytester) -> Bench:
+    return Bench(pytester)
