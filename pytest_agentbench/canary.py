@@ -161,6 +161,7 @@ def load_canary(path: Path) -> Canary:
             line = _line_of(text, field)
             where = f"{path}:{line}" if line else str(path)
             message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+            message = message.removeprefix("Value error, ")
             problems.append(f"{where}: field '{field}': {message}")
         raise CanaryError("\n".join(problems)) from None
     canary.path = path

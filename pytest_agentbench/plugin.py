@@ -181,11 +181,6 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.name == CANARY_FILENAME:
-        if not get_session(parent.config).settings.models:
-            raise pytest.UsageError(
-                f"{file_path}: canaries were collected but no model was given; "
-                "pass --models NAME or NAME@URL (e.g. --models qwen2.5:14b@http://127.0.0.1:11434/v1)"
-            )
         return CanaryFile.from_parent(parent, path=file_path)
     return None
 

@@ -1,0 +1,223 @@
+"""Collection, options and xdist, end to end through pytester."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_agentbench.testing import ScriptedServer, call, say
+from tests.conftest import HELLO_SOURCE
+
+GOOD = [call("write_file", path="hello.py", content=HELLO_SOURCE), say("Done.")]
+PHANTOM = [say("All done, hello.py is written.")]
+
+
+def test_items_are_canary_by_model_by_repeat_in_a_stable_order(bench):
+    bench.canary("alpha")
+    bench.canary("beta", tier="medium")
+    with ScriptedServer(GOOD) as server:
+        result = bench.run(server, "--collect-only", "-qq", models="m1,m2", repeats=2)
+    lines = [line for line in result.outlines if "::" in line]
+    assert lines == [
+        f"canaries/{c}/canary.toml::{c}[{m}-r{r}]"
+        for c in ("alpha", "beta") for m in ("m1", "m2") for r in (0, 1)
+    ]
+
+
+def test_canary_subdirectories_are_not_collected_as_tests(bench):
+    bench.canary(repo={"test_visible.py": "def test_x():\n    assert False\n"},
+                 hidden={"test_hidden.py": "def test_y():\n    assert False\n"})
+    with ScriptedServer(GOOD) as server:
+        result = bench.run(server, "--collect-only", "-qq")
+    assert "test_visible" not in result.stdout.str() and "test_hidden" not in result.stdout.str()
+    assert "hello[m-r0]" in result.stdout.str()
+    result.stdout.fnmatch_lines(["1 test collected*"])
+
+
+def test_tier_selection_deselects_other_tiers(bench):
+    bench.canary("small", tier="lite")
+    bench.canary("big", tier="heavy")
+    with ScriptedServer(GOOD) as server:
+        result = bench.run(server, "--tier", "heavy", "--collect-only", "-qq")
+    assert "big[m-r0]" in result.stdout.str() and "small[" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["1/2 tests collected (1 deselected)*"])
+
+
+def test_tier_is_a_marker_and_tags_are_keywords(bench):
+    bench.canary("small", tier="lite")
+    bench.canary("big", tier="heavy")
+    with ScriptedServer(GOOD) as server:
+        by_marker = bench.run(server, "-m", "lite", "--collect-only", "-qq")
+        by_keyword = bench.run(server, "-k", "python and big", "--collect-only", "-qq")
+    assert "small[m-r0]" in by_marker.stdout.str() and "big[" not in by_marker.stdout.str()
+    assert "big[m-r0]" in by_keyword.stdout.str() and "small[" not in by_keyword.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('tier = "lite"\nprompt = "x"\ncolour = "red"\n[verify]\nrun = ["true"]\n',
+         "canary.toml:3: field 'colour': unknown field"),
+        ('tier = "giant"\nprompt = "x"\n[verify]\nrun = ["true"]\n',
+         "canary.toml:1: field 'tier': Input should be 'lite', 'medium' or 'heavy'"),
+        ('tier = "lite"\n[verify]\nrun = ["true"]\n', "canary.toml: field 'prompt': Field required"),
+        ('tier = "lite"\nprompt = "x\n', "canary.toml: invalid TOML"),
+        ('tier = "lite"\nprompt = "x"\n[budget]\nturns = 0\n[verify]\nrun = ["true"]\n',
+         "canary.toml:4: field 'budget.turns': Input should be greater than 0"),
+        ('tier = "lite"\nprompt = "x"\n', "field 'verify': needs at least one of 'run' or 'expect_changed'"),
+        ('tier = "lite"\nprompt = "x"\ntools = ["read_file", "fly"]\n[verify]\nrun = ["true"]\n',
+         "canary.toml:3: field 'tools': unknown tool(s) ['fly']"),
+    ],
+)
+def test_malformed_canary_is_a_clear_collection_error(bench, toml, expected):
+    bench.canary("broken", toml=toml)
+    bench.canary("fine")
+    with ScriptedServer(GOOD) as server:
+        result = bench.run(server)
+    result.stdout.fnmatch_lines(["*ERROR collecting canaries/broken/canary.toml*"])
+    assert expected in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # pytest stops on collection errors
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--repeats", "0"], "*--repeats: must be at least 1*"),
+        (["--repeats", "many"], "*--repeats: 'many' is not a whole number*"),
+        (["--tier", "giant"], "*--tier: unknown tier(s) ?'giant'?*"),
+        (["--models", "m@ftp://x"], "*is not an http(s) URL*"),
+        (["--agentbench-max-turns", "lots"], "*--agentbench-max-turns: 'lots' is not a number*"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(pytester, args, message):
+    result = pytester.runpytest("--models", "m", *args)
+    result.stderr.fnmatch_lines([message])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_canaries_without_a_model_ask_for_one(bench):
+    bench.canary()
+    result = bench.pytester.runpytest("canaries")
+    result.stdout.fnmatch_lines(["*ERROR collecting canaries/hello/canary.toml*",
+                                 "*no model was given; pass --models NAME*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_plugin_is_inert_in_ordinary_test_runs(pytester):
+    pytester.makepyfile("def test_ok():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "agentbench" not in result.stdout.str().split("plugins:")[0]
+
+
+def test_ini_twins(bench):
+    bench.canary()
+    with ScriptedServer(GOOD) as server:
+        bench.pytester.makeini(f"[pytest]\nagentbench_models = m@{server.url}\nagentbench_repeats = 2\n")
+        result = bench.pytester.runpytest("canaries", "--collect-only", "-q")
+    assert "hello[m-r0]" in result.stdout.str() and "hello[m-r1]" in result.stdout.str()
+    result.stdout.fnmatch_lines(["2 tests collected*"])
+
+
+def test_default_endpoint_comes_from_the_environment(bench, monkeypatch):
+    bench.canary()
+    with ScriptedServer(GOOD) as server:
+        monkeypatch.setenv("AGENTBENCH_BASE_URL", server.url)
+        result = bench.pytester.runpytest("canaries", "--models", "plain", "--repeats", "1")
+    result.assert_outcomes(passed=1)
+    assert server.requests[0]["model"] == "plain"
+
+
+def test_keep_worktrees_leaves_the_attempts_tree_for_inspection(bench):
+    bench.canary()
+    with ScriptedServer(GOOD) as server:
+        bench.run(server, "--agentbench-keep-worktrees",
+                  "--agentbench-workdir", str(bench.pytester.path / "wt"))
+    worktree = bench.report()["attempts"][0]["worktree"]
+    assert worktree and (bench.pytester.path / "wt") in __import__("pathlib").Path(worktree).parents
+    assert (__import__("pathlib").Path(worktree) / "hello.py").read_text() == HELLO_SOURCE
+
+
+def test_worktrees_are_removed_by_default(bench):
+    bench.canary()
+    with ScriptedServer(GOOD) as server:
+        bench.run(server, "--agentbench-workdir", str(bench.pytester.path / "wt"))
+    assert not any((bench.pytester.path / "wt").iterdir())
+
+
+def test_transcript_records_every_turn(bench):
+    import json
+    from pathlib import Path
+
+    bench.canary()
+    with ScriptedServer(GOOD) as server:
+        bench.run(server)
+    attempt = bench.report()["attempts"][0]
+    events = [json.loads(line) for line in Path(attempt["transcript"]).read_text().splitlines()]
+    assert [e["event"] for e in events] == ["attempt", "start", "turn", "turn", "stop", "result"]
+    assert events[2]["tool_results"][0]["tool"] == "write_file"
+    assert events[-1]["outcome"] == "passed"
+    assert Path(attempt["transcript"]).parent.parent.name == bench.report()["run_id"]
+
+
+def test_json_report_has_every_contract_field(bench):
+    bench.canary()
+    with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
+        bench.run(server, models="good,phantom", repeats=3)
+    report = bench.report()
+    assert report["schema_version"] == 1
+    for key in ("run_id", "started", "finished", "environment", "models", "attempts", "summary"):
+        assert key in report
+    assert set(report["environment"]) >= {"python", "platform", "plugin_version"}
+    assert set(report["models"]) == {"good", "phantom"}
+    assert set(report["models"]["good"]) >= {"base_url", "model", "server"}
+    contract = {"canary", "tier", "model", "variant", "repeat", "outcome", "detail", "turns",
+                "prompt_tokens", "completion_tokens", "wall_seconds", "tool_calls",
+                "malformed_tool_calls", "files_changed", "claimed_done"}
+    assert len(report["attempts"]) == 6
+    for attempt in report["attempts"]:
+        assert contract <= set(attempt)
+    rows = {row["model"]: row for row in report["summary"]}
+    assert rows["good"]["n"] == 3 and rows["good"]["c"] == 3 and rows["good"]["pass_at_1"] == 1.0
+    assert rows["phantom"]["c"] == 0 and rows["phantom"]["pass_at_1"] == 0.0
+    for row in rows.values():
+        assert row["ci_low"] <= row["pass_at_1"] <= row["ci_high"]
+        assert {"variant", "canary", "pass_hat_k"} <= set(row)
+
+
+def test_summary_per_model(bench):
+    bench.canary()
+    with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
+        result = bench.run(server, models="good,phantom", repeats=3)
+    result.stdout.fnmatch_lines([
+        "*agentbench summary*",
+        "model * n * pass * 95% CI * turns * tokens * malf * outcomes",
+        "good * 3 * 1.00 * ?0.44, 1.00? * 2.0 *passed=3",
+        "phantom * 3 * 0.00 * ?0.00, 0.56? * 1.0 *phantom=3",
+    ])
+    assert "anecdotal" not in result.stdout.str()
+
+
+def test_xdist_gives_the_same_results_as_a_serial_run(bench):
+    pytest.importorskip("xdist")
+    bench.canary("alpha")
+    bench.canary("beta")
+    with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
+        serial = bench.run(server, models="good,phantom", repeats=2)
+        serial_report = bench.report()
+        parallel = bench.run(server, "-n", "2", models="good,phantom", repeats=2)
+        parallel_report = bench.report()
+    serial.assert_outcomes(passed=4, failed=4)
+    parallel.assert_outcomes(passed=4, failed=4)
+
+    def key(report):
+        return sorted((a["canary"], a["model"], a["repeat"], a["outcome"], tuple(a["files_changed"]))
+                      for a in report["attempts"])
+
+    assert key(serial_report) == key(parallel_report)
+    assert serial_report["summary"] == parallel_report["summary"]
+    # all workers wrote into the controller's run directory
+    from pathlib import Path
+    dirs = {Path(a["transcript"]).parent.parent.name for a in parallel_report["attempts"]}
+    assert dirs == {parallel_report["run_id"]}
+    parallel.stdout.fnmatch_lines(["*agentbench summary*", "good * 4 * 1.00*", "phantom * 4 * 0.00*"])
