@@ -1,0 +1,88 @@
+"""Validating tool calls and spotting tool calls written as text."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_agentbench.agent.parse import find_tool_confusion, prepare_calls
+from pytest_agentbench.agent.tools import TOOL_NAMES
+from pytest_agentbench.client import ChatResponse, RawToolCall
+
+ALL = frozenset(TOOL_NAMES)
+
+
+def response(*raw: RawToolCall) -> ChatResponse:
+    return ChatResponse(content="", tool_calls=list(raw), reasoning=None, finish_reason="tool_calls",
+                        prompt_tokens=1, completion_tokens=1, seconds=0.0)
+
+
+def test_valid_call():
+    [call] = prepare_calls(response(RawToolCall("c1", "read_file", '{"path": "a.py"}')), 1, ALL)
+    assert not call.malformed and call.tool == "read_file" and call.arguments == {"path": "a.py"}
+    assert call.quirks == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (RawToolCall("c", "read_file", '{"path": '), "not valid JSON"),
+        (RawToolCall("c", "fly", "{}"), "unknown tool 'fly'"),
+        (RawToolCall("c", None, "{}"), "no function name"),
+        (RawToolCall("c", "read_file", "[1, 2]"), "must be a JSON object"),
+        (RawToolCall("c", "read_file", "{}"), "'path' is a required property"),
+        (RawToolCall("c", "read_file", '{"path": 3}'), "3 is not of type 'string'"),
+        (RawToolCall("c", "read_file", '{"path": "a", "mode": "r"}'), "Additional properties"),
+        (RawToolCall("c", "shell", '{"command": "ls", "timeout": -1}'), "timeout"),
+    ],
+)
+def test_malformed_calls_get_a_message_for_the_model(raw, error):
+    [call] = prepare_calls(response(raw), 1, ALL)
+    assert call.malformed and error in call.error
+
+
+def test_tool_not_enabled_for_the_canary_is_unknown():
+    [call] = prepare_calls(response(RawToolCall("c", "shell", '{"command": "ls"}')), 1,
+                           frozenset({"read_file"}))
+    assert call.malformed and "available tools: read_file" in call.error
+
+
+def test_quirks_are_tolerated_and_counted():
+    calls = prepare_calls(response(
+        RawToolCall(None, "bash", {"cmd": "ls"}),
+        RawToolCall("same", "cat", '{"file_path": "a.py"}'),
+        RawToolCall("same", "read_file", '{"path": "b.py"}'),
+    ), 4, ALL)
+    assert [c.malformed for c in calls] == [False, False, False]
+    assert calls[0].tool == "shell" and calls[0].arguments == {"command": "ls"}
+    assert set(calls[0].quirks) == {"arguments_as_object", "tool_alias", "argument_alias", "missing_id"}
+    assert calls[0].id == "call_4_0" and calls[0].raw_arguments == '{"cmd": "ls"}'
+    assert calls[2].id != calls[1].id and "duplicate_id" in calls[2].quirks
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "write_file", "arguments": {"path": "a.py", "content": "x"}}',
+        'Sure! ```json\n{"name": "read_file", "parameters": {"path": "a.py"}}\n```',
+        '<tool_call>\n{"name": "shell", "arguments": {"command": "ls"}}\n</tool_call>',
+        '{"function": {"name": "shell", "arguments": "{}"}}',
+        '{"tool": "bash", "args": {"cmd": "pytest"}}',
+        'Calling {"name": "anything", "arguments": {}} now',
+    ],
+)
+def test_tool_confusion_is_detected(text):
+    assert find_tool_confusion(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        "",
+        "I added slugify() to text_utils.py and all tests pass.",
+        'The config is {"name": "my-app", "version": "1.0"}.',
+        "Use a dict like {\"a\": 1} to configure it.",
+    ],
+)
+def test_ordinary_final_messages_are_not_confusion(text):
+    assert find_tool_confusion(text) is None
