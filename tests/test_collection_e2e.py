@@ -221,3 +221,22 @@ def test_xdist_gives_the_same_results_as_a_serial_run(bench):
     dirs = {Path(a["transcript"]).parent.parent.name for a in parallel_report["attempts"]}
     assert dirs == {parallel_report["run_id"]}
     parallel.stdout.fnmatch_lines(["*agentbench summary*", "good * 4 * 1.00*", "phantom * 4 * 0.00*"])
+
+
+def test_ctrl_c_keeps_every_finished_attempt(bench):
+    bench.canary()
+    # Interrupt the session right after the second attempt finishes, as a Ctrl-C would.
+    bench.pytester.makeconftest(
+        "seen = []\n"
+        "def pytest_runtest_logfinish(nodeid):\n"
+        "    seen.append(nodeid)\n"
+        "    if len(seen) == 2:\n"
+        "        raise KeyboardInterrupt\n"
+    )
+    with ScriptedServer(GOOD) as server:
+        result = bench.run(server, repeats=4, subprocess=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    report = bench.report()
+    assert report["interrupted"] is True
+    assert [a["repeat"] for a in report["attempts"]] == [0, 1]
+    assert all(a["outcome"] == "passed" for a in report["attempts"])
