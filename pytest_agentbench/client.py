@@ -66,6 +66,7 @@ class ClientSettings:
     request_timeout: float = 300.0
     retries: int = 3
     backoff: float = 0.5  # seconds; doubled each retry, with jitter
+    tool_choice: str = "auto"
     extra_body: dict[str, Any] = field(default_factory=dict)
 
 
@@ -130,7 +131,7 @@ class ChatClient:
     def close(self) -> None:
         self._http.close()
 
-    def build_request(self, messages: list[dict], tools: list[dict], tool_choice: str = "auto") -> dict:
+    def build_request(self, messages: list[dict], tools: list[dict]) -> dict:
         body: dict[str, Any] = {
             "model": self.settings.model,
             "messages": messages,
@@ -140,7 +141,7 @@ class ChatClient:
         }
         if tools:
             body["tools"] = tools
-            body["tool_choice"] = tool_choice
+            body["tool_choice"] = self.settings.tool_choice
         body.update(self.settings.extra_body)
         return body
 

@@ -1,17 +1,27 @@
 """Models under test and how ``--models`` names resolve to endpoints (DESIGN §4.1).
 
-``NAME`` uses the default endpoint; ``NAME@URL`` gives the endpoint inline. The registry in
-pyproject.toml / agentbench.toml (issue 3) plugs into :func:`resolve_models`.
+Resolution order for a name: the registry (``[tool.agentbench.models.NAME]`` in pyproject.toml,
+or ``[models.NAME]`` in agentbench.toml), then the built-in ``embedded`` model, then the default
+endpoint. ``NAME@URL`` overrides the endpoint of any of them.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+import sys
+from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434/v1"
+EMBEDDED = "embedded"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$")
 
 
@@ -19,15 +29,51 @@ class ModelConfigError(ValueError):
     """A ``--models`` value or registry entry that cannot be used."""
 
 
-@dataclass
-class ModelSpec:
-    name: str  # what the user calls it; appears in test ids and reports
-    base_url: str
-    model: str  # the id sent to the server
+def _check_url(url: str, source: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ModelConfigError(f"{source}: {url!r} is not an http(s) URL")
+    return url.rstrip("/")
+
+
+class ServerSpec(BaseModel):
+    """A server the plugin starts itself (seed 004's start-server/stop-server)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: list[str] | None = None  # any OpenAI-compatible server; {port} is substituted
+    gguf: str | None = None  # or: a GGUF file served by a managed llama-server
+    args: list[str] = Field(default_factory=list)  # extra llama-server arguments
+    chat_template_file: str | None = None
+    context_window: int = Field(default=8192, gt=0)
+    port: int | None = Field(default=None, gt=0, lt=65536)
+    health_path: str = "/health"
+    start_timeout: float = Field(default=180, gt=0)
+    threads: int | None = Field(default=None, gt=0)
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""  # what the user calls it; appears in test ids and reports
+    base_url: str = ""
+    model: str = ""  # the id sent to the server; defaults to the name
     api_key_env: str | None = None
     temperature: float = 0.0
-    max_tokens: int = 2048
-    extra_body: dict[str, Any] = field(default_factory=dict)
+    top_p: float | None = None
+    seed: int | None = None
+    max_tokens: int = Field(default=2048, gt=0)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    context_window: int | None = Field(default=None, gt=0)  # what the user expects the server to have
+    tools: list[str] | None = None
+    tool_choice: str = "auto"
+    max_format_retries: int | None = Field(default=None, gt=0)
+    system_prompt: str | None = None
+    server: ServerSpec | None = None
 
     @property
     def api_key(self) -> str | None:
@@ -38,15 +84,51 @@ class ModelSpec:
         """The model's part of a test id: ``add-function[qwen2.5:14b-r0]``."""
         return self.name.replace("/", "_")
 
+    def sampling_body(self) -> dict[str, Any]:
+        """Request-body fields beyond the ones the client always sends."""
+        body: dict[str, Any] = {}
+        if self.top_p is not None:
+            body["top_p"] = self.top_p
+        if self.seed is not None:
+            body["seed"] = self.seed
+        return {**body, **self.extra_body}
+
     def describe(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "model": self.model, "temperature": self.temperature,
-                "max_tokens": self.max_tokens}
+                "max_tokens": self.max_tokens, **self.sampling_body(),
+                "managed_server": self.server is not None}
 
 
-def _check_url(url: str, source: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise ModelConfigError(f"{source}: {url!r} is not an http(s) URL")
-    return url.rstrip("/")
+def load_registry(rootdir: Path) -> dict[str, ModelSpec]:
+    """Read model entries from ``agentbench.toml`` and ``pyproject.toml`` in ``rootdir``."""
+    sources = [(rootdir / "agentbench.toml", ("models",)),
+               (rootdir / "pyproject.toml", ("tool", "agentbench", "models"))]
+    registry: dict[str, ModelSpec] = {}
+    for path, keys in sources:
+        if not path.is_file():
+            continue
+        try:
+            table: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ModelConfigError(f"{path}: cannot read model registry: {exc}") from None
+        for key in keys:
+            table = table.get(key, {}) if isinstance(table, dict) else {}
+        prefix = ".".join(keys)
+        for name, entry in table.items():
+            where = f"{path}: [{prefix}.{name}]"
+            if not isinstance(entry, dict):
+                raise ModelConfigError(f"{where}: must be a table")
+            try:
+                spec = ModelSpec.model_validate({**entry, "name": name})
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+                raise ModelConfigError(f"{where}: key '{field}': {message}") from None
+            if spec.base_url:
+                spec.base_url = _check_url(spec.base_url, f"{where}: key 'base_url'")
+            registry.setdefault(name, spec)  # agentbench.toml wins over pyproject.toml
+    return registry
 
 
 def split_model_args(values: list[str]) -> list[str]:
@@ -60,8 +142,11 @@ def split_model_args(values: list[str]) -> list[str]:
     return names
 
 
-def resolve_models(names: list[str], default_base_url: str) -> list[ModelSpec]:
+def resolve_models(
+    names: list[str], default_base_url: str, registry: dict[str, ModelSpec] | None = None
+) -> list[ModelSpec]:
     default_base_url = _check_url(default_base_url, "--agentbench-base-url")
+    registry = registry or {}
     specs: list[ModelSpec] = []
     for entry in names:
         name, _, url = entry.partition("@")
@@ -70,8 +155,22 @@ def resolve_models(names: list[str], default_base_url: str) -> list[ModelSpec]:
                 f"--models: {entry!r}: a model name must start with a letter or digit and use "
                 "only letters, digits and . _ : / + -"
             )
-        base_url = _check_url(url, f"--models {entry}") if url else default_base_url
         if any(spec.name == name for spec in specs):
             raise ModelConfigError(f"--models: {name!r} is given twice")
-        specs.append(ModelSpec(name=name, base_url=base_url, model=name))
+        if name in registry:
+            spec = registry[name].model_copy(deep=True)
+        elif name == EMBEDDED:
+            from pytest_agentbench.servers.embedded import embedded_model
+
+            spec = embedded_model()
+        else:
+            spec = ModelSpec(name=name)
+        spec.name = name
+        spec.model = spec.model or name
+        if url:
+            spec.base_url = _check_url(url, f"--models {entry}")
+            spec.server = None  # an explicit endpoint means: the user runs the server
+        elif not spec.base_url and spec.server is None:
+            spec.base_url = default_base_url
+        specs.append(spec)
     return specs

@@ -16,7 +16,7 @@ from pytest_agentbench.canary import TIERS
 from pytest_agentbench.collect import (
     CANARY_FILENAME, CanaryFile, is_canary_support_dir, result_key,
 )
-from pytest_agentbench.models import ModelConfigError, resolve_models, split_model_args
+from pytest_agentbench.models import ModelConfigError, load_registry, resolve_models, split_model_args
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.terminal import summary_lines
@@ -92,7 +92,7 @@ def _settings(config: pytest.Config) -> Settings:
     model_args = config.getoption("models") or [config.getini("agentbench_models")]
     base_url = _value(config, "base_url") or os.environ.get("AGENTBENCH_BASE_URL") or DEFAULT_BASE_URL
     try:
-        models = resolve_models(split_model_args(model_args), base_url)
+        models = resolve_models(split_model_args(model_args), base_url, load_registry(config.rootpath))
     except ModelConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     tiers = split_model_args(config.getoption("tier") or [config.getini("agentbench_tier")])

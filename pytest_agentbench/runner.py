@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from pytest_agentbench.agent.loop import AgentLoop
+from pytest_agentbench.agent.loop import SYSTEM_PROMPT, AgentLoop
 from pytest_agentbench.agent.tools import ToolContext
 from pytest_agentbench.canary import Canary
 from pytest_agentbench.models import ModelSpec
@@ -18,6 +18,15 @@ from pytest_agentbench.verify import run_verification
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:150]
+
+
+def _tools_for(canary: Canary, model: ModelSpec) -> list[str] | None:
+    """The canary's tool list, narrowed by the model's own subset when it has one."""
+    if model.tools is None:
+        return canary.tools
+    if canary.tools is None:
+        return model.tools
+    return [name for name in canary.tools if name in model.tools]
 
 
 def run_attempt(
@@ -41,8 +50,9 @@ def run_attempt(
             client=session.client_for(model),
             context=ToolContext(root=worktree, env=env, remaining_seconds=lambda: budget.seconds),
             budget=budget,
-            tools=canary.tools,
-            max_malformed=settings.max_malformed,
+            tools=_tools_for(canary, model),
+            max_malformed=model.max_format_retries or settings.max_malformed,
+            system_prompt=model.system_prompt or SYSTEM_PROMPT,
             transcript=transcript,
         )
         run = loop.run(canary.prompt)

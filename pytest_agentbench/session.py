@@ -96,7 +96,8 @@ class AgentbenchSession:
                     request_timeout=self.settings.request_timeout,
                     retries=self.settings.retries,
                     backoff=self.settings.backoff,
-                    extra_body=model.extra_body,
+                    extra_body=model.sampling_body(),
+                    tool_choice=model.tool_choice,
                 )
             )
         return self._clients[model.name]

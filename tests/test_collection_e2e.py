@@ -85,7 +85,8 @@ def test_malformed_canary_is_a_clear_collection_error(bench, toml, expected):
         (["--repeats", "0"], "*--repeats: must be at least 1*"),
         (["--repeats", "many"], "*--repeats: 'many' is not a whole number*"),
         (["--tier", "giant"], "*--tier: unknown tier(s) ?'giant'?*"),
-        (["--models", "m@ftp://x"], "*is not an http(s) URL*"),
+        (["--agentbench-base-url", "ftp://x"], "*is not an http(s) URL*"),
+        (["--models", "bad name"], "*a model name must start with a letter or digit*"),
         (["--agentbench-max-turns", "lots"], "*--agentbench-max-turns: 'lots' is not a number*"),
     ],
 )
@@ -240,3 +241,27 @@ def test_ctrl_c_keeps_every_finished_attempt(bench):
     assert report["interrupted"] is True
     assert [a["repeat"] for a in report["attempts"]] == [0, 1]
     assert all(a["outcome"] == "passed" for a in report["attempts"])
+
+
+def test_registry_entries_in_pyproject(bench):
+    bench.canary()
+    with ScriptedServer(GOOD) as server:
+        bench.pytester.makepyprojecttoml(
+            "[tool.agentbench.models.fast]\n"
+            f'base_url = "{server.url}"\n'
+            'model = "qwen2.5-coder:7b-instruct"\n'
+            "temperature = 0.2\nseed = 7\nmax_tokens = 512\n"
+            'extra_body = { top_k = 20 }\n'
+        )
+        result = bench.pytester.runpytest("canaries", "--models", "fast", "--repeats", "1")
+    result.assert_outcomes(passed=1)
+    sent = server.requests[0]
+    assert sent["model"] == "qwen2.5-coder:7b-instruct"
+    assert (sent["temperature"], sent["seed"], sent["max_tokens"], sent["top_k"]) == (0.2, 7, 512, 20)
+
+
+def test_invalid_registry_entry_names_the_key(bench):
+    bench.pytester.makepyprojecttoml('[tool.agentbench.models.fast]\ntemprature = 0.2\n')
+    result = bench.pytester.runpytest("--models", "fast")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pyproject.toml: ?tool.agentbench.models.fast?: key 'temprature': unknown key*"])
