@@ -160,7 +160,7 @@ def resolve_models(
         if name in registry:
             spec = registry[name].model_copy(deep=True)
         elif name == EMBEDDED:
-            from pytest_agentbench.servers.embedded import embedded_model
+            from pytest_agentbench.servers.llama_server import embedded_model
 
             spec = embedded_model()
         else:

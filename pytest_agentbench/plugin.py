@@ -145,7 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _is_worker(config):
         workerinput = config.workerinput  # type: ignore[attr-defined]
         session = AgentbenchSession(settings, run_id=workerinput.get("agentbench_run_id") or new_run_id(),
-                                    worker_id=workerinput["workerid"])
+                                    worker_id=workerinput["workerid"], is_controller=False)
     else:
         session = AgentbenchSession(settings, run_id=new_run_id())
     config.stash[session_key] = session

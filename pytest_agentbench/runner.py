@@ -12,6 +12,7 @@ from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome, classify
 from pytest_agentbench.results import AttemptResult, CheckRecord
 from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.servers.managed import ServerStartError
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.verify import run_verification
 
@@ -35,6 +36,16 @@ def run_attempt(
     started = time.monotonic()
     settings = session.settings
     budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds)
+    try:
+        session.ensure_endpoint(model)
+    except ServerStartError as exc:
+        # No server, no attempt: an infrastructure error, never a model failure.
+        return AttemptResult(
+            canary=canary.id, tier=canary.tier, model=model.name, repeat=repeat, nodeid=nodeid,
+            tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="infra_error",
+            detail=f"model server could not be started: {exc}", budget=budget.model_dump(),
+            wall_seconds=round(time.monotonic() - started, 3),
+        )
     name = slug(f"{canary.id}-{model.name}-r{repeat}")
     baseline = session.workspaces.baseline(canary.repo_dir, canary.id)
     worktree = session.workspaces.create_worktree(baseline, name)
@@ -72,7 +83,7 @@ def run_attempt(
             result.tokens_per_second = round(run.completion_tokens / run.model_seconds, 2)
         if run.stop_reason == "infra_error":
             # A server fault says nothing about the model: no verification, no verdict.
-            result.detail = f"model server fault: {run.detail}"
+            result.detail = session.explain_fault(model, f"model server fault: {run.detail}")
         else:
             verification = run_verification(canary, worktree, baseline.commit, env)
             outcome = classify(

