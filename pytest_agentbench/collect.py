@@ -35,11 +35,6 @@ class CanaryFile(pytest.File):
         except CanaryError as exc:
             raise self.CollectError(f"invalid canary: {exc}") from None
         session = get_session(self.config)
-        if not session.settings.models:
-            raise self.CollectError(
-                "canaries were collected but no model was given; pass --models NAME or NAME@URL"
-                " (e.g. --models qwen2.5:14b@http://127.0.0.1:11434/v1)"
-            )
         for model in session.settings.models:
             for repeat in range(session.settings.repeats):
                 yield CanaryItem.from_parent(

@@ -16,7 +16,9 @@ from pytest_agentbench.canary import TIERS
 from pytest_agentbench.collect import (
     CANARY_FILENAME, CanaryFile, is_canary_support_dir, result_key,
 )
-from pytest_agentbench.models import ModelConfigError, load_registry, resolve_models, split_model_args
+from pytest_agentbench.models import (
+    EMBEDDED, ModelConfigError, load_registry, resolve_models, split_model_args,
+)
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.terminal import summary_lines
@@ -89,10 +91,11 @@ def _number(config: pytest.Config, name: str, kind: type, minimum: float) -> Any
 
 
 def _settings(config: pytest.Config) -> Settings:
-    model_args = config.getoption("models") or [config.getini("agentbench_models")]
+    model_names = split_model_args(config.getoption("models") or [config.getini("agentbench_models")])
+    explicit = bool(model_names)
     base_url = _value(config, "base_url") or os.environ.get("AGENTBENCH_BASE_URL") or DEFAULT_BASE_URL
     try:
-        models = resolve_models(split_model_args(model_args), base_url, load_registry(config.rootpath))
+        models = resolve_models(model_names or [EMBEDDED], base_url, load_registry(config.rootpath))
     except ModelConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     tiers = split_model_args(config.getoption("tier") or [config.getini("agentbench_tier")])
@@ -111,6 +114,7 @@ def _settings(config: pytest.Config) -> Settings:
     workdir = _value(config, "workdir")
     return Settings(
         models=models,
+        models_explicit=explicit,
         repeats=repeats,
         tiers=tiers,
         turns=_number(config, "max_turns", int, 1),
@@ -169,8 +173,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     session = get_session(config)
-    if not session.settings.models:
-        return None
+    if not session.settings.models_explicit:
+        return None  # the plugin stays quiet in test runs that don't benchmark
     models = ", ".join(f"{m.name} ({m.base_url})" for m in session.settings.models)
     return [f"agentbench: run {session.run_id} · repeats {session.settings.repeats} · models {models}"]
 

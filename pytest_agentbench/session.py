@@ -33,6 +33,7 @@ class Settings:
     models: list[ModelSpec]
     repeats: int
     tiers: list[str]
+    models_explicit: bool = True  # False: nothing was asked for, the embedded default is used
     turns: int | None = None
     tokens: int | None = None
     seconds: float | None = None

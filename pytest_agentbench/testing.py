@@ -20,6 +20,12 @@ A reply is a dict (build it with :func:`say`, :func:`call`, :func:`calls`, :func
 with any of: ``content``, ``tool_calls``, ``reasoning_content``, ``finish_reason``, ``usage``
 (a dict, or ``None`` to omit the block), ``timings``, ``status`` + ``body`` (an HTTP error or a
 raw body), ``delay`` (seconds to wait before answering), ``close`` (drop the connection).
+
+``routes`` (optional) serves other endpoints, for GET and POST alike, and takes precedence over the
+built-in ones: ``{"/props": {...}}`` maps a path (query string ignored) to a JSON-able body, to a
+function ``request_body_or_None -> body``, or to ``{"status": 404, "body": "Not Found",
+"content_type": "text/plain"}`` for a status other than 200 or a non-JSON body. Use it to imitate a
+real server's native endpoints (llama.cpp ``/props``, Ollama ``/api/show``, vLLM ``/version``...).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import pytest
 
 Reply = dict[str, Any]
 Script = list[Reply] | Callable[[dict[str, Any]], Reply] | dict[str, Any]
+Routes = dict[str, Any]
+_RAW_KEYS = {"status", "body", "content_type"}
 
 END_OF_SCRIPT = "(end of script) I am done."
 
@@ -79,8 +87,11 @@ def _turn(body: dict[str, Any]) -> int:
 
 
 class ScriptedServer:
-    def __init__(self, script: Script, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, script: Script, host: str = "127.0.0.1", port: int = 0, routes: Routes | None = None
+    ) -> None:
         self.script = script
+        self.routes: Routes = dict(routes or {})
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
@@ -166,15 +177,33 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
 
-    def _send(self, status: int, payload: Any) -> None:
+    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
+    def _route(self, body: Any) -> bool:
+        """Answer from ``routes`` when the path is there; False lets the built-in handlers answer."""
+        routes = self.server.owner.routes
+        path = self.path if self.path in routes else self.path.split("?", 1)[0]
+        if path not in routes:
+            return False
+        reply = routes[path]
+        if callable(reply):
+            reply = reply(body)
+        # {"status": int, ...} with only these keys is a raw reply; any other value is the body.
+        if isinstance(reply, dict) and isinstance(reply.get("status"), int) and set(reply) <= _RAW_KEYS:
+            self._send(reply["status"], reply.get("body", ""), reply.get("content_type", "application/json"))
+        else:
+            self._send(200, reply)
+        return True
+
     def do_GET(self) -> None:
+        if self._route(None):
+            return
         if self.path.rstrip("/").endswith("/models"):
             self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
         elif self.path.startswith("/health"):
@@ -185,6 +214,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if self.server.owner.routes:
+            try:
+                routed_body = json.loads(raw) if raw else None
+            except ValueError:
+                routed_body = None
+            if self._route(routed_body):
+                return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return

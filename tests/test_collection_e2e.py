@@ -96,12 +96,11 @@ def test_bad_option_values_are_usage_errors(pytester, args, message):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
-def test_canaries_without_a_model_ask_for_one(bench):
+def test_without_models_the_embedded_model_is_the_default(bench):
     bench.canary()
-    result = bench.pytester.runpytest("canaries")
-    result.stdout.fnmatch_lines(["*ERROR collecting canaries/hello/canary.toml*",
-                                 "*no model was given; pass --models NAME*"])
-    assert "Traceback" not in result.stdout.str()
+    result = bench.pytester.runpytest("canaries", "--collect-only", "-q")
+    assert "hello[embedded-r0]" in result.stdout.str()
+    result.stdout.fnmatch_lines(["3 tests collected*"])
 
 
 def test_plugin_is_inert_in_ordinary_test_runs(pytester):
