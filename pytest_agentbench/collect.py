@@ -61,6 +61,9 @@ class CanaryItem(pytest.Item):
 
         result = run_attempt(get_session(self.config), self.canary, self.model, self.repeat, self.nodeid)
         self.stash[result_key] = result
+        if result.stop_reason == "setup":
+            # A server that cannot run the benchmark makes every later attempt meaningless.
+            self.session.shouldstop = f"agentbench: {self.model.name}: {result.detail}"
         if result.outcome != Outcome.PASSED.value:
             raise AttemptFailed(result)
 

@@ -175,8 +175,22 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     session = get_session(config)
     if not session.settings.models_explicit:
         return None  # the plugin stays quiet in test runs that don't benchmark
-    models = ", ".join(f"{m.name} ({m.base_url})" for m in session.settings.models)
-    return [f"agentbench: run {session.run_id} · repeats {session.settings.repeats} · models {models}"]
+    lines = [f"agentbench: run {session.run_id} · repeats {session.settings.repeats}"]
+    for model in session.settings.models:
+        if model.server is not None:
+            lines.append(f"agentbench: {model.name}: managed server, started on first use")
+            continue
+        info = session.preflight(model)
+        found = ", ".join(part for part in (
+            info.kind + (f" {info.version}" if info.version else ""),
+            f"context {info.context_window}" if info.context_window else "context unknown",
+            {True: "tools ok", False: "NO TOOLS", None: "tools unknown"}[info.tool_support],
+            info.chat_template,
+        ) if part)
+        lines.append(f"agentbench: {model.name} @ {model.base_url}: {found}")
+        lines.extend(f"agentbench:   PROBLEM: {text}" for text in info.problems)
+        lines.extend(f"agentbench:   warning: {text}" for text in info.warnings)
+    return lines
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -239,7 +253,10 @@ class _ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         result = _result_of(report)
         if result is not None:
-            self.session.results.append(AttemptResult.model_validate(result))
+            attempt = AttemptResult.model_validate(result)
+            self.session.results.append(attempt)
+            if attempt.server:  # workers preflight their endpoints; the report needs one copy
+                self.session.server_info.setdefault(attempt.model, attempt.server)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -259,6 +276,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_sep("=", f"agentbench summary · run {session.run_id}")
     for line in summary_lines(session.results, session.settings.repeats):
         terminalreporter.write_line(line)
+    for name, info in sorted(session.server_info.items()):
+        for text in info.get("warnings", []):
+            terminalreporter.write_line(f"WARNING {name}: {text}", yellow=True)
     terminalreporter.write_line(f"transcripts: {session.run_dir / 'transcripts'}")
     if session.settings.json_path:
         terminalreporter.write_line(f"JSON report: {session.settings.json_path}")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -47,6 +49,7 @@ class AttemptResult(BaseModel):
     check_output_tail: str = ""
     budget: dict[str, int | float] = Field(default_factory=dict)
     transcript: str | None = None
+    server: dict[str, Any] | None = None  # the preflight of the endpoint this attempt ran on
     worktree: str | None = None
 
     @property

@@ -38,12 +38,17 @@ def run_attempt(
     budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds)
     try:
         session.ensure_endpoint(model)
+        server = session.preflight(model)
     except ServerStartError as exc:
-        # No server, no attempt: an infrastructure error, never a model failure.
+        detail, server = f"model server could not be started: {exc}", None
+    else:
+        detail = "; ".join(server.problems) and f"server preflight failed: {'; '.join(server.problems)}"
+    if detail:
+        # No usable server, no attempt: an infrastructure error, never a model failure.
         return AttemptResult(
             canary=canary.id, tier=canary.tier, model=model.name, repeat=repeat, nodeid=nodeid,
-            tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="infra_error",
-            detail=f"model server could not be started: {exc}", budget=budget.model_dump(),
+            tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="setup",
+            detail=detail, budget=budget.model_dump(), server=server.to_json() if server else None,
             wall_seconds=round(time.monotonic() - started, 3),
         )
     name = slug(f"{canary.id}-{model.name}-r{repeat}")
@@ -76,6 +81,7 @@ def run_attempt(
             model_seconds=round(run.model_seconds, 3), tokens_estimated=run.tokens_estimated,
             cached_prompt_tokens=run.cached_prompt_tokens, finish_reasons=dict(run.finish_reasons),
             quirks=dict(run.quirks), budget=budget.model_dump(), transcript=str(transcript.path),
+            server=server.to_json(),
         )
         if run.server_predicted_ms > 0:
             result.tokens_per_second = round(run.server_predicted_tokens / (run.server_predicted_ms / 1000), 2)

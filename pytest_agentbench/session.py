@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+
+import httpx
 import shutil
 import tempfile
 import time
@@ -21,7 +23,12 @@ from pytest_agentbench.client import ChatClient, ClientSettings
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.servers.managed import ServerPool, ServerStartError, free_port, log_tail, pid_alive
+from pytest_agentbench.servers.preflight import ServerInfo, preflight
 from pytest_agentbench.workspace import WorkspaceManager
+
+
+def _auth(model: ModelSpec) -> dict[str, str]:
+    return {"Authorization": f"Bearer {model.api_key}"} if model.api_key else {}
 
 
 def new_run_id() -> str:
@@ -77,6 +84,7 @@ class AgentbenchSession:
     server_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # preflight, per model
     _clients: dict[tuple[str, str], ChatClient] = field(default_factory=dict)
     _endpoint_failures: dict[str, str] = field(default_factory=dict)  # fail fast after a bad start
+    _preflights: dict[tuple[str, str], ServerInfo] = field(default_factory=dict)
     _workspaces: WorkspaceManager | None = None
     _work_root: Path | None = None
 
@@ -113,6 +121,23 @@ class AgentbenchSession:
             raise
         model.base_url = state.base_url
         return state.base_url
+
+    def preflight(self, model: ModelSpec) -> ServerInfo:
+        """What serves ``model`` and whether it can run an agent loop honestly; once per endpoint
+        per process. Problems (no tool parser, too small a context) come with their fix."""
+        key = (model.name, model.base_url)
+        if key not in self._preflights:
+            with httpx.Client(headers=_auth(model)) as http:
+                info = preflight(model.base_url, model.model, http)
+            expected = model.context_window or (model.server.context_window if model.server else None)
+            if expected and info.context_window and info.context_window < expected:
+                info.problem(
+                    f"the server gives {model.name!r} a {info.context_window}-token context, less than "
+                    f"the {expected} it is configured to expect: long attempts would be truncated"
+                )
+            self._preflights[key] = info
+            self.server_info[model.name] = info.to_json()
+        return self._preflights[key]
 
     def explain_fault(self, model: ModelSpec, detail: str) -> str:
         """Add what is known about a managed server to a server-fault detail."""

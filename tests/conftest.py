@@ -10,12 +10,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pytest_agentbench.servers.preflight import PROBE_TOOL
 from pytest_agentbench.testing import ScriptedServer
 
 # pytester's in-process runs drop modules first imported inside them. httpx imports httpcore
 # lazily, on its first Client: without this warm-up each run would import fresh httpcore
 # exception classes and httpx could no longer map them (a ReadTimeout would escape unmapped).
 httpx.Client().close()
+
+def agent_requests(server: ScriptedServer) -> list[dict]:
+    """The agent loop's requests, without the preflight's one-off tool probe."""
+    probe = PROBE_TOOL["function"]["name"]
+    return [r for r in server.requests
+            if not any(t.get("function", {}).get("name") == probe for t in r.get("tools", []))]
+
 
 # A cheap check (no nested pytest): hello.py must define hello() returning "hi".
 HELLO_CHECK = "python -c \"import hello, sys; sys.exit(0 if hello.hello() == 'hi' else 1)\""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_agentbench.testing import ScriptedServer, call, say
-from tests.conftest import HELLO_SOURCE
+from tests.conftest import HELLO_SOURCE, agent_requests
 
 GOOD = [call("write_file", path="hello.py", content=HELLO_SOURCE), say("Done.")]
 PHANTOM = [say("All done, hello.py is written.")]
@@ -125,7 +125,7 @@ def test_default_endpoint_comes_from_the_environment(bench, monkeypatch):
         monkeypatch.setenv("AGENTBENCH_BASE_URL", server.url)
         result = bench.pytester.runpytest("canaries", "--models", "plain", "--repeats", "1")
     result.assert_outcomes(passed=1)
-    assert server.requests[0]["model"] == "plain"
+    assert agent_requests(server)[0]["model"] == "plain"
 
 
 def test_keep_worktrees_leaves_the_attempts_tree_for_inspection(bench):
@@ -254,7 +254,7 @@ def test_registry_entries_in_pyproject(bench):
         )
         result = bench.pytester.runpytest("canaries", "--models", "fast", "--repeats", "1")
     result.assert_outcomes(passed=1)
-    sent = server.requests[0]
+    sent = agent_requests(server)[0]
     assert sent["model"] == "qwen2.5-coder:7b-instruct"
     assert (sent["temperature"], sent["seed"], sent["max_tokens"], sent["top_k"]) == (0.2, 7, 512, 20)
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from pytest_agentbench.testing import ScriptedServer, call, calls, http_error, say, tool_call
-from tests.conftest import HELLO_SOURCE
+from tests.conftest import HELLO_SOURCE, agent_requests
 
 WRITE_HELLO = call("write_file", path="hello.py", content=HELLO_SOURCE)
 
@@ -31,7 +31,7 @@ def test_passed(bench):
     assert attempt["claimed_done"] is True
     assert attempt["turns"] == 2 and attempt["tool_calls"] == 1
     # the model saw the tools and the canary prompt
-    request = server.requests[0]
+    request = agent_requests(server)[0]
     assert {t["function"]["name"] for t in request["tools"]} >= {"read_file", "write_file", "shell"}
     assert "hello.py" in request["messages"][1]["content"]
     assert request["max_tokens"] and request["tool_choice"] == "auto" and "temperature" in request
@@ -91,7 +91,7 @@ def test_budget_turns(bench):
     result.stdout.fnmatch_lines(["*BUDGET_TURNS*", "*BUDGET CEILINGS*", "budget_turns: turn budget of 4 exhausted*"])
     attempt = only_attempt(bench)
     assert attempt["outcome"] == "budget_turns" and attempt["turns"] == 4
-    assert len(server.requests) == 4
+    assert len(agent_requests(server)) == 4
 
 
 def test_work_done_before_a_ceiling_still_passes(bench):
@@ -126,7 +126,7 @@ def test_output_cap_with_no_tool_call_is_budget_tokens(bench):
     assert attempt["outcome"] == "budget_tokens"
     assert "output cap" in attempt["detail"] and "max_tokens=64" in attempt["detail"]
     assert attempt["finish_reasons"] == {"length": 1}
-    assert server.requests[0]["max_tokens"] == 64
+    assert agent_requests(server)[0]["max_tokens"] == 64
 
 
 def test_budget_time(bench):
@@ -152,7 +152,7 @@ def test_malformed_tool_calls(bench):
     attempt = only_attempt(bench)
     assert attempt["outcome"] == "malformed" and attempt["malformed_tool_calls"] == 3
     # each malformed call went back to the model as a tool error it could react to
-    tool_messages = [m for m in server.requests[2]["messages"] if m["role"] == "tool"]
+    tool_messages = [m for m in agent_requests(server)[2]["messages"] if m["role"] == "tool"]
     assert "not valid JSON" in tool_messages[0]["content"]
     assert "unknown tool 'teleport'" in tool_messages[1]["content"]
 
@@ -183,7 +183,7 @@ def test_infra_error_on_persistent_server_errors(bench):
         result = bench.run(server, "--agentbench-retries", "2")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*INFRA_ERROR*", "infra_error: model server fault: HTTP 503*"])
-    assert len(server.requests) == 3  # first try + 2 retries
+    assert len(agent_requests(server)) == 3  # first try + 2 retries
     attempt = only_attempt(bench)
     assert attempt["outcome"] == "infra_error" and attempt["checks"] == []
 
