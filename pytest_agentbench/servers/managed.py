@@ -7,6 +7,7 @@ it. The controller stops every server of its run at session end — also on Ctrl
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import json
 import os
@@ -20,6 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: SIGTERM the server when the process that started it dies, so a crashed or killed
+    pytest (SIGKILL leaves no chance to clean up) cannot leave a model server running."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 class ServerStartError(Exception):
@@ -153,7 +166,8 @@ class ServerPool:
                 handle.flush()
                 try:
                     process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL, start_new_session=True)
+                                               stdin=subprocess.DEVNULL, start_new_session=True,
+                                               preexec_fn=_die_with_parent)
                 except OSError as exc:
                     raise ServerStartError(f"cannot run {command[0]!r}: {exc}") from None
             base = f"http://127.0.0.1:{port}"

@@ -1,0 +1,93 @@
+"""The real embedded model (SmolLM2-135M on a managed llama-server), end to end.
+
+Skipped unless the embedded extra is installed (`.ci/run` installs it, so CI runs these). The
+model is tiny and mostly fails; these tests check that its attempts are *classified* — never
+an infra_error on a healthy server — and that a server killed mid-run is an infra_error.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_agentbench.servers.llama_server import find_embedded_gguf, find_llama_server
+from pytest_agentbench.servers.managed import ServerStartError
+
+try:
+    find_llama_server()
+    find_embedded_gguf()
+except ServerStartError as exc:  # pragma: no cover - depends on the install
+    pytest.skip(f"embedded model not installed: {exc}", allow_module_level=True)
+
+CANARIES = Path(__file__).parent.parent / "canaries"
+TAXONOMY = {"passed", "failed", "phantom", "budget_turns", "budget_tokens", "budget_time",
+            "malformed", "tool_confusion"}
+
+
+def copy_canary(pytester: pytest.Pytester, name: str) -> None:
+    source = next(CANARIES.glob(f"*/{name}"))
+    shutil.copytree(source, pytester.path / "canaries" / name)
+
+
+def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
+    copy_canary(pytester, "add-slugify")
+    result = pytester.runpytest_subprocess(
+        "canaries", "--models", "embedded", "--repeats", "2", "--agentbench-json", "r.json",
+        "--agentbench-max-turns", "4", "--agentbench-max-output-tokens", "128", timeout=600)
+    report = json.loads((pytester.path / "r.json").read_text())
+    server = report["models"]["embedded"]["server"]
+    assert server["kind"] == "llama.cpp"
+    assert server["context_window"] == 8192
+    outcomes = [a["outcome"] for a in report["attempts"]]
+    assert len(outcomes) == 2 and set(outcomes) <= TAXONOMY, outcomes
+    for attempt in report["attempts"]:
+        assert attempt["turns"] >= 1 and attempt["completion_tokens"] > 0
+        assert attempt["tokens_per_second"] and attempt["tokens_per_second"] > 0
+    assert "agentbench summary" in result.stdout.str()
+    # the managed server is gone after the session
+    assert not list((pytester.path / ".agentbench" / "servers").glob("*.json"))
+
+
+def test_killing_the_server_mid_run_is_an_infra_error(pytester):
+    copy_canary(pytester, "add-slugify")
+    # Inside the benchmarked session: kill the managed llama-server about a second after the
+    # first attempt's agent loop has sent its first request (its transcript says when).
+    pytester.makeconftest(
+        """
+import json, os, signal, threading, time
+from pathlib import Path
+
+def pytest_runtest_setup(item):
+    if not item.name.endswith("-r0]"):
+        return
+    def kill():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            started = [p for p in Path(".agentbench/runs").glob("*/transcripts/*-r0.jsonl")
+                       if '"event": "start"' in p.read_text()]
+            if started:
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)
+        for state in Path(".agentbench/servers").glob("*.json"):
+            os.kill(json.loads(state.read_text())["pid"], signal.SIGKILL)
+    threading.Thread(target=kill, daemon=True).start()
+"""
+    )
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess(
+        "canaries", "--models", "embedded", "--repeats", "2", "--agentbench-json", "r.json",
+        "--agentbench-max-turns", "3", "--agentbench-retries", "1", "--agentbench-retry-backoff", "0.1",
+        "--agentbench-max-output-tokens", "256", timeout=600)
+    report = json.loads((pytester.path / "r.json").read_text())
+    first, second = sorted(report["attempts"], key=lambda a: a["repeat"])
+    assert first["outcome"] == "infra_error", first["detail"]
+    assert "has exited" in first["detail"]
+    # the plugin restarts its server: the next attempt runs and is classified
+    assert second["outcome"] in TAXONOMY, second["detail"]
+    assert time.monotonic() - started < 500
+    result.stdout.fnmatch_lines(["*1 error*"])
