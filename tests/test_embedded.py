@@ -7,8 +7,10 @@ an infra_error on a healthy server — and that a server killed mid-run is an in
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +28,15 @@ except ServerStartError as exc:  # pragma: no cover - depends on the install
 CANARIES = Path(__file__).parent.parent / "canaries"
 TAXONOMY = {"passed", "failed", "phantom", "budget_turns", "budget_tokens", "budget_time",
             "malformed", "tool_confusion"}
+
+
+@pytest.fixture(autouse=True)
+def one_model_server_at_a_time():
+    """Under -n 2 two workers would each start a llama-server on the same 2 cores, and every
+    token would cost twice as long: these tests take turns instead."""
+    with open(Path(tempfile.gettempdir()) / "agentbench-embedded-tests.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def copy_canary(pytester: pytest.Pytester, name: str) -> None:
