@@ -48,8 +48,14 @@ def command_env(home: Path) -> dict[str, str]:
     The interpreter running pytest comes first on PATH so ``python -m pytest`` in a canary
     works inside a virtualenv. ``-p no:agentbench`` keeps this plugin out of nested pytest runs.
     """
-    bin_dir = str(Path(sys.executable).parent)
-    path = os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"])
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "python").exists():
+        # e.g. pytest run by /usr/bin/python3 with no `python` beside it: give canaries one.
+        bin_dir = home / ".agentbench-bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        if not (bin_dir / "python").exists():
+            (bin_dir / "python").symlink_to(sys.executable)
+    path = os.pathsep.join([str(bin_dir), "/usr/local/bin", "/usr/bin", "/bin"])
     return {
         "PATH": path,
         "HOME": str(home),

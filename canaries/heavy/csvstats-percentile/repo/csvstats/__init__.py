@@ -1,0 +1,1 @@
+"""csvstats: summary statistics of one numeric column of a CSV file."""

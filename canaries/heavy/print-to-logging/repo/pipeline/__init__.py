@@ -1,0 +1,1 @@
+"""pipeline: a small extract -> transform -> validate -> load job with scheduling and notifications."""

@@ -1,0 +1,25 @@
+"""Validate: keep records with a sensible quantity."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+MAX_QTY = 1000
+
+
+def validate(records: list[dict]) -> list[dict]:
+    """Records whose quantity is in 1..MAX_QTY; every dropped record is reported."""
+    valid = []
+    for record in records:
+        if record["qty"] <= 0:
+            logger.warning(f"dropping {record['name']}: quantity {record['qty']} is not positive")
+        elif record["qty"] > MAX_QTY:
+            logger.error(f"dropping {record['name']}: quantity {record['qty']} exceeds {MAX_QTY}")
+        else:
+            valid.append(record)
+    if not valid:
+        logger.warning("no valid records left")
+    logger.info(f"{len(valid)} valid records")
+    return valid

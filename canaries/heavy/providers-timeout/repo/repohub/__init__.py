@@ -1,0 +1,1 @@
+"""repohub: mirror and sync repositories from several code-hosting providers."""

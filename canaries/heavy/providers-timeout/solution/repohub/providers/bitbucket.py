@@ -1,0 +1,28 @@
+"""Bitbucket Cloud (bitbucket.org). Workspaces and slugs are lower case in the API."""
+
+from __future__ import annotations
+
+from repohub.providers.base import split_repo_url
+
+NAME = "bitbucket"
+HOSTS = ("bitbucket.org",)
+
+
+def _api_url(workspace: str, slug: str) -> str:
+    return f"https://api.bitbucket.org/2.0/repositories/{workspace.lower()}/{slug.lower()}"
+
+
+def fetch(url: str, *, timeout: float) -> dict:
+    """Metadata of the Bitbucket repository at ``url``."""
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    _, workspace, slug = split_repo_url(url)
+    result = {
+        "provider": NAME,
+        "owner": workspace,
+        "repo": slug,
+        "api": _api_url(workspace, slug),
+    }
+    result["timeout"] = timeout
+    result["clone"] = f"https://bitbucket.org/{workspace}/{slug}.git"
+    return result

@@ -1,0 +1,42 @@
+"""Semantic version numbers (MAJOR.MINOR.PATCH)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        """Parse '1.4.2' (surrounding whitespace allowed); raise ValueError otherwise."""
+        match = _VERSION.fullmatch(text.strip())
+        if match is None:
+            raise ValueError(f"not a version: {text!r}")
+        return cls(*(int(group) for group in match.groups()))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    def bump(self, part: str) -> Version:
+        """A new version with ``part`` ("major", "minor" or "patch") incremented."""
+        if part == "major":
+            return Version(self.major + 1, 0, 0)
+        if part == "minor":
+            return Version(self.major, self.minor + 1, 0)
+        if part == "patch":
+            return Version(self.major, self.minor, self.patch + 1)
+        raise ValueError(f"unknown version part: {part!r}")
+
+    def is_compatible_with(self, other: Version) -> bool:
+        """Caret (^) compatibility: same major, or for 0.x the same minor too."""
+        if self.major >= 1:
+            return other.major == self.major
+        return other.major == 0 and other.minor == self.minor

@@ -1,0 +1,1 @@
+"""Weather reports and alerts built on a slow upstream temperature service."""

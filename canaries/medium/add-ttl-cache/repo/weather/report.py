@@ -1,0 +1,14 @@
+"""The daily temperature report."""
+
+from __future__ import annotations
+
+from weather import source
+
+
+def daily_report(cities: list[str]) -> str:
+    """One line per city, in the given order: '<city>: <temperature with 1 decimal> C'."""
+    lines = []
+    for city in cities:
+        temperature = source.fetch_temperature(city)
+        lines.append(f"{city}: {temperature:.1f} C")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""A tiny shop backend: money parsing, tax and checkout."""
