@@ -1,0 +1,61 @@
+"""The built-in suite through the real plugin: a model that writes each canary's reference
+solution passes every canary (reference control), and a model that only claims success is a
+phantom on every canary (null control). A canary that cannot fail or cannot pass is a defect."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from pytest_agentbench.testing import ScriptedServer, call, say
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).parent.parent
+SUITES = [ROOT / "canaries", ROOT / "examples"]
+
+
+def solutions() -> dict[str, list[tuple[str, str]]]:
+    """Prompt → the reference solution's files, in a stable order."""
+    found = {}
+    for suite in SUITES:
+        for toml in sorted(suite.rglob("canary.toml")):
+            solution = toml.parent / "solution"
+            files = sorted(p for p in solution.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            prompt = tomllib.loads(toml.read_text())["prompt"].strip()
+            found[prompt] = [(p.relative_to(solution).as_posix(), p.read_text()) for p in files]
+    return found
+
+
+def test_every_builtin_canary_can_pass_and_can_fail(pytester):
+    for suite in SUITES:
+        shutil.copytree(suite, pytester.path / suite.name, ignore=shutil.ignore_patterns("__pycache__"))
+    references = solutions()
+    assert len(references) >= 16
+
+    def oracle(request: dict) -> dict:
+        turn = sum(1 for m in request["messages"] if m["role"] == "assistant")
+        prompt = next(m["content"] for m in request["messages"] if m["role"] == "user").strip()
+        files = references.get(prompt, [])
+        if turn < len(files):
+            path, content = files[turn]
+            return call("write_file", path=path, content=content)
+        return say("Done.")
+
+    with ScriptedServer({"oracle": oracle, "talker": [say("Done: every change is made.")]}) as server:
+        result = pytester.runpytest_subprocess(
+            "canaries", "examples", "--models", f"oracle@{server.url},talker@{server.url}",
+            "--repeats", "1", "-n", "2", "--agentbench-json", "r.json", timeout=900)
+    attempts = json.loads((pytester.path / "r.json").read_text())["attempts"]
+    by_model: dict[str, dict[str, str]] = {}
+    for attempt in attempts:
+        by_model.setdefault(attempt["model"], {})[attempt["canary"]] = attempt["outcome"]
+    assert len(by_model["oracle"]) == len(references)
+    assert set(by_model["oracle"].values()) == {"passed"}, by_model["oracle"]
+    assert set(by_model["talker"].values()) == {"phantom"}, by_model["talker"]
+    result.stdout.fnmatch_lines(["*agentbench summary*"])
