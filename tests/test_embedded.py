@@ -55,9 +55,10 @@ def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
     assert server["context_window"] == 8192
     outcomes = [a["outcome"] for a in report["attempts"]]
     assert len(outcomes) == 2 and set(outcomes) <= TAXONOMY, outcomes
-    for attempt in report["attempts"]:
-        assert attempt["turns"] >= 1 and attempt["completion_tokens"] > 0
-        assert attempt["tokens_per_second"] and attempt["tokens_per_second"] > 0
+    # the model really answered: tokens came back, timed by the server
+    talked = [a for a in report["attempts"] if a["turns"] >= 1 and a["completion_tokens"] > 0]
+    assert talked, report["attempts"]
+    assert all(a["tokens_per_second"] and a["tokens_per_second"] > 0 for a in talked)
     assert "agentbench summary" in result.stdout.str()
     # the managed server is gone after the session
     assert not list((pytester.path / ".agentbench" / "servers").glob("*.json"))

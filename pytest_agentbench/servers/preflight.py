@@ -160,7 +160,10 @@ def _llama_cpp(h: _Http, info: ServerInfo, model: str, entries: Entries) -> None
         first = slots[0] if isinstance(slots, list) and slots else None
         n_ctx = first.get("n_ctx") if isinstance(first, dict) else None
         info.context_source = "/slots[0].n_ctx"
-    train = (_pick(entries, model).get("meta") or {}).get("n_ctx_train")
+    meta = _pick(entries, model).get("meta") or {}
+    if not isinstance(n_ctx, int) and isinstance(meta.get("n_ctx"), int):  # newer builds
+        n_ctx, info.context_source = meta["n_ctx"], "/v1/models meta.n_ctx"
+    train = meta.get("n_ctx_train")
     if isinstance(n_ctx, int):
         info.context_window = n_ctx
         if isinstance(train, int) and n_ctx < train:
@@ -172,9 +175,13 @@ def _llama_cpp(h: _Http, info: ServerInfo, model: str, entries: Entries) -> None
         info.warn("llama-server did not report its per-slot n_ctx; using the trained context")
     caps = props.get("chat_template_caps") or {}
     info.chat_template = _template_hint(str(props.get("chat_template") or ""), caps)
-    if caps.get("supports_tools") is False or caps.get("supports_tool_calls") is False:
-        info.warn("the chat template has no tools section (chat_template_caps): the tools may "
-                  "never reach the prompt; pass a tool-aware --chat-template-file")
+    if caps.get("supports_tools") is False:
+        # Measured with SmolLM2's own template: a request with one tool had 35 prompt tokens (the
+        # tool never reached the model), 117 with a tool-aware template. Not the model's fault.
+        info.tool_support = False
+        info.problem("llama-server's chat template has no tools section (/props chat_template_caps"
+                     ".supports_tools is false): the tools never reach the prompt; restart it with "
+                     "--jinja --chat-template-file <a tool-aware template>")
 
 
 def _template_hint(template: str, caps: dict[str, Any]) -> str | None:
