@@ -205,7 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self._route(None):
             return
         if self.path.rstrip("/").endswith("/models"):
-            self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+            script = self.server.owner.script
+            names = list(script) if isinstance(script, dict) else ["scripted"]
+            self._send(200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
         elif self.path.startswith("/health"):
             self._send(200, {"status": "ok"})
         else:
