@@ -77,10 +77,10 @@ def _value(config: pytest.Config, name: str) -> Any:
     return value if value not in ("", None) else None
 
 
-def _number(config: pytest.Config, name: str, kind: type, minimum: float) -> Any:
+def _number(config: pytest.Config, name: str, kind: type, minimum: float, default: Any = None) -> Any:
     raw = _value(config, name)
     if raw is None:
-        return None
+        return default
     try:
         number = kind(raw)
     except ValueError:
@@ -121,14 +121,14 @@ def _settings(config: pytest.Config) -> Settings:
         tokens=_number(config, "max_tokens", int, 1),
         seconds=_number(config, "max_seconds", float, 0.001),
         max_output_tokens=_number(config, "max_output_tokens", int, 1),
-        max_malformed=_number(config, "max_malformed", int, 1) or 3,
+        max_malformed=_number(config, "max_malformed", int, 1, default=3),
         keep_worktrees=bool(_value(config, "keep_worktrees")),
         json_path=Path(json_path).resolve() if json_path else None,
         data_dir=data_dir.resolve(),
         work_dir=Path(workdir).resolve() if workdir else None,
-        request_timeout=_number(config, "request_timeout", float, 0.001) or 300.0,
-        retries=_number(config, "retries", int, 0) if _value(config, "retries") is not None else 3,
-        backoff=_number(config, "retry_backoff", float, 0) if _value(config, "retry_backoff") is not None else 0.5,
+        request_timeout=_number(config, "request_timeout", float, 0.001, default=300.0),
+        retries=_number(config, "retries", int, 0, default=3),
+        backoff=_number(config, "retry_backoff", float, 0, default=0.5),
     )
 
 
