@@ -114,7 +114,7 @@ class AgentbenchSession:
         spec = model.server
         try:
             port = spec.port or free_port()
-            state = self.servers.ensure(model.name, server_command(spec, port), port,
+            state = self.servers.ensure(model.name, server_command(spec, port, model.model), port,
                                         spec.health_path, spec.start_timeout)
         except ServerStartError as exc:
             self._endpoint_failures[model.name] = str(exc)

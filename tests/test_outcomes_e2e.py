@@ -229,3 +229,27 @@ def test_tolerated_quirks_are_counted_not_punished(bench, quirk):
     result.assert_outcomes(passed=1)
     quirks = only_attempt(bench)["quirks"]
     assert quirks == {"arguments_as_object": 1} if quirk == "object_arguments" else {"missing_id": 1}
+
+
+def test_unparsable_arguments_do_not_poison_the_history(bench):
+    """llama.cpp answers HTTP 500 when a history holds a tool call whose arguments it cannot
+    parse: the model's malformed call must not turn into a server fault on the next turn."""
+    bench.canary()
+
+    def strict_server(request):
+        for message in request["messages"]:
+            for entry in message.get("tool_calls") or []:
+                try:
+                    json.loads(entry["function"]["arguments"])
+                except ValueError:
+                    return http_error(500, "Failed to parse tool call arguments as JSON")
+        turn = sum(m["role"] == "assistant" for m in request["messages"])
+        return [calls(tool_call("write_file", '{"path": "hello.py", "content": "def')),
+                WRITE_HELLO, say("Done.")][min(turn, 2)]
+
+    with ScriptedServer(strict_server) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    assert only_attempt(bench)["malformed_tool_calls"] == 1
+    tool_message = next(m for m in agent_requests(server)[1]["messages"] if m["role"] == "tool")
+    assert "not valid JSON" in tool_message["content"] and '"content": "def' in tool_message["content"]

@@ -26,13 +26,26 @@ class ToolCall:
     name: str  # as the model sent it
     tool: str | None  # canonical tool name, None if unknown
     arguments: dict[str, Any] | None
-    raw_arguments: str  # exactly what goes back into the history
+    raw_arguments: str  # what the model sent (for the transcript)
     error: str | None = None  # set when the call is malformed
     quirks: tuple[str, ...] = ()
 
     @property
     def malformed(self) -> bool:
         return self.error is not None
+
+    @property
+    def history_arguments(self) -> str:
+        """The arguments as they go back into the history. A server re-parses earlier calls:
+        llama.cpp answers HTTP 500 to a history holding unparsable arguments (e.g. a call cut off
+        by the output cap), which would turn the model's mistake into a server fault. Such
+        arguments are replaced by ``{}``; the tool error shows the model what it sent."""
+        if self.arguments is not None:
+            return self.raw_arguments
+        try:
+            return self.raw_arguments if isinstance(json.loads(self.raw_arguments), dict) else "{}"
+        except (TypeError, ValueError):
+            return "{}"
 
 
 @lru_cache(maxsize=None)
@@ -72,7 +85,8 @@ def prepare_call(raw: RawToolCall, call_id: str, allowed: frozenset[str]) -> Too
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError as exc:
-            return bad(f"arguments are not valid JSON ({exc.msg} at position {exc.pos})")
+            return bad(f"arguments are not valid JSON ({exc.msg} at position {exc.pos}): "
+                       f"{arguments[:200]!r}")
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, dict):
@@ -110,7 +124,7 @@ def assistant_message(response: ChatResponse, calls: list[ToolCall]) -> dict[str
     message: dict[str, Any] = {"role": "assistant", "content": response.content or ""}
     if calls:
         message["tool_calls"] = [
-            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.raw_arguments}}
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.history_arguments}}
             for call in calls
         ]
     return message
