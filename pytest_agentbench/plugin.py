@@ -41,6 +41,8 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "max_output_tokens": ("string", "per-response output cap sent as max_tokens (default 2048)"),
     "max_malformed": ("string", "malformed tool calls in a row that end an attempt (default 3)"),
     "dir": ("string", "where transcripts go (default .agentbench under the rootdir)"),
+    "k": ("string", "k values for pass@k and pass^k, comma list (default: 1 and --repeats)"),
+    "confidence": ("string", "confidence of the Wilson intervals (default 0.95)"),
     "workdir": ("string", "where worktrees go (default: the system temp dir)"),
     "request_timeout": ("string", "seconds one model request may take (default 300)"),
     "retries": ("string", "retries of a failed model request before infra_error (default 3)"),
@@ -109,12 +111,18 @@ def _settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"--repeats: {repeats_raw!r} is not a whole number") from None
     if repeats < 1:
         raise pytest.UsageError("--repeats: must be at least 1")
+    ks = _ks(_value(config, "k"), repeats)
+    confidence = _number(config, "confidence", float, 0.5, default=0.95)
+    if confidence >= 1:
+        raise pytest.UsageError("--agentbench-confidence: must be below 1 (e.g. 0.95)")
     json_path = _value(config, "json")
     data_dir = Path(_value(config, "dir") or config.rootpath / ".agentbench")
     workdir = _value(config, "workdir")
     return Settings(
         models=models,
         models_explicit=explicit,
+        ks=ks,
+        confidence=confidence,
         repeats=repeats,
         tiers=tiers,
         turns=_number(config, "max_turns", int, 1),
@@ -130,6 +138,18 @@ def _settings(config: pytest.Config) -> Settings:
         retries=_number(config, "retries", int, 0, default=3),
         backoff=_number(config, "retry_backoff", float, 0, default=0.5),
     )
+
+
+def _ks(raw: str | None, repeats: int) -> list[int]:
+    if raw is None:
+        return sorted({1, repeats})
+    try:
+        ks = sorted({int(part) for part in str(raw).split(",") if part.strip()})
+    except ValueError:
+        raise pytest.UsageError(f"--agentbench-k: {raw!r} is not a comma list of whole numbers") from None
+    if not ks or ks[0] < 1 or ks[-1] > repeats:
+        raise pytest.UsageError(f"--agentbench-k: each k must be between 1 and --repeats ({repeats})")
+    return ks
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -274,7 +294,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not session.results:
         return
     terminalreporter.write_sep("=", f"agentbench summary · run {session.run_id}")
-    for line in summary_lines(session.results, session.settings.repeats):
+    settings = session.settings
+    for line in summary_lines(session.results, settings.repeats, settings.ks, settings.confidence):
         terminalreporter.write_line(line)
     for name, info in sorted(session.server_info.items()):
         for text in info.get("warnings", []):

@@ -41,6 +41,8 @@ class Settings:
     repeats: int
     tiers: list[str]
     models_explicit: bool = True  # False: nothing was asked for, the embedded default is used
+    ks: list[int] = field(default_factory=list)  # pass@k / pass^k to report; default 1 and repeats
+    confidence: float = 0.95
     turns: int | None = None
     tokens: int | None = None
     seconds: float | None = None

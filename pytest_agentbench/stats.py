@@ -37,3 +37,12 @@ def wilson_interval(c: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def stability(n: int, c: int) -> str:
+    """How a canary behaves for a model across its repeats."""
+    if n == 0:
+        return "no-data"
+    if c == n:
+        return "stable-pass"
+    return "stable-fail" if c == 0 else "flaky"

@@ -191,9 +191,11 @@ def test_summary_per_model(bench):
         result = bench.run(server, models="good,phantom", repeats=3)
     result.stdout.fnmatch_lines([
         "*agentbench summary*",
-        "model * n * pass * 95% CI * turns * tokens * malf * outcomes",
-        "good * 3 * 1.00 * ?0.44, 1.00? * 2.0 *passed=3",
-        "phantom * 3 * 0.00 * ?0.00, 0.56? * 1.0 *phantom=3",
+        "model*tier*n*pass@1*95% CI*pass@3*pass^3*flaky*turns✓*malf%",
+        "good*lite*3*1.00*?0.44, 1.00?*1.00*1.00*0*2.0*0",
+        "* passed=3",
+        "phantom*lite*3*0.00*?0.00, 0.56?*0.00*0.00*0*-*-",
+        "* phantom=3",
     ])
     assert "anecdotal" not in result.stdout.str()
 
@@ -220,7 +222,7 @@ def test_xdist_gives_the_same_results_as_a_serial_run(bench):
     from pathlib import Path
     dirs = {Path(a["transcript"]).parent.parent.name for a in parallel_report["attempts"]}
     assert dirs == {parallel_report["run_id"]}
-    parallel.stdout.fnmatch_lines(["*agentbench summary*", "good * 4 * 1.00*", "phantom * 4 * 0.00*"])
+    parallel.stdout.fnmatch_lines(["*agentbench summary*", "good * lite * 4 * 1.00*", "phantom * lite * 4 * 0.00*"])
 
 
 def test_ctrl_c_keeps_every_finished_attempt(bench):

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest_agentbench import __version__
-from pytest_agentbench.report.summary import canary_rows
+from pytest_agentbench.report.summary import aggregate_rows, canary_rows
 from pytest_agentbench.session import AgentbenchSession
 
 SCHEMA_VERSION = 1
@@ -36,7 +36,8 @@ def build_report(session: AgentbenchSession, interrupted: bool = False) -> dict:
             for spec in session.settings.models
         },
         "attempts": [result.model_dump(mode="json") for result in results],
-        "summary": canary_rows(results),
+        "summary": canary_rows(results, session.settings.confidence),
+        "aggregates": aggregate_rows(results, session.settings.ks or [1], session.settings.confidence),
     }
 
 

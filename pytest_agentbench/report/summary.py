@@ -1,6 +1,9 @@
-"""Aggregation of attempt results into per (model, variant, canary) rows — shared by the
-terminal summary and the JSON report. ``infra_error`` attempts say nothing about the model, so
-they are left out of every denominator and counted apart."""
+"""Aggregation of attempt results — shared by the terminal summary, the JSON report and the gates.
+
+``infra_error`` attempts say nothing about the model, so they are left out of every denominator
+and counted apart. pass@k and pass^k are computed per canary (over its repeats) and averaged over
+canaries, as in Chen et al. (2021); a canary with fewer than k scored repeats is left out of that k.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import pass_at_k, pass_hat_k, wilson_interval
+from pytest_agentbench.stats import pass_at_k, pass_hat_k, stability, wilson_interval
 
 INFRA = "infra_error"
+BUDGET_OUTCOMES = ("budget_turns", "budget_tokens", "budget_time")
+DISCRIMINATOR = "discriminator"
 
 
 @dataclass
@@ -43,6 +48,28 @@ class Group:
             return None
         return sum(getattr(r, attribute) for r in pool) / len(pool)
 
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        return wilson_interval(self.c, self.n, confidence)
+
+    def per_canary(self) -> dict[str, Group]:
+        return {key[0]: group for key, group in group_by(self.results, "canary").items()}
+
+    def mean_over_canaries(self, k: int, estimator=pass_at_k) -> float | None:
+        """pass@k (or pass^k) per canary, averaged; None when no canary has k scored repeats."""
+        values = [estimator(g.n, g.c, k) for g in self.per_canary().values() if g.n >= k]
+        return sum(values) / len(values) if values else None
+
+    def stabilities(self) -> Counter:
+        return Counter(stability(g.n, g.c) for g in self.per_canary().values())
+
+    @property
+    def malformed_rate(self) -> float | None:
+        calls = sum(r.tool_calls for r in self.scored)
+        return sum(r.malformed_tool_calls for r in self.scored) / calls if calls else None
+
+    def discriminator(self) -> Group:
+        return Group([r for r in self.results if DISCRIMINATOR in r.tags])
+
 
 def group_by(results: list[AttemptResult], *keys: str) -> dict[tuple, Group]:
     groups: dict[tuple, Group] = defaultdict(Group)
@@ -56,14 +83,51 @@ def canary_rows(results: list[AttemptResult], confidence: float = 0.95) -> list[
     rows = []
     for (model, variant, canary), group in group_by(results, "model", "variant", "canary").items():
         n, c = group.n, group.c
-        low, high = wilson_interval(c, n, confidence)
+        low, high = group.interval(confidence)
         rows.append({
             "model": model, "variant": variant, "canary": canary,
             "tier": group.results[0].tier, "n": n, "c": c,
             "pass_at_1": round(pass_at_k(n, c, 1), 4) if n else None,
             "pass_hat_k": round(pass_hat_k(n, c, n), 4) if n else None,
             "k": n, "ci_low": round(low, 4), "ci_high": round(high, 4),
+            "stability": stability(n, c),
             "infra_errors": group.infra_errors,
             "outcomes": dict(sorted(group.outcomes.items())),
         })
+    return rows
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict:
+    low, high = group.interval(confidence)
+    outcomes = group.outcomes
+    discriminator = group.discriminator()
+    return {
+        "n": group.n, "c": group.c,
+        "pass_rate": _round(group.c / group.n) if group.n else None,
+        "ci_low": round(low, 4), "ci_high": round(high, 4), "confidence": confidence,
+        "pass_at_k": {str(k): _round(group.mean_over_canaries(k)) for k in ks},
+        "pass_hat_k": {str(k): _round(group.mean_over_canaries(k, pass_hat_k)) for k in ks},
+        "stability": dict(sorted(group.stabilities().items())),
+        "mean_turns_to_complete": _round(group.mean("turns", passed_only=True)),
+        "malformed_call_rate": _round(group.malformed_rate),
+        "budget_exceeded": {kind: outcomes[kind] for kind in BUDGET_OUTCOMES},
+        "discriminator": {"n": discriminator.n, "c": discriminator.c} if discriminator.results else None,
+        "infra_errors": group.infra_errors,
+        "outcomes": dict(sorted(outcomes.items())),
+    }
+
+
+def aggregate_rows(results: list[AttemptResult], ks: list[int], confidence: float = 0.95) -> list[dict]:
+    """Per model × variant × tier, plus an ``all`` row per model × variant."""
+    rows = []
+    for (model, variant), group in group_by(results, "model", "variant").items():
+        for (tier,), tier_group in group_by(group.results, "tier").items():
+            rows.append({"model": model, "variant": variant, "tier": tier,
+                         **aggregate_row(tier_group, ks, confidence)})
+        rows.append({"model": model, "variant": variant, "tier": "all",
+                     **aggregate_row(group, ks, confidence)})
     return rows

@@ -1,43 +1,57 @@
-"""The terminal summary: one line per model, readable at 100 columns."""
+"""The terminal summary: one row per model × tier (and an ``all`` row), readable at 100 columns."""
 
 from __future__ import annotations
 
-from pytest_agentbench.report.summary import group_by
+from pytest_agentbench.report.summary import aggregate_rows
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import wilson_interval
 
 OUTCOME_ORDER = ["passed", "failed", "phantom", "budget_turns", "budget_tokens", "budget_time",
                  "malformed", "tool_confusion", "infra_error"]
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
+def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def summary_lines(results: list[AttemptResult], repeats: int) -> list[str]:
-    header = f"{'model':<22} {'n':>4} {'pass':>5} {'95% CI':>13} {'turns':>6} {'tokens':>8} {'malf':>5}  outcomes"
+def default_ks(repeats: int) -> list[int]:
+    return sorted({1, repeats})
+
+
+def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | None = None,
+                  confidence: float = 0.95) -> list[str]:
+    ks = ks or default_ks(repeats)
+    pct = f"{confidence * 100:g}% CI"
+    header = (f"{'model':<18} {'tier':<6} {'n':>4} {'pass@1':>6} {pct:>13} "
+              + " ".join(f"{'pass@' + str(k):>7} {'pass^' + str(k):>7}" for k in ks if k > 1)
+              + f" {'flaky':>5} {'turns✓':>6} {'malf%':>5}")
     lines = [header]
-    for (model,), group in group_by(results, "model").items():
-        n, c = group.n, group.c
-        low, high = wilson_interval(c, n)
-        rate = f"{c / n:.2f}" if n else "-"
-        interval = f"[{low:.2f}, {high:.2f}]" if n else "-"
-        tokens = group.mean("total_tokens")
-        malformed = sum(r.malformed_tool_calls for r in group.results)
-        counts = group.outcomes
-        outcomes = " ".join(f"{name}={counts[name]}" for name in OUTCOME_ORDER if counts[name])
-        lines.append(
-            f"{model[:22]:<22} {n:>4} {rate:>5} {interval:>13} {_fmt(group.mean('turns')):>6} "
-            f"{_fmt(tokens, 0):>8} {malformed:>5}  {outcomes}"
-        )
+    multi_tier = len({r.tier for r in results}) > 1
+    for row in aggregate_rows(results, ks, confidence):
+        if row["tier"] == "all" and not multi_tier:
+            continue  # the single tier's row already says it all
+        model = row["model"] if row["variant"] == "base" else f"{row['model']}/{row['variant']}"
+        interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["n"] else "-"
+        malformed = row["malformed_call_rate"]
+        cells = [f"{model[:18]:<18} {row['tier']:<6} {row['n']:>4} {_fmt(row['pass_rate']):>6} {interval:>13}"]
+        cells += [f"{_fmt(row['pass_at_k'][str(k)]):>7} {_fmt(row['pass_hat_k'][str(k)]):>7}" for k in ks if k > 1]
+        cells.append(f"{row['stability'].get('flaky', 0):>5} {_fmt(row['mean_turns_to_complete'], 1):>6} "
+                     f"{_fmt(None if malformed is None else 100 * malformed, 0):>5}")
+        lines.append(" ".join(cells))
+        counts = row["outcomes"]
+        outcomes = " ".join(f"{name}={counts[name]}" for name in OUTCOME_ORDER if counts.get(name))
+        if row["discriminator"]:
+            outcomes += f" · discriminator {row['discriminator']['c']}/{row['discriminator']['n']}"
+        lines.append(f"{'':<25}{outcomes}")
     notes = []
     infra = sum(1 for r in results if r.outcome == "infra_error")
     if infra:
         notes.append(
             f"WARNING: {infra} attempt(s) ended in infra_error (model server fault); they are left out "
-            "of n and the pass rates"
+            "of n and every rate"
         )
     if repeats < 3:
         notes.append(f"NOTE: {repeats} repeat(s) per canary: anecdotal, use --repeats 3 or more")
-    notes.append("n = scored attempts; pass = passed / n; turns and tokens are means per attempt")
+    notes.append("n = scored attempts · pass@1 = passed/n · pass@k, pass^k: means over canaries")
+    notes.append("flaky = canaries with mixed results · turns✓ = mean turns of passed attempts · "
+                 "malf% = malformed/tool calls")
     return lines + notes
