@@ -37,10 +37,14 @@ class CanaryFile(pytest.File):
         session = get_session(self.config)
         for model in session.settings.models:
             for repeat in range(session.settings.repeats):
-                yield CanaryItem.from_parent(
+                item = CanaryItem.from_parent(
                     self, name=f"{canary.id}[{model.id_fragment}-r{repeat}]",
                     canary=canary, model=model, repeat=repeat,
                 )
+                if session.settings.group_by_model:
+                    # xdist's loadgroup keeps a group on one worker: local servers swap models slowly.
+                    item.add_marker(pytest.mark.xdist_group(model.name))
+                yield item
 
 
 class CanaryItem(pytest.Item):
@@ -61,6 +65,13 @@ class CanaryItem(pytest.Item):
 
         result = run_attempt(get_session(self.config), self.canary, self.model, self.repeat, self.nodeid)
         self.stash[result_key] = result
+        # JUnit XML (--junitxml) writes these as <property> elements of the test case.
+        self.user_properties.extend([
+            ("agentbench_outcome", result.outcome), ("agentbench_turns", result.turns),
+            ("agentbench_tokens", result.total_tokens), ("agentbench_tool_calls", result.tool_calls),
+            ("agentbench_malformed_tool_calls", result.malformed_tool_calls),
+            ("agentbench_wall_seconds", result.wall_seconds),
+        ])
         if result.stop_reason == "setup":
             # A server that cannot run the benchmark makes every later attempt meaningless.
             self.session.shouldstop = f"agentbench: {self.model.name}: {result.detail}"

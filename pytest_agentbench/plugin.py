@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_agentbench.canary import TIERS
+from pytest_agentbench.gates import GateError, evaluate, parse_gate
 from pytest_agentbench.collect import (
     CANARY_FILENAME, CanaryFile, is_canary_support_dir, result_key,
 )
@@ -42,6 +43,9 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "max_malformed": ("string", "malformed tool calls in a row that end an attempt (default 3)"),
     "dir": ("string", "where transcripts go (default .agentbench under the rootdir)"),
     "k": ("string", "k values for pass@k and pass^k, comma list (default: 1 and --repeats)"),
+    "gate": ("string", "what --agentbench-fail-under compares: point (the pass rate, default) or "
+                       "lower (the Wilson interval's lower bound)"),
+    "group_by_model": ("bool", "with xdist, keep each model's attempts on one worker (loadgroup)"),
     "confidence": ("string", "confidence of the Wilson intervals (default 0.95)"),
     "workdir": ("string", "where worktrees go (default: the system temp dir)"),
     "request_timeout": ("string", "seconds one model request may take (default 300)"),
@@ -61,6 +65,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("agentbench_models", "models to benchmark (comma list)", default="")
     parser.addini("agentbench_tier", "tiers to run (comma list)", default="")
     parser.addini("agentbench_repeats", "attempts per canary and model", default="3")
+    group.addoption("--agentbench-fail-under", action="append", default=None, metavar="[SCOPE:]RATE",
+                    dest="agentbench_fail_under",
+                    help="exit non-zero unless the pass rate (overall, of a tier, or of a model) "
+                         "reaches RATE; repeatable")
+    parser.addini("agentbench_fail_under", "gates, e.g. 0.8 heavy:0.6", type="args", default=[])
     for name, (kind, help_text) in _INI_OPTIONS.items():
         flag = "--agentbench-" + name.replace("_", "-")
         if kind == "bool":
@@ -115,6 +124,14 @@ def _settings(config: pytest.Config) -> Settings:
     confidence = _number(config, "confidence", float, 0.5, default=0.95)
     if confidence >= 1:
         raise pytest.UsageError("--agentbench-confidence: must be below 1 (e.g. 0.95)")
+    gate_mode = _value(config, "gate") or "point"
+    if gate_mode not in ("point", "lower"):
+        raise pytest.UsageError(f"--agentbench-gate: {gate_mode!r}: choose point or lower")
+    try:
+        gates = [parse_gate(text) for text in
+                 config.getoption("agentbench_fail_under") or config.getini("agentbench_fail_under")]
+    except GateError as exc:
+        raise pytest.UsageError(str(exc)) from None
     json_path = _value(config, "json")
     data_dir = Path(_value(config, "dir") or config.rootpath / ".agentbench")
     workdir = _value(config, "workdir")
@@ -123,6 +140,9 @@ def _settings(config: pytest.Config) -> Settings:
         models_explicit=explicit,
         ks=ks,
         confidence=confidence,
+        gates=gates,
+        gate_mode=gate_mode,
+        group_by_model=bool(_value(config, "group_by_model")),
         repeats=repeats,
         tiers=tiers,
         turns=_number(config, "max_turns", int, 1),
@@ -173,6 +193,12 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         session = AgentbenchSession(settings, run_id=new_run_id())
     config.stash[session_key] = session
+    if settings.group_by_model and config.pluginmanager.hasplugin("xdist"):
+        if getattr(config.option, "dist", "no") in ("load", "no"):
+            # What `--dist loadgroup` sets; xdist reads both when its session starts, and the
+            # workers get them with the rest of the options.
+            config.option.dist = "loadgroup"
+            config.option.loadgroup = True
     if not _is_worker(config):
         config.pluginmanager.register(_ResultCollector(session), "agentbench-results")
     if config.pluginmanager.hasplugin("xdist"):
@@ -292,6 +318,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             for line in report.longreprtext.splitlines():
                 terminalreporter.write_line(line)
     if not session.results:
+        _write_gates(terminalreporter, session)
         return
     terminalreporter.write_sep("=", f"agentbench summary · run {session.run_id}")
     settings = session.settings
@@ -303,6 +330,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(f"transcripts: {session.run_dir / 'transcripts'}")
     if session.settings.json_path:
         terminalreporter.write_line(f"JSON report: {session.settings.json_path}")
+    _write_gates(terminalreporter, session)
+
+
+def _write_gates(terminalreporter: Any, session: AgentbenchSession) -> None:
+    if not session.gate_results:
+        return
+    terminalreporter.write_sep("=", f"agentbench gates ({session.settings.gate_mode})")
+    for result in session.gate_results:
+        terminalreporter.write_line(result.message, green=result.ok, red=not result.ok)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -310,6 +346,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config) or session_key not in config.stash:
         return
     state = get_session(config)
+    settings = state.settings
+    if settings.gates:
+        state.gate_results = [evaluate(gate, state.results, settings.gate_mode, settings.confidence)
+                              for gate in settings.gates]
+        # With gates, the gates decide the exit status, not single attempts: a model may fail
+        # some attempts and still clear its bar. Interruptions and usage errors keep theirs.
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                                  pytest.ExitCode.NO_TESTS_COLLECTED):
+            failed = any(not result.ok for result in state.gate_results)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
     if state.settings.json_path and (state.results or state.settings.models):
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         write_report(state.settings.json_path, build_report(state, interrupted=interrupted))

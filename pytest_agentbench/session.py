@@ -43,6 +43,9 @@ class Settings:
     models_explicit: bool = True  # False: nothing was asked for, the embedded default is used
     ks: list[int] = field(default_factory=list)  # pass@k / pass^k to report; default 1 and repeats
     confidence: float = 0.95
+    gates: list[Any] = field(default_factory=list)  # gates.Gate
+    gate_mode: str = "point"
+    group_by_model: bool = False
     turns: int | None = None
     tokens: int | None = None
     seconds: float | None = None
@@ -83,6 +86,7 @@ class AgentbenchSession:
     is_controller: bool = True
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     results: list[AttemptResult] = field(default_factory=list)
+    gate_results: list[Any] = field(default_factory=list)  # gates.GateResult, set at session finish
     server_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # preflight, per model
     _clients: dict[tuple[str, str], ChatClient] = field(default_factory=dict)
     _endpoint_failures: dict[str, str] = field(default_factory=dict)  # fail fast after a bad start

@@ -266,3 +266,56 @@ def test_invalid_registry_entry_names_the_key(bench):
     result = bench.pytester.runpytest("--models", "fast")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*pyproject.toml: ?tool.agentbench.models.fast?: key 'temprature': unknown key*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_status", "lines"),
+    [
+        (["--agentbench-fail-under", "good:0.9"], 0, ["passed good pass rate >= 0.9: pass rate 1.000 (3/3)"]),
+        (["--agentbench-fail-under", "phantom:0.5"], 1,
+         ["FAILED phantom pass rate >= 0.5: pass rate 0.000 (0/3), short by 0.500"]),
+        (["--agentbench-fail-under", "good:0.9", "--agentbench-gate", "lower"], 1,
+         ["FAILED good pass rate >= 0.9: lower 95% bound 0.439 (3/3), short by 0.461"]),
+        (["--agentbench-fail-under", "heavy:0.1"], 1, ["FAILED heavy pass rate >= 0.1: no scored attempts*"]),
+    ],
+)
+def test_gates_decide_the_exit_status(bench, args, exit_status, lines):
+    bench.canary()
+    with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
+        result = bench.run(server, *args, models="good,phantom", repeats=3)
+    assert result.ret == exit_status  # phantom attempts failed, yet a passing gate exits 0
+    result.stdout.fnmatch_lines(["*agentbench gates*", *lines])
+    report = bench.report()
+    assert report["gates"][0]["ok"] is (exit_status == 0)
+    rows = {row["model"]: row for row in report["summary"]}
+    assert rows["good"]["pass_at_1"] == 1.0 and rows["phantom"]["pass_at_1"] == 0.0
+    for row in rows.values():
+        assert row["ci_low"] <= row["pass_at_1"] <= row["ci_high"]
+
+
+def test_junit_xml_carries_outcome_turns_and_tokens(bench):
+    import xml.etree.ElementTree as ET
+
+    bench.canary()
+    with ScriptedServer(PHANTOM) as server:
+        bench.run(server, "--junitxml", "junit.xml")
+    case = ET.parse(bench.pytester.path / "junit.xml").getroot().find(".//testcase")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["agentbench_outcome"] == "phantom"
+    assert properties["agentbench_turns"] == "1" and int(properties["agentbench_tokens"]) > 0
+
+
+def test_group_by_model_keeps_a_model_on_one_worker(bench):
+    pytest.importorskip("xdist")
+    bench.canary("alpha")
+    bench.canary("beta")
+    with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
+        result = bench.run(server, "-n", "2", "--agentbench-group-by-model", models="good,phantom", repeats=2)
+    result.assert_outcomes(passed=4, failed=4)
+    workers: dict[str, set[str]] = {}
+    for line in result.outlines:
+        if line.startswith("[gw") and "::" in line:
+            worker, _, rest = line.partition("]")
+            model = rest.split("[")[-1].split("-r")[0]
+            workers.setdefault(model, set()).add(worker)
+    assert workers and all(len(found) == 1 for found in workers.values()), workers

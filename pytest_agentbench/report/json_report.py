@@ -37,6 +37,8 @@ def build_report(session: AgentbenchSession, interrupted: bool = False) -> dict:
         },
         "attempts": [result.model_dump(mode="json") for result in results],
         "summary": canary_rows(results, session.settings.confidence),
+        "gates": [{"gate": g.gate.label, "mode": session.settings.gate_mode, "n": g.n, "c": g.c,
+                   "value": g.value, "ok": g.ok, "message": g.message} for g in session.gate_results],
         "aggregates": aggregate_rows(results, session.settings.ks or [1], session.settings.confidence),
     }
 
