@@ -14,8 +14,10 @@ import pytest
 
 from pytest_agentbench.canary import TIERS
 from pytest_agentbench.gates import GateError, evaluate, parse_gate
+from pytest_agentbench.history import RunRecorder, attempt_key
+from pytest_agentbench.store import ResultStore, StoreError
 from pytest_agentbench.collect import (
-    CANARY_FILENAME, CanaryFile, is_canary_support_dir, result_key,
+    CANARY_FILENAME, CanaryFile, CanaryItem, is_canary_support_dir, result_key,
 )
 from pytest_agentbench.models import (
     EMBEDDED, ModelConfigError, load_registry, resolve_models, split_model_args,
@@ -46,6 +48,11 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "gate": ("string", "what --agentbench-fail-under compares: point (the pass rate, default) or "
                        "lower (the Wilson interval's lower bound)"),
     "group_by_model": ("bool", "with xdist, keep each model's attempts on one worker (loadgroup)"),
+    "db": ("string", "results database (default .agentbench/results.sqlite under the rootdir)"),
+    "resume": ("string", "RUN_ID or 'last': run only the attempts that run is missing, report the union"),
+    "baseline": ("string", "RUN_ID, 'last' or a JSON report to compare this run with"),
+    "fail_on_regression": ("bool", "exit non-zero when a model x canary regressed against the baseline "
+                                   "beyond noise (Newcombe's interval of the difference excludes 0)"),
     "confidence": ("string", "confidence of the Wilson intervals (default 0.95)"),
     "workdir": ("string", "where worktrees go (default: the system temp dir)"),
     "request_timeout": ("string", "seconds one model request may take (default 300)"),
@@ -143,6 +150,10 @@ def _settings(config: pytest.Config) -> Settings:
         gates=gates,
         gate_mode=gate_mode,
         group_by_model=bool(_value(config, "group_by_model")),
+        db_path=Path(_value(config, "db") or data_dir / "results.sqlite").resolve(),
+        resume=_value(config, "resume"),
+        baseline=_value(config, "baseline"),
+        fail_on_regression=bool(_value(config, "fail_on_regression")),
         repeats=repeats,
         tiers=tiers,
         turns=_number(config, "max_turns", int, 1),
@@ -190,8 +201,18 @@ def pytest_configure(config: pytest.Config) -> None:
         workerinput = config.workerinput  # type: ignore[attr-defined]
         session = AgentbenchSession(settings, run_id=workerinput.get("agentbench_run_id") or new_run_id(),
                                     worker_id=workerinput["workerid"], is_controller=False)
+        session.done = {tuple(key) for key in workerinput.get("agentbench_done", [])}
     else:
         session = AgentbenchSession(settings, run_id=new_run_id())
+        if settings.resume:
+            _resume(session)
+        if settings.baseline and not Path(settings.baseline).is_file():
+            # Resolve now: once this run records its first attempt, "last" would mean itself.
+            try:
+                with ResultStore(settings.db_path) as store:
+                    settings.baseline = store.resolve(settings.baseline)
+            except StoreError as exc:
+                raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
     config.stash[session_key] = session
     if settings.group_by_model and config.pluginmanager.hasplugin("xdist"):
         if getattr(config.option, "dist", "no") in ("load", "no"):
@@ -200,16 +221,32 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.dist = "loadgroup"
             config.option.loadgroup = True
     if not _is_worker(config):
-        config.pluginmanager.register(_ResultCollector(session), "agentbench-results")
+        recorder = RunRecorder(session, settings.db_path)
+        config.pluginmanager.register(_ResultCollector(session, recorder), "agentbench-results")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "agentbench-xdist")
+
+
+def _resume(session: AgentbenchSession) -> None:
+    """Continue an earlier run: its id, its finished attempts (infra errors are run again)."""
+    try:
+        with ResultStore(session.settings.db_path) as store:
+            session.run_id = store.resolve(session.settings.resume or "last")
+            session.done = store.done_keys(session.run_id)
+            session.results = [r for r in store.attempts(session.run_id)
+                               if attempt_key(r.canary, r.model, r.variant, r.repeat) in session.done]
+    except StoreError as exc:
+        raise pytest.UsageError(f"--agentbench-resume: {exc}") from None
 
 
 class _XdistHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        # Every worker writes its transcripts into the controller's run directory.
-        node.workerinput["agentbench_run_id"] = get_session(node.config).run_id
+        # Every worker writes its transcripts into the controller's run directory, and skips
+        # what a resumed run already has.
+        session = get_session(node.config)
+        node.workerinput["agentbench_run_id"] = session.run_id
+        node.workerinput["agentbench_done"] = sorted(session.done)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -250,13 +287,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tiers = get_session(config).settings.tiers
-    if not tiers:
+    session = get_session(config)
+    tiers, done = session.settings.tiers, session.done
+    if not tiers and not done:
         return
+
+    def wanted(item: pytest.Item) -> bool:
+        if not isinstance(item, CanaryItem):
+            return True
+        key = attempt_key(item.canary.id, item.model.name, "base", item.repeat)
+        return (not tiers or item.canary.tier in tiers) and key not in done
+
     keep, drop = [], []
     for item in items:
-        canary = getattr(item, "canary", None)
-        (drop if canary is not None and canary.tier not in tiers else keep).append(item)
+        (keep if wanted(item) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -293,14 +337,16 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 class _ResultCollector:
     """Gathers results on the controller only: with xdist, reports arrive from the workers."""
 
-    def __init__(self, session: AgentbenchSession) -> None:
+    def __init__(self, session: AgentbenchSession, recorder: RunRecorder) -> None:
         self.session = session
+        self.recorder = recorder
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         result = _result_of(report)
         if result is not None:
             attempt = AttemptResult.model_validate(result)
             self.session.results.append(attempt)
+            self.recorder.record(attempt)  # committed now: a Ctrl-C or a crash keeps it
             if attempt.server:  # workers preflight their endpoints; the report needs one copy
                 self.session.server_info.setdefault(attempt.model, attempt.server)
 
@@ -334,6 +380,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def _write_gates(terminalreporter: Any, session: AgentbenchSession) -> None:
+    if session.settings.baseline:
+        terminalreporter.write_sep("=", f"agentbench vs baseline {session.settings.baseline}")
+        for row in session.regressions:
+            terminalreporter.write_line(
+                f"REGRESSION {row['model']} {row['canary']}: {row['base_c']}/{row['base_n']} -> "
+                f"{row['new_c']}/{row['new_n']} (beyond noise at {session.settings.confidence:.0%})", red=True)
+        if not session.regressions:
+            terminalreporter.write_line("no regression beyond noise", green=True)
     if not session.gate_results:
         return
     terminalreporter.write_sep("=", f"agentbench gates ({session.settings.gate_mode})")
@@ -347,15 +401,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     state = get_session(config)
     settings = state.settings
+    gated = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                                   pytest.ExitCode.NO_TESTS_COLLECTED)
+    if settings.baseline:
+        state.regressions = _compare_with_baseline(state)
+        if settings.fail_on_regression and gated and state.regressions:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if settings.gates:
         state.gate_results = [evaluate(gate, state.results, settings.gate_mode, settings.confidence)
                               for gate in settings.gates]
         # With gates, the gates decide the exit status, not single attempts: a model may fail
         # some attempts and still clear its bar. Interruptions and usage errors keep theirs.
-        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
-                                  pytest.ExitCode.NO_TESTS_COLLECTED):
+        if gated:
             failed = any(not result.ok for result in state.gate_results)
+            failed = failed or (settings.fail_on_regression and bool(state.regressions))
             session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
     if state.settings.json_path and (state.results or state.settings.models):
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         write_report(state.settings.json_path, build_report(state, interrupted=interrupted))
+    recorder = config.pluginmanager.get_plugin("agentbench-results")
+    if recorder is not None:
+        recorder.recorder.finish(session.exitstatus, exitstatus == pytest.ExitCode.INTERRUPTED)
+
+
+def _compare_with_baseline(state: AgentbenchSession) -> list[dict]:
+    """Model × canary rows that regressed beyond noise against --agentbench-baseline."""
+    from pytest_agentbench.cli import UsageError as CliUsageError, compare_rows, load_results
+
+    try:
+        _, base = load_results(state.settings.baseline or "last", state.settings.db_path)
+    except (CliUsageError, StoreError) as exc:
+        raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
+    rows = compare_rows(base, state.results, state.settings.confidence)
+    return [row for row in rows if row["verdict"] == "regression"]

@@ -46,6 +46,10 @@ class Settings:
     gates: list[Any] = field(default_factory=list)  # gates.Gate
     gate_mode: str = "point"
     group_by_model: bool = False
+    db_path: Path = Path(".agentbench/results.sqlite")
+    resume: str | None = None  # a run id or "last"
+    baseline: str | None = None  # a run id, "last" or a JSON report path
+    fail_on_regression: bool = False
     turns: int | None = None
     tokens: int | None = None
     seconds: float | None = None
@@ -87,6 +91,8 @@ class AgentbenchSession:
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     results: list[AttemptResult] = field(default_factory=list)
     gate_results: list[Any] = field(default_factory=list)  # gates.GateResult, set at session finish
+    regressions: list[dict[str, Any]] = field(default_factory=list)  # vs --agentbench-baseline
+    done: set[tuple[str, str, str, int]] = field(default_factory=set)  # resumed: attempts on record
     server_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # preflight, per model
     _clients: dict[tuple[str, str], ChatClient] = field(default_factory=dict)
     _endpoint_failures: dict[str, str] = field(default_factory=dict)  # fail fast after a bad start

@@ -1,0 +1,265 @@
+"""The ``agentbench`` command: list runs, re-render a run's report, compare two runs.
+
+Everything here reads the results database (or a JSON report); nothing needs a model server.
+Exit status: 0, 1 when ``compare`` finds a regression, 2 on usage errors (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pytest_agentbench import __version__
+from pytest_agentbench.report.json_report import write_report
+from pytest_agentbench.report.summary import aggregate_rows, canary_rows, group_by
+from pytest_agentbench.report.terminal import default_ks, summary_lines
+from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.stats import wilson_interval
+from pytest_agentbench.store import ResultStore, RunRecord, StoreError
+
+DEFAULT_DB = Path(".agentbench") / "results.sqlite"
+REPORT_SCHEMA_VERSION = 1
+FLAGS = {"regression": "REGRESSION", "improvement": "improvement", "noise": "~ (within noise)",
+         "new": "new", "gone": "gone"}
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported on stderr with exit status 2, without a traceback."""
+
+
+# -- comparison (pure: the plugin's baseline gate reuses it) ---------------------------------------
+
+def _verdict(base_c: int, base_n: int, new_c: int, new_n: int, confidence: float, method: str) -> str:
+    base_low, base_high = wilson_interval(base_c, base_n, confidence)
+    new_low, new_high = wilson_interval(new_c, new_n, confidence)
+    if method == "overlap":
+        # Disjoint intervals: conservative on purpose, a flag should mean a real change.
+        if new_high < base_low:
+            return "regression"
+        return "improvement" if new_low > base_high else "noise"
+    if method == "newcombe":
+        # Newcombe's hybrid score interval for the difference of two proportions, built from the
+        # same Wilson intervals; less conservative than disjointness (3/3 -> 0/3 is flagged).
+        if not base_n or not new_n:
+            return "noise"
+        base_p, new_p = base_c / base_n, new_c / new_n
+        delta = new_p - base_p
+        upper = delta + math.hypot(new_high - new_p, base_p - base_low)
+        lower = delta - math.hypot(new_p - new_low, base_high - base_p)
+        if upper < 0:
+            return "regression"
+        return "improvement" if lower > 0 else "noise"
+    raise ValueError(f"unknown comparison method {method!r} (overlap or newcombe)")
+
+
+def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptResult],
+                 confidence: float = 0.95, method: str = "newcombe") -> list[dict]:
+    """Per model × variant × canary: counts, pass rates, delta and a verdict.
+
+    infra_error attempts are left out of n (as everywhere). The verdict is ``regression`` or
+    ``improvement`` only when the Wilson intervals rule out noise (see ``method``); ``new`` and
+    ``gone`` mark canaries present in only one of the two runs.
+    """
+    base = group_by(base_results, "model", "variant", "canary")
+    new = group_by(new_results, "model", "variant", "canary")
+    rows = []
+    for key in sorted(set(base) | set(new)):
+        model, variant, canary = key
+        b, n = base.get(key), new.get(key)
+        base_n, base_c = (b.n, b.c) if b else (0, 0)
+        new_n, new_c = (n.n, n.c) if n else (0, 0)
+        base_rate = base_c / base_n if base_n else None
+        new_rate = new_c / new_n if new_n else None
+        if b is None:
+            verdict = "new"
+        elif n is None:
+            verdict = "gone"
+        else:
+            verdict = _verdict(base_c, base_n, new_c, new_n, confidence, method)
+        rows.append({
+            "model": model, "variant": variant, "canary": canary,
+            "base_n": base_n, "base_c": base_c, "new_n": new_n, "new_c": new_c,
+            "base_rate": base_rate, "new_rate": new_rate,
+            "delta": None if base_rate is None or new_rate is None else new_rate - base_rate,
+            "verdict": verdict,
+        })
+    return rows
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _table(headers: list[str], rows: list[list[str]], right: Collection[int] = ()) -> list[str]:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return [line(headers), line(["-" * w for w in widths])] + [line(row) for row in rows]
+
+
+def _when(iso: str | None) -> str:
+    return iso[:19].replace("T", " ") if iso else ""
+
+
+def _open_store(db: Path) -> ResultStore:
+    # Reading commands must not leave an empty database behind a mistyped --db.
+    if not db.is_file():
+        raise UsageError(f"no results database at {db} (run pytest with --models first, or pass --db)")
+    return ResultStore(db)
+
+
+def _repeats(record: RunRecord, results: list[AttemptResult]) -> int:
+    return int(record.settings.get("repeats") or max((r.repeat for r in results), default=0) + 1)
+
+
+def build_report_from_store(record: RunRecord, results: list[AttemptResult]) -> dict:
+    """A DESIGN §4.4 report from stored data, with json_report.build_report's keys (less gates,
+    which the database does not keep)."""
+    confidence = float(record.settings.get("confidence") or 0.95)
+    ks = record.settings.get("ks") or default_ks(_repeats(record, results))
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "run_id": record.run_id,
+        "started": record.started,
+        "finished": record.finished,
+        "interrupted": record.interrupted,
+        "environment": record.environment,
+        "settings": record.settings,
+        "models": record.models,
+        "attempts": [result.model_dump(mode="json") for result in results],
+        "summary": canary_rows(results, confidence),
+        "aggregates": aggregate_rows(results, ks, confidence),
+    }
+
+
+def load_results(ref: str, db: Path) -> tuple[str, list[AttemptResult]]:
+    """A run id / ``last`` in the database, or a JSON report file: (label, attempts)."""
+    path = Path(ref)
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            attempts = [AttemptResult.model_validate(a) for a in data["attempts"]]
+        except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise UsageError(f"{path} is not an agentbench JSON report: {exc}") from None
+        return f"{path} ({data.get('run_id', '?')})", attempts
+    store = _open_store(db)
+    try:
+        run_id = store.resolve(ref)
+        return run_id, store.attempts(run_id)
+    finally:
+        store.close()
+
+
+# -- subcommands -----------------------------------------------------------------------------------
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = _open_store(args.db)
+    try:
+        records = store.runs()
+    finally:
+        store.close()
+    if not records:
+        print(f"no runs in {args.db}")
+        return 0
+    rows = []
+    for r in records:
+        status = "interrupted" if r.interrupted else _when(r.finished) if r.finished else "running"
+        exit_status = "" if r.exit_status is None else str(r.exit_status)
+        rows.append([r.run_id, _when(r.started), status, exit_status, str(r.attempts), str(r.passed),
+                     ",".join(r.models)])
+    headers = ["run id", "started", "finished", "exit", "attempts", "passed", "models"]
+    print("\n".join(_table(headers, rows, right={3, 4, 5})))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    store = _open_store(args.db)
+    try:
+        run_id = store.resolve(args.run)
+        record = store.run(run_id)
+        results = store.attempts(run_id)
+    finally:
+        store.close()
+    assert record is not None  # resolve() only returns stored ids
+    status = "interrupted" if record.interrupted else "finished" if record.finished else "running"
+    print(f"agentbench: run {run_id} · {status} · {len(results)} attempt(s)")
+    confidence = float(record.settings.get("confidence") or 0.95)
+    print("\n".join(summary_lines(results, _repeats(record, results),
+                                  ks=record.settings.get("ks") or None, confidence=confidence)))
+    if args.json:
+        write_report(args.json, build_report_from_store(record, results))
+        print(f"JSON report: {args.json}")
+    return 0
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.2f}"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    base_label, base = load_results(args.base, args.db)
+    new_label, new = load_results(args.new, args.db)
+    rows = compare_rows(base, new, args.confidence, args.method)
+    print(f"base: {base_label}\nnew:  {new_label}")
+    table = []
+    for row in rows:
+        model = row["model"] if row["variant"] == "base" else f"{row['model']}/{row['variant']}"
+        delta = "-" if row["delta"] is None else f"{row['delta']:+.2f}"
+        table.append([model, row["canary"], f"{row['base_c']}/{row['base_n']}", _pct(row["base_rate"]),
+                      f"{row['new_c']}/{row['new_n']}", _pct(row["new_rate"]), delta,
+                      FLAGS[row["verdict"]]])
+    headers = ["model", "canary", "base", "rate", "new", "rate", "delta", "verdict"]
+    print("\n".join(_table(headers, table, right={2, 3, 4, 5, 6})))
+    verdicts = [row["verdict"] for row in rows]
+    regressions, improvements = verdicts.count("regression"), verdicts.count("improvement")
+    print(f"{regressions} regression(s), {improvements} improvement(s) "
+          f"({args.confidence * 100:g}% Wilson intervals, {args.method})")
+    return 1 if regressions else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, default=DEFAULT_DB,
+                        help=f"results database (default: {DEFAULT_DB})")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runs = sub.add_parser("runs", parents=[common], help="list recorded runs, newest first")
+    runs.set_defaults(func=cmd_runs)
+    report = sub.add_parser("report", parents=[common], help="re-render a run's summary")
+    report.add_argument("run", metavar="RUN_ID", help="a run id, a unique prefix of one, or 'last'")
+    report.add_argument("--json", type=Path, metavar="PATH", help="also write the JSON report here")
+    report.set_defaults(func=cmd_report)
+    compare = sub.add_parser("compare", parents=[common],
+                             help="per model × canary deltas; exit 1 on a regression")
+    compare.add_argument("base", metavar="BASE", help="run id, 'last', or a JSON report path")
+    compare.add_argument("new", metavar="NEW", help="run id, 'last', or a JSON report path")
+    compare.add_argument("--confidence", type=float, default=0.95,
+                         help="confidence of the Wilson intervals (default 0.95)")
+    compare.add_argument("--method", choices=["overlap", "newcombe"], default="newcombe",
+                         help="regression test: Newcombe's interval for the difference (default; "
+                              "flags 3/3 -> 0/3) or disjoint Wilson intervals (more conservative: "
+                              "at n = 3 it cannot flag a single canary)")
+    compare.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if getattr(args, "confidence", 0.5) <= 0 or getattr(args, "confidence", 0.5) >= 1:
+        print("agentbench: error: --confidence must be between 0 and 1", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (UsageError, StoreError) as exc:
+        print(f"agentbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,223 @@
+"""The results database: one SQLite file holding every run and every finished attempt.
+
+The plugin writes it on the controller only, one committed row per attempt as it finishes, so a
+Ctrl-C or a crash keeps everything that finished; ``--agentbench-resume`` reads ``done_keys`` to
+run only what is missing. The ``agentbench`` command reads it (possibly while a run is writing:
+WAL lets readers and the one writer proceed side by side).
+
+Each attempt keeps its full :class:`AttemptResult` JSON in ``data``; the other columns are copies
+for queries by hand (``sqlite3 .agentbench/results.sqlite``) and may grow in later schemas.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pytest_agentbench.results import AttemptResult
+
+INFRA = "infra_error"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT,
+    exit_status INTEGER,
+    interrupted INTEGER NOT NULL DEFAULT 0,
+    settings TEXT NOT NULL DEFAULT '{}',
+    environment TEXT NOT NULL DEFAULT '{}',
+    models TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    canary TEXT NOT NULL,
+    model TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    turns INTEGER,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    wall_seconds REAL,
+    malformed_tool_calls INTEGER,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, canary, model, variant, repeat)
+);
+CREATE INDEX IF NOT EXISTS attempts_run ON attempts(run_id);
+"""
+
+# Runs newest first; rowid breaks ties between runs started in the same instant.
+_RUNS_QUERY = """
+SELECT r.run_id, r.started, r.finished, r.exit_status, r.interrupted, r.settings, r.environment,
+       r.models, COUNT(a.run_id), COALESCE(SUM(a.outcome = 'passed'), 0)
+FROM runs r LEFT JOIN attempts a ON a.run_id = r.run_id
+{where}
+GROUP BY r.run_id ORDER BY r.started DESC, r.rowid DESC
+"""
+
+
+class StoreError(Exception):
+    """A problem with the results database, worded for the user (no traceback needed)."""
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    started: str
+    finished: str | None
+    exit_status: int | None
+    interrupted: bool
+    settings: dict[str, Any]
+    environment: dict[str, Any]
+    models: dict[str, Any]
+    attempts: int
+    passed: int
+
+
+def _dumps(value: dict) -> str:
+    # default=str: settings may hold Paths and the like; the database only needs to show them.
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+class ResultStore:
+    SCHEMA_VERSION = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # timeout: a reader (the CLI) or a second writer waits for the lock instead of failing.
+            self._conn = sqlite3.connect(str(self.path), timeout=30)
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a readable results database: {exc}") from None
+        if version > self.SCHEMA_VERSION:
+            self._conn.close()
+            # Checked before anything is written: an older plugin must not touch a newer file.
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than the {self.SCHEMA_VERSION} this "
+                "pytest-agentbench understands: upgrade pytest-agentbench or use another database"
+            )
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL loses nothing on a process crash (only on power loss) and saves
+            # an fsync per attempt.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            if version < self.SCHEMA_VERSION:
+                # One transaction: a second process creating the same file waits, then no-ops.
+                self._conn.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR REPLACE INTO meta VALUES "
+                    f"('schema_version', '{self.SCHEMA_VERSION}'); "
+                    f"PRAGMA user_version = {self.SCHEMA_VERSION}; COMMIT;"
+                )
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(f"cannot set up the results database {self.path}: {exc}") from None
+
+    # -- writing (controller only) ------------------------------------------------------------
+
+    def start_run(self, run_id: str, started: datetime, settings: dict, environment: dict,
+                  models: dict) -> None:
+        """Record a new run; for an existing one (resume) refresh settings and models and mark it
+        running again — its original start time and environment stay."""
+        with self._conn:
+            self._conn.execute(
+                "INSERT INTO runs (run_id, started, settings, environment, models) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
+                "settings = excluded.settings, models = excluded.models, "
+                "finished = NULL, exit_status = NULL, interrupted = 0",
+                (run_id, started.isoformat(), _dumps(settings), _dumps(environment), _dumps(models)),
+            )
+
+    def add_attempt(self, run_id: str, result: AttemptResult) -> None:
+        """Upsert one attempt and commit at once, so a crash right after still keeps it."""
+        try:
+            with self._conn:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, result.canary, result.model, result.variant, result.repeat,
+                     result.outcome, result.turns, result.prompt_tokens, result.completion_tokens,
+                     result.wall_seconds, result.malformed_tool_calls, result.model_dump_json()),
+                )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"run {run_id!r} is not in {self.path}: call start_run first") from None
+
+    def finish_run(self, run_id: str, finished: datetime, exit_status: int, interrupted: bool) -> None:
+        with self._conn:
+            self._conn.execute(
+                "UPDATE runs SET finished = ?, exit_status = ?, interrupted = ? WHERE run_id = ?",
+                (finished.isoformat(), int(exit_status), int(interrupted), run_id),
+            )
+
+    def update_models(self, run_id: str, models: dict) -> None:
+        """Models gain server details (preflight) only once attempts run: store them late."""
+        with self._conn:
+            self._conn.execute("UPDATE runs SET models = ? WHERE run_id = ?", (_dumps(models), run_id))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _records(self, where: str = "", params: tuple = ()) -> list[RunRecord]:
+        rows = self._conn.execute(_RUNS_QUERY.format(where=where), params).fetchall()
+        return [
+            RunRecord(run_id=row[0], started=row[1], finished=row[2], exit_status=row[3],
+                      interrupted=bool(row[4]), settings=json.loads(row[5]),
+                      environment=json.loads(row[6]), models=json.loads(row[7]),
+                      attempts=row[8], passed=row[9])
+            for row in rows
+        ]
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, newest first."""
+        return self._records()
+
+    def run(self, run_id: str) -> RunRecord | None:
+        found = self._records("WHERE r.run_id = ?", (run_id,))
+        return found[0] if found else None
+
+    def resolve(self, run_ref: str) -> str:
+        """A run id from ``last``, a full id, or an unambiguous prefix of one (ids are long)."""
+        ids = [row[0] for row in self._conn.execute(
+            "SELECT run_id FROM runs ORDER BY started DESC, rowid DESC")]
+        if not ids:
+            raise StoreError(f"no runs recorded in {self.path} yet")
+        if run_ref == "last":
+            return ids[0]
+        if run_ref in ids:
+            return run_ref
+        matches = [run_id for run_id in ids if run_id.startswith(run_ref)]
+        if len(matches) == 1:
+            return matches[0]
+        latest = ", ".join(ids[:5])
+        why = "is ambiguous" if matches else "is not"
+        raise StoreError(f"run {run_ref!r} {why} in {self.path}; latest runs: {latest}")
+
+    def attempts(self, run_id: str) -> list[AttemptResult]:
+        rows = self._conn.execute(
+            "SELECT data FROM attempts WHERE run_id = ? ORDER BY canary, model, variant, repeat",
+            (run_id,),
+        )
+        return [AttemptResult.model_validate_json(row[0]) for row in rows]
+
+    def done_keys(self, run_id: str) -> set[tuple[str, str, str, int]]:
+        """Attempts a resume may skip; infra errors say nothing about the model, so they re-run."""
+        rows = self._conn.execute(
+            "SELECT canary, model, variant, repeat FROM attempts WHERE run_id = ? AND outcome != ?",
+            (run_id, INFRA),
+        )
+        return {(canary, model, variant, repeat) for canary, model, variant, repeat in rows}
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultStore:  # noqa: PYI034 (typing.Self needs 3.11)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
