@@ -6,183 +6,32 @@ The plugin is inert unless canaries are collected, so it costs nothing in other 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_agentbench.canary import TIERS
-from pytest_agentbench.gates import GateError, evaluate, parse_gate
-from pytest_agentbench.history import RunRecorder, attempt_key
-from pytest_agentbench.store import ResultStore, StoreError
 from pytest_agentbench.collect import (
-    CANARY_FILENAME, CanaryFile, CanaryItem, is_canary_support_dir, result_key,
+    CANARY_FILENAME,
+    CanaryFile,
+    CanaryItem,
+    is_canary_support_dir,
+    result_key,
 )
-from pytest_agentbench.models import (
-    EMBEDDED, ModelConfigError, load_registry, resolve_models, split_model_args,
-)
+from pytest_agentbench.gates import evaluate
+from pytest_agentbench.history import RunRecorder, attempt_key
+from pytest_agentbench.options import pytest_addoption, settings_from  # noqa: F401 (hook)
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.terminal import summary_lines
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.session import AgentbenchSession, Settings, new_run_id
+from pytest_agentbench.session import AgentbenchSession, new_run_id
+from pytest_agentbench.store import ResultStore, StoreError
 from pytest_agentbench.testing import scripted_server  # noqa: F401  (fixture for users)
 
 session_key = pytest.StashKey[AgentbenchSession]()
 REPORT_ATTR = "agentbench_result"  # JSON-safe dict on the TestReport: the xdist channel
-DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible endpoint
-
-# option name → (ini name, help, kind) for the --agentbench-* options with an ini twin
-_INI_OPTIONS: dict[str, tuple[str, str]] = {
-    "base_url": ("string", "default endpoint for unregistered models (env AGENTBENCH_BASE_URL)"),
-    "json": ("string", "write the JSON report (schema_version 1) to this path"),
-    "keep_worktrees": ("bool", "keep each attempt's git worktree for inspection"),
-    "max_turns": ("string", "override every canary's turn budget"),
-    "max_tokens": ("string", "override every canary's token budget (prompt + completion, summed)"),
-    "max_seconds": ("string", "override every canary's wall-time budget"),
-    "max_output_tokens": ("string", "per-response output cap sent as max_tokens (default 2048)"),
-    "max_malformed": ("string", "malformed tool calls in a row that end an attempt (default 3)"),
-    "dir": ("string", "where transcripts go (default .agentbench under the rootdir)"),
-    "k": ("string", "k values for pass@k and pass^k, comma list (default: 1 and --repeats)"),
-    "gate": ("string", "what --agentbench-fail-under compares: point (the pass rate, default) or "
-                       "lower (the Wilson interval's lower bound)"),
-    "group_by_model": ("bool", "with xdist, keep each model's attempts on one worker (loadgroup)"),
-    "db": ("string", "results database (default .agentbench/results.sqlite under the rootdir)"),
-    "resume": ("string", "RUN_ID or 'last': run only the attempts that run is missing, report the union"),
-    "baseline": ("string", "RUN_ID, 'last' or a JSON report to compare this run with"),
-    "fail_on_regression": ("bool", "exit non-zero when a model x canary regressed against the baseline "
-                                   "beyond noise (Newcombe's interval of the difference excludes 0)"),
-    "confidence": ("string", "confidence of the Wilson intervals (default 0.95)"),
-    "workdir": ("string", "where worktrees go (default: the system temp dir)"),
-    "request_timeout": ("string", "seconds one model request may take (default 300)"),
-    "retries": ("string", "retries of a failed model request before infra_error (default 3)"),
-    "retry_backoff": ("string", "first retry pause in seconds, doubled each retry (default 0.5)"),
-}
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("agentbench", "benchmark local LLMs in a coding-agent loop")
-    group.addoption("--models", action="append", default=None, metavar="NAME[@URL],...",
-                    help="models to benchmark (comma list, repeatable); NAME@URL gives the endpoint")
-    group.addoption("--tier", action="append", default=None, metavar="TIER",
-                    help="run only canaries of these tiers: lite, medium, heavy (comma list, repeatable)")
-    group.addoption("--repeats", default=None, metavar="N",
-                    help="attempts per canary and model (default 3)")
-    parser.addini("agentbench_models", "models to benchmark (comma list)", default="")
-    parser.addini("agentbench_tier", "tiers to run (comma list)", default="")
-    parser.addini("agentbench_repeats", "attempts per canary and model", default="3")
-    group.addoption("--agentbench-fail-under", action="append", default=None, metavar="[SCOPE:]RATE",
-                    dest="agentbench_fail_under",
-                    help="exit non-zero unless the pass rate (overall, of a tier, or of a model) "
-                         "reaches RATE; repeatable")
-    parser.addini("agentbench_fail_under", "gates, e.g. 0.8 heavy:0.6", type="args", default=[])
-    for name, (kind, help_text) in _INI_OPTIONS.items():
-        flag = "--agentbench-" + name.replace("_", "-")
-        if kind == "bool":
-            group.addoption(flag, action="store_true", default=None, dest=f"agentbench_{name}", help=help_text)
-            parser.addini(f"agentbench_{name}", help_text, type="bool", default=False)
-        else:
-            group.addoption(flag, default=None, dest=f"agentbench_{name}", help=help_text)
-            parser.addini(f"agentbench_{name}", help_text, default="")
-
-
-def _value(config: pytest.Config, name: str) -> Any:
-    """Command line first, then the ini twin; empty ini values count as unset."""
-    value = config.getoption(f"agentbench_{name}")
-    if value is None:
-        value = config.getini(f"agentbench_{name}")
-    return value if value not in ("", None) else None
-
-
-def _number(config: pytest.Config, name: str, kind: type, minimum: float, default: Any = None) -> Any:
-    raw = _value(config, name)
-    if raw is None:
-        return default
-    try:
-        number = kind(raw)
-    except ValueError:
-        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: {raw!r} is not a number") from None
-    if number < minimum:
-        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: must be at least {minimum}")
-    return number
-
-
-def _settings(config: pytest.Config) -> Settings:
-    model_names = split_model_args(config.getoption("models") or [config.getini("agentbench_models")])
-    explicit = bool(model_names)
-    base_url = _value(config, "base_url") or os.environ.get("AGENTBENCH_BASE_URL") or DEFAULT_BASE_URL
-    try:
-        models = resolve_models(model_names or [EMBEDDED], base_url, load_registry(config.rootpath))
-    except ModelConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    tiers = split_model_args(config.getoption("tier") or [config.getini("agentbench_tier")])
-    unknown = [t for t in tiers if t not in TIERS]
-    if unknown:
-        raise pytest.UsageError(f"--tier: unknown tier(s) {unknown}; choose from {', '.join(TIERS)}")
-    repeats_raw = config.getoption("repeats") or config.getini("agentbench_repeats")
-    try:
-        repeats = int(repeats_raw)
-    except ValueError:
-        raise pytest.UsageError(f"--repeats: {repeats_raw!r} is not a whole number") from None
-    if repeats < 1:
-        raise pytest.UsageError("--repeats: must be at least 1")
-    ks = _ks(_value(config, "k"), repeats)
-    confidence = _number(config, "confidence", float, 0.5, default=0.95)
-    if confidence >= 1:
-        raise pytest.UsageError("--agentbench-confidence: must be below 1 (e.g. 0.95)")
-    gate_mode = _value(config, "gate") or "point"
-    if gate_mode not in ("point", "lower"):
-        raise pytest.UsageError(f"--agentbench-gate: {gate_mode!r}: choose point or lower")
-    try:
-        gates = [parse_gate(text) for text in
-                 config.getoption("agentbench_fail_under") or config.getini("agentbench_fail_under")]
-    except GateError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    json_path = _value(config, "json")
-    data_dir = Path(_value(config, "dir") or config.rootpath / ".agentbench")
-    workdir = _value(config, "workdir")
-    return Settings(
-        models=models,
-        models_explicit=explicit,
-        ks=ks,
-        confidence=confidence,
-        gates=gates,
-        gate_mode=gate_mode,
-        group_by_model=bool(_value(config, "group_by_model")),
-        db_path=Path(_value(config, "db") or data_dir / "results.sqlite").resolve(),
-        resume=_value(config, "resume"),
-        baseline=_value(config, "baseline"),
-        fail_on_regression=bool(_value(config, "fail_on_regression")),
-        repeats=repeats,
-        tiers=tiers,
-        turns=_number(config, "max_turns", int, 1),
-        tokens=_number(config, "max_tokens", int, 1),
-        seconds=_number(config, "max_seconds", float, 0.001),
-        max_output_tokens=_number(config, "max_output_tokens", int, 1),
-        max_malformed=_number(config, "max_malformed", int, 1, default=3),
-        keep_worktrees=bool(_value(config, "keep_worktrees")),
-        json_path=Path(json_path).resolve() if json_path else None,
-        data_dir=data_dir.resolve(),
-        work_dir=Path(workdir).resolve() if workdir else None,
-        request_timeout=_number(config, "request_timeout", float, 0.001, default=300.0),
-        retries=_number(config, "retries", int, 0, default=3),
-        backoff=_number(config, "retry_backoff", float, 0, default=0.5),
-    )
-
-
-def _ks(raw: str | None, repeats: int) -> list[int]:
-    if raw is None:
-        return sorted({1, repeats})
-    try:
-        ks = sorted({int(part) for part in str(raw).split(",") if part.strip()})
-    except ValueError:
-        raise pytest.UsageError(f"--agentbench-k: {raw!r} is not a comma list of whole numbers") from None
-    if not ks or ks[0] < 1 or ks[-1] > repeats:
-        raise pytest.UsageError(f"--agentbench-k: each k must be between 1 and --repeats ({repeats})")
-    return ks
-
-
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -196,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for tier in TIERS:
         config.addinivalue_line("markers", f"{tier}: agentbench canaries of the {tier} tier")
     config.addinivalue_line("markers", "agentbench: an agentbench canary attempt")
-    settings = _settings(config)
+    settings = settings_from(config)
     if _is_worker(config):
         workerinput = config.workerinput  # type: ignore[attr-defined]
         session = AgentbenchSession(settings, run_id=workerinput.get("agentbench_run_id") or new_run_id(),
@@ -426,7 +275,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _compare_with_baseline(state: AgentbenchSession) -> list[dict]:
     """Model × canary rows that regressed beyond noise against --agentbench-baseline."""
-    from pytest_agentbench.cli import UsageError as CliUsageError, compare_rows, load_results
+    from pytest_agentbench.cli import UsageError as CliUsageError
+    from pytest_agentbench.cli import compare_rows, load_results
 
     try:
         _, base = load_results(state.settings.baseline or "last", state.settings.db_path)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-
-import httpx
 import shutil
 import tempfile
 import time
@@ -19,10 +17,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from pytest_agentbench.client import ChatClient, ClientSettings
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.servers.managed import ServerPool, ServerStartError, free_port, log_tail, pid_alive
+from pytest_agentbench.servers.managed import (
+    ServerPool,
+    ServerStartError,
+    free_port,
+    log_tail,
+    pid_alive,
+)
 from pytest_agentbench.servers.preflight import ServerInfo, preflight
 from pytest_agentbench.workspace import WorkspaceManager
 

@@ -66,9 +66,8 @@ def test_persistent_failure_becomes_infra_error():
 
 def test_context_overflow_is_not_retried():
     overflow = http_error(400, "the request exceeds the available context size, try increasing it")
-    with ScriptedServer(lambda body: overflow) as server:
-        with pytest.raises(InfraError) as excinfo:
-            chat(client_for(server))
+    with ScriptedServer(lambda body: overflow) as server, pytest.raises(InfraError) as excinfo:
+        chat(client_for(server))
     assert excinfo.value.kind == "context_overflow" and len(server.requests) == 1
 
 
@@ -78,9 +77,8 @@ def test_context_overflow_is_not_retried():
     {"close": True},
 ])
 def test_broken_bodies_and_dropped_connections_are_infra_errors(reply):
-    with ScriptedServer(lambda body: reply) as server:
-        with pytest.raises(InfraError):
-            chat(client_for(server))
+    with ScriptedServer(lambda body: reply) as server, pytest.raises(InfraError):
+        chat(client_for(server))
 
 
 def test_a_slow_server_hits_the_deadline_not_an_infra_error():

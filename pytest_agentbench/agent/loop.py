@@ -13,7 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pytest_agentbench.agent.parse import ToolCall, assistant_message, find_tool_confusion, prepare_calls
+from pytest_agentbench.agent.parse import (
+    ToolCall,
+    assistant_message,
+    find_tool_confusion,
+    prepare_calls,
+)
 from pytest_agentbench.agent.tools import IMPLEMENTATIONS, ToolContext, ToolError, tool_definitions
 from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.client import ChatClient, ChatResponse, DeadlineExceeded, InfraError

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import jsonschema
@@ -48,7 +48,7 @@ class ToolCall:
             return "{}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(tool: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(SCHEMAS[tool][1])
 

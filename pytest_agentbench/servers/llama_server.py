@@ -8,9 +8,9 @@ source with the CPU flags of DESIGN §7). SmolLM2's own chat template has no too
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
-import importlib.util
 from pathlib import Path
 
 from pytest_agentbench.models import EMBEDDED, ModelSpec, ServerSpec

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import httpx
 
-
 PR_SET_PDEATHSIG = 1
 
 
