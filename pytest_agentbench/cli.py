@@ -16,15 +16,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pytest_agentbench import __version__
-from pytest_agentbench.report.json_report import write_report
-from pytest_agentbench.report.summary import aggregate_rows, canary_rows, group_by
+from pytest_agentbench.report.json_report import assemble_report, write_report
+from pytest_agentbench.report.summary import group_by
 from pytest_agentbench.report.terminal import default_ks, summary_lines
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.stats import wilson_interval
 from pytest_agentbench.store import ResultStore, RunRecord, StoreError
 
 DEFAULT_DB = Path(".agentbench") / "results.sqlite"
-REPORT_SCHEMA_VERSION = 1
 FLAGS = {"regression": "REGRESSION", "improvement": "improvement", "noise": "~ (within noise)",
          "new": "new", "gone": "gone"}
 
@@ -118,23 +117,13 @@ def _repeats(record: RunRecord, results: list[AttemptResult]) -> int:
 
 
 def build_report_from_store(record: RunRecord, results: list[AttemptResult]) -> dict:
-    """A DESIGN §4.4 report from stored data, with json_report.build_report's keys (less gates,
-    which the database does not keep)."""
-    confidence = float(record.settings.get("confidence") or 0.95)
-    ks = record.settings.get("ks") or default_ks(_repeats(record, results))
-    return {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "run_id": record.run_id,
-        "started": record.started,
-        "finished": record.finished,
-        "interrupted": record.interrupted,
-        "environment": record.environment,
-        "settings": record.settings,
-        "models": record.models,
-        "attempts": [result.model_dump(mode="json") for result in results],
-        "summary": canary_rows(results, confidence),
-        "aggregates": aggregate_rows(results, ks, confidence),
-    }
+    """A DESIGN §4.4 report from stored data (less gates, which the database does not keep)."""
+    settings = {"ks": default_ks(_repeats(record, results)), **record.settings}
+    return assemble_report(
+        run_id=record.run_id, started=record.started, finished=record.finished,
+        interrupted=record.interrupted, environment=record.environment, settings=settings,
+        models=record.models, results=results,
+    )
 
 
 def load_results(ref: str, db: Path) -> tuple[str, list[AttemptResult]]:

@@ -3,12 +3,10 @@ controller only), resume an earlier run, and compare this run with a baseline.""
 
 from __future__ import annotations
 
-import platform
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pytest_agentbench import __version__
+from pytest_agentbench.report.json_report import environment, run_settings
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.store import ResultStore
@@ -18,11 +16,6 @@ AttemptKey = tuple[str, str, str, int]
 
 def attempt_key(canary: str, model: str, variant: str, repeat: int) -> AttemptKey:
     return (canary, model, variant, repeat)
-
-
-def environment() -> dict:
-    return {"python": sys.version.split()[0], "platform": platform.platform(),
-            "plugin_version": __version__}
 
 
 class RunRecorder:
@@ -40,8 +33,7 @@ class RunRecorder:
             self._store = ResultStore(self.db_path)
             settings = self.session.settings
             self._store.start_run(
-                self.session.run_id, self.session.started,
-                {"repeats": settings.repeats, "tiers": settings.tiers, "ks": settings.ks},
+                self.session.run_id, self.session.started, run_settings(settings),
                 environment(), {m.name: m.describe() for m in settings.models},
             )
         return self._store

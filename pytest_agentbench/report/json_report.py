@@ -11,36 +11,64 @@ from pathlib import Path
 
 from pytest_agentbench import __version__
 from pytest_agentbench.report.summary import aggregate_rows, canary_rows
-from pytest_agentbench.session import AgentbenchSession
+from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.session import AgentbenchSession, Settings
 
 SCHEMA_VERSION = 1
 
 
-def build_report(session: AgentbenchSession, interrupted: bool = False) -> dict:
-    results = sorted(session.results, key=lambda r: (r.canary, r.model, r.variant, r.repeat))
-    return {
+def environment() -> dict:
+    return {"python": sys.version.split()[0], "platform": platform.platform(),
+            "plugin_version": __version__}
+
+
+def run_settings(settings: Settings) -> dict:
+    """The settings a report (or a re-render from the database) needs to read its numbers."""
+    return {"repeats": settings.repeats, "tiers": settings.tiers, "ks": settings.ks,
+            "confidence": settings.confidence}
+
+
+def assemble_report(*, run_id: str, started: str, finished: str | None, interrupted: bool,
+                    environment: dict, settings: dict, models: dict, results: list[AttemptResult],
+                    gates: list[dict] | None = None) -> dict:
+    """The report from its parts: a live session and the results database both build it here."""
+    results = sorted(results, key=lambda r: (r.canary, r.model, r.variant, r.repeat))
+    confidence = float(settings.get("confidence") or 0.95)
+    ks = settings.get("ks") or [1]
+    report = {
         "schema_version": SCHEMA_VERSION,
-        "run_id": session.run_id,
-        "started": session.started.isoformat(),
-        "finished": datetime.now(timezone.utc).isoformat(),
+        "run_id": run_id,
+        "started": started,
+        "finished": finished,
         "interrupted": interrupted,
-        "environment": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "plugin_version": __version__,
-        },
-        "settings": {"repeats": session.settings.repeats, "tiers": session.settings.tiers},
-        "models": {
-            spec.name: {**spec.describe(), "server": session.server_info.get(spec.name, {
-                "kind": None, "context_window": None})}
-            for spec in session.settings.models
-        },
+        "environment": environment,
+        "settings": settings,
+        "models": models,
         "attempts": [result.model_dump(mode="json") for result in results],
-        "summary": canary_rows(results, session.settings.confidence),
-        "gates": [{"gate": g.gate.label, "mode": session.settings.gate_mode, "n": g.n, "c": g.c,
-                   "value": g.value, "ok": g.ok, "message": g.message} for g in session.gate_results],
-        "aggregates": aggregate_rows(results, session.settings.ks or [1], session.settings.confidence),
+        "summary": canary_rows(results, confidence),
+        "aggregates": aggregate_rows(results, ks, confidence),
     }
+    if gates is not None:
+        report["gates"] = gates
+    return report
+
+
+def build_report(session: AgentbenchSession, interrupted: bool = False) -> dict:
+    settings = session.settings
+    return assemble_report(
+        run_id=session.run_id,
+        started=session.started.isoformat(),
+        finished=datetime.now(timezone.utc).isoformat(),
+        interrupted=interrupted,
+        environment=environment(),
+        settings=run_settings(settings),
+        models={spec.name: {**spec.describe(), "server": session.server_info.get(
+                    spec.name, {"kind": None, "context_window": None})}
+                for spec in settings.models},
+        results=session.results,
+        gates=[{"gate": g.gate.label, "mode": settings.gate_mode, "n": g.n, "c": g.c,
+                "value": g.value, "ok": g.ok, "message": g.message} for g in session.gate_results],
+    )
 
 
 def write_report(path: Path, report: dict) -> None:
