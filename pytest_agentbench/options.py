@@ -21,6 +21,7 @@ from pytest_agentbench.models import (
     resolve_models,
     split_model_args,
 )
+from pytest_agentbench.sandbox import bubblewrap_problem
 from pytest_agentbench.session import Settings
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible endpoint
@@ -43,6 +44,8 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "db": ("string", "results database (default .agentbench/results.sqlite under the rootdir)"),
     "resume": ("string", "RUN_ID or 'last': run only the attempts that run is missing, report the union"),
     "baseline": ("string", "RUN_ID, 'last' or a JSON report to compare this run with"),
+    "sandbox": ("string", "where shell and check commands run: auto (bubblewrap when it works, "
+                          "default), bubblewrap (required), process (no OS sandbox)"),
     "fail_on_regression": ("bool", "exit non-zero when a model x canary regressed against the baseline "
                                    "beyond noise (Newcombe's interval of the difference excludes 0)"),
     "confidence": ("string", "confidence of the Wilson intervals (default 0.95)"),
@@ -131,6 +134,11 @@ def settings_from(config: pytest.Config) -> Settings:
                  config.getoption("agentbench_fail_under") or config.getini("agentbench_fail_under")]
     except GateError as exc:
         raise pytest.UsageError(str(exc)) from None
+    sandbox = _value(config, "sandbox") or "auto"
+    if sandbox not in ("auto", "bubblewrap", "process"):
+        raise pytest.UsageError(f"--agentbench-sandbox: {sandbox!r}: choose auto, bubblewrap or process")
+    if sandbox == "bubblewrap" and bubblewrap_problem():
+        raise pytest.UsageError(f"--agentbench-sandbox bubblewrap: {bubblewrap_problem()}")
     json_path = _value(config, "json")
     data_dir = Path(_value(config, "dir") or config.rootpath / ".agentbench")
     workdir = _value(config, "workdir")
@@ -146,6 +154,7 @@ def settings_from(config: pytest.Config) -> Settings:
         resume=_value(config, "resume"),
         baseline=_value(config, "baseline"),
         fail_on_regression=bool(_value(config, "fail_on_regression")),
+        sandbox=sandbox,
         repeats=repeats,
         tiers=tiers,
         turns=_number(config, "max_turns", int, 1),

@@ -57,6 +57,7 @@ def run_attempt(
     home = worktree.parent / f"{name}.home"
     home.mkdir(exist_ok=True)
     env = command_env(home)
+    sandbox = session.sandbox_for(worktree, home, baseline.path / ".git")
     transcript = session.transcript_for(name)
     transcript.write({"event": "attempt", "nodeid": nodeid, "canary": canary.id, "model": model.name,
                       "repeat": repeat, "run_id": session.run_id, "worktree": str(worktree),
@@ -64,7 +65,8 @@ def run_attempt(
     try:
         loop = AgentLoop(
             client=session.client_for(model),
-            context=ToolContext(root=worktree, env=env, remaining_seconds=lambda: budget.seconds),
+            context=ToolContext(root=worktree, env=env, remaining_seconds=lambda: budget.seconds,
+                                sandbox=sandbox),
             budget=budget,
             tools=_tools_for(canary, model),
             max_malformed=model.max_format_retries or settings.max_malformed,
@@ -91,7 +93,7 @@ def run_attempt(
             # A server fault says nothing about the model: no verification, no verdict.
             result.detail = session.explain_fault(model, f"model server fault: {run.detail}")
         else:
-            verification = run_verification(canary, worktree, baseline.commit, env)
+            verification = run_verification(canary, worktree, baseline.commit, env, sandbox)
             outcome = classify(
                 run.stop_reason,
                 checks_passed=verification.checks_passed,

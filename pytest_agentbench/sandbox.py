@@ -5,12 +5,15 @@ process the model left behind, is killed as a whole tree. Output is captured whi
 keeping only a head and a tail: DESIGN §7 measured `yes` reaching 4.4 GiB RSS in 11 s under an
 uncapped ``communicate()``.
 
-This module is the "process" isolation tier: confinement to the worktree is enforced by the file
-tools, not by the OS. The bubblewrap tier (issue 5) plugs in here.
+Two tiers: ``bubblewrap`` (an OS sandbox: user namespace with every capability dropped, no
+network, own PID/IPC/UTS namespaces, read-only root, tmpfs /tmp, only the worktree and a scratch
+home writable, the git directories read-only, cleared environment) and ``process`` (a process group
+and a cleared environment only; confinement then rests on the file tools).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import selectors
 import signal
@@ -21,6 +24,46 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_OUTPUT_CAP = 16_000  # characters kept per command (half head, half tail)
+BWRAP = "bwrap"
+
+
+@dataclass
+class Sandbox:
+    """A bubblewrap jail for one attempt's commands."""
+
+    writable: list[Path]  # the worktree and the scratch home
+    readonly: list[Path]  # e.g. the baseline repository's git directory
+
+    def argv(self, command: str, cwd: Path, env: dict[str, str]) -> list[str]:
+        args = [BWRAP, "--unshare-all", "--unshare-user", "--cap-drop", "ALL",  # root too
+                "--die-with-parent", "--new-session",
+                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                # After the tmpfs: worktrees usually live under /tmp themselves.
+                "--tmpfs", "/tmp"]
+        for path in self.writable:
+            args += ["--bind", str(path), str(path)]
+        for path in self.readonly:
+            if path.exists():  # the worktree's .git pointer file stays read-only inside too
+                args += ["--ro-bind", str(path), str(path)]
+        args += ["--chdir", str(cwd), "--clearenv"]
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        return [*args, "--", "/bin/sh", "-c", command]
+
+
+@functools.lru_cache(maxsize=1)
+def bubblewrap_problem() -> str | None:
+    """Why bubblewrap cannot be used here, or None when a probe jail runs."""
+    probe = Sandbox(writable=[], readonly=[]).argv("true", Path("/"), {"PATH": "/usr/bin:/bin"})
+    try:
+        proc = subprocess.run(probe, capture_output=True, timeout=20)
+    except FileNotFoundError:
+        return "bwrap is not installed (apt-get install bubblewrap)"
+    except subprocess.TimeoutExpired:
+        return "the bwrap probe timed out"
+    if proc.returncode != 0:
+        return f"bwrap failed: {proc.stderr.decode(errors='replace').strip()[:200]}"
+    return None
 
 
 @dataclass
@@ -113,11 +156,13 @@ def run_command(
     timeout: float,
     env: dict[str, str],
     output_cap: int = DEFAULT_OUTPUT_CAP,
+    sandbox: Sandbox | None = None,
 ) -> CommandResult:
     """Run ``command`` with ``sh -c`` (never a login shell: rc files cost ~100 ms a call)."""
     started = time.monotonic()
+    argv = sandbox.argv(command, cwd, env) if sandbox else ["/bin/sh", "-c", command]
     proc = subprocess.Popen(
-        ["/bin/sh", "-c", command],
+        argv,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -22,6 +22,7 @@ import httpx
 from pytest_agentbench.client import ChatClient, ClientSettings
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem
 from pytest_agentbench.servers.managed import (
     ServerPool,
     ServerStartError,
@@ -56,6 +57,7 @@ class Settings:
     resume: str | None = None  # a run id or "last"
     baseline: str | None = None  # a run id, "last" or a JSON report path
     fail_on_regression: bool = False
+    sandbox: str = "auto"  # auto (bubblewrap when it works) | bubblewrap | process
     turns: int | None = None
     tokens: int | None = None
     seconds: float | None = None
@@ -112,6 +114,19 @@ class AgentbenchSession:
 
     def transcript_for(self, nodeid_slug: str) -> JsonlTranscript:
         return JsonlTranscript(self.run_dir / "transcripts" / f"{nodeid_slug}.jsonl")
+
+    @property
+    def sandbox_tier(self) -> str:
+        """``bubblewrap`` or ``process``; ``auto`` falls back (loudly, in the header) to process."""
+        if self.settings.sandbox == "process":
+            return "process"
+        return "process" if bubblewrap_problem() else "bubblewrap"
+
+    def sandbox_for(self, worktree: Path, home: Path, git_dir: Path) -> Sandbox | None:
+        if self.sandbox_tier != "bubblewrap":
+            return None
+        # The worktree's .git pointer file and the baseline's git dir stay read-only inside.
+        return Sandbox(writable=[worktree, home], readonly=[worktree / ".git", git_dir])
 
     @property
     def servers(self) -> ServerPool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_agentbench.canary import Canary
-from pytest_agentbench.sandbox import run_command
+from pytest_agentbench.sandbox import Sandbox, run_command
 from pytest_agentbench.workspace import DiffStat, diff_against_baseline, overlay
 
 OUTPUT_TAIL_CHARS = 3000
@@ -60,7 +60,8 @@ class Verification:
 
 
 def run_verification(
-    canary: Canary, worktree: Path, baseline_commit: str, env: dict[str, str], stop_early: bool = True
+    canary: Canary, worktree: Path, baseline_commit: str, env: dict[str, str],
+    sandbox: Sandbox | None = None, stop_early: bool = True,
 ) -> Verification:
     diff = diff_against_baseline(worktree, baseline_commit)
     expected = canary.verify.expect_changed
@@ -72,7 +73,8 @@ def run_verification(
     )
     overlay(canary.hidden_dir, worktree)
     for command in canary.verify.run:
-        outcome = run_command(command, worktree, canary.verify.timeout, env)
+        # Checks run jailed too: an agent-written conftest.py must not run on the host.
+        outcome = run_command(command, worktree, canary.verify.timeout, env, sandbox=sandbox)
         verification.checks.append(
             CheckResult(
                 command=command,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.sandbox import run_command
+from pytest_agentbench.sandbox import Sandbox, run_command
 
 MAX_READ_CHARS = 60_000
 MAX_LISTING = 500
@@ -35,6 +35,7 @@ class ToolContext:
     root: Path  # the worktree; every path the model names is relative to it
     env: dict[str, str]
     remaining_seconds: Callable[[], float]  # the attempt's time budget left
+    sandbox: Sandbox | None = None  # None: the process tier
 
 
 def _string(description: str) -> dict:
@@ -354,7 +355,7 @@ def shell(ctx: ToolContext, command: str, timeout: float | None = None) -> str:
     if not command.strip():
         raise ToolError("empty command")
     limit = min(timeout or DEFAULT_SHELL_TIMEOUT, MAX_SHELL_TIMEOUT, max(ctx.remaining_seconds(), 1.0))
-    return run_command(command, ctx.root, limit, ctx.env).describe()
+    return run_command(command, ctx.root, limit, ctx.env, sandbox=ctx.sandbox).describe()
 
 
 IMPLEMENTATIONS: dict[str, Callable[..., str]] = {
