@@ -40,6 +40,10 @@ class Sandbox:
                 "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                 # After the tmpfs: worktrees usually live under /tmp themselves.
                 "--tmpfs", "/tmp"]
+        for path in _interpreter_paths():
+            # The Python running pytest (`python -m pytest` in the checks) may live under /tmp
+            # too, e.g. a virtualenv in a CI checkout: keep it visible, read-only.
+            args += ["--ro-bind", str(path), str(path)]
         for path in self.writable:
             args += ["--bind", str(path), str(path)]
         for path in self.readonly:
@@ -49,6 +53,13 @@ class Sandbox:
         for key, value in env.items():
             args += ["--setenv", key, value]
         return [*args, "--", "/bin/sh", "-c", command]
+
+
+@functools.lru_cache(maxsize=1)
+def _interpreter_paths() -> tuple[Path, ...]:
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent,
+             Path(sys.executable).resolve().parent}
+    return tuple(sorted(p for p in paths if p.exists() and p != Path("/")))
 
 
 @functools.lru_cache(maxsize=1)
