@@ -86,3 +86,13 @@ def test_tool_confusion_is_detected(text):
 )
 def test_ordinary_final_messages_are_not_confusion(text):
     assert find_tool_confusion(text) is None
+
+
+def test_generated_ids_never_collide_with_the_models_own():
+    calls = prepare_calls(response(
+        RawToolCall("x_1", "read_file", '{"path": "a"}'), RawToolCall("x", "read_file", '{"path": "a"}'),
+        RawToolCall("x", "read_file", '{"path": "a"}'), RawToolCall(None, "read_file", '{"path": "a"}'),
+        RawToolCall("call_1_3", "read_file", '{"path": "a"}'),
+    ), 1, ALL)
+    ids = [call.id for call in calls]
+    assert len(set(ids)) == len(ids) and ids[:2] == ["x_1", "x"]

@@ -110,7 +110,10 @@ def prepare_calls(response: ChatResponse, turn: int, allowed: frozenset[str]) ->
         if not call_id:
             quirk, call_id = "missing_id", f"call_{turn}_{index}"
         elif call_id in seen:
-            quirk, call_id = "duplicate_id", f"{call_id}_{index}"
+            quirk = "duplicate_id"
+        base, suffix = call_id, index
+        while call_id in seen:  # a suffix may itself collide with an id the model chose
+            call_id, suffix = f"{base}_{suffix}", suffix + 1
         seen.add(call_id)
         call = prepare_call(raw, call_id, allowed)
         if quirk:
