@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_agentbench.testing import ScriptedServer, call, say
@@ -134,8 +136,8 @@ def test_keep_worktrees_leaves_the_attempts_tree_for_inspection(bench):
         bench.run(server, "--agentbench-keep-worktrees",
                   "--agentbench-workdir", str(bench.pytester.path / "wt"))
     worktree = bench.report()["attempts"][0]["worktree"]
-    assert worktree and (bench.pytester.path / "wt") in __import__("pathlib").Path(worktree).parents
-    assert (__import__("pathlib").Path(worktree) / "hello.py").read_text() == HELLO_SOURCE
+    assert worktree and (bench.pytester.path / "wt") in Path(worktree).parents
+    assert (Path(worktree) / "hello.py").read_text() == HELLO_SOURCE
 
 
 def test_worktrees_are_removed_by_default(bench):
@@ -147,7 +149,6 @@ def test_worktrees_are_removed_by_default(bench):
 
 def test_transcript_records_every_turn(bench):
     import json
-    from pathlib import Path
 
     bench.canary()
     with ScriptedServer(GOOD) as server:
@@ -219,7 +220,6 @@ def test_xdist_gives_the_same_results_as_a_serial_run(bench):
     assert key(serial_report) == key(parallel_report)
     assert serial_report["summary"] == parallel_report["summary"]
     # all workers wrote into the controller's run directory
-    from pathlib import Path
     dirs = {Path(a["transcript"]).parent.parent.name for a in parallel_report["attempts"]}
     assert dirs == {parallel_report["run_id"]}
     parallel.stdout.fnmatch_lines(["*agentbench summary*", "good * lite * 4 * 1.00*", "phantom * lite * 4 * 0.00*"])
