@@ -1,6 +1,7 @@
-"""The ``agentbench`` command: list runs, re-render a run's report, compare two runs.
+"""The ``agentbench`` command: runs, report, compare (results) and validate, import, mine (canaries).
 
-Everything here reads the results database (or a JSON report); nothing needs a model server.
+The results commands read the database (or a JSON report); the canary commands work on files.
+None of them needs a model server.
 Exit status: 0, 1 when ``compare`` finds a regression, 2 on usage errors (message on stderr).
 """
 
@@ -235,7 +236,18 @@ def _parser() -> argparse.ArgumentParser:
                               "flags 3/3 -> 0/3) or disjoint Wilson intervals (more conservative: "
                               "at n = 3 it cannot flag a single canary)")
     compare.set_defaults(func=cmd_compare)
+    _add_library_commands(sub)
     return parser
+
+
+def _add_library_commands(sub: argparse._SubParsersAction) -> None:
+    # Imported here: the library modules import UsageError from this module.
+    import importlib
+
+    from pytest_agentbench.library import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"pytest_agentbench.library.{name}").add_subcommand(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
