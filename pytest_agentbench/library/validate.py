@@ -1,0 +1,240 @@
+"""``agentbench validate``: prove that each canary can fail and can pass.
+
+A canary that cannot fail measures nothing (every model "passes"); one that cannot pass punishes
+every model. So, per canary, in a temporary directory that is always removed:
+
+1. **load** – ``canary.toml`` must load (the error names file, line and field).
+2. **null control** – a fresh baseline of ``repo/``, an untouched worktree, then the plugin's own
+   verification (``hidden/`` overlaid, ``verify.run`` in the sandbox). It must *fail*.
+   The rule: the null control fails when a check fails. An untouched tree never has a qualifying
+   change, so the plugin itself would always fail it – if that counted, every canary with checks
+   would look fine even when its hidden tests pass on the starting repo. Hence the checks alone
+   must fail. A canary with no ``verify.run`` is decided by ``expect_changed`` only; its null
+   control fails exactly when the untouched tree has no qualifying change (always true), and it
+   gets a warning: any edit to a matching file passes it.
+3. **reference** – a second fresh worktree with ``solution/`` overlaid *before* verification (so
+   its files are the change, as if an agent had written them). It must pass every check, make a
+   qualifying change and touch nothing in ``expect_unchanged``. No ``solution/``: ``missing``, a
+   warning, or a problem with ``--require-solution``.
+
+Commands run through the same sandbox tier the plugin would use (``auto``: bubblewrap when its
+probe works, else the process tier) with the same cleared environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_agentbench.canary import Canary, CanaryError, load_canary
+from pytest_agentbench.cli import UsageError, _table
+from pytest_agentbench.collect import CANARY_FILENAME, CANARY_SUBDIRS
+from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env
+from pytest_agentbench.verify import Verification, run_verification
+from pytest_agentbench.workspace import Baseline, WorkspaceError, WorkspaceManager, overlay
+
+SANDBOXES = ("auto", "bubblewrap", "process")
+TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion
+
+
+@dataclass
+class CanaryValidation:
+    path: Path
+    canary_id: str | None
+    tier: str | None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    null_control: str = "not run"  # "fails" (good) | "PASSES" (a defect) | "not run"
+    reference: str = "not run"  # "passes" | "FAILS" | "missing" | "not run"
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def find_canaries(paths: list[Path]) -> list[Path]:
+    """The canary files under ``paths`` (each a ``canary.toml`` or a directory), sorted, unique.
+
+    A canary's own ``repo/``, ``hidden/`` and ``solution/`` are not searched (a canary may be
+    *about* canary files), nor are dot-directories (``.git``, ``.venv``). A path that does not
+    exist raises ``FileNotFoundError``.
+    """
+    found: set[Path] = set()
+    for root in paths:
+        if root.is_file():
+            found.add(root)
+            continue
+        if not root.is_dir():
+            raise FileNotFoundError(f"no such file or directory: {root}")
+        for directory, subdirs, files in os.walk(root):
+            is_canary = CANARY_FILENAME in files
+            if is_canary:
+                found.add(Path(directory) / CANARY_FILENAME)
+            subdirs[:] = sorted(
+                d for d in subdirs
+                if not d.startswith(".") and d != "__pycache__" and not (is_canary and d in CANARY_SUBDIRS)
+            )
+    return sorted(found)
+
+
+def sandbox_tier(sandbox: str) -> str:
+    """``bubblewrap`` or ``process`` for a ``--sandbox`` choice, like the plugin's option."""
+    if sandbox not in SANDBOXES:
+        raise UsageError(f"--sandbox must be one of {', '.join(SANDBOXES)}, not {sandbox!r}")
+    if sandbox == "process":
+        return "process"
+    problem = bubblewrap_problem()
+    if problem and sandbox == "bubblewrap":
+        raise UsageError(f"--sandbox bubblewrap: {problem}")
+    return "process" if problem else "bubblewrap"
+
+
+def _verify(canary: Canary, manager: WorkspaceManager, baseline: Baseline, name: str, tier: str,
+            solution: Path | None = None) -> Verification:
+    worktree = manager.create_worktree(baseline, name)
+    home = worktree.parent / f"{name}.home"
+    home.mkdir()
+    if solution is not None:
+        overlay(solution, worktree)  # before verification: the solution *is* the change
+    sandbox = None
+    if tier == "bubblewrap":
+        # As session.sandbox_for: the worktree's .git pointer and the baseline's git dir read-only.
+        sandbox = Sandbox(writable=[worktree, home], readonly=[worktree / ".git", baseline.path / ".git"])
+    return run_verification(canary, worktree, baseline.commit, command_env(home), sandbox)
+
+
+def _tail(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-TAIL_LINES:])
+
+
+def _has_files(directory: Path) -> bool:
+    return directory.is_dir() and any(p.is_file() for p in directory.rglob("*"))
+
+
+def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
+                    require_solution: bool = False) -> CanaryValidation:
+    """Load, null control and reference control of one canary (see the module docstring)."""
+    started = time.monotonic()
+    tier = sandbox_tier(sandbox)
+    result = CanaryValidation(path=canary_toml, canary_id=None, tier=None)
+    try:
+        canary = load_canary(canary_toml)
+    except CanaryError as exc:
+        result.problems.extend(str(exc).splitlines())
+        result.seconds = round(time.monotonic() - started, 2)
+        return result
+    result.canary_id, result.tier = canary.id, canary.tier
+    if not canary.repo_dir.is_dir():
+        result.warnings.append("no repo/ directory: the agent starts from an empty repository")
+    if not canary.verify.run:
+        result.warnings.append("no verify.run: any change to a file matching expect_changed passes")
+    with tempfile.TemporaryDirectory(prefix="agentbench-validate-", ignore_cleanup_errors=True) as tmp:
+        try:
+            manager = WorkspaceManager(Path(tmp))
+            baseline = manager.baseline(canary.repo_dir, canary.id)
+            _null_control(result, canary, manager, baseline, tier)
+            _reference(result, canary, manager, baseline, tier, require_solution)
+        except (WorkspaceError, OSError) as exc:
+            result.problems.append(f"could not set up a workspace: {exc}")
+        finally:
+            # Files written inside the jail may be read-only; TemporaryDirectory ignores errors.
+            shutil.rmtree(tmp, ignore_errors=True)
+    result.seconds = round(time.monotonic() - started, 2)
+    return result
+
+
+def _null_control(result: CanaryValidation, canary: Canary, manager: WorkspaceManager,
+                  baseline: Baseline, tier: str) -> None:
+    verification = _verify(canary, manager, baseline, "null", tier)
+    if canary.verify.run:
+        fails = not verification.checks_passed
+    else:
+        fails = not verification.qualifying_change
+    result.null_control = "fails" if fails else "PASSES"
+    if not fails:
+        result.problems.append("null control: the untouched repo passes the checks")
+    elif any(check.timed_out for check in verification.checks):
+        result.warnings.append("null control: a check timed out on the untouched repo (slow canary)")
+
+
+def _reference(result: CanaryValidation, canary: Canary, manager: WorkspaceManager,
+               baseline: Baseline, tier: str, require_solution: bool) -> None:
+    if not _has_files(canary.solution_dir):
+        result.reference = "missing"
+        message = "no solution/: nothing proves the canary can pass"
+        (result.problems if require_solution else result.warnings).append(message)
+        return
+    verification = _verify(canary, manager, baseline, "reference", tier, solution=canary.solution_dir)
+    found = []
+    if not verification.qualifying_change:
+        changed = verification.diff.files_changed
+        found.append("reference: solution/ changes no file matching expect_changed "
+                     f"{canary.verify.expect_changed} (it changes {changed or 'nothing'})")
+    if verification.protected_touched:
+        found.append("reference: solution/ changes files that must stay unchanged: "
+                     f"{verification.protected_touched}")
+    failing = verification.failing_check
+    if failing is not None:
+        status = "timed out" if failing.timed_out else f"exited {failing.exit_code}"
+        found.append(f"reference: check `{failing.command}` {status}: {_tail(failing.output_tail)}")
+    result.reference = "FAILS" if found else "passes"
+    result.problems.extend(found)
+
+
+# -- the subcommand --------------------------------------------------------------------------------
+
+def _label(result: CanaryValidation) -> str:
+    return result.canary_id or str(result.path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    paths = args.paths or [Path(".")]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or directory: {', '.join(missing)}")
+    canaries = find_canaries(paths)
+    if not canaries:
+        raise UsageError(f"no {CANARY_FILENAME} found under {', '.join(map(str, paths))}")
+    # A usage error before any work, not once per canary.
+    print(f"validating {len(canaries)} canaries (sandbox: {sandbox_tier(args.sandbox)})",
+          file=sys.stderr, flush=True)
+    results = []
+    for number, path in enumerate(canaries, start=1):
+        result = validate_canary(path, sandbox=args.sandbox, require_solution=args.require_solution)
+        results.append(result)
+        verdict = "ok" if result.ok else f"{len(result.problems)} problem(s)"
+        print(f"[{number}/{len(canaries)}] {_label(result)}: {verdict} ({result.seconds:.1f} s)",
+              file=sys.stderr, flush=True)
+    rows = [[_label(r), r.tier or "-", r.null_control, r.reference, f"{r.seconds:.1f}",
+             str(len(r.problems)) if r.problems else "-"] for r in results]
+    headers = ["canary", "tier", "null control", "reference", "seconds", "problems"]
+    print("\n".join(_table(headers, rows, right={4, 5})))
+    for title, attribute in (("problems", "problems"), ("warnings", "warnings")):
+        notes = [(r, note) for r in results for note in getattr(r, attribute)]
+        if notes:
+            print(f"\n{title}:")
+            for r, note in notes:
+                print(f"  {r.path}: {note}")
+    bad = sum(1 for r in results if not r.ok)
+    print(f"\n{len(results)} canaries: {len(results) - bad} ok, {bad} with problems")
+    return 1 if bad else 0
+
+
+def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate", help="prove each canary can fail (untouched repo) and can pass (solution/)")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="canary.toml files or directories to search (default: .)")
+    parser.add_argument("--require-solution", action="store_true",
+                        help="a canary without solution/ is a problem, not a warning")
+    parser.add_argument("--sandbox", choices=SANDBOXES, default="auto",
+                        help="where checks run, as --agentbench-sandbox (default: auto)")
+    parser.set_defaults(func=cmd_validate)
