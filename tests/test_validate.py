@@ -1,0 +1,172 @@
+"""``agentbench validate``: every canary must be proven able to fail (untouched repo) and able to
+pass (its solution/). Canaries are built in tmp_path; most check with ``grep`` to stay fast."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pytest_agentbench.cli import main
+from pytest_agentbench.library.validate import CanaryValidation, find_canaries, validate_canary
+
+GOOD_CHECK = "grep -q 'return 2' app.py"
+
+
+def make_canary(root: Path, name: str = "demo", *, run: list[str] | None = None,
+                repo: dict[str, str] | None = None, hidden: dict[str, str] | None = None,
+                solution: dict[str, str] | None = None, extra: str = "",
+                expect_changed: list[str] | None = None) -> Path:
+    directory = root / name
+    run = [GOOD_CHECK] if run is None else run
+    expect_changed = ["app.py"] if expect_changed is None else expect_changed
+    files = {
+        "repo": {"app.py": "def f():\n    return 1\n"} if repo is None else repo,
+        "hidden": hidden or {},
+        "solution": {"app.py": "def f():\n    return 2\n"} if solution is None else solution,
+    }
+    for sub, content in files.items():
+        for relative, text in content.items():
+            (directory / sub / relative).parent.mkdir(parents=True, exist_ok=True)
+            (directory / sub / relative).write_text(text)
+    # JSON arrays of strings are valid TOML arrays.
+    (directory / "canary.toml").write_text(
+        f'tier = "lite"\nprompt = "Make f return 2."\n{extra}'
+        f"[verify]\nrun = {json.dumps(run)}\nexpect_changed = {json.dumps(expect_changed)}\n"
+    )
+    return directory / "canary.toml"
+
+
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Validation's scratch directories go here, so a test can see that they are removed."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch
+
+
+def test_valid_canary_is_ok_and_leaves_nothing_behind(tmp_path: Path, private_tmp: Path) -> None:
+    result = validate_canary(make_canary(tmp_path))
+    assert isinstance(result, CanaryValidation)
+    assert result.ok, result.problems
+    assert (result.canary_id, result.tier) == ("demo", "lite")
+    assert (result.null_control, result.reference) == ("fails", "passes")
+    assert result.warnings == [] and result.seconds > 0
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_checks_that_pass_on_the_untouched_repo_are_a_problem(tmp_path: Path) -> None:
+    result = validate_canary(make_canary(tmp_path, run=["grep -q 'return' app.py"]))
+    assert result.null_control == "PASSES"
+    assert result.problems == ["null control: the untouched repo passes the checks"]
+    assert result.reference == "passes" and not result.ok
+
+
+def test_hidden_files_are_overlaid_for_both_controls(tmp_path: Path) -> None:
+    # The check script only exists in hidden/: both controls must see it.
+    hidden = {"check.sh": "grep -q 'return 2' app.py\n"}
+    result = validate_canary(make_canary(tmp_path, run=["sh check.sh"], hidden=hidden))
+    assert (result.null_control, result.reference) == ("fails", "passes"), result.problems
+
+
+def test_broken_reference_names_the_check_and_its_output(tmp_path: Path) -> None:
+    solution = {"app.py": "def f():\n    return 3\n"}
+    run = ["echo expected return 2 >&2; grep -q 'return 2' app.py"]
+    result = validate_canary(make_canary(tmp_path, run=run, solution=solution))
+    assert result.null_control == "fails" and result.reference == "FAILS"
+    [problem] = result.problems
+    assert problem.startswith("reference: check `echo expected")
+    assert "exited 1" in problem and "expected return 2" in problem
+
+
+def test_reference_must_change_an_expected_file_and_leave_protected_ones(tmp_path: Path) -> None:
+    elsewhere = validate_canary(make_canary(
+        tmp_path, "elsewhere", run=["grep -rq 'return 2' ."], expect_changed=["app.py"],
+        solution={"other.py": "def f():\n    return 2\n"}))
+    assert elsewhere.reference == "FAILS"
+    assert any("no file matching expect_changed ['app.py']" in p and "other.py" in p
+               for p in elsewhere.problems), elsewhere.problems
+    protected = validate_canary(make_canary(
+        tmp_path, "protected", extra="", repo={"app.py": "def f():\n    return 1\n", "tests/t.txt": "x"},
+        solution={"app.py": "def f():\n    return 2\n", "tests/t.txt": "y"}))
+    assert protected.ok  # no expect_unchanged yet
+    toml = protected.path
+    toml.write_text(toml.read_text() + 'expect_unchanged = ["tests/**"]\n')
+    again = validate_canary(toml)
+    assert again.reference == "FAILS"
+    assert any("must stay unchanged" in p and "tests/t.txt" in p for p in again.problems)
+
+
+def test_missing_solution_is_a_warning_unless_required(tmp_path: Path) -> None:
+    toml = make_canary(tmp_path, solution={})
+    relaxed = validate_canary(toml)
+    assert relaxed.ok and relaxed.reference == "missing"
+    assert any("no solution/" in w for w in relaxed.warnings)
+    strict = validate_canary(toml, require_solution=True)
+    assert not strict.ok and strict.reference == "missing"
+    assert any("no solution/" in p for p in strict.problems)
+
+
+def test_invalid_toml_is_a_problem_naming_file_line_and_field(tmp_path: Path) -> None:
+    toml = make_canary(tmp_path)
+    toml.write_text(toml.read_text().replace('tier = "lite"', 'tier = "huge"'))
+    result = validate_canary(toml)
+    assert not result.ok and result.canary_id is None
+    assert (result.null_control, result.reference) == ("not run", "not run")
+    assert any(f"{toml}:1: field 'tier'" in p for p in result.problems), result.problems
+    toml.write_text("tier = \n")
+    assert "invalid TOML" in validate_canary(toml).problems[0]
+
+
+def test_a_canary_decided_by_expect_changed_alone(tmp_path: Path) -> None:
+    result = validate_canary(make_canary(tmp_path, run=[]))
+    assert result.ok and (result.null_control, result.reference) == ("fails", "passes")
+    assert any("no verify.run" in w for w in result.warnings)
+
+
+def test_real_pytest_check_in_the_process_tier(tmp_path: Path) -> None:
+    hidden = {"test_app.py": "from app import f\n\ndef test_f():\n    assert f() == 2\n"}
+    toml = make_canary(tmp_path, run=["python -m pytest -q test_app.py"], hidden=hidden)
+    result = validate_canary(toml, sandbox="process")
+    assert (result.null_control, result.reference) == ("fails", "passes"), result.problems
+
+
+def test_find_canaries_skips_support_and_dot_directories(tmp_path: Path) -> None:
+    outer = make_canary(tmp_path / "suite", "a")
+    # A canary about canary files: its repo/ holds a canary.toml that is not a canary of the suite.
+    (outer.parent / "repo" / "canary.toml").write_text("not one\n")
+    inner = make_canary(tmp_path / "suite" / "group", "b")
+    make_canary(tmp_path / "suite" / ".cache", "c")
+    assert find_canaries([tmp_path / "suite"]) == [outer, inner]  # sorted: a/ < group/
+    assert find_canaries([inner, tmp_path / "suite" / "group"]) == [inner]
+    with pytest.raises(FileNotFoundError):
+        find_canaries([tmp_path / "nope"])
+
+
+def test_cli_exit_codes_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_canary(tmp_path / "good", "good")
+    assert main(["validate", str(tmp_path / "good")]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split() == ["canary", "tier", "null", "control", "reference", "seconds", "problems"]
+    assert lines[2].split()[:4] == ["good", "lite", "fails", "passes"]
+    assert lines[-1] == "1 canaries: 1 ok, 0 with problems"
+    assert "[1/1] good: ok" in err
+
+    make_canary(tmp_path / "mixed", "good")
+    make_canary(tmp_path / "mixed", "leaky", run=["true"])
+    assert main(["validate", str(tmp_path / "mixed"), "--sandbox", "process"]) == 1
+    out, err = capsys.readouterr()
+    assert "leaky   lite  PASSES" in out
+    assert "null control: the untouched repo passes the checks" in out
+    assert out.splitlines()[-1] == "2 canaries: 1 ok, 1 with problems"
+    assert "[2/2] leaky: 1 problem(s)" in err
+
+    assert main(["validate", str(tmp_path / "missing")]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["validate", str(tmp_path / "empty")]) == 2
+    assert "no canary.toml found" in capsys.readouterr().err
