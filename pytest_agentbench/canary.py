@@ -64,6 +64,9 @@ class Canary(BaseModel):
     tools: list[str] | None = None
     budget: Budget = Field(default_factory=Budget)
     verify: Verify = Field(default_factory=Verify)
+    # Seed 004's two-try workflow: after a failed verification the failing check's output goes
+    # back to the model for another try in the same worktree. None: the command line decides.
+    retries_with_feedback: int | None = Field(default=None, ge=0, le=3)
     # Filled in by the loader, never read from TOML.
     path: Path = Field(default=Path("."), exclude=True)
 

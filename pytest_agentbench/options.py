@@ -49,6 +49,8 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "fail_on_regression": ("bool", "exit non-zero when a model x canary regressed against the baseline "
                                    "beyond noise (Newcombe's interval of the difference excludes 0)"),
     "confidence": ("string", "confidence of the Wilson intervals (default 0.95)"),
+    "retries_with_feedback": ("string", "extra tries after failed checks, the failing output fed back "
+                                        "(0-3, default 0; a canary's own retries_with_feedback wins)"),
     "workdir": ("string", "where worktrees go (default: the system temp dir)"),
     "request_timeout": ("string", "seconds one model request may take (default 300)"),
     "retries": ("string", "retries of a failed model request before infra_error (default 3)"),
@@ -169,7 +171,15 @@ def settings_from(config: pytest.Config) -> Settings:
         request_timeout=_number(config, "request_timeout", float, 0.001, default=300.0),
         retries=_number(config, "retries", int, 0, default=3),
         backoff=_number(config, "retry_backoff", float, 0, default=0.5),
+        retries_with_feedback=_retries_with_feedback(config),
     )
+
+
+def _retries_with_feedback(config: pytest.Config) -> int:
+    value = _number(config, "retries_with_feedback", int, 0, default=0)
+    if value > 3:
+        raise pytest.UsageError("--agentbench-retries-with-feedback: at most 3")
+    return value
 
 
 def _ks(raw: str | None, repeats: int) -> list[int]:

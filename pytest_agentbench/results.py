@@ -15,6 +15,16 @@ class CheckRecord(BaseModel):
     seconds: float
 
 
+class TryRecord(BaseModel):
+    """One try of a two-try (retries_with_feedback) attempt; counters are cumulative."""
+
+    outcome: str
+    stop_reason: str
+    turns: int
+    tokens: int
+    detail: str = ""
+
+
 class AttemptResult(BaseModel):
     # DESIGN §4.4 contract fields
     canary: str
@@ -51,6 +61,15 @@ class AttemptResult(BaseModel):
     transcript: str | None = None
     server: dict[str, Any] | None = None  # the preflight of the endpoint this attempt ran on
     worktree: str | None = None
+    # With retries_with_feedback: every try in order; the attempt's outcome is the last one's.
+    tries: list[TryRecord] = Field(default_factory=list)
+
+    @property
+    def passed_on_try(self) -> int | None:
+        """1-based try that passed (1 without retries), None when the attempt did not pass."""
+        if self.outcome != "passed":
+            return None
+        return len(self.tries) or 1
 
     @property
     def total_tokens(self) -> int:

@@ -70,6 +70,7 @@ class Settings:
     request_timeout: float = 300.0
     retries: int = 3
     backoff: float = 0.5
+    retries_with_feedback: int = 0  # the default of canaries that don't set their own
 
 
 class JsonlTranscript:

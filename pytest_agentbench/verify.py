@@ -61,8 +61,10 @@ class Verification:
 
 def run_verification(
     canary: Canary, worktree: Path, baseline_commit: str, env: dict[str, str],
-    sandbox: Sandbox | None = None, stop_early: bool = True,
+    sandbox: Sandbox | None = None, stop_early: bool = True, keep_hidden: bool = True,
 ) -> Verification:
+    """Diff, overlay ``hidden/``, run the checks. ``keep_hidden=False`` puts the tree back as
+    the agent left it afterwards, for another try that must not see the hidden tests."""
     diff = diff_against_baseline(worktree, baseline_commit)
     expected = canary.verify.expect_changed
     qualifying = bool(diff.files_changed) and (not expected or bool(diff.matching(expected)))
@@ -71,7 +73,18 @@ def run_verification(
         qualifying_change=qualifying,
         protected_touched=diff.matching(canary.verify.expect_unchanged),
     )
+    saved = None if keep_hidden else _save_targets(canary.hidden_dir, worktree)
     overlay(canary.hidden_dir, worktree)
+    try:
+        _run_checks(canary, worktree, env, sandbox, stop_early, verification)
+    finally:
+        if saved is not None:
+            _restore_targets(saved)
+    return verification
+
+
+def _run_checks(canary: Canary, worktree: Path, env: dict[str, str], sandbox: Sandbox | None,
+                stop_early: bool, verification: Verification) -> None:
     for command in canary.verify.run:
         # Checks run jailed too: an agent-written conftest.py must not run on the host.
         outcome = run_command(command, worktree, canary.verify.timeout, env, sandbox=sandbox)
@@ -86,4 +99,23 @@ def run_verification(
         )
         if stop_early and not outcome.ok:
             break  # later checks cannot change the verdict; save the time
-    return verification
+
+
+def _save_targets(source: Path, destination: Path) -> dict[Path, bytes | None]:
+    """What the overlay of ``source`` is about to replace: each target's bytes, or None."""
+    saved: dict[Path, bytes | None] = {}
+    if source.is_dir():
+        for path in source.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                target = destination / path.relative_to(source)
+                regular = target.is_file() and not target.is_symlink()
+                saved[target] = target.read_bytes() if regular else None
+    return saved
+
+
+def _restore_targets(saved: dict[Path, bytes | None]) -> None:
+    for target, content in saved.items():
+        if content is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.write_bytes(content)

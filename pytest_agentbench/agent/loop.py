@@ -100,6 +100,7 @@ class AgentLoop:
         self._consecutive_malformed = 0
         self._started = 0.0
         self.deadline = 0.0
+        self._try_turns = self._try_tokens = 0
 
     # -- public ------------------------------------------------------------------------------
 
@@ -107,15 +108,28 @@ class AgentLoop:
         return self.deadline - time.monotonic()
 
     def run(self, prompt: str) -> LoopResult:
-        self._started = time.monotonic()
-        self.deadline = self._started + self.budget.seconds
-        self.context.remaining_seconds = self.remaining_seconds
         self.messages = [
             {"role": "system", "content": self.system_prompt},
             {"role": "user", "content": prompt.strip()},
         ]
         self._log({"event": "start", "messages": self.messages, "tools": self.tool_names,
                    "budget": self.budget.model_dump()})
+        return self._drive()
+
+    def resume(self, feedback: str) -> LoopResult:
+        """One more try in the same conversation (seed 004's Try2): the harness's feedback
+        arrives as a user message and the budgets start afresh; counters keep adding up."""
+        self.messages.append({"role": "user", "content": feedback})
+        self.result.final_message = None
+        self._log({"event": "resume", "message": self.messages[-1]})
+        return self._drive()
+
+    def _drive(self) -> LoopResult:
+        self._started = time.monotonic()
+        self.deadline = self._started + self.budget.seconds
+        self.context.remaining_seconds = self.remaining_seconds
+        self._try_turns, self._try_tokens = self.result.turns, self.result.total_tokens
+        self._consecutive_malformed = 0
         try:
             while True:
                 self.step()
@@ -124,7 +138,7 @@ class AgentLoop:
         except InfraError as exc:
             self.result.stop_reason, self.result.detail = "infra_error", exc.detail
             self.result.infra_kind = exc.kind
-        self.result.wall_seconds = time.monotonic() - self._started
+        self.result.wall_seconds += time.monotonic() - self._started
         self._log({"event": "stop", "reason": self.result.stop_reason, "detail": self.result.detail})
         return self.result
 
@@ -133,12 +147,12 @@ class AgentLoop:
             raise LoopStop("budget_time", f"time budget of {self.budget.seconds:g}s exhausted")
         response = self.query()
         self.execute(response)
-        if self.result.total_tokens >= self.budget.tokens:
+        used = self.result.total_tokens - self._try_tokens  # budgets apply per try
+        if used >= self.budget.tokens:
             raise LoopStop(
-                "budget_tokens",
-                f"token budget of {self.budget.tokens} exhausted ({self.result.total_tokens} used)",
+                "budget_tokens", f"token budget of {self.budget.tokens} exhausted ({used} used)"
             )
-        if self.result.turns >= self.budget.turns:
+        if self.result.turns - self._try_turns >= self.budget.turns:
             raise LoopStop("budget_turns", f"turn budget of {self.budget.turns} exhausted")
 
     # -- query ---------------------------------------------------------------------------------

@@ -67,6 +67,15 @@ class Group:
         calls = sum(r.tool_calls for r in self.scored)
         return sum(r.malformed_tool_calls for r in self.scored) / calls if calls else None
 
+    def pass_rate_by_try(self) -> list[float] | None:
+        """Aider's pass_rate_1, pass_rate_2...: the share of scored attempts that passed within
+        1, 2... tries. None when no attempt of the group had a second try available."""
+        most = max((len(r.tries) for r in self.scored), default=0)
+        if most < 2 or not self.n:
+            return None
+        return [round(sum(1 for r in self.scored if (r.passed_on_try or most + 1) <= t) / self.n, 4)
+                for t in range(1, most + 1)]
+
     def discriminator(self) -> Group:
         return Group([r for r in self.results if DISCRIMINATOR in r.tags])
 
@@ -91,6 +100,7 @@ def canary_rows(results: list[AttemptResult], confidence: float = 0.95) -> list[
             "pass_hat_k": round(pass_hat_k(n, c, n), 4) if n else None,
             "k": n, "ci_low": round(low, 4), "ci_high": round(high, 4),
             "stability": stability(n, c),
+            "pass_rate_by_try": group.pass_rate_by_try(),
             "infra_errors": group.infra_errors,
             "outcomes": dict(sorted(group.outcomes.items())),
         })
@@ -114,6 +124,7 @@ def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict
         "stability": dict(sorted(group.stabilities().items())),
         "mean_turns_to_complete": _round(group.mean("turns", passed_only=True)),
         "malformed_call_rate": _round(group.malformed_rate),
+        "pass_rate_by_try": group.pass_rate_by_try(),
         "budget_exceeded": {kind: outcomes[kind] for kind in BUDGET_OUTCOMES},
         "discriminator": {"n": discriminator.n, "c": discriminator.c} if discriminator.results else None,
         "infra_errors": group.infra_errors,

@@ -41,6 +41,10 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
         outcomes = " ".join(f"{name}={counts[name]}" for name in OUTCOME_ORDER if counts.get(name))
         if row["discriminator"]:
             outcomes += f" · discriminator {row['discriminator']['c']}/{row['discriminator']['n']}"
+        if row["pass_rate_by_try"]:
+            outcomes += " · passed within " + ", ".join(
+                f"{t} {'try' if t == 1 else 'tries'} {rate:.2f}"
+                for t, rate in enumerate(row["pass_rate_by_try"], start=1))
         lines.append(f"{'':<25}{outcomes}")
     notes = []
     infra = sum(1 for r in results if r.outcome == "infra_error")
