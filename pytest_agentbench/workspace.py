@@ -38,6 +38,11 @@ class WorkspaceError(Exception):
 
 
 def git(*args: str, cwd: Path, input: bytes | None = None) -> str:
+    return git_bytes(*args, cwd=cwd, input=input).decode("utf-8", errors="replace")
+
+
+def git_bytes(*args: str, cwd: Path, input: bytes | None = None) -> bytes:
+    """:func:`git`'s raw output, for file contents (``cat-file``) that may not be text."""
     env = {**os.environ, **_GIT_ENV}
     proc = subprocess.run(
         ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
@@ -48,7 +53,7 @@ def git(*args: str, cwd: Path, input: bytes | None = None) -> str:
         raise WorkspaceError(
             f"git {' '.join(args)} failed in {cwd}: {proc.stderr.decode(errors='replace').strip()}"
         )
-    return proc.stdout.decode("utf-8", errors="replace")
+    return proc.stdout
 
 
 def _tree_digest(directory: Path) -> str:

@@ -7,4 +7,4 @@ status. ``cli.py`` registers every module named in ``COMMAND_MODULES``.
 
 from __future__ import annotations
 
-COMMAND_MODULES: tuple[str, ...] = ("validate", "exercism")
+COMMAND_MODULES: tuple[str, ...] = ("validate", "exercism", "mine")
