@@ -38,8 +38,9 @@ def _missing_tools(*groups: tuple[str, ...]) -> str | None:
         elsewhere = next((found for tool in group if (found := shutil.which(tool))), None)
         names = " or ".join(group)
         if elsewhere:
+            # A link is not always enough: a rustup proxy also reads ~/.rustup.
             return (f"{names} is at {elsewhere}, outside the PATH the checks run with"
-                    f" ({VERIFY_PATH}, scratch HOME): install or link it there")
+                    f" ({VERIFY_PATH}, scratch HOME): install it there")
         return f"{names} not found (checks run with PATH={VERIFY_PATH})"
     return None
 
