@@ -276,6 +276,19 @@ def test_rust_build_files_and_skips(tmp_path: Path) -> None:
     assert TRACKS["javascript"].unskip(js) == "test('a', () => {});\ntest('b', () => {});\nit('c');\n"
 
 
+def test_old_layout_example_beside_the_stub_stays_out_of_repo(tmp_path: Path) -> None:
+    from pytest_agentbench.library.exercism import import_exercises
+    source = exercise(tmp_path / "leap", {
+        "leap.py": "def leap_year(year):\n    pass\n", "leap_test.py": "", "example.py": "answer\n",
+        ".docs/instructions.md": "x\n"},
+        {"files": {"solution": ["leap.py"], "test": ["leap_test.py"], "example": ["example.py"]}})
+    [outcome] = import_exercises(source, tmp_path / "out")
+    directory = tmp_path / "out" / "python" / "leap"
+    assert outcome.status == "imported"
+    assert sorted(p.name for p in (directory / "repo").iterdir()) == ["leap.py"]
+    assert (directory / "solution" / "leap.py").read_text() == "answer\n"
+
+
 def test_cpp_cmakelists_is_pinned_to_the_slug(tmp_path: Path) -> None:
     (tmp_path / "CMakeLists.txt").write_text(
         "get_filename_component(exercise ${CMAKE_CURRENT_SOURCE_DIR} NAME)\nproject(${exercise} CXX)\n")

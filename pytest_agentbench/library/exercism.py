@@ -214,7 +214,8 @@ def _copy(source: Path, target: Path) -> None:
 
 def _starting_files(exercise: Exercise) -> list[str]:
     """The exercise minus metadata (.meta/, .docs/, any dot-directory), tests and leftovers."""
-    skip = set(exercise.tests)
+    # Old track layouts keep the example beside the stub (python's example.py): never in repo/.
+    skip = set(exercise.tests) | set(exercise.examples)
     files = []
     for path in sorted(exercise.directory.rglob("*")):
         relative = path.relative_to(exercise.directory)
