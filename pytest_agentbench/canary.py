@@ -67,8 +67,9 @@ class Canary(BaseModel):
     # Seed 004's two-try workflow: after a failed verification the failing check's output goes
     # back to the model for another try in the same worktree. None: the command line decides.
     retries_with_feedback: int | None = Field(default=None, ge=0, le=3)
-    # Filled in by the loader, never read from TOML.
+    # Filled in by the loader (or a Python canary's marker), never read from TOML.
     path: Path = Field(default=Path("."), exclude=True)
+    repo_path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("prompt")
     @classmethod
@@ -102,7 +103,7 @@ class Canary(BaseModel):
 
     @property
     def repo_dir(self) -> Path:
-        return self.directory / "repo"
+        return self.repo_path or self.directory / "repo"
 
     @property
     def hidden_dir(self) -> Path:
@@ -153,8 +154,9 @@ def load_canary(path: Path) -> Canary:
     except tomllib.TOMLDecodeError as exc:
         raise CanaryError(f"{path}: invalid TOML: {exc}") from None
     data.setdefault("id", path.parent.name)
-    if "path" in data:
-        raise CanaryError(f"{path}: field 'path': unknown field")
+    for internal in ("path", "repo_path"):
+        if internal in data:
+            raise CanaryError(f"{path}: field '{internal}': unknown field")
     try:
         canary = Canary.model_validate(data)
     except ValidationError as exc:

@@ -26,6 +26,16 @@ class AttemptFailed(Exception):
         self.result = result
 
 
+def junit_properties(result: AttemptResult) -> list[tuple[str, object]]:
+    """JUnit XML (--junitxml) writes these as <property> elements of the test case."""
+    return [
+        ("agentbench_outcome", result.outcome), ("agentbench_turns", result.turns),
+        ("agentbench_tokens", result.total_tokens), ("agentbench_tool_calls", result.tool_calls),
+        ("agentbench_malformed_tool_calls", result.malformed_tool_calls),
+        ("agentbench_wall_seconds", result.wall_seconds),
+    ]
+
+
 class CanaryFile(pytest.File):
     def collect(self):
         from pytest_agentbench.plugin import get_session
@@ -65,13 +75,7 @@ class CanaryItem(pytest.Item):
 
         result = run_attempt(get_session(self.config), self.canary, self.model, self.repeat, self.nodeid)
         self.stash[result_key] = result
-        # JUnit XML (--junitxml) writes these as <property> elements of the test case.
-        self.user_properties.extend([
-            ("agentbench_outcome", result.outcome), ("agentbench_turns", result.turns),
-            ("agentbench_tokens", result.total_tokens), ("agentbench_tool_calls", result.tool_calls),
-            ("agentbench_malformed_tool_calls", result.malformed_tool_calls),
-            ("agentbench_wall_seconds", result.wall_seconds),
-        ])
+        self.user_properties.extend(junit_properties(result))
         if result.stop_reason == "setup":
             # A server that cannot run the benchmark makes every later attempt meaningless.
             self.session.shouldstop = f"agentbench: {self.model.name}: {result.detail}"

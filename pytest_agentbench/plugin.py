@@ -6,6 +6,8 @@ The plugin is inert unless canaries are collected, so it costs nothing in other 
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,15 @@ from pytest_agentbench.collect import (
     CanaryFile,
     CanaryItem,
     is_canary_support_dir,
+    junit_properties,
     result_key,
 )
 from pytest_agentbench.gates import evaluate
 from pytest_agentbench.history import RunRecorder, attempt_key
 from pytest_agentbench.options import pytest_addoption, settings_from  # noqa: F401 (hook)
 from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.pycanary import agent, agentbench_attempt  # noqa: F401 (fixtures)
+from pytest_agentbench.pycanary import attempt_of, finish_report, parametrize
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.terminal import summary_lines
 from pytest_agentbench.results import AttemptResult
@@ -46,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for tier in TIERS:
         config.addinivalue_line("markers", f"{tier}: agentbench canaries of the {tier} tier")
     config.addinivalue_line("markers", "agentbench: an agentbench canary attempt")
+    config.addinivalue_line("markers", "canary(tier, repo, id=None, tags=(), budget=None, tools=None): "
+                                       "a Python canary using the `agent` fixture")
     settings = settings_from(config)
     if _is_worker(config):
         workerinput = config.workerinput  # type: ignore[attr-defined]
@@ -142,17 +149,60 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"agentbench: signal {signum}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """SIGTERM (a CI cancel, `kill`, a container stop) ends a benchmark like Ctrl-C does: the
+    running attempt's sandbox and worktree go, every finished attempt stays in the database
+    and the JSON report (``interrupted: true``), and pytest exits 2. Other test runs keep the
+    default SIGTERM behaviour."""
+    benchmarking = any(_attempt_key(item) is not None for item in session.items)
+    controller = session.config.pluginmanager.hasplugin("dsession")  # xdist's controller
+    if not (benchmarking or controller) or threading.current_thread() is not threading.main_thread():
+        return (yield)
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        return (yield)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize(metafunc, get_session(metafunc.config))
+
+
+def _attempt_key(item: pytest.Item) -> tuple[str, tuple] | None:
+    """(tier, resume key) of a canary attempt item, TOML or Python; None for other tests."""
+    if isinstance(item, CanaryItem):
+        canary, model, repeat = item.canary, item.model, item.repeat
+    elif (attempt := attempt_of(item)) is not None:
+        canary, model, repeat = attempt.canary, attempt.model, attempt.repeat
+    else:
+        return None
+    return canary.tier, attempt_key(canary.id, model.name, "base", repeat)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = get_session(config)
+    for item in items:
+        attempt = attempt_of(item)
+        if attempt is not None:  # what CanaryItem does for TOML canaries
+            item.extra_keyword_matches.update([*attempt.canary.tags, attempt.model.name])
+            if session.settings.group_by_model:
+                item.add_marker(pytest.mark.xdist_group(attempt.model.name))
     tiers, done = session.settings.tiers, session.done
     if not tiers and not done:
         return
 
     def wanted(item: pytest.Item) -> bool:
-        if not isinstance(item, CanaryItem):
+        found = _attempt_key(item)
+        if found is None:
             return True
-        key = attempt_key(item.canary.id, item.model.name, "base", item.repeat)
-        return (not tiers or item.canary.tier in tiers) and key not in done
+        tier, key = found
+        return (not tiers or tier in tiers) and key not in done
 
     keep, drop = [], []
     for item in items:
@@ -165,6 +215,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
+    python_canary = finish_report(item, call, report)
+    if python_canary is not None:
+        item.stash[result_key] = python_canary
+        report.user_properties.extend(junit_properties(python_canary))
     result = item.stash.get(result_key, None)
     if result is not None and report.when == "call":
         setattr(report, REPORT_ATTR, result.model_dump(mode="json"))

@@ -63,6 +63,8 @@ class AttemptResult(BaseModel):
     worktree: str | None = None
     # With retries_with_feedback: every try in order; the attempt's outcome is the last one's.
     tries: list[TryRecord] = Field(default_factory=list)
+    # Host-side git metadata the agent changed (the .git pointer, refs, config): a failed attempt.
+    integrity_problems: list[str] = Field(default_factory=list)
 
     @property
     def passed_on_try(self) -> int | None:

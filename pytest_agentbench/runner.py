@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import re
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from pytest_agentbench.agent.loop import SYSTEM_PROMPT, AgentLoop, LoopResult
 from pytest_agentbench.agent.tools import ToolContext
@@ -12,11 +15,12 @@ from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome, classify
 from pytest_agentbench.results import AttemptResult, CheckRecord, TryRecord
-from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.sandbox import Sandbox, command_env
 from pytest_agentbench.servers.managed import ServerStartError
 from pytest_agentbench.servers.preflight import ServerInfo
 from pytest_agentbench.session import AgentbenchSession, JsonlTranscript
 from pytest_agentbench.verify import Verification, run_verification
+from pytest_agentbench.workspace import Baseline, GitState
 
 
 def slug(text: str) -> str:
@@ -32,58 +36,116 @@ def _tools_for(canary: Canary, model: ModelSpec) -> list[str] | None:
     return [name for name in canary.tools if name in model.tools]
 
 
+def server_problem(session: AgentbenchSession, model: ModelSpec) -> tuple[ServerInfo | None, str]:
+    """The endpoint's preflight, and why no attempt can run on it ("" when one can)."""
+    try:
+        session.ensure_endpoint(model)
+        server = session.preflight(model)
+    except ServerStartError as exc:
+        return None, f"model server could not be started: {exc}"
+    return server, "; ".join(server.problems) and f"server preflight failed: {'; '.join(server.problems)}"
+
+
+def setup_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, budget: ResolvedBudget,
+                  server: ServerInfo | None, detail: str, started: float) -> AttemptResult:
+    # No usable server, no attempt: an infrastructure error, never a model failure.
+    return AttemptResult(
+        canary=canary.id, tier=canary.tier, model=model.name, repeat=repeat, nodeid=nodeid,
+        tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="setup",
+        detail=detail, budget=budget.model_dump(), server=server.to_json() if server else None,
+        wall_seconds=round(time.monotonic() - started, 3),
+    )
+
+
+@dataclass
+class Workspace:
+    """One attempt's worktree and what runs in it: environment, sandbox, transcript."""
+
+    baseline: Baseline
+    worktree: Path
+    home: Path  # the commands' scratch $HOME
+    env: dict[str, str]
+    sandbox: Sandbox | None
+    transcript: JsonlTranscript
+    git_state: GitState | None = None
+    tampered: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int,
+             nodeid: str) -> Workspace:
+        name = slug(f"{canary.id}-{model.name}-r{repeat}")
+        baseline = session.workspaces.baseline(canary.repo_dir, canary.id)
+        worktree = session.workspaces.create_worktree(baseline, name)
+        home = worktree.parent / f"{name}.home"
+        home.mkdir(exist_ok=True)
+        transcript = session.transcript_for(name)
+        transcript.write({"event": "attempt", "nodeid": nodeid, "canary": canary.id,
+                          "model": model.name, "repeat": repeat, "run_id": session.run_id,
+                          "worktree": str(worktree), "endpoint": model.describe()})
+        return cls(baseline, worktree, home, command_env(home),
+                   session.sandbox_for(worktree, home, baseline.path / ".git"), transcript,
+                   GitState.capture(baseline, worktree))
+
+    def check_integrity(self) -> list[str]:
+        """How the agent changed host-side git metadata (only possible without bubblewrap).
+        Checked before any host git command reads the tree again: a planted config could
+        otherwise make ``git add`` run a filter command on the host."""
+        if self.git_state is not None:
+            self.tampered = self.git_state.changes(GitState.capture(self.baseline, self.worktree))
+        return self.tampered
+
+    def agent_loop(self, session: AgentbenchSession, canary: Canary, model: ModelSpec,
+                   budget: ResolvedBudget) -> AgentLoop:
+        return AgentLoop(
+            client=session.client_for(model),
+            context=ToolContext(root=self.worktree, env=self.env,
+                                remaining_seconds=lambda: budget.seconds, sandbox=self.sandbox),
+            budget=budget,
+            tools=_tools_for(canary, model),
+            max_malformed=model.max_format_retries or session.settings.max_malformed,
+            system_prompt=model.system_prompt or SYSTEM_PROMPT,
+            transcript=self.transcript,
+        )
+
+    def close(self, session: AgentbenchSession) -> None:
+        self.transcript.close()
+        if self.tampered:
+            # The baseline repository can't be trusted any more: later attempts rebuild it.
+            session.workspaces.discard(self.baseline)
+        if not session.settings.keep_worktrees:
+            session.workspaces.remove_worktree(self.baseline, self.worktree)
+            shutil.rmtree(self.home, ignore_errors=True)
+
+
 def run_attempt(
     session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int, nodeid: str
 ) -> AttemptResult:
     started = time.monotonic()
     settings = session.settings
     budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds)
+    server, problem = server_problem(session, model)
+    if problem:
+        return setup_failure(canary, model, repeat, nodeid, budget, server, problem, started)
+    workspace = Workspace.open(session, canary, model, repeat, nodeid)
+    worktree, baseline, env, sandbox = (workspace.worktree, workspace.baseline, workspace.env,
+                                        workspace.sandbox)
+    transcript = workspace.transcript
     try:
-        session.ensure_endpoint(model)
-        server = session.preflight(model)
-    except ServerStartError as exc:
-        detail, server = f"model server could not be started: {exc}", None
-    else:
-        detail = "; ".join(server.problems) and f"server preflight failed: {'; '.join(server.problems)}"
-    if detail:
-        # No usable server, no attempt: an infrastructure error, never a model failure.
-        return AttemptResult(
-            canary=canary.id, tier=canary.tier, model=model.name, repeat=repeat, nodeid=nodeid,
-            tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="setup",
-            detail=detail, budget=budget.model_dump(), server=server.to_json() if server else None,
-            wall_seconds=round(time.monotonic() - started, 3),
-        )
-    name = slug(f"{canary.id}-{model.name}-r{repeat}")
-    baseline = session.workspaces.baseline(canary.repo_dir, canary.id)
-    worktree = session.workspaces.create_worktree(baseline, name)
-    home = worktree.parent / f"{name}.home"
-    home.mkdir(exist_ok=True)
-    env = command_env(home)
-    sandbox = session.sandbox_for(worktree, home, baseline.path / ".git")
-    transcript = session.transcript_for(name)
-    transcript.write({"event": "attempt", "nodeid": nodeid, "canary": canary.id, "model": model.name,
-                      "repeat": repeat, "run_id": session.run_id, "worktree": str(worktree),
-                      "endpoint": model.describe()})
-    try:
-        loop = AgentLoop(
-            client=session.client_for(model),
-            context=ToolContext(root=worktree, env=env, remaining_seconds=lambda: budget.seconds,
-                                sandbox=sandbox),
-            budget=budget,
-            tools=_tools_for(canary, model),
-            max_malformed=model.max_format_retries or settings.max_malformed,
-            system_prompt=model.system_prompt or SYSTEM_PROMPT,
-            transcript=transcript,
-        )
+        loop = workspace.agent_loop(session, canary, model, budget)
         run = loop.run(canary.prompt)
         retries = _retries_for(canary, settings.retries_with_feedback)
         tries: list[TryRecord] = []
         for try_number in itertools.count(1):
             last_try = try_number > retries
-            result = _loop_result(canary, model, repeat, nodeid, run, budget, transcript, server)
+            result = loop_result(canary, model, repeat, nodeid, run, budget, transcript, server)
             if run.stop_reason == "infra_error":
                 # A server fault says nothing about the model: no verification, no verdict.
                 result.detail = session.explain_fault(model, f"model server fault: {run.detail}")
+            elif workspace.check_integrity():
+                result.outcome = Outcome.FAILED.value
+                result.integrity_problems = workspace.tampered
+                result.detail = f"{run.detail}; the agent tampered with git: {'; '.join(workspace.tampered)}"
+                break
             else:
                 # Before a retry the hidden tests leave the tree again: the model never sees them.
                 verification = run_verification(canary, worktree, baseline.commit, env, sandbox,
@@ -104,16 +166,14 @@ def run_attempt(
             result.worktree = str(worktree)
         return result
     finally:
-        transcript.close()
-        if not settings.keep_worktrees:
-            session.workspaces.remove_worktree(baseline, worktree)
+        workspace.close(session)
 
 
 def _retries_for(canary: Canary, default: int) -> int:
     return default if canary.retries_with_feedback is None else canary.retries_with_feedback
 
 
-def _loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run: LoopResult,
+def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run: LoopResult,
                  budget: ResolvedBudget, transcript: JsonlTranscript, server: ServerInfo) -> AttemptResult:
     """The attempt's record from the loop's counters; the verdict is added after verification."""
     result = AttemptResult(

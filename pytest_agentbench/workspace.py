@@ -114,6 +114,12 @@ class WorkspaceManager:
             self._baselines[key] = Baseline.build(repo_dir, destination)
         return self._baselines[key]
 
+    def discard(self, baseline: Baseline) -> None:
+        """Forget a baseline whose repository an attempt tampered with: the next one rebuilds it."""
+        for key, known in list(self._baselines.items()):
+            if known is baseline:
+                del self._baselines[key]
+
     def create_worktree(self, baseline: Baseline, name: str) -> Path:
         path = self.root / "worktrees" / name
         if path.exists():
@@ -128,6 +134,35 @@ class WorkspaceManager:
         except WorkspaceError:
             shutil.rmtree(path, ignore_errors=True)
             git("worktree", "prune", cwd=baseline.path)
+
+
+@dataclass(frozen=True)
+class GitState:
+    """What an attempt must leave as it found it in the host's git (issue 5, item 4)."""
+
+    refs: str  # every ref of the baseline repository, stash included
+    pointer: bytes  # the worktree's .git file, which names its git directory
+    config: bytes  # the baseline's .git/config, which host-side git reads
+
+    @classmethod
+    def capture(cls, baseline: Baseline, worktree: Path) -> GitState:
+        pointer = worktree / ".git"
+        return cls(
+            refs=git("for-each-ref", "--format=%(refname) %(objectname)", cwd=baseline.path),
+            pointer=pointer.read_bytes() if pointer.is_file() and not pointer.is_symlink() else b"",
+            config=(baseline.path / ".git" / "config").read_bytes(),
+        )
+
+    def changes(self, now: GitState) -> list[str]:
+        found = []
+        if now.refs != self.refs:
+            added = sorted(set(now.refs.splitlines()) - set(self.refs.splitlines()))
+            found.append(f"refs of the baseline repository changed: {added or 'refs removed'}")
+        if now.pointer != self.pointer:
+            found.append("the worktree's .git pointer was changed")
+        if now.config != self.config:
+            found.append("the baseline repository's .git/config was changed")
+        return found
 
 
 def diff_against_baseline(worktree: Path, commit: str) -> DiffStat:

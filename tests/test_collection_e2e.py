@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,28 @@ def test_group_by_model_keeps_a_model_on_one_worker(bench):
             model = rest.split("[")[-1].split("-r")[0]
             workers.setdefault(model, set()).add(worker)
     assert workers and all(len(found) == 1 for found in workers.values()), workers
+
+
+def test_sigterm_mid_attempt_keeps_finished_attempts_and_cleans_up(bench, tmp_path):
+    bench.canary()
+    # SIGTERM one second into the third attempt, while its shell command is still running.
+    bench.pytester.makeconftest(
+        "import os, signal, threading\n"
+        "seen = []\n"
+        "def pytest_runtest_logstart(nodeid, location):\n"
+        "    seen.append(nodeid)\n"
+        "    if len(seen) == 3:\n"
+        "        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+    )
+    probe = "sleep 2 && echo agentbench-sigterm-probe"
+    script = [call("shell", command=probe), *GOOD]
+    workdir = tmp_path / "work"
+    with ScriptedServer(script) as server:
+        result = bench.run(server, "--agentbench-workdir", str(workdir), repeats=4, subprocess=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    report = bench.report()
+    assert report["interrupted"] is True
+    assert [(a["repeat"], a["outcome"]) for a in report["attempts"]] == [(0, "passed"), (1, "passed")]
+    leftover = subprocess.run(["pgrep", "-f", "agentbench-sigterm-probe"], capture_output=True)
+    assert leftover.stdout == b""
+    assert list(workdir.rglob("worktrees/*")) == []  # worktrees and scratch homes are gone

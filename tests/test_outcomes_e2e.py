@@ -253,3 +253,20 @@ def test_unparsable_arguments_do_not_poison_the_history(bench):
     assert only_attempt(bench)["malformed_tool_calls"] == 1
     tool_message = next(m for m in agent_requests(server)[1]["messages"] if m["role"] == "tool")
     assert "not valid JSON" in tool_message["content"] and '"content": "def' in tool_message["content"]
+
+
+def test_tampering_with_host_git_fails_the_attempt_and_the_baseline_is_rebuilt(bench):
+    # Only the process tier lets a shell command reach the baseline repository's git dir.
+    bench.canary()
+    tamper = [calls(tool_call("shell", {"command": "git branch evil && git config core.pager cat"}),
+                    tool_call("write_file", {"path": "hello.py", "content": HELLO_SOURCE})),
+              say("Done.")]
+    scripts = {"tamper": tamper, "good": [WRITE_HELLO, say("Done.")]}
+    with ScriptedServer(scripts) as server:
+        bench.run(server, "--agentbench-sandbox", "process", models="tamper,good")
+    by_model = {a["model"]: a for a in bench.report()["attempts"]}
+    tampered = by_model["tamper"]
+    assert tampered["outcome"] == "failed"
+    assert any("refs/heads/evil" in p for p in tampered["integrity_problems"])
+    assert any(".git/config" in p for p in tampered["integrity_problems"])
+    assert by_model["good"]["outcome"] == "passed" and by_model["good"]["integrity_problems"] == []

@@ -1,0 +1,248 @@
+"""Python canaries: a test marked ``@pytest.mark.canary(...)`` that uses the ``agent`` fixture
+gets the same model × repeat parametrization, outcomes and reporting as a ``canary.toml``::
+
+    @pytest.mark.canary(tier="lite", repo="slugify_repo", tags=["python"])
+    def test_slugify(agent):
+        run = agent.run("Add slugify(text) to text_utils.py ...")
+        assert "text_utils.py" in run.files_changed
+        check = agent.check("python -m pytest -q")
+        assert check.ok, check.output
+
+The test body is the verification. It passing is ``passed``; it failing is classified like failed
+checks (DESIGN §5): the loop's ceiling, malformed calls or confusion when one ended it, ``phantom``
+when the agent changed nothing, else ``failed``. A server fault is ``infra_error``, whatever the
+test asserted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from pytest_agentbench.agent.loop import AgentLoop, LoopResult
+from pytest_agentbench.canary import Canary, ResolvedBudget
+from pytest_agentbench.models import ModelSpec
+from pytest_agentbench.outcome import Outcome, classify
+from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.runner import Workspace, loop_result, server_problem, setup_failure
+from pytest_agentbench.sandbox import CommandResult, run_command
+from pytest_agentbench.session import AgentbenchSession
+from pytest_agentbench.workspace import git
+
+MARKER = "canary"
+ATTEMPT_PARAM = "agentbench_attempt"
+MARKER_FIELDS = {"tier", "repo", "id", "tags", "budget", "tools"}
+
+
+@dataclass(frozen=True)
+class PyAttempt:
+    """The parameter of one Python-canary attempt: which canary, model and repeat."""
+
+    canary: Canary
+    model: ModelSpec
+    repeat: int
+
+
+class AgentInfraError(Exception):
+    """The model server failed (or could not be set up): the attempt says nothing about the model."""
+
+
+@dataclass
+class AgentRun:
+    """What one ``agent.run()`` did, for the test to assert on."""
+
+    stop_reason: str  # final | budget_* | malformed | tool_confusion (DESIGN §5)
+    detail: str
+    final_message: str | None
+    turns: int
+    tool_calls: int
+    files_changed: list[str]
+    diff: str  # unified diff against the starting repo
+
+    @property
+    def claimed_done(self) -> bool:
+        return self.stop_reason == "final"
+
+
+def canary_from_marker(marker: pytest.Mark, function: Any, path: Path) -> Canary:
+    where = f"{path}::{function.__name__}: @pytest.mark.canary"
+    unknown = sorted(set(marker.kwargs) - MARKER_FIELDS)
+    if marker.args or unknown:
+        pytest.fail(f"{where}: takes keyword arguments {sorted(MARKER_FIELDS)} only"
+                    + (f"; unknown: {unknown}" if unknown else ""), pytrace=False)
+    fields = dict(marker.kwargs)
+    repo = fields.pop("repo", None)
+    if repo is None:
+        pytest.fail(f"{where}: field 'repo': required (the starting files, relative to the test file)",
+                    pytrace=False)
+    repo_path = (path.parent / repo).resolve()
+    if not repo_path.is_dir():
+        pytest.fail(f"{where}: field 'repo': {repo_path} is not a directory", pytrace=False)
+    fields.setdefault("id", f"{path.stem}.{function.__name__}")
+    # The prompt is given to agent.run(); the docstring stands in for the record.
+    fields["prompt"] = (function.__doc__ or "").strip() or function.__name__
+    fields["verify"] = {"expect_changed": ["*"]}  # unused: the test body verifies
+    try:
+        canary = Canary.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors())
+        pytest.fail(f"{where}: {problems}", pytrace=False)
+    canary.path, canary.repo_path = path, repo_path
+    return canary
+
+
+def parametrize(metafunc: pytest.Metafunc, session: AgentbenchSession) -> None:
+    """pytest_generate_tests: one call per model × repeat, ids like TOML canaries'."""
+    marker = metafunc.definition.get_closest_marker(MARKER)
+    if marker is None or "agent" not in metafunc.fixturenames:
+        return
+    canary = canary_from_marker(marker, metafunc.function, metafunc.definition.path)
+    values = [pytest.param(PyAttempt(canary, model, repeat), id=f"{model.id_fragment}-r{repeat}",
+                           marks=[getattr(pytest.mark, canary.tier), pytest.mark.agentbench])
+              for model in session.settings.models for repeat in range(session.settings.repeats)]
+    metafunc.parametrize(ATTEMPT_PARAM, values)
+
+
+def attempt_of(item: pytest.Item) -> PyAttempt | None:
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get(ATTEMPT_PARAM) if callspec is not None else None
+    return value if isinstance(value, PyAttempt) else None
+
+
+class Agent:
+    """The ``agent`` fixture: a worktree of the canary's repo and a model to work in it."""
+
+    def __init__(self, session: AgentbenchSession, attempt: PyAttempt, nodeid: str) -> None:
+        self.session, self.attempt, self.nodeid = session, attempt, nodeid
+        self.started = time.monotonic()
+        settings = session.settings
+        self.budget: ResolvedBudget = attempt.canary.resolved_budget(
+            settings.turns, settings.tokens, settings.seconds)
+        self.server, self.setup_problem = server_problem(session, attempt.model)
+        self.workspace: Workspace | None = None
+        self.loop: AgentLoop | None = None
+        self.last: AgentRun | None = None
+        if not self.setup_problem:
+            self.workspace = Workspace.open(session, attempt.canary, attempt.model, attempt.repeat, nodeid)
+
+    @property
+    def path(self) -> Path:
+        """The worktree: read what the agent left, or add files before checks."""
+        if self.workspace is None:
+            raise AgentInfraError(self.setup_problem)
+        return self.workspace.worktree
+
+    def run(self, prompt: str) -> AgentRun:
+        """Run the agent loop on ``prompt``; a second call continues the same conversation."""
+        if self.workspace is None:
+            raise AgentInfraError(self.setup_problem)
+        if self.loop is None:
+            self.loop = self.workspace.agent_loop(self.session, self.attempt.canary,
+                                                  self.attempt.model, self.budget)
+            run = self.loop.run(prompt)
+        else:
+            run = self.loop.resume(prompt)
+        if run.stop_reason == "infra_error":
+            raise AgentInfraError(f"model server fault: {run.detail}")
+        if self.workspace.check_integrity():
+            pytest.fail(f"the agent tampered with git: {'; '.join(self.workspace.tampered)}",
+                        pytrace=False)
+        worktree, commit = self.workspace.worktree, self.workspace.baseline.commit
+        git("add", "-A", cwd=worktree)
+        names = git("diff", "--cached", "--name-only", "-z", "--no-renames", commit, cwd=worktree)
+        self.last = AgentRun(
+            stop_reason=run.stop_reason, detail=run.detail, final_message=run.final_message,
+            turns=run.turns, tool_calls=run.tool_calls,
+            files_changed=sorted(name for name in names.split("\0") if name),
+            diff=git("diff", "--cached", "--no-renames", commit, cwd=worktree),
+        )
+        return self.last
+
+    def check(self, command: str, timeout: float = 120) -> CommandResult:
+        """Run a command in the worktree, in the same sandbox as the agent's shell."""
+        ws = self.workspace
+        if ws is None:
+            raise AgentInfraError(self.setup_problem)
+        return run_command(command, ws.worktree, timeout, ws.env, sandbox=ws.sandbox)
+
+    def read(self, relative: str) -> str:
+        return (self.path / relative).read_text(encoding="utf-8", errors="replace")
+
+    def result(self, test_passed: bool, failure: str) -> AttemptResult | None:
+        """The attempt's record once the test body is done; None if it never ran the agent."""
+        canary, model, repeat = self.attempt.canary, self.attempt.model, self.attempt.repeat
+        if self.setup_problem:
+            return setup_failure(canary, model, repeat, self.nodeid, self.budget, self.server,
+                                 self.setup_problem, self.started)
+        if self.loop is None:
+            return None
+        run: LoopResult = self.loop.result
+        assert self.workspace is not None and self.server is not None
+        result = loop_result(canary, model, repeat, self.nodeid, run, self.budget,
+                             self.workspace.transcript, self.server)
+        if run.stop_reason == "infra_error":
+            result.detail = self.session.explain_fault(model, f"model server fault: {run.detail}")
+        elif self.workspace.tampered:
+            result.outcome, result.integrity_problems = Outcome.FAILED.value, self.workspace.tampered
+            result.detail = f"{run.detail}; test failed: {failure}"
+        else:
+            files = self.last.files_changed if self.last else []
+            outcome = classify(run.stop_reason, checks_passed=test_passed,
+                               qualifying_change=bool(files), protected_ok=True)
+            result.outcome, result.files_changed = outcome.value, files
+            result.detail = (f"test passed; loop ended: {run.detail}" if outcome is Outcome.PASSED
+                             else f"{run.detail}; test failed: {failure}")
+        result.wall_seconds = round(time.monotonic() - self.started, 3)
+        result.harness_seconds = round(result.wall_seconds - result.model_seconds, 3)
+        self.workspace.transcript.write({"event": "result", **result.model_dump(mode="json")})
+        return result
+
+    def close(self) -> None:
+        if self.workspace is not None:
+            self.workspace.close(self.session)
+
+
+agent_key = pytest.StashKey[Agent]()
+
+
+@pytest.fixture
+def agentbench_attempt() -> PyAttempt:
+    # Replaced by the parametrization of tests marked @pytest.mark.canary.
+    pytest.fail("the `agent` fixture needs @pytest.mark.canary(tier=..., repo=...) on the test",
+                pytrace=False)
+
+
+@pytest.fixture
+def agent(request: pytest.FixtureRequest, agentbench_attempt: PyAttempt):
+    """An agent working on the canary's repo in a fresh worktree (see the module docstring)."""
+    from pytest_agentbench.plugin import get_session
+
+    instance = Agent(get_session(request.config), agentbench_attempt, request.node.nodeid)
+    request.node.stash[agent_key] = instance
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+def finish_report(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> AttemptResult | None:
+    """At the call phase of a Python canary: its result, and a report status that matches it."""
+    instance = item.stash.get(agent_key, None)
+    if instance is None or report.when != "call":
+        return None
+    failure = "" if call.excinfo is None else call.excinfo.exconly().splitlines()[0][:300]
+    result = instance.result(report.passed, failure)
+    if result is None:
+        return None
+    if result.outcome != Outcome.PASSED.value and report.passed:
+        # e.g. a server fault in a test that asserted nothing: never a pass.
+        report.outcome = "failed"
+        report.longrepr = f"{result.outcome}: {result.detail}"
+    if result.stop_reason == "setup":
+        item.session.shouldstop = f"agentbench: {result.model}: {result.detail}"
+    return result
