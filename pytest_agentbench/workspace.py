@@ -43,7 +43,10 @@ def git(*args: str, cwd: Path, input: bytes | None = None) -> str:
 
 def git_bytes(*args: str, cwd: Path, input: bytes | None = None) -> bytes:
     """:func:`git`'s raw output, for file contents (``cat-file``) that may not be text."""
-    env = {**os.environ, **_GIT_ENV}
+    # GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE... from the caller (e.g. pytest run from a git hook)
+    # would point these commands at another repository.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    env.update(_GIT_ENV)
     proc = subprocess.run(
         ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
          "-c", "core.autocrlf=false", "-c", "core.quotepath=false", *args],
