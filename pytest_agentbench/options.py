@@ -14,6 +14,7 @@ import pytest
 
 from pytest_agentbench.canary import TIERS
 from pytest_agentbench.gates import GateError, parse_gate
+from pytest_agentbench.limits import SandboxLimits
 from pytest_agentbench.models import (
     EMBEDDED,
     ModelConfigError,
@@ -45,7 +46,9 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "resume": ("string", "RUN_ID or 'last': run only the attempts that run is missing, report the union"),
     "baseline": ("string", "RUN_ID, 'last' or a JSON report to compare this run with"),
     "sandbox": ("string", "where shell and check commands run: auto (bubblewrap when it works, "
-                          "default), bubblewrap (required), process (no OS sandbox)"),
+                          "default), bubblewrap (required), none (no OS sandbox; alias: process)"),
+    "sandbox_limits": ("string", "per-command limits, e.g. memory=4G,processes=512,file_size=256M,"
+                                 "tmp_size=1G,growth=2G ('off' lifts one; defaults: " + SandboxLimits().spec() + ")"),
     "fail_on_regression": ("bool", "exit non-zero when a model x canary regressed against the baseline "
                                    "beyond noise (Newcombe's interval of the difference excludes 0)"),
     "confidence": ("string", "confidence of the Wilson intervals (default 0.95)"),
@@ -136,11 +139,7 @@ def settings_from(config: pytest.Config) -> Settings:
                  config.getoption("agentbench_fail_under") or config.getini("agentbench_fail_under")]
     except GateError as exc:
         raise pytest.UsageError(str(exc)) from None
-    sandbox = _value(config, "sandbox") or "auto"
-    if sandbox not in ("auto", "bubblewrap", "process"):
-        raise pytest.UsageError(f"--agentbench-sandbox: {sandbox!r}: choose auto, bubblewrap or process")
-    if sandbox == "bubblewrap" and bubblewrap_problem():
-        raise pytest.UsageError(f"--agentbench-sandbox bubblewrap: {bubblewrap_problem()}")
+    sandbox, sandbox_limits = _sandbox(config)
     json_path = _value(config, "json")
     data_dir = Path(_value(config, "dir") or config.rootpath / ".agentbench")
     workdir = _value(config, "workdir")
@@ -157,6 +156,7 @@ def settings_from(config: pytest.Config) -> Settings:
         baseline=_value(config, "baseline"),
         fail_on_regression=bool(_value(config, "fail_on_regression")),
         sandbox=sandbox,
+        sandbox_limits=sandbox_limits,
         repeats=repeats,
         tiers=tiers,
         turns=_number(config, "max_turns", int, 1),
@@ -180,6 +180,20 @@ def _retries_with_feedback(config: pytest.Config) -> int:
     if value > 3:
         raise pytest.UsageError("--agentbench-retries-with-feedback: at most 3")
     return value
+
+
+def _sandbox(config: pytest.Config) -> tuple[str, SandboxLimits]:
+    sandbox = _value(config, "sandbox") or "auto"
+    sandbox = {"process": "none"}.get(sandbox, sandbox)  # the tier's earlier name
+    if sandbox not in ("auto", "bubblewrap", "none"):
+        raise pytest.UsageError(f"--agentbench-sandbox: {sandbox!r}: choose auto, bubblewrap or none")
+    if sandbox == "bubblewrap" and bubblewrap_problem():
+        raise pytest.UsageError(f"--agentbench-sandbox bubblewrap: {bubblewrap_problem()}")
+    try:
+        limits = SandboxLimits.parse(_value(config, "sandbox_limits") or "")
+    except ValueError as exc:
+        raise pytest.UsageError(f"--agentbench-sandbox-limits: {exc}") from None
+    return sandbox, limits
 
 
 def _ks(raw: str | None, repeats: int) -> list[int]:

@@ -6,9 +6,11 @@ keeping only a head and a tail: DESIGN §7 measured `yes` reaching 4.4 GiB RSS i
 uncapped ``communicate()``.
 
 Two tiers: ``bubblewrap`` (an OS sandbox: user namespace with every capability dropped, no
-network, own PID/IPC/UTS namespaces, read-only root, tmpfs /tmp, only the worktree and a scratch
-home writable, the git directories read-only, cleared environment) and ``process`` (a process group
-and a cleared environment only; confinement then rests on the file tools).
+network, own PID/IPC/UTS namespaces, read-only root, sized tmpfs /tmp and /dev/shm, only the
+worktree and a scratch home writable, the git directories read-only, cleared environment) and
+``none`` (a process group and a cleared environment only; confinement then rests on the file
+tools). Both apply :class:`~pytest_agentbench.limits.SandboxLimits`; a limit a command ran into is
+named at the end of its output, so the model can react.
 """
 
 from __future__ import annotations
@@ -20,26 +22,53 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from pytest_agentbench.limits import (
+    SandboxLimits,
+    growth_note,
+    limit_notes,
+    open_pids_cgroup,
+    rlimit_prefix,
+    tree_usage,
+)
 
 DEFAULT_OUTPUT_CAP = 16_000  # characters kept per command (half head, half tail)
 BWRAP = "bwrap"
+GROWTH_POLL_SECONDS = 1.0  # how often a running command's worktree growth is measured
+TIERS = ("bubblewrap", "none")
 
 
 @dataclass
 class Sandbox:
-    """A bubblewrap jail for one attempt's commands."""
+    """Where one attempt's commands run: a bubblewrap jail (``jail``) or plain ``/bin/sh``, with
+    its limits. Created once per attempt: worktree growth counts from that moment."""
 
     writable: list[Path]  # the worktree and the scratch home
     readonly: list[Path]  # e.g. the baseline repository's git directory
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    jail: bool = True
+    start_bytes: int = field(init=False, default=0)
+    last_end: float = field(init=False, default=0.0)  # wall clock: when the last command ended
+
+    def __post_init__(self) -> None:
+        self.last_end = time.time()
+        if self.limits.growth is not None:
+            self.start_bytes = tree_usage(self.writable)[0]
 
     def argv(self, command: str, cwd: Path, env: dict[str, str]) -> list[str]:
+        shell = [*rlimit_prefix(self.limits, in_user_namespace=self.jail), "/bin/sh", "-c", command]
+        if not self.jail:
+            return shell
         args = [BWRAP, "--unshare-all", "--unshare-user", "--cap-drop", "ALL",  # root too
                 "--die-with-parent", "--new-session",
-                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                # After the tmpfs: worktrees usually live under /tmp themselves.
-                "--tmpfs", "/tmp"]
+                "--ro-bind", "/", "/", "--dev", "/dev"]
+        # bwrap's /dev is a writable, unsized tmpfs: give /dev/shm its own sized one, then make
+        # /dev itself read-only (device nodes such as /dev/null still work).
+        args += [*self._size(), "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--proc", "/proc",
+                 # After the tmpfs: worktrees usually live under /tmp themselves.
+                 *self._size(), "--tmpfs", "/tmp"]
         for path in _interpreter_paths():
             # The Python running pytest (`python -m pytest` in the checks) may live under /tmp
             # too, e.g. a virtualenv in a CI checkout: keep it visible, read-only.
@@ -52,7 +81,18 @@ class Sandbox:
         args += ["--chdir", str(cwd), "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
-        return [*args, "--", "/bin/sh", "-c", command]
+        return [*args, "--", *shell]
+
+    def _size(self) -> list[str]:
+        if self.limits.tmp_size is None or not bwrap_has_size():
+            return []
+        return ["--size", str(self.limits.tmp_size)]
+
+    def growth(self) -> tuple[int, list[tuple[Path, int]]]:
+        """Bytes the writable paths grew by since the attempt began, and the files at the size
+        limit written since the last command ended (so each is reported once)."""
+        used, big = tree_usage(self.writable, self.limits.file_size, self.last_end)
+        return used - self.start_bytes, big
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,6 +100,16 @@ def _interpreter_paths() -> tuple[Path, ...]:
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent,
              Path(sys.executable).resolve().parent}
     return tuple(sorted(p for p in paths if p.exists() and p != Path("/")))
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_has_size() -> bool:
+    """Whether this bwrap can size a tmpfs (``--size``); older ones leave /tmp unsized."""
+    try:
+        proc = subprocess.run([BWRAP, "--help"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"--size" in proc.stdout + proc.stderr
 
 
 @functools.lru_cache(maxsize=1)
@@ -81,10 +131,11 @@ def bubblewrap_problem() -> str | None:
 class CommandResult:
     command: str
     exit_code: int | None  # None when killed by the timeout
-    output: str
+    output: str  # ends with a line per limit the command ran into
     timed_out: bool
     truncated_bytes: int
     seconds: float
+    limits_hit: list[str] = field(default_factory=list)  # names of SandboxLimits fields
 
     @property
     def ok(self) -> bool:
@@ -169,22 +220,61 @@ def run_command(
     output_cap: int = DEFAULT_OUTPUT_CAP,
     sandbox: Sandbox | None = None,
 ) -> CommandResult:
-    """Run ``command`` with ``sh -c`` (never a login shell: rc files cost ~100 ms a call)."""
+    """Run ``command`` with ``sh -c`` (never a login shell: rc files cost ~100 ms a call).
+
+    Without a ``sandbox`` it runs unjailed, with the default limits but no growth accounting.
+    """
     started = time.monotonic()
-    argv = sandbox.argv(command, cwd, env) if sandbox else ["/bin/sh", "-c", command]
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    limits = sandbox.limits if sandbox else SandboxLimits()
+    if sandbox:
+        argv = sandbox.argv(command, cwd, env)
+    else:
+        argv = [*rlimit_prefix(limits, in_user_namespace=False), "/bin/sh", "-c", command]
+    cgroup = open_pids_cgroup(limits)
+    if cgroup is not None:
+        argv = cgroup.wrap(argv)
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except BaseException:
+        if cgroup is not None:
+            cgroup.close()
+        raise
+    buffer, timed_out, stopped = _stream(proc, started + timeout, output_cap, sandbox)
+    exit_code = None if timed_out else proc.returncode
+    output = buffer.text()
+    grown, big = sandbox.growth() if sandbox else (0, [])
+    if sandbox:
+        sandbox.last_end = time.time()
+    notes = limit_notes(limits, exit_code, output, jailed=bool(sandbox and sandbox.jail), big_files=big,
+                        roots=sandbox.writable if sandbox else [cwd],
+                        pids_hit=cgroup is not None and cgroup.limit_hit())
+    if cgroup is not None:
+        cgroup.close()
+    if limits.growth is not None and (stopped or grown > limits.growth):
+        notes["growth"] = growth_note(limits.growth, grown, stopped)
+    if notes:
+        output = output + ("" if not output or output.endswith("\n") else "\n") + "\n".join(notes.values())
+    return CommandResult(
+        command=command,
+        exit_code=exit_code,
+        output=output,
+        timed_out=timed_out,
+        truncated_bytes=buffer.dropped,
+        seconds=time.monotonic() - started,
+        limits_hit=list(notes),
     )
+
+
+def _stream(proc: subprocess.Popen, deadline: float, output_cap: int,
+            sandbox: Sandbox | None) -> tuple[_CappedBuffer, bool, bool]:
+    """Read the command's output until EOF, the deadline or the growth limit; then end its tree.
+    Returns the output, whether the deadline hit, and whether the growth limit stopped it."""
     assert proc.stdout is not None
     buffer = _CappedBuffer(output_cap)
-    deadline = started + timeout
-    timed_out = False
+    timed_out = stopped = False
+    growth_limit = sandbox.limits.growth if sandbox else None
+    next_poll = time.monotonic() + GROWTH_POLL_SECONDS
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)
     fd = proc.stdout.fileno()
@@ -194,8 +284,13 @@ def run_command(
             now = time.monotonic()
             if now >= deadline:
                 timed_out = True
-                _kill_group(proc)
                 break
+            if growth_limit is not None and sandbox is not None and now >= next_poll:
+                # Between polls a command can write at most ~1 s worth of disk bandwidth more.
+                next_poll = now + GROWTH_POLL_SECONDS
+                if sandbox.growth()[0] > growth_limit:
+                    stopped = True
+                    break
             if shell_exited_at is None and proc.poll() is not None:
                 shell_exited_at = now
             if shell_exited_at is not None and now - shell_exited_at > 0.2:
@@ -212,12 +307,4 @@ def run_command(
         _kill_group(proc)
         proc.stdout.close()
         proc.wait()
-    exit_code = None if timed_out else proc.returncode
-    return CommandResult(
-        command=command,
-        exit_code=exit_code,
-        output=buffer.text(),
-        timed_out=timed_out,
-        truncated_bytes=buffer.dropped,
-        seconds=time.monotonic() - started,
-    )
+    return buffer, timed_out, stopped

@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 
 from pytest_agentbench.client import ChatClient, ClientSettings
+from pytest_agentbench.limits import SandboxLimits, unenforced_limits
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem
+from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, bwrap_has_size
 from pytest_agentbench.servers.managed import (
     ServerPool,
     ServerStartError,
@@ -57,7 +58,8 @@ class Settings:
     resume: str | None = None  # a run id or "last"
     baseline: str | None = None  # a run id, "last" or a JSON report path
     fail_on_regression: bool = False
-    sandbox: str = "auto"  # auto (bubblewrap when it works) | bubblewrap | process
+    sandbox: str = "auto"  # auto (bubblewrap when it works) | bubblewrap | none
+    sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)  # both tiers
     turns: int | None = None
     tokens: int | None = None
     seconds: float | None = None
@@ -118,16 +120,41 @@ class AgentbenchSession:
 
     @property
     def sandbox_tier(self) -> str:
-        """``bubblewrap`` or ``process``; ``auto`` falls back (loudly, in the header) to process."""
-        if self.settings.sandbox == "process":
-            return "process"
-        return "process" if bubblewrap_problem() else "bubblewrap"
+        """``bubblewrap`` or ``none``; ``auto`` falls back (loudly, in the header) to none."""
+        if self.settings.sandbox in ("none", "process"):  # "process": the tier's earlier name
+            return "none"
+        return "none" if bubblewrap_problem() else "bubblewrap"
 
-    def sandbox_for(self, worktree: Path, home: Path, git_dir: Path) -> Sandbox | None:
-        if self.sandbox_tier != "bubblewrap":
-            return None
+    def sandbox_for(self, worktree: Path, home: Path, git_dir: Path) -> Sandbox:
+        """One attempt's sandbox; the limits apply in both tiers, the jail only with bubblewrap.
+        Create it right after the worktree: the worktree's growth counts from here."""
         # The worktree's .git pointer file and the baseline's git dir stay read-only inside.
-        return Sandbox(writable=[worktree, home], readonly=[worktree / ".git", git_dir])
+        return Sandbox(writable=[worktree, home], readonly=[worktree / ".git", git_dir],
+                       limits=self.settings.sandbox_limits, jail=self.sandbox_tier == "bubblewrap")
+
+    def sandbox_banner(self) -> list[str]:
+        """Header lines: the tier (the weaker one never silently), the limits, what is unenforced."""
+        limits = self.settings.sandbox_limits
+        if self.sandbox_tier == "bubblewrap":
+            lines = ["agentbench: sandbox: bubblewrap (no network, read-only root, only the worktree writable)"]
+        else:
+            why = bubblewrap_problem() if self.settings.sandbox == "auto" else "--agentbench-sandbox none"
+            lines = [f"agentbench: WARNING: NO OS SANDBOX ({why}): model-written commands run as you, "
+                     "confined only by the file tools"]
+        lines.append(f"agentbench: limits per command: {limits.describe()}")
+        lines.extend(f"agentbench: WARNING: {name} limit not enforced: {why}"
+                     for name, why in self._unenforced().items())
+        return lines
+
+    def sandbox_environment(self) -> dict[str, Any]:
+        """What the JSON report's ``environment`` records about isolation."""
+        limits = self.settings.sandbox_limits
+        return {"sandbox": self.sandbox_tier, "sandbox_limits": limits.to_json(),
+                "sandbox_unenforced": sorted(self._unenforced())}
+
+    def _unenforced(self) -> dict[str, str]:
+        jailed = self.sandbox_tier == "bubblewrap"
+        return unenforced_limits(self.settings.sandbox_limits, jailed, jailed and bwrap_has_size())
 
     @property
     def servers(self) -> ServerPool:

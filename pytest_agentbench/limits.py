@@ -1,0 +1,315 @@
+"""Resource limits for the commands a model runs (shell tool and verification checks).
+
+What each limit rests on, and why (measured on the dev VMs, README "Sandbox"):
+
+* memory: ``RLIMIT_DATA`` per process, not ``RLIMIT_AS``. Address-space limits punish
+  reservations that never become memory: under ``RLIMIT_AS`` ``node -e 1`` needs 719 MiB and
+  ``java -version`` 4 GiB, under ``RLIMIT_DATA`` 55 MiB and 487 MiB (``python -m pytest`` 87 vs
+  71 MiB). ``RLIMIT_DATA`` counts private writable mappings, i.e. what a runaway allocation grows.
+* processes: ``RLIMIT_NPROC``, set *inside* the sandbox's user namespace, where the kernel counts
+  only that namespace's processes (set before ``bwrap`` it would count every process of the user).
+  Root is exempt from ``RLIMIT_NPROC`` whatever its capabilities (the kernel skips the check for
+  uid 0), so for root a cgroup-v1 ``pids`` controller is used when writable; else none applies.
+* file size: ``RLIMIT_FSIZE``; total growth of the worktree and scratch home: measured after each
+  command and every second while one runs; ``/tmp`` and ``/dev/shm``: sized tmpfs (bwrap ``--size``).
+
+Limits are set with util-linux ``prlimit`` (an exec, ~1 ms) rather than a ``preexec_fn``, which is
+unsafe with threads and forces a full ``fork()`` of the pytest process.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import re
+import shutil
+import signal
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+MiB = 1 << 20
+GiB = 1 << 30
+_UNITS = {"": 1, "k": 1 << 10, "m": MiB, "g": GiB, "t": 1 << 40}
+
+
+def format_bytes(n: int) -> str:
+    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", 1 << 10)):
+        if n >= size:
+            value = n / size
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} B"
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-command ceilings; ``None`` switches one off."""
+
+    memory: int | None = 2 * GiB  # RLIMIT_DATA, per process
+    processes: int | None = 256  # processes and threads per command
+    file_size: int | None = 64 * MiB  # RLIMIT_FSIZE, per file written
+    tmp_size: int | None = 256 * MiB  # each of /tmp and /dev/shm (bubblewrap tier)
+    growth: int | None = 1 * GiB  # worktree + scratch home, over the whole attempt
+
+    @classmethod
+    def parse(cls, text: str) -> SandboxLimits:
+        """``memory=4G,processes=512,growth=off`` → limits; the rest keep their defaults."""
+        limits = cls()
+        names = {f.name for f in fields(cls)}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, _, raw = part.partition("=")
+            key = key.strip().replace("-", "_")
+            if key not in names or not raw.strip():
+                raise ValueError(f"{part!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(names))}")
+            try:
+                limits = replace(limits, **{key: _parse_amount(raw.strip(), key != "processes")})
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        return limits
+
+    def to_json(self) -> dict[str, int | None]:
+        return asdict(self)
+
+    def spec(self) -> str:
+        """The ``parse`` form: ``memory=2GiB,processes=256,...``."""
+        return ",".join(f"{k}={'off' if v is None else v if k == 'processes' else format_bytes(v).replace(' ', '')}"
+                        for k, v in self.to_json().items())
+
+    def describe(self) -> str:
+        def show(name: str, value: int | None, text: str) -> str:
+            return f"{name} {text}" if value is not None else f"{name} unlimited"
+
+        return ", ".join([
+            show("memory", self.memory, f"{format_bytes(self.memory or 0)}/process"),
+            show("processes", self.processes, str(self.processes)),
+            show("file size", self.file_size, format_bytes(self.file_size or 0)),
+            show("/tmp", self.tmp_size, format_bytes(self.tmp_size or 0)),
+            show("worktree growth", self.growth, format_bytes(self.growth or 0)),
+        ])
+
+
+def _parse_amount(raw: str, is_bytes: bool) -> int | None:
+    if raw.lower() in ("off", "none", "unlimited"):
+        return None
+    match = re.fullmatch(r"(\d+)\s*([kmgt]?)(?:i?b)?", raw.lower()) if is_bytes else re.fullmatch(r"(\d+)()", raw)
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(f"{raw!r} is not a positive {'size like 512M or 4G' if is_bytes else 'whole number'}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@functools.lru_cache(maxsize=1)
+def prlimit_path() -> str | None:
+    return shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
+def rlimit_prefix(limits: SandboxLimits, in_user_namespace: bool) -> list[str]:
+    """``prlimit`` arguments that set soft and hard limits before ``/bin/sh`` starts.
+
+    Hard limits cannot be raised again without CAP_SYS_RESOURCE in the initial namespace, which
+    jailed commands never have. ``--nproc`` only inside a user namespace (see the module doc).
+    Core dumps are off: a crashing test must not drop a core file into the worktree.
+    """
+    tool = prlimit_path()
+    if tool is None:
+        return []
+    args = [tool, "--core=0"]
+    if limits.memory is not None:
+        args.append(f"--data={limits.memory}")
+    if limits.file_size is not None:
+        args.append(f"--fsize={limits.file_size}")
+    if limits.processes is not None and in_user_namespace and os.geteuid() != 0:
+        args.append(f"--nproc={limits.processes}")
+    return [*args, "--"]
+
+
+# --- pids cgroup (root only) ------------------------------------------------------------------
+
+_counter = itertools.count()
+_CGROUP_PREFIX = "agentbench-"
+
+
+@functools.lru_cache(maxsize=1)
+def pids_cgroup_base() -> Path | None:
+    """Our own cgroup-v1 ``pids`` directory when we are root and may create children in it.
+
+    Only cgroup v1: under v2 a child with controllers cannot be made below a cgroup that holds
+    processes, and a cgroup elsewhere would escape limits set on ours. Children of our own v1
+    pids cgroup stay under its limit (hierarchical) and change nothing else (memory, cpu).
+    """
+    if os.geteuid() != 0:
+        return None
+    try:
+        own = next(line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
+                   if "pids" in line.split(":", 2)[1].split(","))
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            left, _, right = line.partition(" - ")
+            fstype, _, options = (right.split() + ["", "", ""])[:3]
+            root, mountpoint = left.split()[3:5]
+            if fstype == "cgroup" and "pids" in options.split(","):
+                base = Path(mountpoint) / os.path.relpath(own, root)
+                break
+        else:
+            return None
+        probe = base / f"{_CGROUP_PREFIX}probe-{os.getpid()}"
+        probe.mkdir()
+        usable = (probe / "pids.max").exists()
+        probe.rmdir()
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    _sweep_stale(base)
+    return base if usable else None
+
+
+def _sweep_stale(base: Path) -> None:
+    """Remove empty cgroups left by agentbench processes that died without cleaning up."""
+    for path in base.glob(f"{_CGROUP_PREFIX}*-*"):
+        pid = path.name[len(_CGROUP_PREFIX):].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+
+
+class PidsCgroup:
+    """One command's pids cgroup: bounds a fork bomb where RLIMIT_NPROC cannot (root)."""
+
+    def __init__(self, base: Path, limit: int) -> None:
+        self.path = base / f"{_CGROUP_PREFIX}{os.getpid()}-{next(_counter)}"
+        self.path.mkdir()
+        (self.path / "pids.max").write_text(str(limit))
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        # The command joins the cgroup before it execs, so no child can be forked outside it.
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *argv]
+
+    def limit_hit(self) -> bool:
+        try:
+            return any(line.split()[1] != "0" for line in (self.path / "pids.events").read_text().splitlines()
+                       if line.startswith("max "))
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        """Kill whatever is left (a ``setsid`` child escapes a process-group kill) and remove it."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                pids = (self.path / "cgroup.procs").read_text().split()
+            except OSError:
+                return
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.02)  # killed processes take a moment to leave
+
+
+def open_pids_cgroup(limits: SandboxLimits) -> PidsCgroup | None:
+    """A cgroup for the process limit when RLIMIT_NPROC cannot enforce it (we are root)."""
+    base = pids_cgroup_base() if limits.processes is not None else None
+    if base is None:
+        return None
+    try:
+        return PidsCgroup(base, limits.processes)
+    except OSError:
+        return None
+
+
+def process_limit_enforced(limits: SandboxLimits, jailed: bool) -> bool:
+    """Whether ``limits.processes`` really bounds a command in this tier, as this user."""
+    if limits.processes is None:
+        return False
+    if os.geteuid() == 0:
+        return pids_cgroup_base() is not None
+    return jailed and prlimit_path() is not None
+
+
+def unenforced_limits(limits: SandboxLimits, jailed: bool, sized_tmpfs: bool) -> dict[str, str]:
+    """Limits that are set but that nothing enforces in this tier, as this user, with why."""
+    why: dict[str, str] = {}
+    if prlimit_path() is None:
+        why.update(dict.fromkeys(("memory", "file_size"), "no prlimit (util-linux) on PATH"))
+    if limits.processes is not None and not process_limit_enforced(limits, jailed):
+        why["processes"] = ("root is exempt from RLIMIT_NPROC and no cgroup-v1 pids controller is writable"
+                            if os.geteuid() == 0 else "RLIMIT_NPROC counts all your processes outside a jail")
+    if jailed and limits.tmp_size is not None and not sized_tmpfs:
+        why["tmp_size"] = "this bwrap has no --size"
+    return {name: text for name, text in why.items() if getattr(limits, name) is not None}
+
+
+# --- after a command --------------------------------------------------------------------------
+
+
+def tree_usage(paths: list[Path], file_size: int | None = None,
+               since: float = 0.0) -> tuple[int, list[tuple[Path, int]]]:
+    """Disk usage (allocated blocks) under ``paths`` without following links, and the files at
+    or above ``file_size`` modified at or after ``since`` (a wall-clock time).
+    ~5 µs a file: 0.2 ms for a small canary, ~25 ms for 5,000 files."""
+    total, big, stack = 0, [], list(paths)
+    while stack:
+        try:
+            entries = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += st.st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif file_size is not None and st.st_size >= file_size and st.st_mtime >= since:
+                    big.append((Path(entry.path), st.st_size))
+    return total, big
+
+
+_MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "OutOfMemoryError")
+_PROCESSES = ("Cannot fork", "fork: retry", "Resource temporarily unavailable", "can't fork")
+_FILE_SIZE = ("File too large", "File size limit exceeded")
+SIGXFSZ_EXIT = (128 + signal.SIGXFSZ, -signal.SIGXFSZ)  # via a shell or bwrap, or direct
+
+
+def limit_notes(limits: SandboxLimits, exit_code: int | None, output: str, *, jailed: bool,
+                big_files: list[tuple[Path, int]], roots: list[Path], pids_hit: bool) -> dict[str, str]:
+    """Which limits a finished command ran into, each with the line the model is shown.
+
+    The kernel only says ENOMEM/EAGAIN/EFBIG/ENOSPC to the program, so besides the definite
+    signs (SIGXFSZ, a file at the size limit, the cgroup's pids.events) this reads the messages
+    programs print for those errors — and only when the command failed.
+    """
+    failed = exit_code != 0
+    notes: dict[str, str] = {}
+    if limits.file_size is not None and (big_files or exit_code in SIGXFSZ_EXIT
+                                         or (failed and any(s in output for s in _FILE_SIZE))):
+        names = ", ".join(_shown(path, roots) for path, _ in big_files[:5])
+        notes["file_size"] = f"[file size limit {format_bytes(limits.file_size)} exceeded{': ' + names if names else ''}]"
+    if limits.memory is not None and failed and any(s in output for s in _MEMORY):
+        notes["memory"] = (f"[memory limit {format_bytes(limits.memory)} per process: "
+                           "an allocation was refused]")
+    if limits.processes is not None and (pids_hit or (failed and any(s in output for s in _PROCESSES))):
+        notes["processes"] = f"[process limit {limits.processes} reached: a fork was refused]"
+    if jailed and limits.tmp_size is not None and failed and "No space left on device" in output:
+        notes["tmp_size"] = f"[/tmp and /dev/shm hold {format_bytes(limits.tmp_size)} each]"
+    return notes
+
+
+def _shown(path: Path, roots: list[Path]) -> str:
+    for root in roots:
+        if root == path or root in path.parents:
+            return path.relative_to(root).as_posix()
+    return path.name
+
+
+def growth_note(limit: int, grown: int, stopped: bool) -> str:
+    return (f"[worktree growth limit {format_bytes(limit)} exceeded: the worktree and home grew by "
+            f"{format_bytes(max(grown, 0))} in this attempt{'; the command was stopped' if stopped else ''}"
+            "; delete files to go on]")
