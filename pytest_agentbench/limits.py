@@ -273,7 +273,8 @@ def tree_usage(paths: list[Path], file_size: int | None = None,
 
 
 _MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "OutOfMemoryError")
-_PROCESSES = ("Cannot fork", "fork: retry", "Resource temporarily unavailable", "can't fork")
+_SHELL_FORK = ("Cannot fork", "fork: retry", "can't fork")  # dash, bash, busybox: only ever EAGAIN
+_PROCESSES = ("Resource temporarily unavailable",)  # EAGAIN from anything else: needs a failure too
 _FILE_SIZE = ("File too large", "File size limit exceeded")
 SIGXFSZ_EXIT = (128 + signal.SIGXFSZ, -signal.SIGXFSZ)  # via a shell or bwrap, or direct
 
@@ -295,7 +296,8 @@ def limit_notes(limits: SandboxLimits, exit_code: int | None, output: str, *, ja
     if limits.memory is not None and failed and any(s in output for s in _MEMORY):
         notes["memory"] = (f"[memory limit {format_bytes(limits.memory)} per process: "
                            "an allocation was refused]")
-    if limits.processes is not None and (pids_hit or (failed and any(s in output for s in _PROCESSES))):
+    if limits.processes is not None and (pids_hit or any(s in output for s in _SHELL_FORK)
+                                         or (failed and any(s in output for s in _PROCESSES))):
         notes["processes"] = f"[process limit {limits.processes} reached: a fork was refused]"
     if jailed and limits.tmp_size is not None and failed and "No space left on device" in output:
         notes["tmp_size"] = f"[/tmp and /dev/shm hold {format_bytes(limits.tmp_size)} each]"
