@@ -119,3 +119,94 @@ def test_every_tool_has_a_schema_and_an_implementation():
         "read_file", "write_file", "edit_file", "apply_patch", "list_dir", "glob", "grep", "shell"}
     for alias, target in tools.TOOL_ALIASES.items():
         assert target in tools.SCHEMAS, alias
+
+
+# --- hardening: byte-safe, atomic, mode-keeping writes; confined patches ----------------------
+
+import stat  # noqa: E402
+
+
+def test_edit_file_keeps_bytes_that_are_not_utf8(ctx):
+    (ctx.root / "latin.txt").write_bytes("caf\xe9 = 1\nx = 2\n".encode("latin-1"))
+    tools.edit_file(ctx, "latin.txt", "x = 2", "x = 3")
+    assert (ctx.root / "latin.txt").read_bytes() == b"caf\xe9 = 1\nx = 3\n"
+
+
+def test_edit_file_keeps_crlf_line_endings(ctx):
+    (ctx.root / "dos.txt").write_bytes(b"a\r\nb\r\n")
+    tools.edit_file(ctx, "dos.txt", "b", "c")
+    assert (ctx.root / "dos.txt").read_bytes() == b"a\r\nc\r\n"
+
+
+def test_writes_keep_the_mode_and_new_files_follow_the_umask(ctx):
+    script = ctx.root / "run.sh"
+    script.write_text("#!/bin/sh\necho a\n")
+    script.chmod(0o755)
+    tools.edit_file(ctx, "run.sh", "echo a", "echo b")
+    tools.write_file(ctx, "run.sh", "#!/bin/sh\necho c\n")
+    assert stat.S_IMODE(script.stat().st_mode) == 0o755
+    umask = os.umask(0o022)
+    os.umask(umask)
+    tools.write_file(ctx, "fresh.py", "X = 1\n")
+    assert stat.S_IMODE((ctx.root / "fresh.py").stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_failed_write_leaves_neither_the_file_nor_a_temporary(ctx, monkeypatch):
+    (ctx.root / "keep.py").write_text("old\n")
+
+    def broken_replace(src, dst):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(tools.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        tools.write_file(ctx, "keep.py", "new\n")
+    assert (ctx.root / "keep.py").read_text() == "old\n"
+    assert not list(ctx.root.glob(".agentbench-*"))
+
+
+def test_write_file_replaces_a_hard_link_instead_of_writing_through_it(ctx, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("original")
+    os.link(outside, ctx.root / "linked.txt")  # same filesystem: possible without the jail
+    tools.write_file(ctx, "linked.txt", "changed")
+    assert outside.read_text() == "original" and (ctx.root / "linked.txt").read_text() == "changed"
+
+
+def test_write_file_through_a_directory_symlink_out_of_the_worktree_is_refused(ctx, tmp_path):
+    os.symlink("/etc", ctx.root / "e")
+    for call in (lambda: tools.read_file(ctx, "e/passwd"), lambda: tools.write_file(ctx, "e/x", "p"),
+                 lambda: tools.edit_file(ctx, "e/hostname", "a", "b"), lambda: tools.list_dir(ctx, "e")):
+        with pytest.raises(ToolError, match="escapes"):
+            call()
+    assert tools.glob(ctx, "e/*") == "(no matches)" and tools.grep(ctx, "root") == "(no matches)"
+
+
+def test_a_symlink_to_git_is_refused(ctx):
+    os.symlink(".git", ctx.root / "g")
+    with pytest.raises(ToolError, match=".git"):
+        tools.read_file(ctx, "g")
+
+
+def test_read_file_of_a_huge_text_file_is_truncated_with_a_hint(ctx):
+    (ctx.root / "big.txt").write_text("line\n" * 200_000)
+    text = tools.read_file(ctx, "big.txt")
+    assert len(text) < tools.MAX_READ_CHARS + 200 and "use start_line/end_line" in text
+    assert tools.read_file(ctx, "big.txt", start_line=199_999, end_line=200_000) == "line\nline\n"
+
+
+@pytest.fixture
+def git_ctx(ctx):
+    subprocess.run(["git", "init", "-q"], cwd=ctx.root.parent / "wt", check=False)
+    (ctx.root / ".git").unlink(missing_ok=True)
+    subprocess.run(["git", "init", "-q"], cwd=ctx.root, check=True)
+    return ctx
+
+
+@pytest.mark.parametrize("target", ["../escaped.txt", ".git/hooks/pre-commit", "e/escaped.txt"])
+def test_apply_patch_refuses_paths_out_of_the_worktree(git_ctx, target):
+    os.symlink("/tmp", git_ctx.root / "e")
+    patch = f"--- /dev/null\n+++ b/{target}\n@@ -0,0 +1 @@\n+pwned\n"
+    with pytest.raises(ToolError, match="does not apply"):
+        tools.apply_patch(git_ctx, patch)
+    assert not (git_ctx.root.parent / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
+    assert not (git_ctx.root / ".git" / "hooks" / "pre-commit").exists()

@@ -207,21 +207,38 @@ def _relative(ctx: ToolContext, path: Path) -> str:
     return path.relative_to(ctx.root.resolve()).as_posix() or "."
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, errors: str = "replace") -> str:
+    """``errors="surrogateescape"`` when the text is written back: bytes that are not UTF-8
+    (a Latin-1 file) then survive an edit unchanged instead of becoming U+FFFD."""
     if path.is_dir():
         raise ToolError(f"{path.name} is a directory; use list_dir")
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
         raise ToolError(f"{path.name} is a binary file ({len(data)} bytes)")
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8", errors=errors)
+
+
+def _umask() -> int:
+    try:  # reading it via os.umask() would briefly change it for every thread
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError):
+        return 0o022
 
 
 def _atomic_write(path: Path, content: str) -> None:
+    """Write via a temporary file and a rename: a reader never sees half a file. The file keeps
+    its mode (an executable script stays executable); a new one gets the umask's, not mkstemp's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".agentbench-")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(content)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content.encode("utf-8", errors="surrogateescape"))
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -257,7 +274,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> str:
 
 def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> str:
     target = resolve_path(ctx, path, must_exist=True)
-    text = _read_text(target)
+    text = _read_text(target, errors="surrogateescape")
     if not old:
         raise ToolError("`old` must not be empty")
     count = text.count(old)
