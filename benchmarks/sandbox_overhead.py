@@ -1,6 +1,12 @@
-"""Cost of one shell call in each isolation tier: `true` and a `python -c pass`.
+"""Cost of one shell call in each isolation tier, without and with the resource limits:
+`true` and a `python -c pass`.
 
     python benchmarks/sandbox_overhead.py [--calls 50]
+
+The configurations take turns call by call, so that load from elsewhere on the machine spreads
+over all of them alike. "limits" means the defaults: prlimit before /bin/sh, a pids cgroup per
+command when running as root (where RLIMIT_NPROC does not apply) and one can be made, and the
+worktree-growth walk after each command.
 """
 
 from __future__ import annotations
@@ -11,38 +17,43 @@ import tempfile
 import time
 from pathlib import Path
 
+from pytest_agentbench.limits import SandboxLimits, pids_cgroup_base, prlimit_path
 from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env, run_command
-
-
-def measure(command: str, root: Path, sandbox: Sandbox | None, calls: int) -> float:
-    env = command_env(root / "home")
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        result = run_command(command, root / "wt", 30, env, sandbox=sandbox)
-        times.append(time.perf_counter() - started)
-        assert result.exit_code == 0, result.output
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=50)
     args = parser.parse_args()
+    print(f"prlimit: {prlimit_path()}; pids cgroup: {pids_cgroup_base() or 'none (not root, or not writable)'}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "wt").mkdir()
         (root / "home").mkdir()
-        tiers: dict[str, Sandbox | None] = {"process": None}
+        env = command_env(root / "home")
+        writable = [root / "wt", root / "home"]
+        configs = {f"none, {'limits' if on else 'no limits'}":
+                   Sandbox(writable, [], limits=SandboxLimits() if on else SandboxLimits.off(), jail=False)
+                   for on in (False, True)}
         problem = bubblewrap_problem()
         if problem:
             print(f"bubblewrap unavailable: {problem}")
         else:
-            tiers["bubblewrap"] = Sandbox(writable=[root / "wt", root / "home"], readonly=[])
-        for name, sandbox in tiers.items():
-            for command in ("true", "python -c pass"):
-                print(f"{name:<11} {command:<16} median {measure(command, root, sandbox, args.calls):6.1f} ms "
-                      f"({args.calls} calls)")
+            for on in (False, True):
+                configs[f"bubblewrap, {'limits' if on else 'no limits'}"] = Sandbox(
+                    writable, [], limits=SandboxLimits() if on else SandboxLimits.off())
+        for command in ("true", "python -c pass"):
+            times: dict[str, list[float]] = {name: [] for name in configs}
+            for _ in range(args.calls):
+                for name, sandbox in configs.items():
+                    started = time.perf_counter()
+                    result = run_command(command, root / "wt", 30, env, sandbox=sandbox)
+                    times[name].append(1000 * (time.perf_counter() - started))
+                    assert result.exit_code == 0, result.output
+            for name, values in times.items():
+                values.sort()
+                print(f"{name:<24} {command:<16} median {statistics.median(values):6.1f} ms   "
+                      f"p90 {values[int(0.9 * (len(values) - 1))]:6.1f} ms   ({args.calls} calls)")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_agentbench.limits import (
+    CappedBuffer,
     SandboxLimits,
     growth_note,
     limit_notes,
@@ -37,7 +38,6 @@ from pytest_agentbench.limits import (
 DEFAULT_OUTPUT_CAP = 16_000  # characters kept per command (half head, half tail)
 BWRAP = "bwrap"
 GROWTH_POLL_SECONDS = 1.0  # how often a running command's worktree growth is measured
-TIERS = ("bubblewrap", "none")
 
 
 @dataclass
@@ -175,36 +175,6 @@ def command_env(home: Path) -> dict[str, str]:
     }
 
 
-class _CappedBuffer:
-    """Keeps the first and last ``cap // 2`` bytes of a stream and counts what it dropped."""
-
-    def __init__(self, cap: int) -> None:
-        self.half = max(cap // 2, 1)
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.dropped = 0
-
-    def feed(self, chunk: bytes) -> None:
-        room = self.half - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        if not chunk:
-            return
-        self.tail += chunk
-        overflow = len(self.tail) - self.half
-        if overflow > 0:
-            del self.tail[:overflow]
-            self.dropped += overflow
-
-    def text(self) -> str:
-        head = self.head.decode("utf-8", errors="replace")
-        if not self.dropped:
-            return head + self.tail.decode("utf-8", errors="replace")
-        tail = self.tail.decode("utf-8", errors="replace")
-        return f"{head}\n... [{self.dropped} bytes of output omitted] ...\n{tail}"
-
-
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -267,11 +237,11 @@ def run_command(
 
 
 def _stream(proc: subprocess.Popen, deadline: float, output_cap: int,
-            sandbox: Sandbox | None) -> tuple[_CappedBuffer, bool, bool]:
+            sandbox: Sandbox | None) -> tuple[CappedBuffer, bool, bool]:
     """Read the command's output until EOF, the deadline or the growth limit; then end its tree.
     Returns the output, whether the deadline hit, and whether the growth limit stopped it."""
     assert proc.stdout is not None
-    buffer = _CappedBuffer(output_cap)
+    buffer = CappedBuffer(output_cap)
     timed_out = stopped = False
     growth_limit = sandbox.limits.growth if sandbox else None
     next_poll = time.monotonic() + GROWTH_POLL_SECONDS

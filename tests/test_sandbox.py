@@ -71,7 +71,7 @@ def sandbox(tmp_path: Path, jail: bool, **limits) -> Sandbox:
 
 def test_limits_parse_their_own_spec_and_refuse_nonsense():
     assert SandboxLimits.parse(SandboxLimits().spec()) == SandboxLimits()
-    assert SandboxLimits().spec() == "memory=2GiB,processes=256,file_size=64MiB,tmp_size=256MiB,growth=1GiB"
+    assert SandboxLimits().spec() == "memory=4GiB,processes=512,file_size=64MiB,tmp_size=256MiB,growth=1GiB"
     parsed = SandboxLimits.parse("memory=4G, processes=512, growth=off, tmp-size=1gib, file_size=1024")
     assert parsed == SandboxLimits(memory=4 << 30, processes=512, file_size=1024, tmp_size=1 << 30, growth=None)
     for bad in ("memory=0", "memory=1.5G", "processes=1k", "swap=1G", "memory"):
@@ -148,12 +148,12 @@ def test_the_none_tier_banner_is_loud_and_names_the_limits(option, tmp_path):
     assert session.sandbox_tier == "none"
     banner = session.sandbox_banner()
     assert banner[0].startswith("agentbench: WARNING: NO OS SANDBOX (--agentbench-sandbox none)")
-    assert banner[1] == ("agentbench: limits per command: memory 2 GiB/process, processes 256, "
+    assert banner[1] == ("agentbench: limits per command: memory 4 GiB/process, processes 512, "
                          "file size 64 MiB, /tmp 256 MiB, worktree growth 1 GiB")
     box = session.sandbox_for(tmp_path, tmp_path, tmp_path / ".git")
     assert not box.jail and box.limits == SandboxLimits()
     env = session.sandbox_environment()
-    assert env["sandbox"] == "none" and env["sandbox_limits"]["memory"] == 2 << 30
+    assert env["sandbox"] == "none" and env["sandbox_limits"]["memory"] == 4 << 30
 
 
 def test_memory_limit_is_data_not_address_space(tmp_path):

@@ -180,7 +180,7 @@ def test_a_huge_allocation_is_refused(bench, tier):
     hog = "python -c 'x = bytearray(8 * 2**30)'"
     server, _ = run_shell(bench, [call("shell", command=hog), say("Done.")], tier=tier)
     (output,) = tool_outputs(server)
-    assert "MemoryError" in output and "[memory limit 2 GiB per process: an allocation was refused]" in output
+    assert "MemoryError" in output and "[memory limit 4 GiB per process: an allocation was refused]" in output
     classified(bench)
 
 
