@@ -47,14 +47,10 @@ class CanaryFile(pytest.File):
         session = get_session(self.config)
         for model in session.settings.models:
             for repeat in range(session.settings.repeats):
-                item = CanaryItem.from_parent(
+                yield CanaryItem.from_parent(
                     self, name=f"{canary.id}[{model.id_fragment}-r{repeat}]",
                     canary=canary, model=model, repeat=repeat,
                 )
-                if session.settings.group_by_model:
-                    # xdist's loadgroup keeps a group on one worker: local servers swap models slowly.
-                    item.add_marker(pytest.mark.xdist_group(model.name))
-                yield item
 
 
 class CanaryItem(pytest.Item):

@@ -41,7 +41,7 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "k": ("string", "k values for pass@k and pass^k, comma list (default: 1 and --repeats)"),
     "gate": ("string", "what --agentbench-fail-under compares: point (the pass rate, default) or "
                        "lower (the Wilson interval's lower bound)"),
-    "group_by_model": ("bool", "with xdist, keep each model's attempts on one worker (loadgroup)"),
+    "group_by_model": ("bool", "with xdist, keep each model's attempts on one worker"),
     "db": ("string", "results database (default .agentbench/results.sqlite under the rootdir)"),
     "resume": ("string", "RUN_ID or 'last': run only the attempts that run is missing, report the union"),
     "baseline": ("string", "RUN_ID, 'last' or a JSON report to compare this run with"),

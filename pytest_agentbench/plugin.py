@@ -6,6 +6,7 @@ The plugin is inert unless canaries are collected, so it costs nothing in other 
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from pathlib import Path
@@ -71,12 +72,6 @@ def pytest_configure(config: pytest.Config) -> None:
             except StoreError as exc:
                 raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
     config.stash[session_key] = session
-    if settings.group_by_model and config.pluginmanager.hasplugin("xdist"):
-        if getattr(config.option, "dist", "no") in ("load", "no"):
-            # What `--dist loadgroup` sets; xdist reads both when its session starts, and the
-            # workers get them with the rest of the options.
-            config.option.dist = "loadgroup"
-            config.option.loadgroup = True
     if not _is_worker(config):
         recorder = RunRecorder(session, settings.db_path)
         config.pluginmanager.register(_ResultCollector(session, recorder), "agentbench-results")
@@ -104,6 +99,29 @@ class _XdistHooks:
         session = get_session(node.config)
         node.workerinput["agentbench_run_id"] = session.run_id
         node.workerinput["agentbench_done"] = sorted(session.done)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if not get_session(config).settings.group_by_model:
+            return None
+        return _model_scheduling(config, log)
+
+
+_ATTEMPT_ID = re.compile(r"\[(?P<model>.+)-r\d+\]$")
+
+
+def _model_scheduling(config: pytest.Config, log: Any) -> Any:
+    """xdist's loadscope, scoped by model: each model's attempts stay on one worker (a local
+    server swaps models slowly). Not xdist_group: pytest-xdist 3.8 loses those groups on pytest
+    9.2 (pytest-dev/pytest-xdist#1386)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModelScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            found = _ATTEMPT_ID.search(nodeid)
+            return f"model:{found['model']}" if found else super()._split_scope(nodeid)
+
+    return ModelScheduling(config, log)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -191,8 +209,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         attempt = attempt_of(item)
         if attempt is not None:  # what CanaryItem does for TOML canaries
             item.extra_keyword_matches.update([*attempt.canary.tags, attempt.model.name])
-            if session.settings.group_by_model:
-                item.add_marker(pytest.mark.xdist_group(attempt.model.name))
     tiers, done = session.settings.tiers, session.done
     if not tiers and not done:
         return

@@ -313,10 +313,6 @@ def test_group_by_model_keeps_a_model_on_one_worker(bench):
     with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
         result = bench.run(server, "-n", "2", "--agentbench-group-by-model", models="good,phantom", repeats=2)
     result.assert_outcomes(passed=4, failed=4)
-    if not any("]@" in line for line in result.outlines):
-        # xdist's loadgroup groups by a nodeid suffix its worker adds; seen here: with pytest 9.2.0
-        # and pytest-xdist 3.8.0 the suffix never appears (with pytest 9.0.3 it does), so no grouping.
-        pytest.xfail(f"pytest-xdist does not apply xdist_group on pytest {pytest.__version__}")
     workers: dict[str, set[str]] = {}
     for line in result.outlines:
         if line.startswith("[gw") and "::" in line:
