@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pytest_agentbench import __version__
+from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import assemble_report, write_report
 from pytest_agentbench.report.summary import group_by
 from pytest_agentbench.report.terminal import default_ks, summary_lines
@@ -181,9 +182,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     confidence = float(record.settings.get("confidence") or 0.95)
     print("\n".join(summary_lines(results, _repeats(record, results),
                                   ks=record.settings.get("ks") or None, confidence=confidence)))
-    if args.json:
-        write_report(args.json, build_report_from_store(record, results))
-        print(f"JSON report: {args.json}")
+    if args.json or args.html:
+        report = build_report_from_store(record, results)
+        if args.json:
+            write_report(args.json, report)
+            print(f"JSON report: {args.json}")
+        if args.html:
+            write_html(args.html, report)
+            print(f"HTML report: {args.html}")
     return 0
 
 
@@ -224,6 +230,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", parents=[common], help="re-render a run's summary")
     report.add_argument("run", metavar="RUN_ID", help="a run id, a unique prefix of one, or 'last'")
     report.add_argument("--json", type=Path, metavar="PATH", help="also write the JSON report here")
+    report.add_argument("--html", type=Path, metavar="PATH", help="also write the HTML report here")
     report.set_defaults(func=cmd_report)
     compare = sub.add_parser("compare", parents=[common],
                              help="per model × canary deltas; exit 1 on a regression")

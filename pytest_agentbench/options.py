@@ -31,6 +31,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible end
 _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "base_url": ("string", "default endpoint for unregistered models (env AGENTBENCH_BASE_URL)"),
     "json": ("string", "write the JSON report (schema_version 1) to this path"),
+    "html": ("string", "write a self-contained HTML report to this path"),
     "keep_worktrees": ("bool", "keep each attempt's git worktree for inspection"),
     "max_turns": ("string", "override every canary's turn budget"),
     "max_tokens": ("string", "override every canary's token budget (prompt + completion, summed)"),
@@ -166,6 +167,7 @@ def settings_from(config: pytest.Config) -> Settings:
         max_malformed=_number(config, "max_malformed", int, 1, default=3),
         keep_worktrees=bool(_value(config, "keep_worktrees")),
         json_path=Path(json_path).resolve() if json_path else None,
+        html_path=Path(html_path).resolve() if (html_path := _value(config, "html")) else None,
         data_dir=data_dir.resolve(),
         work_dir=Path(workdir).resolve() if workdir else None,
         request_timeout=_number(config, "request_timeout", float, 0.001, default=300.0),

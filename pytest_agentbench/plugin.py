@@ -29,6 +29,7 @@ from pytest_agentbench.options import pytest_addoption, settings_from  # noqa: F
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.pycanary import agent, agentbench_attempt  # noqa: F401 (fixtures)
 from pytest_agentbench.pycanary import attempt_of, finish_report, parametrize
+from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.terminal import summary_lines
 from pytest_agentbench.results import AttemptResult
@@ -302,6 +303,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(f"transcripts: {session.run_dir / 'transcripts'}")
     if session.settings.json_path:
         terminalreporter.write_line(f"JSON report: {session.settings.json_path}")
+    if session.settings.html_path:
+        terminalreporter.write_line(f"HTML report: {session.settings.html_path}")
     _write_gates(terminalreporter, session)
 
 
@@ -342,9 +345,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             failed = any(not result.ok for result in state.gate_results)
             failed = failed or (settings.fail_on_regression and bool(state.regressions))
             session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
-    if state.settings.json_path and (state.results or state.settings.models):
-        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        write_report(state.settings.json_path, build_report(state, interrupted=interrupted))
+    if (state.settings.json_path or state.settings.html_path) and (state.results or state.settings.models):
+        report = build_report(state, interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        if state.settings.json_path:
+            write_report(state.settings.json_path, report)
+        if state.settings.html_path:
+            write_html(state.settings.html_path, report)
     recorder = config.pluginmanager.get_plugin("agentbench-results")
     if recorder is not None:
         recorder.recorder.finish(session.exitstatus, exitstatus == pytest.ExitCode.INTERRUPTED)

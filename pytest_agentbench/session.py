@@ -67,6 +67,7 @@ class Settings:
     max_malformed: int = 3
     keep_worktrees: bool = False
     json_path: Path | None = None
+    html_path: Path | None = None
     data_dir: Path = Path(".agentbench")
     work_dir: Path | None = None  # where worktrees go; default: the system temp dir
     request_timeout: float = 300.0

@@ -345,3 +345,24 @@ def test_sigterm_mid_attempt_keeps_finished_attempts_and_cleans_up(bench, tmp_pa
     leftover = subprocess.run(["pgrep", "-f", "agentbench-sigterm-probe"], capture_output=True)
     assert leftover.stdout == b""
     assert list(workdir.rglob("worktrees/*")) == []  # worktrees and scratch homes are gone
+
+
+def test_html_report_is_self_contained_and_escapes_model_output(bench):
+    bench.canary("hello", run=["echo '<script>alert(1)</script>'; exit 1"])
+    with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
+        result = bench.run(server, "--agentbench-html", "report.html", models="good,phantom", repeats=2)
+    result.stdout.fnmatch_lines(["HTML report: *report.html"])
+    page = (bench.pytester.path / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "src=" not in page and "href=" not in page  # nothing to fetch: it works offline
+    for text in ("Per model and tier", "good", "phantom", ">failed<", f"Attempts ({4})"):
+        assert text in page, text
+    # the same page from the results database
+    from pytest_agentbench.cli import main
+
+    run_id = bench.report()["run_id"]
+    db = bench.pytester.path / ".agentbench" / "results.sqlite"
+    assert main(["report", run_id, "--db", str(db), "--html", str(bench.pytester.path / "again.html")]) == 0
+    again = (bench.pytester.path / "again.html").read_text()
+    assert "&lt;script&gt;alert(1)" in again and f"agentbench run {run_id}" in again
