@@ -33,7 +33,6 @@ from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.terminal import summary_lines
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.sandbox import bubblewrap_problem
 from pytest_agentbench.session import AgentbenchSession, new_run_id
 from pytest_agentbench.store import ResultStore, StoreError
 from pytest_agentbench.testing import scripted_server  # noqa: F401  (fixture for users)
@@ -135,12 +134,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not session.settings.models_explicit:
         return None  # the plugin stays quiet in test runs that don't benchmark
     lines = [f"agentbench: run {session.run_id} · repeats {session.settings.repeats}"]
-    if session.sandbox_tier == "bubblewrap":
-        lines.append("agentbench: sandbox: bubblewrap (no network, read-only root, only the worktree writable)")
-    else:
-        why = bubblewrap_problem() if session.settings.sandbox == "auto" else "--agentbench-sandbox process"
-        lines.append(f"agentbench: WARNING: NO OS SANDBOX ({why}): model-written commands run as you, "
-                     "confined only by the file tools")
+    lines.extend(session.sandbox_banner())
     for model in session.settings.models:
         if model.server is not None:
             lines.append(f"agentbench: {model.name}: managed server, started on first use")

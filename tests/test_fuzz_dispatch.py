@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_agentbench.agent.loop import AgentLoop, LoopStop
@@ -42,6 +42,10 @@ responses = st.builds(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(response=responses)
+# Found by this test: "" arguments (tolerated as no arguments) went back into the history as "".
+@example(response=ChatResponse(content=None, tool_calls=[RawToolCall(id="a", name="list_dir", arguments="")],
+                               reasoning=None, finish_reason="tool_calls", prompt_tokens=None,
+                               completion_tokens=None, seconds=0.0))
 def test_no_model_reply_raises_out_of_the_dispatcher(tmp_path: Path, response: ChatResponse):
     root = tmp_path / "wt"
     root.mkdir(exist_ok=True)

@@ -210,3 +210,14 @@ def test_apply_patch_refuses_paths_out_of_the_worktree(git_ctx, target):
         tools.apply_patch(git_ctx, patch)
     assert not (git_ctx.root.parent / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
     assert not (git_ctx.root / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_huge_files_are_refused_whole_and_skipped_by_grep(tmp_path):
+    from pytest_agentbench.agent.tools import MAX_READ_BYTES, IMPLEMENTATIONS, ToolContext, ToolError
+
+    (tmp_path / "big.log").write_bytes(b"needle\n" * (MAX_READ_BYTES // 7 + 1))
+    (tmp_path / "small.txt").write_text("needle here\n")
+    ctx = ToolContext(root=tmp_path, env={}, remaining_seconds=lambda: 60)
+    with pytest.raises(ToolError, match="too large to read whole"):
+        IMPLEMENTATIONS["read_file"](ctx, path="big.log")
+    assert IMPLEMENTATIONS["grep"](ctx, pattern="needle") == "small.txt:1:needle here"

@@ -40,12 +40,13 @@ class ToolCall:
         llama.cpp answers HTTP 500 to a history holding unparsable arguments (e.g. a call cut off
         by the output cap), which would turn the model's mistake into a server fault. Such
         arguments are replaced by ``{}``; the tool error shows the model what it sent."""
-        if self.arguments is not None:
-            return self.raw_arguments
         try:
-            return self.raw_arguments if isinstance(json.loads(self.raw_arguments), dict) else "{}"
+            if isinstance(json.loads(self.raw_arguments), dict):
+                return self.raw_arguments  # byte-identical: the server's prefix cache reuses it
         except (TypeError, ValueError):
-            return "{}"
+            pass
+        # e.g. "" (tolerated as no arguments) or an object sent instead of a string
+        return json.dumps(self.arguments) if self.arguments is not None else "{}"
 
 
 @cache

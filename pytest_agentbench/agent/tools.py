@@ -20,6 +20,7 @@ from typing import Any
 from pytest_agentbench.sandbox import Sandbox, run_command
 
 MAX_READ_CHARS = 60_000
+MAX_READ_BYTES = 8 * 2**20  # files above this are refused whole (read_file) or skipped (grep)
 MAX_LISTING = 500
 MAX_GREP_LINES = 200
 DEFAULT_SHELL_TIMEOUT = 60.0
@@ -212,6 +213,10 @@ def _read_text(path: Path, errors: str = "replace") -> str:
     (a Latin-1 file) then survive an edit unchanged instead of becoming U+FFFD."""
     if path.is_dir():
         raise ToolError(f"{path.name} is a directory; use list_dir")
+    size = path.stat().st_size
+    if size > MAX_READ_BYTES:
+        raise ToolError(f"{path.name} is {size} bytes, too large to read whole; look at parts of it "
+                        "with grep or shell (head, sed -n)")
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
         raise ToolError(f"{path.name} is a binary file ({len(data)} bytes)")
@@ -294,10 +299,15 @@ def apply_patch(ctx: ToolContext, patch: str) -> str:
     base = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "apply"]
     # --check first: git apply is atomic per invocation, but checking gives a cleaner message.
     for extra in (["--check"], []):
-        proc = subprocess.run(
-            [*base, *extra, "--recount", "-"],
-            cwd=ctx.root, input=patch.encode(), capture_output=True, env=ctx.env, timeout=60,
-        )
+        try:
+            proc = subprocess.run(
+                [*base, *extra, "--recount", "-"],
+                cwd=ctx.root, input=patch.encode(), capture_output=True, env=ctx.env, timeout=60,
+            )
+        except subprocess.TimeoutExpired:
+            step = "checking" if extra else "applying"
+            raise ToolError(f"git apply timed out after 60 s while {step} the patch; "
+                            "read the files to see their state") from None
         if proc.returncode != 0:
             message = proc.stderr.decode("utf-8", errors="replace").strip()
             raise ToolError(f"patch does not apply (nothing was changed):\n{message}")
@@ -355,6 +365,8 @@ def grep(ctx: ToolContext, pattern: str, path: str = ".") -> str:
     hits: list[str] = []
     for file in _walk_files(ctx, start):
         try:
+            if file.stat().st_size > MAX_READ_BYTES:
+                continue  # a log or data dump: not worth holding in memory to search
             data = file.read_bytes()
         except OSError:
             continue

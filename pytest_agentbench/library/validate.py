@@ -39,7 +39,7 @@ from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env
 from pytest_agentbench.verify import Verification, run_verification
 from pytest_agentbench.workspace import Baseline, WorkspaceError, WorkspaceManager, overlay
 
-SANDBOXES = ("auto", "bubblewrap", "process")
+SANDBOXES = ("auto", "bubblewrap", "none", "process")  # process: the old name of none
 TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion
 
 
@@ -85,15 +85,15 @@ def find_canaries(paths: list[Path]) -> list[Path]:
 
 
 def sandbox_tier(sandbox: str) -> str:
-    """``bubblewrap`` or ``process`` for a ``--sandbox`` choice, like the plugin's option."""
+    """``bubblewrap`` or ``none`` for a ``--sandbox`` choice, like the plugin's option."""
     if sandbox not in SANDBOXES:
         raise UsageError(f"--sandbox must be one of {', '.join(SANDBOXES)}, not {sandbox!r}")
-    if sandbox == "process":
-        return "process"
+    if sandbox in ("none", "process"):
+        return "none"
     problem = bubblewrap_problem()
     if problem and sandbox == "bubblewrap":
         raise UsageError(f"--sandbox bubblewrap: {problem}")
-    return "process" if problem else "bubblewrap"
+    return "none" if problem else "bubblewrap"
 
 
 def _verify(canary: Canary, manager: WorkspaceManager, baseline: Baseline, name: str, tier: str,
@@ -103,10 +103,10 @@ def _verify(canary: Canary, manager: WorkspaceManager, baseline: Baseline, name:
     home.mkdir()
     if solution is not None:
         overlay(solution, worktree)  # before verification: the solution *is* the change
-    sandbox = None
-    if tier == "bubblewrap":
-        # As session.sandbox_for: the worktree's .git pointer and the baseline's git dir read-only.
-        sandbox = Sandbox(writable=[worktree, home], readonly=[worktree / ".git", baseline.path / ".git"])
+    # As session.sandbox_for: the worktree's .git pointer and the baseline's git dir read-only;
+    # the default limits apply in both tiers.
+    sandbox = Sandbox(writable=[worktree, home], readonly=[worktree / ".git", baseline.path / ".git"],
+                      jail=tier == "bubblewrap")
     return run_verification(canary, worktree, baseline.commit, command_env(home), sandbox)
 
 

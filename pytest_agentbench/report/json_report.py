@@ -60,7 +60,7 @@ def build_report(session: AgentbenchSession, interrupted: bool = False) -> dict:
         started=session.started.isoformat(),
         finished=datetime.now(timezone.utc).isoformat(),
         interrupted=interrupted,
-        environment={**environment(), "sandbox": session.sandbox_tier},
+        environment={**environment(), **session.sandbox_environment()},
         settings=run_settings(settings),
         models={spec.name: {**spec.describe(), "server": session.server_info.get(
                     spec.name, {"kind": None, "context_window": None})}
