@@ -289,6 +289,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     terminalreporter.write_sep("=", f"agentbench summary · run {session.run_id}")
     settings = session.settings
+    if not settings.models_explicit:
+        # The header stayed quiet (no --models: it could not know canaries would run), so the
+        # sandbox tier and its warnings are said here instead: never a silent downgrade.
+        for line in session.sandbox_banner():
+            terminalreporter.write_line(line, yellow="WARNING" in line)
     for line in summary_lines(session.results, settings.repeats, settings.ks, settings.confidence):
         terminalreporter.write_line(line)
     for name, info in sorted(session.server_info.items()):
