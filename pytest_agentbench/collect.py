@@ -45,7 +45,7 @@ class CanaryFile(pytest.File):
         except CanaryError as exc:
             raise self.CollectError(f"invalid canary: {exc}") from None
         session = get_session(self.config)
-        for model in session.settings.models:
+        for model in session.settings.attempt_models():
             for repeat in range(session.settings.repeats):
                 yield CanaryItem.from_parent(
                     self, name=f"{canary.id}[{model.id_fragment}-r{repeat}]",

@@ -74,6 +74,7 @@ class ModelSpec(BaseModel):
     max_format_retries: int | None = Field(default=None, gt=0)
     system_prompt: str | None = None
     server: ServerSpec | None = None
+    variant: str = "base"  # set by a sweep (variants.py), never by the registry
 
     @property
     def api_key(self) -> str | None:
@@ -81,8 +82,10 @@ class ModelSpec(BaseModel):
 
     @property
     def id_fragment(self) -> str:
-        """The model's part of a test id: ``add-function[qwen2.5:14b-r0]``."""
-        return self.name.replace("/", "_")
+        """The model's part of a test id: ``add-function[qwen2.5:14b-r0]``, with the variant
+        when a sweep runs: ``add-function[qwen2.5:14b-temperature=0.7-r0]``."""
+        fragment = self.name if self.variant == "base" else f"{self.name}-{self.variant}"
+        return fragment.replace("/", "_")
 
     def sampling_body(self) -> dict[str, Any]:
         """Request-body fields beyond the ones the client always sends."""
@@ -118,6 +121,8 @@ def load_registry(rootdir: Path) -> dict[str, ModelSpec]:
             where = f"{path}: [{prefix}.{name}]"
             if not isinstance(entry, dict):
                 raise ModelConfigError(f"{where}: must be a table")
+            if "variant" in entry:
+                raise ModelConfigError(f"{where}: key 'variant': unknown key (use --agentbench-sweep)")
             try:
                 spec = ModelSpec.model_validate({**entry, "name": name})
             except ValidationError as exc:

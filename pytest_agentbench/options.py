@@ -24,6 +24,7 @@ from pytest_agentbench.models import (
 )
 from pytest_agentbench.sandbox import bubblewrap_problem
 from pytest_agentbench.session import Settings
+from pytest_agentbench.variants import SweepError, Variant, parse_sweeps
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible endpoint
 
@@ -78,6 +79,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="exit non-zero unless the pass rate (overall, of a tier, or of a model) "
                          "reaches RATE; repeatable")
     parser.addini("agentbench_fail_under", "gates, e.g. 0.8 heavy:0.6", type="args", default=[])
+    group.addoption("--agentbench-sweep", action="append", default=None, metavar="KEY=V1,V2",
+                    dest="agentbench_sweep",
+                    help="run every model once per value (a variant): temperature, top_p, seed, "
+                         "max_tokens, tool_choice or max_format_retries; repeat for a cartesian product")
+    parser.addini("agentbench_sweep", "sweeps, e.g. temperature=0,0.7 seed=1,2", type="args", default=[])
     for name, (kind, help_text) in _INI_OPTIONS.items():
         flag = "--agentbench-" + name.replace("_", "-")
         if kind == "bool":
@@ -174,7 +180,20 @@ def settings_from(config: pytest.Config) -> Settings:
         retries=_number(config, "retries", int, 0, default=3),
         backoff=_number(config, "retry_backoff", float, 0, default=0.5),
         retries_with_feedback=_retries_with_feedback(config),
+        variants=_variants(config),
     )
+
+
+def _variants(config: pytest.Config) -> list[Variant]:
+    texts = config.getoption("agentbench_sweep") or config.getini("agentbench_sweep")
+    try:
+        variants = parse_sweeps(list(texts))
+    except SweepError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if _value(config, "max_output_tokens") and any("max_tokens" in v.overrides for v in variants):
+        raise pytest.UsageError("--agentbench-sweep max_tokens=... and --agentbench-max-output-tokens "
+                                "contradict each other: drop one")
+    return variants
 
 
 def _retries_with_feedback(config: pytest.Config) -> int:

@@ -119,7 +119,11 @@ def _model_scheduling(config: pytest.Config, log: Any) -> Any:
     class ModelScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             found = _ATTEMPT_ID.search(nodeid)
-            return f"model:{found['model']}" if found else super()._split_scope(nodeid)
+            if not found:
+                return super()._split_scope(nodeid)
+            # A sweep's variants of one model share its server: `qwen-temperature=0.7` → `qwen`
+            # (model names have no "=", variant names always do).
+            return "model:" + re.split(r"-(?=[a-z_]+=)", found["model"], maxsplit=1)[0]
 
     return ModelScheduling(config, log)
 
@@ -134,6 +138,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not session.settings.models_explicit:
         return None  # the plugin stays quiet in test runs that don't benchmark
     lines = [f"agentbench: run {session.run_id} · repeats {session.settings.repeats}"]
+    if session.settings.variants[0].name != "base":
+        lines.append("agentbench: sweep: " + " · ".join(v.name for v in session.settings.variants))
     lines.extend(session.sandbox_banner())
     for model in session.settings.models:
         if model.server is not None:
@@ -195,7 +201,7 @@ def _attempt_key(item: pytest.Item) -> tuple[str, tuple] | None:
         canary, model, repeat = attempt.canary, attempt.model, attempt.repeat
     else:
         return None
-    return canary.tier, attempt_key(canary.id, model.name, "base", repeat)
+    return canary.tier, attempt_key(canary.id, model.name, model.variant, repeat)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -104,7 +104,7 @@ def parametrize(metafunc: pytest.Metafunc, session: AgentbenchSession) -> None:
     canary = canary_from_marker(marker, metafunc.function, metafunc.definition.path)
     values = [pytest.param(PyAttempt(canary, model, repeat), id=f"{model.id_fragment}-r{repeat}",
                            marks=[getattr(pytest.mark, canary.tier), pytest.mark.agentbench])
-              for model in session.settings.models for repeat in range(session.settings.repeats)]
+              for model in session.settings.attempt_models() for repeat in range(session.settings.repeats)]
     metafunc.parametrize(ATTEMPT_PARAM, values)
 
 

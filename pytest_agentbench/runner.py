@@ -50,8 +50,8 @@ def setup_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, bu
                   server: ServerInfo | None, detail: str, started: float) -> AttemptResult:
     # No usable server, no attempt: an infrastructure error, never a model failure.
     return AttemptResult(
-        canary=canary.id, tier=canary.tier, model=model.name, repeat=repeat, nodeid=nodeid,
-        tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="setup",
+        canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, repeat=repeat,
+        nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="setup",
         detail=detail, budget=budget.model_dump(), server=server.to_json() if server else None,
         wall_seconds=round(time.monotonic() - started, 3),
     )
@@ -177,8 +177,8 @@ def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run:
                  budget: ResolvedBudget, transcript: JsonlTranscript, server: ServerInfo) -> AttemptResult:
     """The attempt's record from the loop's counters; the verdict is added after verification."""
     result = AttemptResult(
-        canary=canary.id, tier=canary.tier, model=model.name, repeat=repeat, nodeid=nodeid,
-        tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason=run.stop_reason,
+        canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, repeat=repeat,
+        nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason=run.stop_reason,
         detail=run.detail, turns=run.turns, prompt_tokens=run.prompt_tokens,
         completion_tokens=run.completion_tokens, tool_calls=run.tool_calls,
         malformed_tool_calls=run.malformed_tool_calls, claimed_done=run.claimed_done,

@@ -32,6 +32,7 @@ from pytest_agentbench.servers.managed import (
     pid_alive,
 )
 from pytest_agentbench.servers.preflight import ServerInfo, preflight
+from pytest_agentbench.variants import Variant
 from pytest_agentbench.workspace import WorkspaceManager
 
 
@@ -48,6 +49,7 @@ class Settings:
     models: list[ModelSpec]
     repeats: int
     tiers: list[str]
+    variants: list[Variant] = field(default_factory=lambda: [Variant()])  # --agentbench-sweep
     models_explicit: bool = True  # False: nothing was asked for, the embedded default is used
     ks: list[int] = field(default_factory=list)  # pass@k / pass^k to report; default 1 and repeats
     confidence: float = 0.95
@@ -74,6 +76,10 @@ class Settings:
     retries: int = 3
     backoff: float = 0.5
     retries_with_feedback: int = 0  # the default of canaries that don't set their own
+
+    def attempt_models(self) -> list[ModelSpec]:
+        """Every model in every variant of the sweep, in a stable order (collection needs one)."""
+        return [variant.apply(model) for model in self.models for variant in self.variants]
 
 
 class JsonlTranscript:
@@ -106,7 +112,7 @@ class AgentbenchSession:
     regressions: list[dict[str, Any]] = field(default_factory=list)  # vs --agentbench-baseline
     done: set[tuple[str, str, str, int]] = field(default_factory=set)  # resumed: attempts on record
     server_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # preflight, per model
-    _clients: dict[tuple[str, str], ChatClient] = field(default_factory=dict)
+    _clients: dict[tuple[str, str, str], ChatClient] = field(default_factory=dict)
     _endpoint_failures: dict[str, str] = field(default_factory=dict)  # fail fast after a bad start
     _preflights: dict[tuple[str, str], ServerInfo] = field(default_factory=dict)
     _workspaces: WorkspaceManager | None = None
@@ -211,7 +217,7 @@ class AgentbenchSession:
 
     def client_for(self, model: ModelSpec) -> ChatClient:
         # One kept-alive client per model and endpoint per process: a new client costs ~20 ms.
-        key = (model.name, model.base_url)
+        key = (model.name, model.variant, model.base_url)
         if key not in self._clients:
             self._clients[key] = ChatClient(
                 ClientSettings(

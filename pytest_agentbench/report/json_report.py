@@ -25,7 +25,8 @@ def environment() -> dict:
 def run_settings(settings: Settings) -> dict:
     """The settings a report (or a re-render from the database) needs to read its numbers."""
     return {"repeats": settings.repeats, "tiers": settings.tiers, "ks": settings.ks,
-            "confidence": settings.confidence}
+            "confidence": settings.confidence,
+            "variants": {v.name: v.overrides for v in settings.variants}}
 
 
 def assemble_report(*, run_id: str, started: str, finished: str | None, interrupted: bool,
