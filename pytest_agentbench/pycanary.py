@@ -32,7 +32,7 @@ from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.runner import Workspace, loop_result, server_problem, setup_failure
 from pytest_agentbench.sandbox import CommandResult, run_command
 from pytest_agentbench.session import AgentbenchSession
-from pytest_agentbench.workspace import git
+from pytest_agentbench.workspace import diff_against_baseline, git
 
 MARKER = "canary"
 ATTEMPT_PARAM = "agentbench_attempt"
@@ -153,12 +153,10 @@ class Agent:
             pytest.fail(f"the agent tampered with git: {'; '.join(self.workspace.tampered)}",
                         pytrace=False)
         worktree, commit = self.workspace.worktree, self.workspace.baseline.commit
-        git("add", "-A", cwd=worktree)
-        names = git("diff", "--cached", "--name-only", "-z", "--no-renames", commit, cwd=worktree)
+        stat = diff_against_baseline(worktree, commit)  # stages the tree, so --cached shows it all
         self.last = AgentRun(
             stop_reason=run.stop_reason, detail=run.detail, final_message=run.final_message,
-            turns=run.turns, tool_calls=run.tool_calls,
-            files_changed=sorted(name for name in names.split("\0") if name),
+            turns=run.turns, tool_calls=run.tool_calls, files_changed=stat.files_changed,
             diff=git("diff", "--cached", "--no-renames", commit, cwd=worktree),
         )
         return self.last

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +73,8 @@ class Workspace:
     @classmethod
     def open(cls, session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int,
              nodeid: str) -> Workspace:
-        name = slug(f"{canary.id}-{model.name}-r{repeat}")
+        # The variant is part of the name: a sweep runs one model several times per repeat.
+        name = slug(f"{canary.id}-{model.id_fragment}-r{repeat}")
         baseline = session.workspaces.baseline(canary.repo_dir, canary.id)
         worktree = session.workspaces.create_worktree(baseline, name)
         home = worktree.parent / f"{name}.home"

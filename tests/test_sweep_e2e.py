@@ -28,6 +28,8 @@ def test_a_sweep_runs_each_variant_and_sends_its_settings(bench):
     assert report["settings"]["variants"] == {"temperature=0": {"temperature": "0"},
                                               "temperature=0.7": {"temperature": "0.7"}}
     assert sorted({r["temperature"] for r in agent_requests(server)}) == [0.0, 0.7]
+    # each attempt has its own transcript: variants of one model must not share (or overwrite) one
+    assert len({a["transcript"] for a in report["attempts"]}) == 4
 
 
 def test_sweeps_multiply_and_resume_keeps_variants_apart(bench):
