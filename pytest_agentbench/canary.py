@@ -51,6 +51,12 @@ class Verify(BaseModel):
     run: list[str] = Field(default_factory=list)
     expect_changed: list[str] = Field(default_factory=list)
     expect_unchanged: list[str] = Field(default_factory=list)
+    # Protected paths (conftest.py, ini files, shadowing modules...) this canary's task may change:
+    # their change then reaches the verification tree (README "Protected paths").
+    allow_changed: list[str] = Field(default_factory=list)
+    # Passing tests the reference solution shows in the pytest checks' reports together
+    # (`agentbench validate --write-expect-tests`); None: at least one per pytest check.
+    expect_tests: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=120, gt=0)
 
 
@@ -175,4 +181,22 @@ def load_canary(path: Path) -> Canary:
             f"{path}: field 'verify': needs at least one of 'run' or 'expect_changed' -"
             " a canary that checks nothing cannot fail"
         )
+    _check_repo(canary)
     return canary
+
+
+def _check_repo(canary: Canary) -> None:
+    """A starting repo that would break an attempt mid-run (or leak files into it) is a load
+    error: collection, ``agentbench validate`` and the importers all see it at once."""
+    from pytest_agentbench.repo_check import repo_problems
+
+    repo = canary.repo_dir
+    if not repo.is_dir():
+        what = "is not a directory" if repo.exists() else "not found"
+        raise CanaryError(
+            f"{canary.path}: repo/ {what}: {repo} (the canary's starting files; for an empty start "
+            "keep a placeholder such as repo/.gitkeep - git does not keep empty directories)"
+        )
+    problems = repo_problems(repo)
+    if problems:
+        raise CanaryError("\n".join(f"{canary.path}: repo/: {problem}" for problem in problems))

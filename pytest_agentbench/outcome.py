@@ -14,6 +14,8 @@ class Outcome(str, Enum):
     BUDGET_TIME = "budget_time"
     MALFORMED = "malformed"
     TOOL_CONFUSION = "tool_confusion"
+    TAMPERED = "tampered"
+    INVALID_OUTPUT = "invalid_output"
     INFRA_ERROR = "infra_error"
 
     @property
@@ -35,21 +37,28 @@ _STOP_OUTCOMES = {
     "budget_time": Outcome.BUDGET_TIME,
     "malformed": Outcome.MALFORMED,
     "tool_confusion": Outcome.TOOL_CONFUSION,
+    "invalid_output": Outcome.INVALID_OUTPUT,
 }
 
 
-def classify(stop_reason: str, checks_passed: bool, qualifying_change: bool, protected_ok: bool) -> Outcome:
+def classify(stop_reason: str, checks_passed: bool, qualifying_change: bool,
+             touched_protected: bool = False, unchanged_ok: bool = True) -> Outcome:
     """Decide the outcome exactly as DESIGN §5 says.
 
-    ``qualifying_change``: the tree changed, and matches ``expect_changed`` when it is given.
-    ``protected_ok``: nothing matching ``expect_unchanged`` was touched.
+    ``checks_passed``: the checks passed on the clean verification tree (baseline + the agent's
+    change to unprotected paths + hidden files). ``qualifying_change``: that applied change is not
+    empty and matches ``expect_changed`` when it is given. ``touched_protected``: the change touched
+    a protected path (whether or not it was applied). ``unchanged_ok``: nothing matching
+    ``expect_unchanged`` changed — part of "the diff meets expectations".
     Verification runs whatever ended the loop (except a server fault), so a model that did the
     work and then hit a ceiling still passes; what ended the loop is recorded separately.
     """
     if stop_reason == "infra_error":
         return Outcome.INFRA_ERROR
-    if checks_passed and qualifying_change and protected_ok:
+    if checks_passed and qualifying_change and unchanged_ok:
         return Outcome.PASSED
+    if touched_protected or not unchanged_ok:
+        return Outcome.TAMPERED
     if stop_reason in _STOP_OUTCOMES:
         return _STOP_OUTCOMES[stop_reason]
     if not qualifying_change:

@@ -30,9 +30,10 @@ from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome, classify
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.runner import Workspace, loop_result, server_problem, setup_failure
-from pytest_agentbench.sandbox import CommandResult, run_command
+from pytest_agentbench.sandbox import DEFAULT_OUTPUT_CAP
 from pytest_agentbench.session import AgentbenchSession
-from pytest_agentbench.workspace import diff_against_baseline, git
+from pytest_agentbench.tree_diff import TreeChange, unified_diff
+from pytest_agentbench.verify import CheckResult, examine, run_checks
 
 MARKER = "canary"
 ATTEMPT_PARAM = "agentbench_attempt"
@@ -63,6 +64,7 @@ class AgentRun:
     tool_calls: int
     files_changed: list[str]
     diff: str  # unified diff against the starting repo
+    protected_changes: list[str]  # left out of agent.check()'s tree (README "Protected paths")
 
     @property
     def claimed_done(self) -> bool:
@@ -127,6 +129,7 @@ class Agent:
         self.workspace: Workspace | None = None
         self.loop: AgentLoop | None = None
         self.last: AgentRun | None = None
+        self.change: TreeChange | None = None  # the agent's change as of the last run()
         if not self.setup_problem:
             self.workspace = Workspace.open(session, attempt.canary, attempt.model, attempt.repeat, nodeid)
 
@@ -152,21 +155,35 @@ class Agent:
         if self.workspace.check_integrity():
             pytest.fail(f"the agent tampered with git: {'; '.join(self.workspace.tampered)}",
                         pytrace=False)
-        worktree, commit = self.workspace.worktree, self.workspace.baseline.commit
-        stat = diff_against_baseline(worktree, commit)  # stages the tree, so --cached shows it all
+        baseline = self.workspace.baseline
+        self.change, error = examine(self.attempt.canary, self.workspace.worktree, baseline)
+        if error:
+            pytest.fail(f"verification error: {error}", pytrace=False)
         self.last = AgentRun(
             stop_reason=run.stop_reason, detail=run.detail, final_message=run.final_message,
-            turns=run.turns, tool_calls=run.tool_calls, files_changed=stat.files_changed,
-            diff=git("diff", "--cached", "--no-renames", commit, cwd=worktree),
+            turns=run.turns, tool_calls=run.tool_calls, files_changed=self.change.files_changed,
+            diff=unified_diff(self.change, baseline.path, baseline.manifest),
+            protected_changes=self.change.protected,
         )
         return self.last
 
-    def check(self, command: str, timeout: float = 120) -> CommandResult:
-        """Run a command in the worktree, in the same sandbox as the agent's shell."""
+    def check(self, command: str, timeout: float = 120,
+              files: dict[str, str | bytes] | None = None) -> CheckResult:
+        """Run ``command`` in a fresh verification tree — the starting repo, the agent's change to
+        unprotected paths and ``files`` (hidden tests: the agent never sees them) — in the same
+        sandbox tier as the agent's shell. A pytest command passes on its report's evidence."""
         ws = self.workspace
         if ws is None:
             raise AgentInfraError(self.setup_problem)
-        return run_command(command, ws.worktree, timeout, ws.env, sandbox=ws.sandbox)
+        if self.change is None:
+            self.change, error = examine(self.attempt.canary, ws.worktree, ws.baseline)
+            if error:
+                pytest.fail(f"verification error: {error}", pytrace=False)
+        data = {name: content.encode() if isinstance(content, str) else content
+                for name, content in (files or {}).items()}
+        checks = run_checks([command], timeout, self.change, data, ws.check_setup(self.session),
+                            ws.worktree.name, output_cap=DEFAULT_OUTPUT_CAP)
+        return checks[0]
 
     def read(self, relative: str) -> str:
         return (self.path / relative).read_text(encoding="utf-8", errors="replace")
@@ -186,13 +203,16 @@ class Agent:
         if run.stop_reason == "infra_error":
             result.detail = self.session.explain_fault(model, f"model server fault: {run.detail}")
         elif self.workspace.tampered:
-            result.outcome, result.integrity_problems = Outcome.FAILED.value, self.workspace.tampered
+            result.outcome, result.integrity_problems = Outcome.TAMPERED.value, self.workspace.tampered
             result.detail = f"{run.detail}; test failed: {failure}"
         else:
             files = self.last.files_changed if self.last else []
+            protected = self.last.protected_changes if self.last else []
             outcome = classify(run.stop_reason, checks_passed=test_passed,
-                               qualifying_change=bool(files), protected_ok=True)
+                               qualifying_change=bool(set(files) - set(protected)),
+                               touched_protected=bool(protected))
             result.outcome, result.files_changed = outcome.value, files
+            result.protected_changes = protected
             result.detail = (f"test passed; loop ended: {run.detail}" if outcome is Outcome.PASSED
                              else f"{run.detail}; test failed: {failure}")
         result.wall_seconds = round(time.monotonic() - self.started, 3)

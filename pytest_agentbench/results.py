@@ -13,6 +13,8 @@ class CheckRecord(BaseModel):
     exit_code: int | None
     timed_out: bool
     seconds: float
+    tests_passed: int | None = None  # from the runner's report (pytest checks)
+    evidence_problem: str = ""  # why the report did not prove a pass
 
 
 class TryRecord(BaseModel):
@@ -65,6 +67,10 @@ class AttemptResult(BaseModel):
     tries: list[TryRecord] = Field(default_factory=list)
     # Host-side git metadata the agent changed (the .git pointer, refs, config): a failed attempt.
     integrity_problems: list[str] = Field(default_factory=list)
+    # Protected paths the agent changed (left out of the verification tree), whatever the outcome:
+    # a model that solved the task and also wrote a harmless conftest.py passes, with it recorded.
+    protected_changes: list[str] = Field(default_factory=list)
+    tests_passed: int | None = None  # passing tests in the pytest checks' reports
 
     @property
     def passed_on_try(self) -> int | None:

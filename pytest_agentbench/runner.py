@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_agentbench import safe_fs
 from pytest_agentbench.agent.loop import SYSTEM_PROMPT, AgentLoop, LoopResult
 from pytest_agentbench.agent.tools import ToolContext
 from pytest_agentbench.canary import Canary, ResolvedBudget
@@ -19,7 +20,7 @@ from pytest_agentbench.sandbox import Sandbox, command_env
 from pytest_agentbench.servers.managed import ServerStartError
 from pytest_agentbench.servers.preflight import ServerInfo
 from pytest_agentbench.session import AgentbenchSession, JsonlTranscript
-from pytest_agentbench.verify import Verification, run_verification
+from pytest_agentbench.verify import CheckSetup, Verification, run_verification
 from pytest_agentbench.workspace import Baseline, GitState
 
 
@@ -69,6 +70,7 @@ class Workspace:
     transcript: JsonlTranscript
     git_state: GitState | None = None
     tampered: list[str] = field(default_factory=list)
+    extra_readonly: list[Path] = field(default_factory=list)  # paths the checks name
 
     @classmethod
     def open(cls, session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int,
@@ -83,9 +85,15 @@ class Workspace:
         transcript.write({"event": "attempt", "nodeid": nodeid, "canary": canary.id,
                           "model": model.name, "repeat": repeat, "run_id": session.run_id,
                           "worktree": str(worktree), "endpoint": model.describe()})
+        extra = session.check_paths(canary)
         return cls(baseline, worktree, home, command_env(home),
-                   session.sandbox_for(worktree, home, baseline.path / ".git"), transcript,
-                   GitState.capture(baseline, worktree))
+                   session.sandbox_for(worktree, home, baseline.path / ".git", extra), transcript,
+                   GitState.capture(baseline, worktree), extra_readonly=extra)
+
+    def check_setup(self, session: AgentbenchSession) -> CheckSetup:
+        """Where this attempt's checks run: a fresh tree of the same baseline, same tier."""
+        return CheckSetup(session.workspaces, self.baseline, jail=session.sandbox_tier == "bubblewrap",
+                          limits=session.settings.sandbox_limits, extra_readonly=self.extra_readonly)
 
     def check_integrity(self) -> list[str]:
         """How the agent changed host-side git metadata (only possible without bubblewrap).
@@ -108,66 +116,105 @@ class Workspace:
             transcript=self.transcript,
         )
 
-    def close(self, session: AgentbenchSession) -> None:
-        self.transcript.close()
+    def close(self, session: AgentbenchSession) -> str | None:
+        """Never raises (it runs while another exception may be on its way): returns what could
+        not be cleaned up, or None."""
+        problems = []
+        try:
+            self.transcript.close()
+        except OSError as exc:
+            problems.append(f"transcript: {exc}")
         if self.tampered:
             # The baseline repository can't be trusted any more: later attempts rebuild it.
             session.workspaces.discard(self.baseline)
         if not session.settings.keep_worktrees:
-            session.workspaces.remove_worktree(self.baseline, self.worktree)
-            shutil.rmtree(self.home, ignore_errors=True)
+            problems.append(session.workspaces.remove_worktree(self.baseline, self.worktree) or "")
+            problems.append(safe_fs.remove_tree(self.home) or "")
+        return "; ".join(p for p in problems if p) or None
 
 
 def run_attempt(
     session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int, nodeid: str
 ) -> AttemptResult:
+    """One attempt; whatever happens, an :class:`AttemptResult` comes back (issue 11): a broken
+    agent tree is a ``failed`` verification error, a broken harness an ``infra_error`` naming it."""
     started = time.monotonic()
     settings = session.settings
     budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds)
     server, problem = server_problem(session, model)
     if problem:
         return setup_failure(canary, model, repeat, nodeid, budget, server, problem, started)
-    workspace = Workspace.open(session, canary, model, repeat, nodeid)
-    worktree, baseline, env, sandbox = (workspace.worktree, workspace.baseline, workspace.env,
-                                        workspace.sandbox)
-    transcript = workspace.transcript
     try:
-        loop = workspace.agent_loop(session, canary, model, budget)
-        run = loop.run(canary.prompt)
-        retries = _retries_for(canary, settings.retries_with_feedback)
-        tries: list[TryRecord] = []
-        for try_number in itertools.count(1):
-            last_try = try_number > retries
-            result = loop_result(canary, model, repeat, nodeid, run, budget, transcript, server)
-            if run.stop_reason == "infra_error":
-                # A server fault says nothing about the model: no verification, no verdict.
-                result.detail = session.explain_fault(model, f"model server fault: {run.detail}")
-            elif workspace.check_integrity():
-                result.outcome = Outcome.FAILED.value
-                result.integrity_problems = workspace.tampered
-                result.detail = f"{run.detail}; the agent tampered with git: {'; '.join(workspace.tampered)}"
-                break
-            else:
-                # Before a retry the hidden tests leave the tree again: the model never sees them.
-                verification = run_verification(canary, worktree, baseline.commit, env, sandbox,
-                                                keep_hidden=last_try)
-                _add_verdict(result, canary, run, verification)
-            if retries:
-                tries.append(TryRecord(outcome=result.outcome, stop_reason=run.stop_reason,
-                                       turns=run.turns, tokens=run.total_tokens, detail=result.detail))
-            if last_try or result.outcome in (Outcome.PASSED.value, Outcome.INFRA_ERROR.value):
-                break
-            transcript.write({"event": "try", "try": try_number, "outcome": result.outcome})
-            run = loop.resume(feedback_message(verification, canary.verify.expect_changed))
-        result.tries = tries
-        result.wall_seconds = round(time.monotonic() - started, 3)
-        result.harness_seconds = round(result.wall_seconds - result.model_seconds, 3)
-        transcript.write({"event": "result", **result.model_dump(mode="json")})
-        if settings.keep_worktrees:
-            result.worktree = str(worktree)
-        return result
-    finally:
-        workspace.close(session)
+        workspace = Workspace.open(session, canary, model, repeat, nodeid)
+    except Exception as exc:  # noqa: BLE001 - recorded, never lost
+        return harness_failure(canary, model, repeat, nodeid, budget, server, exc, started,
+                               "preparing the worktree")
+    try:
+        result = _attempt(session, canary, model, repeat, nodeid, budget, server, workspace, started)
+    except Exception as exc:  # noqa: BLE001 - recorded, never lost
+        result = harness_failure(canary, model, repeat, nodeid, budget, server, exc, started,
+                                 "running the attempt")
+        result.transcript = str(workspace.transcript.path)
+    cleanup_problem = workspace.close(session)
+    if cleanup_problem:
+        result.detail += f"; cleanup: {cleanup_problem}"
+    return result
+
+
+def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int, nodeid: str,
+             budget: ResolvedBudget, server: ServerInfo, workspace: Workspace,
+             started: float) -> AttemptResult:
+    settings = session.settings
+    worktree, transcript = workspace.worktree, workspace.transcript
+    loop = workspace.agent_loop(session, canary, model, budget)
+    run = loop.run(canary.prompt)
+    retries = _retries_for(canary, settings.retries_with_feedback)
+    tries: list[TryRecord] = []
+    setup = workspace.check_setup(session)
+    for try_number in itertools.count(1):
+        last_try = try_number > retries
+        result = loop_result(canary, model, repeat, nodeid, run, budget, transcript, server)
+        verification = None
+        if run.stop_reason == "infra_error":
+            # A server fault says nothing about the model: no verification, no verdict.
+            result.detail = session.explain_fault(model, f"model server fault: {run.detail}")
+        elif workspace.check_integrity():
+            result.outcome = Outcome.TAMPERED.value
+            result.integrity_problems = workspace.tampered
+            result.detail = f"{run.detail}; the agent tampered with git: {'; '.join(workspace.tampered)}"
+            break
+        else:
+            # Checks run in a fresh tree built from the agent's change: the hidden tests never
+            # exist where the model can see them, in any try.
+            verification = run_verification(canary, worktree, setup, worktree.name)
+            _add_verdict(result, canary, run, verification)
+        if retries:
+            tries.append(TryRecord(outcome=result.outcome, stop_reason=run.stop_reason,
+                                   turns=run.turns, tokens=run.total_tokens, detail=result.detail))
+        if last_try or verification is None or result.outcome == Outcome.PASSED.value:
+            break
+        transcript.write({"event": "try", "try": try_number, "outcome": result.outcome})
+        run = loop.resume(feedback_message(verification, canary.verify.expect_changed))
+    result.tries = tries
+    result.wall_seconds = round(time.monotonic() - started, 3)
+    result.harness_seconds = round(result.wall_seconds - result.model_seconds, 3)
+    transcript.write({"event": "result", **result.model_dump(mode="json")})
+    if settings.keep_worktrees:
+        result.worktree = str(worktree)
+    return result
+
+
+def harness_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, budget: ResolvedBudget,
+                    server: ServerInfo | None, exc: BaseException, started: float,
+                    doing: str) -> AttemptResult:
+    """The harness itself broke: recorded as ``infra_error`` (the model is not blamed, and the
+    gates count it as a gap), with the exception named so it can be reported as our bug."""
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
+    result = setup_failure(canary, model, repeat, nodeid, budget, server,
+                           f"harness error while {doing}: {exc.__class__.__name__}: {exc}{at}", started)
+    result.stop_reason = "harness_error"
+    return result
 
 
 def _retries_for(canary: Canary, default: int) -> int:
@@ -197,23 +244,31 @@ def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run:
 
 def _add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
                  verification: Verification) -> None:
+    change = verification.change
     outcome = classify(
         run.stop_reason,
         checks_passed=verification.checks_passed,
         qualifying_change=verification.qualifying_change,
-        protected_ok=not verification.protected_touched,
+        touched_protected=bool(change.protected),
+        unchanged_ok=not verification.unchanged_violations,
     )
     result.outcome = outcome.value
-    result.files_changed = verification.diff.files_changed
-    result.insertions = verification.diff.insertions
-    result.deletions = verification.diff.deletions
+    result.files_changed = change.files_changed
+    result.protected_changes = change.protected
+    result.insertions, result.deletions = change.insertions, change.deletions
     result.checks = [CheckRecord(command=c.command, exit_code=c.exit_code, timed_out=c.timed_out,
-                                 seconds=c.seconds) for c in verification.checks]
+                                 seconds=c.seconds, evidence_problem=c.evidence_problem,
+                                 tests_passed=c.tests.passed if c.tests else None)
+                     for c in verification.checks]
+    if any(c.tests is not None for c in verification.checks):
+        result.tests_passed = verification.tests_passed
     failing = verification.failing_check
     if failing is not None:
         result.check_output_tail = failing.output_tail
     if outcome is Outcome.PASSED:
         result.detail = f"checks pass; loop ended: {run.detail}"
+        if change.protected:
+            result.detail += f"; protected paths changed but not used: {change.protected}"
     else:
         result.detail = "; ".join([run.detail, *verification.problems(canary.verify.expect_changed)])
 

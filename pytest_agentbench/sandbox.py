@@ -62,8 +62,7 @@ class Sandbox:
         if not self.jail:
             return shell
         args = [BWRAP, "--unshare-all", "--unshare-user", "--cap-drop", "ALL",  # root too
-                "--die-with-parent", "--new-session",
-                "--ro-bind", "/", "/", "--dev", "/dev"]
+                "--die-with-parent", "--new-session", *system_root(), "--dev", "/dev"]
         # bwrap's /dev is a writable, unsized tmpfs: give /dev/shm its own sized one, then make
         # /dev itself read-only (device nodes such as /dev/null still work).
         args += [*self._size(), "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--proc", "/proc",
@@ -93,6 +92,59 @@ class Sandbox:
         limit written since the last command ended (so each is reported once)."""
         used, big = tree_usage(self.writable, self.limits.file_size, self.last_end)
         return used - self.start_bytes, big
+
+
+# The jail's root is built from this allow-list, not from the host's root with holes: canary
+# directories (solution/, hidden/), the results database, transcripts, other attempts' trees and
+# the user's home are simply not there. Toolchains under /usr, /opt... are; add a path a check
+# needs by naming it in verify.run (see check_paths).
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
+
+
+@functools.lru_cache(maxsize=1)
+def system_root() -> tuple[str, ...]:
+    """bwrap arguments for the allow-listed system directories (merged-/usr links kept as links)."""
+    args: list[str] = []
+    for name in SYSTEM_DIRS:
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return tuple(args)
+
+
+def check_paths(commands: list[str], hidden_from_jail: list[Path],
+                home: Path | None = None) -> list[Path]:
+    """Absolute paths the checks name (``--node-modules`` written into a canary, a toolchain
+    outside /usr): they are bound read-only into the jail, unless one of them would reveal
+    ``hidden_from_jail`` (canary directories, the results: neither inside nor above them) or the
+    whole ``home`` (a path above it; a named path inside it is fine)."""
+    import shlex
+
+    found: list[Path] = []
+    for command in commands:
+        try:
+            tokens = shlex.split(command)
+        except ValueError:
+            tokens = command.split()
+        for token in tokens:
+            value = token.split("=", 1)[1] if "=" in token and not token.startswith("/") else token
+            if not value.startswith("/") or value == "/":
+                continue
+            path = Path(value)
+            if not path.exists() or any(_overlaps(path, secret) for secret in hidden_from_jail):
+                continue
+            if home is not None and (path.resolve() == home.resolve() or path.resolve() in home.resolve().parents):
+                continue
+            if path not in found:
+                found.append(path)
+    return found
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,11 +19,12 @@ from typing import Any
 
 import httpx
 
+from pytest_agentbench.canary import Canary
 from pytest_agentbench.client import ChatClient, ClientSettings
 from pytest_agentbench.limits import SandboxLimits, unenforced_limits
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, bwrap_has_size
+from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, bwrap_has_size, check_paths
 from pytest_agentbench.servers.managed import (
     ServerPool,
     ServerStartError,
@@ -132,12 +133,20 @@ class AgentbenchSession:
             return "none"
         return "none" if bubblewrap_problem() else "bubblewrap"
 
-    def sandbox_for(self, worktree: Path, home: Path, git_dir: Path) -> Sandbox:
+    def sandbox_for(self, worktree: Path, home: Path, git_dir: Path,
+                    extra_readonly: list[Path] | None = None) -> Sandbox:
         """One attempt's sandbox; the limits apply in both tiers, the jail only with bubblewrap.
         Create it right after the worktree: the worktree's growth counts from here."""
         # The worktree's .git pointer file and the baseline's git dir stay read-only inside.
-        return Sandbox(writable=[worktree, home], readonly=[worktree / ".git", git_dir],
+        return Sandbox(writable=[worktree, home],
+                       readonly=[worktree / ".git", git_dir, *(extra_readonly or [])],
                        limits=self.settings.sandbox_limits, jail=self.sandbox_tier == "bubblewrap")
+
+    def check_paths(self, canary: Canary) -> list[Path]:
+        """Absolute paths the canary's checks name, visible read-only in the jail — never one that
+        would show a canary directory, the results or the user's home."""
+        secrets = [canary.directory.parent, self.settings.data_dir.resolve()]
+        return check_paths(canary.verify.run, secrets, home=Path.home())
 
     def sandbox_banner(self) -> list[str]:
         """Header lines: the tier (the weaker one never silently), the limits, what is unenforced."""

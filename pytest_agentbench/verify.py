@@ -1,18 +1,35 @@
-"""Verification after the agent has finished: diff the tree, overlay hidden tests, run checks.
+"""Verification after the agent has finished — never in the agent's own tree.
 
-The diff is taken *before* the hidden files are overlaid, so it is exactly what the agent did.
+1. The agent's tree is read (not trusted): :func:`~pytest_agentbench.tree_diff.tree_change`
+   compares it with the baseline commit, without git's index or the agent's ignore files.
+2. A fresh *verification tree* is checked out from the baseline; the agent's change to
+   unprotected paths (:mod:`~pytest_agentbench.protect`) is copied in — regular files and in-tree
+   links only — and ``hidden/`` is overlaid there. Nothing the harness writes follows a link.
+3. ``verify.run`` runs there, in the sandbox, with a fresh scratch home. A pytest check passes on
+   evidence: exit 0 *and* a complete JUnit report (written outside the tree) with passing tests
+   and no failure or error; together the pytest checks must pass at least ``verify.expect_tests``.
+   Other commands keep exit-code semantics.
+4. The verification tree is removed. The agent never sees the hidden files, in any try.
 """
 
 from __future__ import annotations
 
+import itertools
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_agentbench import safe_fs
 from pytest_agentbench.canary import Canary
-from pytest_agentbench.sandbox import Sandbox, run_command
-from pytest_agentbench.workspace import DiffStat, diff_against_baseline, overlay
+from pytest_agentbench.junit import TestCounts, read_report, report_options, runs_pytest
+from pytest_agentbench.limits import SandboxLimits
+from pytest_agentbench.protect import ProtectionRules
+from pytest_agentbench.sandbox import Sandbox, command_env, run_command
+from pytest_agentbench.tree_diff import TreeChange, apply_change, count_lines, tree_change
+from pytest_agentbench.workspace import Baseline, WorkspaceManager
 
 OUTPUT_TAIL_CHARS = 3000
+_names = itertools.count()
 
 
 @dataclass
@@ -21,23 +38,51 @@ class CheckResult:
     exit_code: int | None
     timed_out: bool
     seconds: float
-    output_tail: str
+    output: str
+    tests: TestCounts | None = None  # from the runner's report (pytest checks)
+    evidence_problem: str = ""  # why the report does not prove a pass
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and not self.evidence_problem
+
+    @property
+    def output_tail(self) -> str:
+        return self.output[-OUTPUT_TAIL_CHARS:]
 
 
 @dataclass
 class Verification:
-    diff: DiffStat
+    change: TreeChange
     qualifying_change: bool
-    protected_touched: list[str]
+    unchanged_violations: list[str]  # expect_unchanged paths the agent changed
     checks: list[CheckResult] = field(default_factory=list)
+    error: str = ""  # the agent's tree could not be verified (too deep, too big...)
+    expect_tests: int | None = None
+    run_expected: bool = False  # the canary has verify.run (so no check at all is no pass)
+
+    @property
+    def protected_changes(self) -> list[str]:
+        return self.change.protected
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(c.tests.passed for c in self.checks if c.tests is not None)
+
+    @property
+    def shortfall(self) -> str:
+        """Why the checks' reports together show too few passing tests, or ''."""
+        needed = self.expect_tests
+        ran_pytest = any(c.tests is not None for c in self.checks)
+        if needed and ran_pytest and self.tests_passed < needed:
+            return (f"the test reports show {self.tests_passed} passing tests, fewer than the "
+                    f"{needed} the reference solution passes (verify.expect_tests)")
+        return ""
 
     @property
     def checks_passed(self) -> bool:
-        return all(check.ok for check in self.checks)
+        return (not self.error and all(check.ok for check in self.checks)
+                and bool(self.checks or not self.run_expected) and not self.shortfall)
 
     @property
     def failing_check(self) -> CheckResult | None:
@@ -46,76 +91,141 @@ class Verification:
     def problems(self, expect_changed: list[str]) -> list[str]:
         """Why this verification did not pass, in words for the failure report."""
         found = []
-        if not self.diff.files_changed:
+        if self.error:
+            found.append(f"verification error: {self.error}")
+        if not self.change.files_changed:
             found.append("the tree has no change")
         elif not self.qualifying_change:
-            found.append(f"no file matching expect_changed {expect_changed} was changed")
-        if self.protected_touched:
-            found.append(f"files that must stay unchanged were changed: {self.protected_touched}")
+            applied = self.change.applied_paths
+            found.append(f"no file matching expect_changed {expect_changed} was changed"
+                         if applied or not expect_changed
+                         else "the change touched only protected paths")
+        if self.protected_changes:
+            reasons = self.change.protected_reasons()
+            found.append("protected paths changed (left out of the verification tree): "
+                         + ", ".join(f"{p} ({reasons[p]})" for p in self.protected_changes))
+        if self.unchanged_violations:
+            found.append(f"files that must stay unchanged were changed: {self.unchanged_violations}")
         failing = self.failing_check
         if failing is not None:
             status = "timed out" if failing.timed_out else f"exited {failing.exit_code}"
+            if failing.exit_code == 0 and failing.evidence_problem:
+                status = f"exited 0 but {failing.evidence_problem}"
+            elif failing.evidence_problem and not failing.timed_out:
+                status += f" ({failing.evidence_problem})"
             found.append(f"check `{failing.command}` {status}")
+        elif self.shortfall:
+            found.append(self.shortfall)
         return found
 
 
-def run_verification(
-    canary: Canary, worktree: Path, baseline_commit: str, env: dict[str, str],
-    sandbox: Sandbox | None = None, stop_early: bool = True, keep_hidden: bool = True,
-) -> Verification:
-    """Diff, overlay ``hidden/``, run the checks. ``keep_hidden=False`` puts the tree back as
-    the agent left it afterwards, for another try that must not see the hidden tests."""
-    diff = diff_against_baseline(worktree, baseline_commit)
-    expected = canary.verify.expect_changed
-    qualifying = bool(diff.files_changed) and (not expected or bool(diff.matching(expected)))
-    verification = Verification(
-        diff=diff,
-        qualifying_change=qualifying,
-        protected_touched=diff.matching(canary.verify.expect_unchanged),
-    )
-    saved = None if keep_hidden else _save_targets(canary.hidden_dir, worktree)
-    overlay(canary.hidden_dir, worktree)
+@dataclass
+class CheckSetup:
+    """Where checks run: the baseline to check out, the sandbox tier and limits, and read-only
+    paths the checks name (a toolchain, a shared node_modules)."""
+
+    manager: WorkspaceManager
+    baseline: Baseline
+    jail: bool
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    extra_readonly: list[Path] = field(default_factory=list)
+
+
+def protection_rules(canary: Canary, baseline: Baseline) -> ProtectionRules:
+    return ProtectionRules(hidden=hidden_files(canary), expect_unchanged=canary.verify.expect_unchanged,
+                           allow_changed=canary.verify.allow_changed, check_commands=canary.verify.run,
+                           baseline_paths=frozenset(baseline.manifest))
+
+
+def hidden_files(canary: Canary) -> list[str]:
+    directory = canary.hidden_dir
+    if not directory.is_dir():
+        return []
+    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts)
+
+
+def examine(canary: Canary, agent_tree: Path, baseline: Baseline) -> tuple[TreeChange, str]:
+    """The agent's change, or an empty one and why the tree could not be read."""
     try:
-        _run_checks(canary, worktree, env, sandbox, stop_early, verification)
-    finally:
-        if saved is not None:
-            _restore_targets(saved)
+        change = tree_change(agent_tree, baseline.manifest, protection_rules(canary, baseline))
+        count_lines(change, baseline.path, baseline.manifest)
+        return change, ""
+    except (safe_fs.TreeError, OSError, ValueError) as exc:
+        return TreeChange(), str(exc)
+
+
+def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: str,
+                     stop_early: bool = True) -> Verification:
+    """Diff the agent's tree, build the verification tree, run the checks there."""
+    change, error = examine(canary, agent_tree, setup.baseline)
+    expected = canary.verify.expect_changed
+    applied = change.applied_paths
+    verification = Verification(
+        change=change,
+        qualifying_change=bool(applied) and (not expected or bool(change.matching(expected, True))),
+        unchanged_violations=change.matching(canary.verify.expect_unchanged),
+        error=error, expect_tests=canary.verify.expect_tests, run_expected=bool(canary.verify.run),
+    )
+    if not error:
+        files = {rel: (canary.hidden_dir / rel).read_bytes() for rel in hidden_files(canary)}
+        verification.checks = run_checks(canary.verify.run, canary.verify.timeout, change, files,
+                                         setup, f"{name}.verify", stop_early)
     return verification
 
 
-def _run_checks(canary: Canary, worktree: Path, env: dict[str, str], sandbox: Sandbox | None,
-                stop_early: bool, verification: Verification) -> None:
-    for command in canary.verify.run:
-        # Checks run jailed too: an agent-written conftest.py must not run on the host.
-        outcome = run_command(command, worktree, canary.verify.timeout, env, sandbox=sandbox)
-        verification.checks.append(
-            CheckResult(
-                command=command,
-                exit_code=outcome.exit_code,
-                timed_out=outcome.timed_out,
-                seconds=round(outcome.seconds, 3),
-                output_tail=outcome.output[-OUTPUT_TAIL_CHARS:],
-            )
-        )
-        if stop_early and not outcome.ok:
-            break  # later checks cannot change the verdict; save the time
+def run_checks(commands: list[str], timeout: float, change: TreeChange, files: dict[str, bytes],
+               setup: CheckSetup, name: str, stop_early: bool = True,
+               output_cap: int | None = None) -> list[CheckResult]:
+    """Run ``commands`` in a fresh tree: baseline + the applied part of ``change`` + ``files``."""
+    name = f"{name}-{next(_names)}"
+    tree = setup.manager.create_worktree(setup.baseline, name)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=tree.parent))
+    home, reports = scratch / "home", scratch / "reports"
+    home.mkdir()
+    reports.mkdir()
+    results: list[CheckResult] = []
+    try:
+        apply_change(change, tree)
+        for relative, data in files.items():
+            safe_fs.write_file(tree, relative, data)
+        env = command_env(home)
+        env["PYTHONNOUSERSITE"] = "1"  # no usercustomize from anywhere but the interpreter
+        for number, command in enumerate(commands):
+            # A fresh sandbox per check: the tree's growth counts from here.
+            sandbox = Sandbox(writable=[tree, home, reports],
+                              readonly=[tree / ".git", setup.baseline.path / ".git",
+                                        *setup.extra_readonly],
+                              limits=setup.limits, jail=setup.jail)
+            report = reports / f"check-{number}.xml"
+            check_env = dict(env)
+            if runs_pytest(command):
+                check_env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {report_options(report)}"
+            kwargs = {} if output_cap is None else {"output_cap": output_cap}
+            outcome = run_command(command, tree, timeout, check_env, sandbox=sandbox, **kwargs)
+            result = CheckResult(command=command, exit_code=outcome.exit_code,
+                                 timed_out=outcome.timed_out, seconds=round(outcome.seconds, 3),
+                                 output=outcome.output)
+            if runs_pytest(command) and not outcome.timed_out:
+                _judge_report(result, report)
+            results.append(result)
+            if stop_early and not result.ok:
+                break  # later checks cannot change the verdict; save the time
+    finally:
+        setup.manager.remove_worktree(setup.baseline, tree)
+        safe_fs.remove_tree(scratch)
+    return results
 
 
-def _save_targets(source: Path, destination: Path) -> dict[Path, bytes | None]:
-    """What the overlay of ``source`` is about to replace: each target's bytes, or None."""
-    saved: dict[Path, bytes | None] = {}
-    if source.is_dir():
-        for path in source.rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts:
-                target = destination / path.relative_to(source)
-                regular = target.is_file() and not target.is_symlink()
-                saved[target] = target.read_bytes() if regular else None
-    return saved
+def _judge_report(result: CheckResult, report: Path) -> None:
+    counts = read_report(report)
+    if isinstance(counts, str):
+        result.evidence_problem = counts
+        return
+    result.tests = counts
+    if counts.failed or counts.errors:
+        result.evidence_problem = (f"the test report shows {counts.failed} failed and "
+                                   f"{counts.errors} errors")
+    elif counts.passed == 0:
+        result.evidence_problem = "the test report shows no passing test"
 
-
-def _restore_targets(saved: dict[Path, bytes | None]) -> None:
-    for target, content in saved.items():
-        if content is None:
-            target.unlink(missing_ok=True)
-        else:
-            target.write_bytes(content)

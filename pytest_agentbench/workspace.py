@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_agentbench import safe_fs
+
 # Noise that running tests creates; never a "change" the agent made.
 IGNORED_NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".agentbench-*", "*.egg-info/"]
 
@@ -33,6 +35,9 @@ _GIT_ENV = {
 }
 
 
+GIT_TIMEOUT = 120.0  # host-side git never runs unbounded (a huge tree must not stall the run)
+
+
 class WorkspaceError(Exception):
     """Git failed while preparing or inspecting a workspace (a harness problem)."""
 
@@ -41,17 +46,24 @@ def git(*args: str, cwd: Path, input: bytes | None = None) -> str:
     return git_bytes(*args, cwd=cwd, input=input).decode("utf-8", errors="replace")
 
 
-def git_bytes(*args: str, cwd: Path, input: bytes | None = None) -> bytes:
-    """:func:`git`'s raw output, for file contents (``cat-file``) that may not be text."""
+def git_environment() -> dict[str, str]:
     # GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE... from the caller (e.g. pytest run from a git hook)
     # would point these commands at another repository.
     env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
     env.update(_GIT_ENV)
-    proc = subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
-         "-c", "core.autocrlf=false", "-c", "core.quotepath=false", *args],
-        cwd=cwd, env=env, input=input, capture_output=True,
-    )
+    return env
+
+
+def git_bytes(*args: str, cwd: Path, input: bytes | None = None, timeout: float = GIT_TIMEOUT) -> bytes:
+    """:func:`git`'s raw output, for file contents (``cat-file``) that may not be text."""
+    try:
+        proc = subprocess.run(
+            ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+             "-c", "core.autocrlf=false", "-c", "core.quotepath=false", *args],
+            cwd=cwd, env=git_environment(), input=input, capture_output=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise WorkspaceError(f"git {' '.join(args)} timed out after {timeout:g} s in {cwd}") from None
     if proc.returncode != 0:
         raise WorkspaceError(
             f"git {' '.join(args)} failed in {cwd}: {proc.stderr.decode(errors='replace').strip()}"
@@ -75,6 +87,16 @@ class Baseline:
 
     path: Path
     commit: str
+    _manifest: dict[str, tuple[str, str]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def manifest(self) -> dict[str, tuple[str, str]]:
+        """``{path: (mode, blob id)}`` of the baseline commit, read once."""
+        if self._manifest is None:
+            from pytest_agentbench.tree_diff import baseline_manifest
+
+            self._manifest = baseline_manifest(self.path, self.commit)
+        return self._manifest
 
     @classmethod
     def build(cls, source: Path, destination: Path) -> Baseline:
@@ -131,12 +153,15 @@ class WorkspaceManager:
         git("worktree", "add", "-q", "--detach", str(path), baseline.commit, cwd=baseline.path)
         return path
 
-    def remove_worktree(self, baseline: Baseline, path: Path) -> None:
+    def remove_worktree(self, baseline: Baseline, path: Path) -> str | None:
+        """Remove a worktree whatever the agent left in it (any depth, long names, FIFOs,
+        read-only directories). Never raises: returns what could not be cleaned up, or None."""
+        problem = safe_fs.remove_tree(path)
         try:
-            git("worktree", "remove", "--force", "--force", str(path), cwd=baseline.path)
-        except WorkspaceError:
-            shutil.rmtree(path, ignore_errors=True)
             git("worktree", "prune", cwd=baseline.path)
+        except (WorkspaceError, OSError) as exc:
+            problem = problem or str(exc)
+        return problem
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def test_phantom_when_only_unexpected_files_change(bench):
     assert "no file matching expect_changed" in attempt["detail"]
 
 
-def test_touching_a_protected_file_fails_even_when_checks_pass(bench):
+def test_touching_an_expect_unchanged_file_is_tampered_even_when_checks_pass(bench):
     bench.canary(extra="", repo={"tests/test_keep.py": "X = 1\n"},
                  toml=None, expect_changed=["hello.py"])
     toml_path = bench.pytester.path / "canaries" / "hello" / "canary.toml"
@@ -79,8 +79,9 @@ def test_touching_a_protected_file_fails_even_when_checks_pass(bench):
     with ScriptedServer(script) as server:
         bench.run(server)
     attempt = only_attempt(bench)
-    assert attempt["outcome"] == "failed"
+    assert attempt["outcome"] == "tampered"
     assert "must stay unchanged" in attempt["detail"]
+    assert attempt["protected_changes"] == ["tests/test_keep.py"]
 
 
 def test_budget_turns(bench):
@@ -266,7 +267,7 @@ def test_tampering_with_host_git_fails_the_attempt_and_the_baseline_is_rebuilt(b
         bench.run(server, "--agentbench-sandbox", "process", models="tamper,good")
     by_model = {a["model"]: a for a in bench.report()["attempts"]}
     tampered = by_model["tamper"]
-    assert tampered["outcome"] == "failed"
+    assert tampered["outcome"] == "tampered"
     assert any("refs/heads/evil" in p for p in tampered["integrity_problems"])
     assert any(".git/config" in p for p in tampered["integrity_problems"])
     assert by_model["good"]["outcome"] == "passed" and by_model["good"]["integrity_problems"] == []

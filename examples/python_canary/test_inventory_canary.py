@@ -45,6 +45,8 @@ def test_inventory_remove(agent):
     run = agent.run(PROMPT)
     assert run.files_changed == ["inventory.py"], f"unexpected changes: {run.files_changed}"
     assert "def remove" in agent.read("inventory.py")
-    (agent.path / "test_inventory_hidden.py").write_text(HIDDEN_TEST)
-    check = agent.check("python -m pytest -q test_inventory_hidden.py")
+    # The hidden test goes only into the check's own tree: the agent never sees it, and the
+    # agent's change to protected paths (a conftest.py, say) is left out of that tree.
+    check = agent.check("python -m pytest -q test_inventory_hidden.py",
+                        files={"test_inventory_hidden.py": HIDDEN_TEST})
     assert check.ok, check.output

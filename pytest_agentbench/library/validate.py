@@ -35,9 +35,12 @@ from pathlib import Path
 from pytest_agentbench.canary import Canary, CanaryError, load_canary
 from pytest_agentbench.cli import UsageError, _table
 from pytest_agentbench.collect import CANARY_FILENAME, CANARY_SUBDIRS
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env
-from pytest_agentbench.verify import Verification, run_verification
-from pytest_agentbench.workspace import Baseline, WorkspaceError, WorkspaceManager, overlay
+from pytest_agentbench import safe_fs
+from pytest_agentbench.library.exploits import exploit_bytes, existing_changed_files, generic_exploits
+from pytest_agentbench.library.toml_edit import write_expect_tests
+from pytest_agentbench.sandbox import bubblewrap_problem, check_paths
+from pytest_agentbench.verify import CheckSetup, Verification, protection_rules, run_verification
+from pytest_agentbench.workspace import Baseline, WorkspaceError, WorkspaceManager
 
 SANDBOXES = ("auto", "bubblewrap", "none", "process")  # process: the old name of none
 TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion
@@ -52,6 +55,8 @@ class CanaryValidation:
     warnings: list[str] = field(default_factory=list)
     null_control: str = "not run"  # "fails" (good) | "PASSES" (a defect) | "not run"
     reference: str = "not run"  # "passes" | "FAILS" | "missing" | "not run"
+    cheaters: str = "not run"  # "fail" (good: every generic exploit fails) | "PASS" | "not run"
+    tests_passed: int | None = None  # passing tests in the reference's pytest reports
     seconds: float = 0.0
 
     @property
@@ -97,17 +102,23 @@ def sandbox_tier(sandbox: str) -> str:
 
 
 def _verify(canary: Canary, manager: WorkspaceManager, baseline: Baseline, name: str, tier: str,
-            solution: Path | None = None) -> Verification:
-    worktree = manager.create_worktree(baseline, name)
-    home = worktree.parent / f"{name}.home"
-    home.mkdir()
-    if solution is not None:
-        overlay(solution, worktree)  # before verification: the solution *is* the change
-    # As session.sandbox_for: the worktree's .git pointer and the baseline's git dir read-only;
-    # the default limits apply in both tiers.
-    sandbox = Sandbox(writable=[worktree, home], readonly=[worktree / ".git", baseline.path / ".git"],
-                      jail=tier == "bubblewrap")
-    return run_verification(canary, worktree, baseline.commit, command_env(home), sandbox)
+            files: dict[str, bytes] | None = None) -> Verification:
+    """The plugin's own verification of a tree made of the baseline plus ``files`` (a reference
+    solution, an exploit), exactly as an agent's tree would be verified."""
+    tree = manager.create_worktree(baseline, name)
+    for relative, data in (files or {}).items():
+        safe_fs.write_file(tree, relative, data)  # before verification: these files *are* the change
+    extra = check_paths(canary.verify.run, [canary.directory.parent], home=Path.home())
+    setup = CheckSetup(manager, baseline, jail=tier == "bubblewrap", extra_readonly=extra)
+    try:
+        return run_verification(canary, tree, setup, name)
+    finally:
+        manager.remove_worktree(baseline, tree)
+
+
+def _directory_files(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
 
 
 def _tail(text: str) -> str:
@@ -142,6 +153,7 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
             baseline = manager.baseline(canary.repo_dir, canary.id)
             _null_control(result, canary, manager, baseline, tier)
             _reference(result, canary, manager, baseline, tier, require_solution)
+            _cheaters(result, canary, manager, baseline, tier)
         except (WorkspaceError, OSError) as exc:
             result.problems.append(f"could not set up a workspace: {exc}")
         finally:
@@ -172,21 +184,63 @@ def _reference(result: CanaryValidation, canary: Canary, manager: WorkspaceManag
         message = "no solution/: nothing proves the canary can pass"
         (result.problems if require_solution else result.warnings).append(message)
         return
-    verification = _verify(canary, manager, baseline, "reference", tier, solution=canary.solution_dir)
+    verification = _verify(canary, manager, baseline, "reference", tier,
+                           files=_directory_files(canary.solution_dir))
     found = []
-    if not verification.qualifying_change:
-        changed = verification.diff.files_changed
+    change = verification.change
+    reasons = change.protected_reasons()
+    if reasons:
+        found.append("reference: solution/ changes protected paths, which never reach the "
+                     "verification tree: " + ", ".join(f"{p} ({r})" for p, r in reasons.items())
+                     + " - list them in verify.allow_changed if the task really changes them")
+    if verification.error:
+        found.append(f"reference: verification error: {verification.error}")
+    if not verification.qualifying_change and not reasons:
         found.append("reference: solution/ changes no file matching expect_changed "
-                     f"{canary.verify.expect_changed} (it changes {changed or 'nothing'})")
-    if verification.protected_touched:
+                     f"{canary.verify.expect_changed} (it changes {change.files_changed or 'nothing'})")
+    if verification.unchanged_violations:
         found.append("reference: solution/ changes files that must stay unchanged: "
-                     f"{verification.protected_touched}")
+                     f"{verification.unchanged_violations}")
     failing = verification.failing_check
     if failing is not None:
         status = "timed out" if failing.timed_out else f"exited {failing.exit_code}"
+        if failing.evidence_problem:
+            status += f" ({failing.evidence_problem})"
         found.append(f"reference: check `{failing.command}` {status}: {_tail(failing.output_tail)}")
+    elif verification.shortfall:
+        found.append(f"reference: {verification.shortfall}")
     result.reference = "FAILS" if found else "passes"
+    if not found and any(c.tests is not None for c in verification.checks):
+        result.tests_passed = verification.tests_passed
     result.problems.extend(found)
+
+
+def _cheaters(result: CanaryValidation, canary: Canary, manager: WorkspaceManager,
+              baseline: Baseline, tier: str) -> None:
+    """Every generic exploit that fits, applied to the untouched repo, must fail. An exploit whose
+    every file is protected never reaches the verification tree and leaves no qualifying change,
+    so it cannot pass: only those with an applied change are run."""
+    if result.null_control != "fails" or not canary.verify.run:
+        # An untouched repo that passes already says everything; with no checks, any change to
+        # an expected file passes by definition (warned about above).
+        result.cheaters = "n/a" if not canary.verify.run else result.cheaters
+        return
+    targets = existing_changed_files(canary.repo_dir, canary.verify.expect_changed)
+    passing = []
+    for number, exploit in enumerate(generic_exploits(targets)):
+        files = exploit_bytes(exploit, canary.repo_dir)
+        if all(_protected(canary, baseline, path) for path in files):
+            continue
+        verification = _verify(canary, manager, baseline, f"exploit{number}", tier, files=files)
+        if verification.checks_passed and verification.qualifying_change:
+            passing.append(exploit.name)
+    result.cheaters = "PASS" if passing else "fail"
+    for name in passing:
+        result.problems.append(f"cheater control: the exploit '{name}' passes the checks")
+
+
+def _protected(canary: Canary, baseline: Baseline, path: str) -> bool:
+    return protection_rules(canary, baseline).reason(path) is not None
 
 
 # -- the subcommand --------------------------------------------------------------------------------
@@ -213,10 +267,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         verdict = "ok" if result.ok else f"{len(result.problems)} problem(s)"
         print(f"[{number}/{len(canaries)}] {_label(result)}: {verdict} ({result.seconds:.1f} s)",
               file=sys.stderr, flush=True)
-    rows = [[_label(r), r.tier or "-", r.null_control, r.reference, f"{r.seconds:.1f}",
+    rows = [[_label(r), r.tier or "-", r.null_control, r.reference, r.cheaters, f"{r.seconds:.1f}",
              str(len(r.problems)) if r.problems else "-"] for r in results]
-    headers = ["canary", "tier", "null control", "reference", "seconds", "problems"]
-    print("\n".join(_table(headers, rows, right={4, 5})))
+    headers = ["canary", "tier", "null control", "reference", "cheaters", "seconds", "problems"]
+    print("\n".join(_table(headers, rows, right={5, 6})))
+    if args.write_expect_tests:
+        for r in results:
+            if r.ok and r.tests_passed:
+                write_expect_tests(r.path, r.tests_passed)
     for title, attribute in (("problems", "problems"), ("warnings", "warnings")):
         notes = [(r, note) for r in results for note in getattr(r, attribute)]
         if notes:
@@ -235,6 +293,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
                         help="canary.toml files or directories to search (default: .)")
     parser.add_argument("--require-solution", action="store_true",
                         help="a canary without solution/ is a problem, not a warning")
+    parser.add_argument("--write-expect-tests", action="store_true",
+                        help="write the reference's passing-test count into each valid canary.toml "
+                             "as verify.expect_tests")
     parser.add_argument("--sandbox", choices=SANDBOXES, default="auto",
                         help="where checks run, as --agentbench-sandbox (default: auto)")
     parser.set_defaults(func=cmd_validate)

@@ -1,0 +1,196 @@
+"""What the agent changed, read from its tree by the harness itself — never through git's index.
+
+``git add -A`` in the agent's worktree let the agent steer its own diff (its ``.gitignore``,
+``info/exclude``, index flags such as skip-worktree) and let a config or attributes file run code
+on the host. Here the tree is walked with :mod:`~pytest_agentbench.safe_fs` (no link followed, no
+special file opened, bounded) and compared with the baseline commit's blob ids. The only things
+left out are the harness's own noise list (:data:`NOISE`), documented in the README.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import posixpath
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_agentbench import safe_fs
+from pytest_agentbench.protect import ProtectionRules
+from pytest_agentbench.safe_fs import Entry, ScanLimits
+
+# Files that running code and tests create; never a change the agent made, never applied.
+NOISE_DIRS = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hypothesis")
+NOISE_FILES = ("*.pyc", "*.pyo", ".agentbench-*", ".coverage")
+NOISE_SUFFIX_DIRS = (".egg-info",)
+NUMSTAT_MAX_BYTES = 1 << 20  # files bigger than this count as binary in insertions/deletions
+
+
+def is_noise(relative: str, is_dir: bool) -> bool:
+    name = posixpath.basename(relative)
+    if is_dir:
+        return name in NOISE_DIRS or name.endswith(NOISE_SUFFIX_DIRS)
+    return relative == ".git" or any(fnmatch.fnmatchcase(name, p) for p in NOISE_FILES)
+
+
+@dataclass
+class Change:
+    path: str
+    status: str  # added | modified | deleted
+    entry: Entry | None  # None when deleted
+    protected: str | None = None  # why the change is not applied to the verification tree
+
+
+@dataclass
+class TreeChange:
+    changes: list[Change] = field(default_factory=list)
+    mode_only: list[str] = field(default_factory=list)  # executable bit flipped, content the same
+    insertions: int = 0
+    deletions: int = 0
+
+    @property
+    def files_changed(self) -> list[str]:
+        return sorted(c.path for c in self.changes)
+
+    @property
+    def applied(self) -> list[Change]:
+        return [c for c in self.changes if c.protected is None]
+
+    @property
+    def applied_paths(self) -> list[str]:
+        return sorted(c.path for c in self.applied)
+
+    @property
+    def protected(self) -> list[str]:
+        return sorted(c.path for c in self.changes if c.protected is not None)
+
+    def protected_reasons(self) -> dict[str, str]:
+        return {c.path: c.protected for c in self.changes if c.protected is not None}
+
+    def matching(self, patterns: list[str], applied_only: bool = False) -> list[str]:
+        paths = self.applied_paths if applied_only else self.files_changed
+        return [p for p in paths if any(fnmatch.fnmatch(p, pattern) for pattern in patterns)]
+
+
+def baseline_manifest(repo: Path, commit: str) -> dict[str, tuple[str, str]]:
+    """``{path: (mode, blob id)}`` of every entry of ``commit`` (``git ls-tree -r``)."""
+    from pytest_agentbench.workspace import git_bytes
+
+    manifest: dict[str, tuple[str, str]] = {}
+    for record in git_bytes("ls-tree", "-r", "-z", "--full-tree", commit, cwd=repo).split(b"\0"):
+        if record:
+            meta, _, raw_path = record.partition(b"\t")
+            mode, _kind, blob = meta.decode().split()
+            manifest[raw_path.decode("utf-8", "surrogateescape")] = (mode, blob)
+    return manifest
+
+
+def tree_change(worktree: Path, manifest: dict[str, tuple[str, str]], rules: ProtectionRules,
+                limits: ScanLimits = ScanLimits()) -> TreeChange:
+    """Compare the agent's tree with the baseline; raises ``safe_fs.TreeError`` past the limits."""
+    found = safe_fs.scan_tree(worktree, manifest, skip=is_noise, limits=limits)
+    result = TreeChange()
+    for path, entry in found.items():
+        known = manifest.get(path)
+        if known is None:
+            status = "added"
+        elif known[1] != entry.blob or _kind_of(known[0]) != entry.kind:
+            status = "modified"
+        else:
+            if entry.kind == "file" and (known[0] == "100755") != entry.executable:
+                result.mode_only.append(path)
+            continue
+        result.changes.append(Change(path, status, entry, rules.reason(path, entry.kind, entry.target)))
+    for path, (mode, _blob) in manifest.items():
+        if path not in found and not is_noise(path, False):
+            result.changes.append(Change(path, "deleted", None, rules.reason(path, _kind_of(mode))))
+    result.changes.sort(key=lambda c: c.path)
+    result.mode_only.sort()
+    return result
+
+
+def _kind_of(mode: str) -> str:
+    return "link" if mode == "120000" else "file"
+
+
+def apply_change(change: TreeChange, destination: Path) -> None:
+    """Write the unprotected part of ``change`` into ``destination`` (a fresh baseline checkout).
+    Links are made as links (they stay inside the tree, or they would be protected)."""
+    for item in change.applied:
+        if item.entry is None:
+            safe_fs.remove(destination, item.path)
+        elif item.entry.kind == "link":
+            safe_fs.make_link(destination, item.path, item.entry.target)
+        else:
+            assert item.entry.data is not None
+            safe_fs.write_file(destination, item.path, item.entry.data, item.entry.executable)
+
+
+def baseline_blobs(repo: Path, blobs: list[str]) -> dict[str, bytes]:
+    """Contents of baseline blobs, in one ``git cat-file --batch`` (object store only: no
+    filters, no attributes)."""
+    if not blobs:
+        return {}
+    from pytest_agentbench.workspace import git_environment
+
+    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=repo, env=git_environment(),
+                          input="".join(f"{b}\n" for b in blobs).encode(), capture_output=True,
+                          timeout=60, check=True)
+    out, found, position = proc.stdout, {}, 0
+    for blob in blobs:
+        header_end = out.index(b"\n", position)
+        header = out[position:header_end].split()
+        if len(header) < 3:  # "<id> missing"
+            position = header_end + 1
+            continue
+        size = int(header[2])
+        found[blob] = out[header_end + 1:header_end + 1 + size]
+        position = header_end + 1 + size + 1
+    return found
+
+
+def count_lines(change: TreeChange, repo: Path, manifest: dict[str, tuple[str, str]]) -> None:
+    """``insertions``/``deletions`` as ``git diff --numstat`` counts them (binary files: 0)."""
+    old = baseline_blobs(repo, [manifest[c.path][1] for c in change.changes if c.status != "added"])
+    for item in change.changes:
+        before = old.get(manifest[item.path][1], b"") if item.status != "added" else b""
+        after = _content(item.entry)
+        if _binary(before) or _binary(after):
+            continue
+        a, b = before.splitlines(), after.splitlines()
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if tag != "equal":
+                change.deletions += i2 - i1
+                change.insertions += j2 - j1
+
+
+def unified_diff(change: TreeChange, repo: Path, manifest: dict[str, tuple[str, str]]) -> str:
+    """A unified diff of the whole change (for Python canaries' ``AgentRun.diff``)."""
+    old = baseline_blobs(repo, [manifest[c.path][1] for c in change.changes if c.status != "added"])
+    parts: list[str] = []
+    for item in change.changes:
+        before = old.get(manifest[item.path][1], b"") if item.status != "added" else b""
+        after = _content(item.entry)
+        if _binary(before) or _binary(after):
+            parts.append(f"Binary files a/{item.path} and b/{item.path} differ\n")
+            continue
+        lines = difflib.unified_diff(
+            before.decode("utf-8", "replace").splitlines(keepends=True),
+            after.decode("utf-8", "replace").splitlines(keepends=True),
+            "/dev/null" if item.status == "added" else f"a/{item.path}",
+            "/dev/null" if item.status == "deleted" else f"b/{item.path}")
+        parts.append("".join(line if line.endswith("\n") else line + "\n" for line in lines))
+    return "".join(parts)
+
+
+def _content(entry: Entry | None) -> bytes:
+    if entry is None:
+        return b""
+    if entry.kind == "link":
+        return entry.target.encode("utf-8", "surrogateescape")
+    return entry.data or b""
+
+
+def _binary(data: bytes) -> bool:
+    return len(data) > NUMSTAT_MAX_BYTES or b"\0" in data[:8000]
