@@ -3,7 +3,8 @@
 Plain dicts are POSTed on one kept-alive ``httpx.Client`` per model per process: DESIGN §7
 measured ~0.5 ms per POST this way, ~20 ms for a new client, and the OpenAI SDK re-walking the
 whole history on every call. Server faults are retried with bounded backoff; what is left after
-that is an :class:`InfraError` — never a model failure.
+that is an :class:`InfraError` — never a model failure. A reply that breaks the protocol and a
+request that does not fit the context are not retried: the same request would fail the same way.
 """
 
 from __future__ import annotations
@@ -17,14 +18,23 @@ from typing import Any
 import httpx
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+# What servers say when a request does not fit the context: llama.cpp ("the request exceeds the
+# available context size", type "exceed_context_size_error"; per-slot HTTP 500 "Context size has
+# been exceeded", also LM Studio's), OpenAI / vLLM ("maximum context length", code
+# "context_length_exceeded"), Ollama ("input length exceeds the context length", "prompt too long").
 CONTEXT_OVERFLOW_MARKERS = (
     "context length", "context_length", "context window", "maximum context",
     "exceeds the available context", "exceed_context_size", "too many tokens", "n_ctx",
+    "prompt too long", "prompt is too long", "context size has been exceeded", "context overflow",
 )
 
 
 class InfraError(Exception):
-    """The model server failed (unreachable, 5xx after retries, bad body, context overflow)."""
+    """The model server failed (unreachable, 5xx after retries, bad body, context overflow).
+
+    ``kind`` says which: ``server_error``, ``http_error``, ``protocol_violation`` (a reply whose
+    shape is not the chat-completions protocol) or ``context_overflow`` (the request does not
+    fit; the loop decides whether the model or the canary made it too long)."""
 
     def __init__(self, detail: str, kind: str = "server_error") -> None:
         super().__init__(detail)
@@ -72,6 +82,8 @@ class ClientSettings:
 
 def _parse_tool_calls(message: dict[str, Any]) -> list[RawToolCall]:
     calls = []
+    # The list itself is checked by _check_protocol; what is inside is the model's (a broken
+    # entry becomes a malformed call, counted against the model).
     for entry in message.get("tool_calls") or []:
         if not isinstance(entry, dict):
             calls.append(RawToolCall(id=None, name=None, arguments=entry))
@@ -87,36 +99,95 @@ def _parse_tool_calls(message: dict[str, Any]) -> list[RawToolCall]:
     return calls
 
 
-def parse_chat_response(body: dict[str, Any], seconds: float) -> ChatResponse:
-    """Read one chat-completions body; raise :class:`InfraError` for a body without a choice."""
-    choices = body.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise InfraError(f"server reply has no choices: {json.dumps(body)[:300]}", "bad_response")
+def _a(value: Any) -> str:
+    """``null``, ``a str``, ``an int``...: how a violation names what the server sent."""
+    if value is None:
+        return "null"
+    name = {dict: "object", list: "list"}.get(type(value), type(value).__name__)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _violation(where: str, problem: str) -> InfraError:
+    return InfraError(f"protocol violation: {where} {problem}", "protocol_violation")
+
+
+def _token_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_protocol(body: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Return ``(choice, message, usage)`` of a chat-completions body, or raise an
+    :class:`InfraError` naming the first place its shape breaks the protocol. Such a body is
+    the server's fault: read leniently, ``tool_calls: "abc"`` would become three malformed calls
+    and ``message: null`` an empty final answer, both charged to the model."""
+    if not isinstance(body, dict):
+        raise _violation("the reply body", f"is {_a(body)}, not an object")
+    if "choices" not in body:
+        raise _violation("choices", f"is missing: {json.dumps(body)[:300]}")
+    choices = body["choices"]
+    if not isinstance(choices, list):
+        raise _violation("choices", f"is {_a(choices)}, not a list")
+    if not choices:
+        raise _violation("choices", "is empty")
     choice = choices[0]
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    if not isinstance(choice, dict):
+        raise _violation("choices[0]", f"is {_a(choice)}, not an object")
+    if "message" not in choice:
+        raise _violation("choices[0].message", "is missing")
+    message = choice["message"]
+    if not isinstance(message, dict):
+        raise _violation("choices[0].message", f"is {_a(message)}, not an object")
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None and not isinstance(tool_calls, list):
+        raise _violation("choices[0].message.tool_calls", f"is {_a(tool_calls)}, not a list")
+    content = message.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        raise _violation("choices[0].message.content", f"is {_a(content)}, not a string")
+    finish = choice.get("finish_reason")
+    if finish is not None and not isinstance(finish, str):
+        raise _violation("choices[0].finish_reason", f"is {_a(finish)}, not a string")
+    usage = body.get("usage")
+    if usage is None:
+        return choice, message, {}  # no usage block: tolerated, the loop estimates tokens
+    if not isinstance(usage, dict):
+        raise _violation("usage", f"is {_a(usage)}, not an object")
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        value = usage.get(key)
+        # Token counts only add up: a negative or fractional count would corrupt the budget.
+        if value is not None and not _token_count(value):
+            raise _violation(f"usage.{key}", f"is {json.dumps(value)}, not a non-negative integer")
+    return choice, message, usage
+
+
+def parse_chat_response(body: Any, seconds: float) -> ChatResponse:
+    """Read one chat-completions body; raise :class:`InfraError` for one that breaks the protocol."""
+    choice, message, usage = _check_protocol(body)
     content = message.get("content")
     if isinstance(content, list):  # content parts
-        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        content = "".join(part["text"] for part in content
+                          if isinstance(part, dict) and isinstance(part.get("text"), str))
     reasoning = message.get("reasoning_content") or message.get("reasoning")
+    prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
     return ChatResponse(
         content=content if isinstance(content, str) else None,
         tool_calls=_parse_tool_calls(message),
         reasoning=reasoning if isinstance(reasoning, str) else None,
         finish_reason=choice.get("finish_reason"),
-        prompt_tokens=usage.get("prompt_tokens") if isinstance(usage.get("prompt_tokens"), int) else None,
-        completion_tokens=usage.get("completion_tokens")
-        if isinstance(usage.get("completion_tokens"), int)
-        else None,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
         seconds=seconds,
         timings=body.get("timings") if isinstance(body.get("timings"), dict) else {},
         raw=body,
     )
 
 
-def _is_context_overflow(status: int, text: str) -> bool:
+def _mentions_overflow(text: str) -> bool:
     lowered = text.lower()
-    return status in (400, 413, 500) and any(marker in lowered for marker in CONTEXT_OVERFLOW_MARKERS)
+    return any(marker in lowered for marker in CONTEXT_OVERFLOW_MARKERS)
+
+
+def _is_context_overflow(status: int, text: str) -> bool:
+    return status in (400, 413, 500) and _mentions_overflow(text)
 
 
 class ChatClient:
@@ -171,7 +242,10 @@ class ChatClient:
                         last_problem = f"invalid JSON from server: {text[:200]!r}"
                     else:
                         if isinstance(body_json, dict) and "error" in body_json and "choices" not in body_json:
-                            last_problem = f"server error: {json.dumps(body_json['error'])[:300]}"
+                            error = json.dumps(body_json["error"])
+                            if _mentions_overflow(error):  # the same request would overflow again
+                                raise InfraError(f"context_overflow: {error[:300]}", "context_overflow")
+                            last_problem = f"server error: {error[:300]}"
                         else:
                             return parse_chat_response(body_json, time.monotonic() - started)
                 elif _is_context_overflow(response.status_code, text):

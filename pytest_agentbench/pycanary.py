@@ -65,10 +65,7 @@ class AgentRun:
     files_changed: list[str]
     diff: str  # unified diff against the starting repo
     protected_changes: list[str]  # left out of agent.check()'s tree (README "Protected paths")
-
-    @property
-    def claimed_done(self) -> bool:
-        return self.stop_reason == "final"
+    claimed_done: bool = False  # a final message with text (not an empty or reasoning-only reply)
 
 
 def canary_from_marker(marker: pytest.Mark, function: Any, path: Path) -> Canary:
@@ -163,7 +160,7 @@ class Agent:
             stop_reason=run.stop_reason, detail=run.detail, final_message=run.final_message,
             turns=run.turns, tool_calls=run.tool_calls, files_changed=self.change.files_changed,
             diff=unified_diff(self.change, baseline.path, baseline.manifest),
-            protected_changes=self.change.protected,
+            protected_changes=self.change.protected, claimed_done=run.claimed_done,
         )
         return self.last
 

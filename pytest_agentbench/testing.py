@@ -16,10 +16,12 @@ A script is one of:
 * a function ``request_body -> reply``;
 * a dict ``{model_name: script}``, choosing a script by the request's ``model``.
 
-A reply is a dict (build it with :func:`say`, :func:`call`, :func:`calls`, :func:`http_error`)
-with any of: ``content``, ``tool_calls``, ``reasoning_content``, ``finish_reason``, ``usage``
-(a dict, or ``None`` to omit the block), ``timings``, ``status`` + ``body`` (an HTTP error or a
-raw body), ``delay`` (seconds to wait before answering), ``close`` (drop the connection).
+A reply is a dict (build it with :func:`say`, :func:`call`, :func:`calls`, :func:`http_error`,
+:func:`raw`) with any of: ``content``, ``tool_calls`` (sent as given, so a value that breaks the
+protocol can be scripted), ``reasoning_content`` or ``reasoning`` (llama.cpp / Ollama spelling),
+``finish_reason``, ``usage`` (a dict, or ``None`` to omit the block), ``timings``, ``status`` +
+``body`` (an HTTP error or a raw body, e.g. ``{"choices": []}`` — see :func:`raw`), ``delay``
+(seconds to wait before answering), ``close`` (drop the connection).
 
 ``routes`` (optional) serves other endpoints, for GET and POST alike, and takes precedence over the
 built-in ones: ``{"/props": {...}}`` maps a path (query string ignored) to a JSON-able body, to a
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -82,6 +85,12 @@ def http_error(status: int, message: str = "scripted failure") -> Reply:
     return {"status": status, "body": {"error": {"message": message, "code": status}}}
 
 
+def raw(body: Any, status: int = 200) -> Reply:
+    """Answer ``body`` verbatim (a JSON-able value, or a string sent as is): a reply whose shape
+    the helpers above would not produce, e.g. ``raw({"choices": [{"message": None}]})``."""
+    return {"status": status, "body": body}
+
+
 def _turn(body: dict[str, Any]) -> int:
     return sum(1 for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "assistant")
 
@@ -104,7 +113,9 @@ class ScriptedServer:
         return f"http://{host}:{port}/v1"
 
     def start(self) -> ScriptedServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="ScriptedServer", daemon=True)
+        # A short poll interval: stop() waits up to one interval, 0.5 s by default, per server.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="ScriptedServer", daemon=True)
         self._thread.start()
         return self
 
@@ -114,7 +125,7 @@ class ScriptedServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self) -> ScriptedServer:  # noqa: PYI034 (typing.Self needs 3.11)
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -136,8 +147,9 @@ class ScriptedServer:
         tool_calls = reply.get("tool_calls")
         if tool_calls:
             message["tool_calls"] = tool_calls
-        if "reasoning_content" in reply:
-            message["reasoning_content"] = reply["reasoning_content"]
+        for key in ("reasoning_content", "reasoning"):
+            if key in reply:
+                message[key] = reply[key]
         finish = reply.get("finish_reason") or ("tool_calls" if tool_calls else "stop")
         result: dict[str, Any] = {
             "id": f"chatcmpl-{len(self.requests)}",
@@ -163,6 +175,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: ScriptedServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its deadline passed during a scripted delay) is expected here.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -236,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             owner.requests.append(body)
         try:
             reply = owner.reply_for(body)
-        except Exception as exc:  # a broken script is a 500, visible to the client
+        except Exception as exc:  # noqa: BLE001 (a broken script is a 500, visible to the client)
             self._send(500, {"error": {"message": f"script raised {exc!r}"}})
             return
         if reply.get("delay"):

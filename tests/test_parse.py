@@ -67,7 +67,9 @@ def test_quirks_are_tolerated_and_counted():
         '<tool_call>\n{"name": "shell", "arguments": {"command": "ls"}}\n</tool_call>',
         '{"function": {"name": "shell", "arguments": "{}"}}',
         '{"tool": "bash", "args": {"cmd": "pytest"}}',
-        'Calling {"name": "anything", "arguments": {}} now',
+        '{"tool_calls": [{"type": "function", "function": {"name": "glob", "arguments": "{}"}}]}',
+        '<function=write_file>\n<parameter=path>a.py</parameter>\n</function>',
+        '<tool_call>\nread the file a.py\n</tool_call>',  # the call format, no readable name
     ],
 )
 def test_tool_confusion_is_detected(text):
@@ -82,10 +84,36 @@ def test_tool_confusion_is_detected(text):
         "I added slugify() to text_utils.py and all tests pass.",
         'The config is {"name": "my-app", "version": "1.0"}.',
         "Use a dict like {\"a\": 1} to configure it.",
+        # JSON naming something that is no tool of ours is just a final message
+        'Calling {"name": "anything", "arguments": {}} now',
+        '{"name": "teleport", "arguments": {"to": "mars"}}',
+        '<tool_call>{"name": "web_search", "arguments": {"q": "x"}}</tool_call>',
+        '<function=browse>\n<parameter=url>x</parameter>\n</function>',
     ],
 )
 def test_ordinary_final_messages_are_not_confusion(text):
     assert find_tool_confusion(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "allowed", "confused"),
+    [
+        # only a tool the model was offered counts...
+        ('{"name": "shell", "arguments": {"command": "ls"}}', {"read_file"}, False),
+        ('{"name": "shell", "arguments": {"command": "ls"}}', {"shell"}, True),
+        ('<tool_call>{"name": "shell", "arguments": {}}</tool_call>', {"read_file"}, False),
+        ('<function=shell>ls</function>', {"read_file"}, False),
+        # ...resolved through the same aliases as a real call
+        ('{"tool": "bash", "args": {"cmd": "ls"}}', {"shell"}, True),
+        ('{"name": "cat", "arguments": {"file_path": "a.py"}}', {"read_file"}, True),
+        ('{"name": "cat", "arguments": {"file_path": "a.py"}}', {"shell"}, False),
+        # one offered call among unknown ones is enough
+        ('{"name": "teleport"} then {"name": "read_file", "arguments": {"path": "a"}}',
+         {"read_file"}, True),
+    ],
+)
+def test_confusion_counts_only_tools_the_model_was_offered(text, allowed, confused):
+    assert bool(find_tool_confusion(text, frozenset(allowed))) is confused
 
 
 def test_generated_ids_never_collide_with_the_models_own():

@@ -11,7 +11,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from pytest_agentbench.agent.parse import (
     ToolCall,
@@ -65,10 +65,13 @@ class LoopResult:
     finish_reasons: Counter = field(default_factory=Counter)
     quirks: Counter = field(default_factory=Counter)
     final_message: str | None = None
+    # Set only when a non-empty final message ended the loop: a blank reply (a reasoning model
+    # that put all its text in the reasoning field) stops the loop but claims nothing.
+    claimed: bool = False
 
     @property
     def claimed_done(self) -> bool:
-        return self.stop_reason == "final"
+        return self.stop_reason == "final" and self.claimed
 
     @property
     def total_tokens(self) -> int:
@@ -101,6 +104,7 @@ class AgentLoop:
         self._started = 0.0
         self.deadline = 0.0
         self._try_turns = self._try_tokens = 0
+        self._last_prompt_tokens = 0
 
     # -- public ------------------------------------------------------------------------------
 
@@ -121,6 +125,7 @@ class AgentLoop:
         arrives as a user message and the budgets start afresh; counters keep adding up."""
         self.messages.append({"role": "user", "content": feedback})
         self.result.final_message = None
+        self.result.claimed = False
         self._log({"event": "resume", "message": self.messages[-1]})
         return self._drive()
 
@@ -165,8 +170,29 @@ class AgentLoop:
             raise LoopStop(
                 "budget_time", f"time budget of {self.budget.seconds:g}s ran out waiting for the model"
             ) from None
+        except InfraError as exc:
+            if exc.kind == "context_overflow":
+                self._context_overflow(exc)
+            raise
         self._account(response)
         return response
+
+    def _context_overflow(self, exc: InfraError) -> None:
+        """A conversation the model built (by reading and writing) outgrew the server's context:
+        a token ceiling it hit, not a server fault. Only the attempt's first request — the
+        canary's prompt alone — overflowing says the setup cannot run this canary."""
+        server_says = exc.detail.removeprefix("context_overflow: ")
+        if self.result.turns == 0:
+            exc.detail = (f"context_overflow: the first request (system prompt, tools and the "
+                          f"canary's prompt) does not fit the server's context: {server_says}")
+            return
+        raise LoopStop(
+            "budget_tokens",
+            f"context_overflow: after {self.result.turns} turn{'s' * (self.result.turns != 1)} "
+            "the conversation no longer fits "
+            f"the server's context ({self._last_prompt_tokens} prompt tokens on the last turn): "
+            f"{server_says}",
+        ) from None
 
     def _account(self, response: ChatResponse) -> None:
         result = self.result
@@ -181,16 +207,21 @@ class AgentLoop:
                           + sum(len(str(c.arguments)) for c in response.tool_calls)) // 4
         else:
             prompt, completion = response.prompt_tokens, response.completion_tokens
+        # Token accounting never goes down (the client rejects negative usage; this guards
+        # responses built any other way).
+        prompt, completion = max(prompt, 0), max(completion, 0)
+        self._last_prompt_tokens = prompt
         result.prompt_tokens += prompt
         result.completion_tokens += completion
         timings = response.timings
-        if isinstance(timings.get("predicted_n"), (int, float)) and isinstance(
-            timings.get("predicted_ms"), (int, float)
-        ):
-            result.server_predicted_tokens += int(timings["predicted_n"])
-            result.server_predicted_ms += float(timings["predicted_ms"])
-        if isinstance(timings.get("cache_n"), int):
-            result.cached_prompt_tokens += timings["cache_n"]
+        predicted_n, predicted_ms = timings.get("predicted_n"), timings.get("predicted_ms")
+        if (isinstance(predicted_n, (int, float)) and isinstance(predicted_ms, (int, float))
+                and predicted_n >= 0 and predicted_ms >= 0):
+            result.server_predicted_tokens += int(predicted_n)
+            result.server_predicted_ms += float(predicted_ms)
+        cache_n = timings.get("cache_n")
+        if isinstance(cache_n, int) and cache_n >= 0:
+            result.cached_prompt_tokens += cache_n
 
     # -- execute -------------------------------------------------------------------------------
 
@@ -214,12 +245,16 @@ class AgentLoop:
                     " with no usable tool call",
                 )
             if not calls:
-                confusion = find_tool_confusion(response.content)
-                if confusion:
-                    raise LoopStop("tool_confusion", confusion)
-                self.result.final_message = response.content
-                raise LoopStop("final", "the model ended with a final message")
-            for call in calls:
+                self._end_without_calls(response)
+            for index, call in enumerate(calls):
+                # Budgets hold inside a turn: a reply with many calls must not run past the deadline.
+                if self.context.remaining_seconds() <= 0:
+                    entry["tool_results"] += [self._skip_call(c) for c in calls[index:]]
+                    raise LoopStop(
+                        "budget_time",
+                        f"time budget of {self.budget.seconds:g}s ran out while running tool calls: "
+                        f"{len(calls) - index} of {len(calls)} calls of turn {self.result.turns} not run",
+                    )
                 entry["tool_results"].append(self._run_call(call))
         finally:
             self._log(entry)
@@ -229,6 +264,37 @@ class AgentLoop:
                 f"{self._consecutive_malformed} malformed tool calls in a row; last: "
                 f"{calls[-1].error if calls else ''}",
             )
+
+    def _end_without_calls(self, response: ChatResponse) -> NoReturn:
+        """A reply without tool calls ends the loop: confusion, a final message, or neither."""
+        content = (response.content or "").strip()
+        confusion = find_tool_confusion(response.content, self.allowed)
+        if not confusion and not content:
+            # A reasoning model may write its call as JSON in the reasoning field and send
+            # nothing else: the same confusion as JSON in content.
+            confusion = find_tool_confusion(response.reasoning, self.allowed)
+            if confusion:
+                confusion += " (in the reasoning field)"
+        if confusion:
+            raise LoopStop("tool_confusion", confusion)
+        self.result.final_message = response.content
+        if content:
+            self.result.claimed = True
+            raise LoopStop("final", "the model ended with a final message")
+        where = "text only in the reasoning field" if (response.reasoning or "").strip() else "no text"
+        raise LoopStop("final", f"the model ended with an empty reply ({where}): not a claim of being done")
+
+    def _skip_call(self, call: ToolCall) -> dict[str, Any]:
+        """Answer a call the deadline left unrun, so every call id still has its tool message
+        (a history with an unanswered call is invalid to the server). It still counts as a call
+        the model made."""
+        self.result.tool_calls += 1
+        if call.malformed:
+            self.result.malformed_tool_calls += 1
+        text = "Error: time budget exhausted; this call was not run"
+        self.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
+        return {"id": call.id, "tool": call.tool, "error": True, "result": text, "seconds": 0.0,
+                "not_run": True}
 
     def _run_call(self, call: ToolCall) -> dict[str, Any]:
         self.result.tool_calls += 1

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import jsonschema
 
-from pytest_agentbench.agent.tools import SCHEMAS, canonical_tool_name, normalize_arguments
+from pytest_agentbench.agent.tools import (
+    SCHEMAS,
+    TOOL_NAMES,
+    canonical_tool_name,
+    normalize_arguments,
+)
 from pytest_agentbench.client import ChatResponse, RawToolCall
 
 
@@ -137,11 +143,14 @@ def assistant_message(response: ChatResponse, calls: list[ToolCall]) -> dict[str
 # --- tool-call confusion ----------------------------------------------------------------------
 
 _TAGGED = re.compile(r"<\s*(tool_call|function_call|tool_use|function)[\s>=]", re.IGNORECASE)
+# A name inside the tag itself: <function=write_file> (Qwen3-Coder XML), <tool_call name="shell">.
+_TAG_NAME = re.compile(r"""<\s*(?:tool_call|function_call|tool_use|function)\s*(?:=|\s+name\s*=)\s*["']?([\w.-]+)""",
+                       re.IGNORECASE)
 _NAME_KEYS = ("name", "tool", "tool_name", "function")
-_ARG_KEYS = ("arguments", "parameters", "args", "input", "params")
+_WRAPPER_KEYS = ("tool_calls", "tool_call", "function_call")  # OpenAI-shaped wrappers
 
 
-def _json_objects(text: str):
+def _json_objects(text: str) -> Iterator[dict[str, Any]]:
     """Every JSON object embedded in ``text`` (models wrap them in prose and code fences)."""
     decoder = json.JSONDecoder()
     index = text.find("{")
@@ -156,27 +165,45 @@ def _json_objects(text: str):
         index = text.find("{", end)
 
 
-def _looks_like_call(obj: dict[str, Any]) -> str | None:
+def _call_names(obj: dict[str, Any]) -> Iterator[str]:
+    """The names a call-shaped object could be calling (none for an ordinary JSON object)."""
     function = obj.get("function")
     if isinstance(function, dict) and isinstance(function.get("name"), str):
-        return function["name"]
+        yield function["name"]
     for key in _NAME_KEYS:
-        name = obj.get(key)
-        # A known tool name, or any name next to an arguments-like key, is a call-shaped object.
-        if isinstance(name, str) and (canonical_tool_name(name) or any(a in obj for a in _ARG_KEYS)):
-            return name
-    return None
+        if isinstance(obj.get(key), str):
+            yield obj[key]
+    for key in _WRAPPER_KEYS:  # {"tool_calls": [{"function": {...}}]}
+        inner = obj.get(key)
+        for item in inner if isinstance(inner, list) else [inner]:
+            if isinstance(item, dict):
+                yield from _call_names(item)
 
 
-def find_tool_confusion(text: str | None) -> str | None:
-    """If ``text`` holds a tool call written as text, return a short description of it."""
+def _offered(name: str, allowed: frozenset[str]) -> bool:
+    """Resolved as a real call is (aliases included): only a tool the model was given counts."""
+    tool = canonical_tool_name(name)
+    return tool is not None and tool in allowed
+
+
+def find_tool_confusion(text: str | None, allowed: frozenset[str] = TOOL_NAMES) -> str | None:
+    """If ``text`` holds a tool call written as text, return a short description of it.
+
+    Only a call to a tool in ``allowed`` (the tools the model was offered) counts: JSON naming
+    anything else — a package manifest, a tool the model was never given — is an ordinary
+    final message, not a failure to use the tool-calling protocol."""
     if not text:
         return None
     tagged = _TAGGED.search(text)
     if tagged:
-        return f"tool call written as text ({tagged.group(0).strip()}...)"
+        rest = text[tagged.start():]
+        named = _TAG_NAME.match(rest)
+        names = [named.group(1)] if named else [n for obj in _json_objects(rest) for n in _call_names(obj)]
+        # A call tag with no readable name is still the call format written as text.
+        if not names or any(_offered(name, allowed) for name in names):
+            return f"tool call written as text ({tagged.group(0).strip()}...)"
     for obj in _json_objects(text):
-        name = _looks_like_call(obj)
-        if name:
-            return f"tool call to {name!r} written as text instead of a tool call"
+        for name in _call_names(obj):
+            if _offered(name, allowed):
+                return f"tool call to {name!r} written as text instead of a tool call"
     return None

@@ -383,7 +383,11 @@ def grep(ctx: ToolContext, pattern: str, path: str = ".") -> str:
 def shell(ctx: ToolContext, command: str, timeout: float | None = None) -> str:
     if not command.strip():
         raise ToolError("empty command")
-    limit = min(timeout or DEFAULT_SHELL_TIMEOUT, MAX_SHELL_TIMEOUT, max(ctx.remaining_seconds(), 1.0))
+    remaining = ctx.remaining_seconds()
+    if remaining <= 0:
+        raise ToolError("time budget exhausted; the command was not run")
+    # Never past the attempt's deadline (a floor here would let a command outlive the budget).
+    limit = min(timeout or DEFAULT_SHELL_TIMEOUT, MAX_SHELL_TIMEOUT, remaining)
     return run_command(command, ctx.root, limit, ctx.env, sandbox=ctx.sandbox).describe()
 
 
