@@ -16,6 +16,9 @@ CANARY_FILENAME = "canary.toml"
 CANARY_SUBDIRS = ("repo", "hidden", "solution")
 
 result_key = pytest.StashKey[AttemptResult]()
+# canary id → the canary.toml that claimed it first in this session. Two files with one id would
+# share database rows and report lines: one's results would silently overwrite the other's.
+canary_ids_key = pytest.StashKey[dict[str, Path]]()
 
 
 class AttemptFailed(Exception):
@@ -44,6 +47,11 @@ class CanaryFile(pytest.File):
             canary = load_canary(self.path)
         except CanaryError as exc:
             raise self.CollectError(f"invalid canary: {exc}") from None
+        first = self.config.stash.setdefault(canary_ids_key, {}).setdefault(canary.id, self.path)
+        if first != self.path:
+            raise self.CollectError(
+                f"duplicate canary id {canary.id!r}: {self._shown(first)} and {self._shown(self.path)} "
+                "- ids must be unique (set a different `id = ...` in one of them)")
         session = get_session(self.config)
         for model in session.settings.attempt_models():
             for repeat in range(session.settings.repeats):
@@ -51,6 +59,13 @@ class CanaryFile(pytest.File):
                     self, name=f"{canary.id}[{model.id_fragment}-r{repeat}]",
                     canary=canary, model=model, repeat=repeat,
                 )
+
+
+    def _shown(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.config.rootpath).as_posix()
+        except ValueError:
+            return str(path)
 
 
 class CanaryItem(pytest.Item):
@@ -91,8 +106,8 @@ def describe_failure(result: AttemptResult) -> str:
     """What a user needs to see without opening a log: outcome, why, and the check's output."""
     lines = [
         f"{result.outcome}: {result.detail}",
-        f"turns {result.turns} · tool calls {result.tool_calls} (malformed {result.malformed_tool_calls})"
-        f" · tokens {result.total_tokens} · {result.wall_seconds:.1f}s",
+        (f"turns {result.turns} · tool calls {result.tool_calls} (malformed {result.malformed_tool_calls})"
+        f" · tokens {result.total_tokens} · {result.wall_seconds:.1f}s"),
         f"files changed: {', '.join(result.files_changed) or '(none)'}",
     ]
     if result.check_output_tail:

@@ -8,9 +8,9 @@ outside the verification tree, to a path the harness chose and removed beforehan
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 MAX_REPORT_BYTES = 32 * 2**20
 # Commands that run pytest (the only runner we ask for a report today); other commands keep
@@ -66,6 +66,5 @@ def read_report(path: Path) -> TestCounts | str:
     # Collection errors are reported on the suite, with no test case.
     for suite in root.iter("testsuite"):
         reported = int(suite.get("errors") or 0)
-        if reported > counts["errors"]:
-            counts["errors"] = reported
+        counts["errors"] = max(counts["errors"], reported)
     return TestCounts(**counts)

@@ -41,21 +41,23 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "max_malformed": ("string", "malformed tool calls in a row that end an attempt (default 3)"),
     "dir": ("string", "where transcripts go (default .agentbench under the rootdir)"),
     "k": ("string", "k values for pass@k and pass^k, comma list (default: 1 and --repeats)"),
-    "gate": ("string", "what --agentbench-fail-under compares: point (the pass rate, default) or "
-                       "lower (the Wilson interval's lower bound)"),
+    "gate": ("string", ("what --agentbench-fail-under compares: point (the pass rate, default) or "
+                       "lower (the Wilson interval's lower bound)")),
+    "max_infra_rate": ("string", ("every gate fails when more than this fraction (0-1, default 0) of the "
+                                 "attempts in its scope are infra_error or missing")),
     "group_by_model": ("bool", "with xdist, keep each model's attempts on one worker"),
     "db": ("string", "results database (default .agentbench/results.sqlite under the rootdir)"),
     "resume": ("string", "RUN_ID or 'last': run only the attempts that run is missing, report the union"),
     "baseline": ("string", "RUN_ID, 'last' or a JSON report to compare this run with"),
-    "sandbox": ("string", "where shell and check commands run: auto (bubblewrap when it works, "
-                          "default), bubblewrap (required), none (no OS sandbox; alias: process)"),
+    "sandbox": ("string", ("where shell and check commands run: auto (bubblewrap when it works, "
+                          "default), bubblewrap (required), none (no OS sandbox; alias: process)")),
     "sandbox_limits": ("string", "per-command limits, e.g. memory=4G,processes=512,file_size=256M,"
                                  "tmp_size=1G,growth=2G ('off' lifts one; defaults: " + SandboxLimits().spec() + ")"),
-    "fail_on_regression": ("bool", "exit non-zero when a model x canary regressed against the baseline "
-                                   "beyond noise (Newcombe's interval of the difference excludes 0)"),
+    "fail_on_regression": ("bool", ("exit non-zero when a model x canary regressed against the baseline "
+                                   "beyond noise (Newcombe's interval of the difference excludes 0)")),
     "confidence": ("string", "confidence of the Wilson intervals (default 0.95)"),
-    "retries_with_feedback": ("string", "extra tries after failed checks, the failing output fed back "
-                                        "(0-3, default 0; a canary's own retries_with_feedback wins)"),
+    "retries_with_feedback": ("string", ("extra tries after failed checks, the failing output fed back "
+                                        "(0-3, default 0; a canary's own retries_with_feedback wins)")),
     "workdir": ("string", "where worktrees go (default: the system temp dir)"),
     "request_timeout": ("string", "seconds one model request may take (default 300)"),
     "retries": ("string", "retries of a failed model request before infra_error (default 3)"),
@@ -182,6 +184,23 @@ def settings_from(config: pytest.Config) -> Settings:
         retries_with_feedback=_retries_with_feedback(config),
         variants=_variants(config),
     )
+
+
+def max_infra_rate_from(config: pytest.Config) -> float:
+    """``--agentbench-max-infra-rate``: how much a gate may not have seen. Default 0: a gate
+    vouches for a pass rate only when every attempt in its scope produced a scored outcome."""
+    raw = _value(config, "max_infra_rate")
+    if raw is None:
+        return 0.0
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = float("nan")
+    if not 0 <= rate <= 1:  # also NaN and inf
+        raise pytest.UsageError(
+            f"--agentbench-max-infra-rate: {raw!r}: expected a fraction between 0 and 1 (e.g. 0.1: "
+            "a gate tolerates up to 10 % of its attempts being infra_error or missing)")
+    return rate
 
 
 def _variants(config: pytest.Config) -> list[Variant]:

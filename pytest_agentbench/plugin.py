@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_agentbench.canary import TIERS
+from pytest_agentbench.canary import TIERS, Canary
 from pytest_agentbench.collect import (
     CANARY_FILENAME,
     CanaryFile,
@@ -25,10 +25,28 @@ from pytest_agentbench.collect import (
 )
 from pytest_agentbench.gates import evaluate
 from pytest_agentbench.history import RunRecorder, attempt_key
-from pytest_agentbench.options import pytest_addoption, settings_from  # noqa: F401 (hook)
+from pytest_agentbench.ledger import (
+    ExpectedAttempt,
+    Ledger,
+    describe_difference,
+    merge_plans,
+    model_label,
+    parse_attempt_nodeid,
+    plan_difference,
+)
+from pytest_agentbench.options import (  # noqa: F401 (pytest_addoption is a hook)
+    max_infra_rate_from,
+    pytest_addoption,
+    settings_from,
+)
 from pytest_agentbench.outcome import Outcome
-from pytest_agentbench.pycanary import agent, agentbench_attempt  # noqa: F401 (fixtures)
-from pytest_agentbench.pycanary import attempt_of, finish_report, parametrize
+from pytest_agentbench.pycanary import (  # noqa: F401 (fixtures)
+    agent,
+    agentbench_attempt,
+    attempt_of,
+    finish_report,
+    parametrize,
+)
 from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.terminal import summary_lines
@@ -55,6 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "canary(tier, repo, id=None, tags=(), budget=None, tools=None): "
                                        "a Python canary using the `agent` fixture")
     settings = settings_from(config)
+    max_infra_rate = max_infra_rate_from(config)
+    resumed: dict[str, list[str]] | None = None
     if _is_worker(config):
         workerinput = config.workerinput  # type: ignore[attr-defined]
         session = AgentbenchSession(settings, run_id=workerinput.get("agentbench_run_id") or new_run_id(),
@@ -63,32 +83,55 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         session = AgentbenchSession(settings, run_id=new_run_id())
         if settings.resume:
-            _resume(session)
+            resumed = _resume(session)
         if settings.baseline and not Path(settings.baseline).is_file():
-            # Resolve now: once this run records its first attempt, "last" would mean itself.
+            # Resolve now: once this run is recorded (after collection), "last" would mean itself.
+            # A run with no attempt (interrupted at once) is no baseline: it would hide regressions.
             try:
                 with ResultStore(settings.db_path) as store:
-                    settings.baseline = store.resolve(settings.baseline)
+                    settings.baseline = store.resolve(settings.baseline, with_attempts=True)
             except StoreError as exc:
                 raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
     config.stash[session_key] = session
     if not _is_worker(config):
         recorder = RunRecorder(session, settings.db_path)
-        config.pluginmanager.register(_ResultCollector(session, recorder), "agentbench-results")
+        collector = _ResultCollector(session, recorder, max_infra_rate, resumed)
+        config.pluginmanager.register(collector, "agentbench-results")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "agentbench-xdist")
 
 
-def _resume(session: AgentbenchSession) -> None:
-    """Continue an earlier run: its id, its finished attempts (infra errors are run again)."""
+def _resume(session: AgentbenchSession) -> dict[str, list[str]]:
+    """Continue an earlier run: its id, its finished attempts (infra errors and attempts that
+    never produced a result are run again). Returns what that run set out to run (its plan)."""
     try:
         with ResultStore(session.settings.db_path) as store:
             session.run_id = store.resolve(session.settings.resume or "last")
             session.done = store.done_keys(session.run_id)
             session.results = [r for r in store.attempts(session.run_id)
                                if attempt_key(r.canary, r.model, r.variant, r.repeat) in session.done]
+            return store.plan(session.run_id)
     except StoreError as exc:
         raise pytest.UsageError(f"--agentbench-resume: {exc}") from None
+
+
+def _collector(config: pytest.Config) -> _ResultCollector | None:
+    """The controller's run state; None on xdist workers."""
+    return config.pluginmanager.get_plugin("agentbench-results")
+
+
+def _complete_canaries(session: AgentbenchSession) -> dict[str, list[str]]:
+    """Under xdist the controller sees only the attempts left to run, so a canary whose attempts
+    are all done is invisible: count it as selected (nothing of it is lost either way). A canary
+    with attempts still to run that no worker collected is really missing."""
+    wanted = {(m.name, m.variant) for m in session.settings.attempt_models()}
+    done: dict[str, set] = {}
+    for canary, model, variant, repeat in session.done:
+        done.setdefault(canary, set()).add((model, variant, repeat))
+    needed = len(wanted) * session.settings.repeats
+    complete = [canary for canary, keys in done.items()
+                if len({k for k in keys if k[:2] in wanted and k[2] < session.settings.repeats}) == needed]
+    return {"canaries": sorted(complete)}
 
 
 class _XdistHooks:
@@ -99,6 +142,26 @@ class _XdistHooks:
         session = get_session(node.config)
         node.workerinput["agentbench_run_id"] = session.run_id
         node.workerinput["agentbench_done"] = sorted(session.done)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # The controller collects nothing itself: the workers' node ids are its only view of
+        # which attempts this run must account for. A restarted worker sends the same ids again.
+        collector = _collector(node.config)
+        if collector is None or node.config.option.collectonly:
+            return
+        session = collector.session
+        models = session.settings.attempt_models()
+        for nodeid in ids:
+            attempt = parse_attempt_nodeid(nodeid, models)
+            if attempt is not None:
+                collector.ledger.expect(attempt)
+        if collector.ledger.expected and not collector.begun:
+            collector.begin(merge_plans(collector.ledger.plan(), _complete_canaries(session)))
+            terminal = node.config.pluginmanager.get_plugin("terminalreporter")
+            for line in collector.canary_warnings():
+                if terminal is not None:
+                    terminal.write_line(line, yellow=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
@@ -135,9 +198,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     session = get_session(config)
+    collector = _collector(config)
+    resume_lines = collector.model_warnings() if collector is not None else []
     if not session.settings.models_explicit:
-        return None  # the plugin stays quiet in test runs that don't benchmark
-    lines = [f"agentbench: run {session.run_id} · repeats {session.settings.repeats}"]
+        return resume_lines or None  # the plugin stays quiet in test runs that don't benchmark
+    lines = [f"agentbench: run {session.run_id} · repeats {session.settings.repeats}", *resume_lines]
     if session.settings.variants[0].name != "base":
         lines.append("agentbench: sweep: " + " · ".join(v.name for v in session.settings.variants))
     lines.extend(session.sandbox_banner())
@@ -204,13 +269,51 @@ def _attempt_key(item: pytest.Item) -> tuple[str, tuple] | None:
     return canary.tier, attempt_key(canary.id, model.name, model.variant, repeat)
 
 
+def _expected(item: pytest.Item) -> ExpectedAttempt | None:
+    """The ledger's entry for a canary attempt item, TOML or Python; None for other tests."""
+    if isinstance(item, CanaryItem):
+        canary, model = item.canary, item.model
+    elif (attempt := attempt_of(item)) is not None:
+        canary, model = attempt.canary, attempt.model
+    else:
+        return None
+    return ExpectedAttempt(item.nodeid, canary.id, model.name, model.variant, canary.tier)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    attempt = attempt_of(item)
+    if attempt is not None:  # what CanaryItem does for TOML canaries; before -k deselects
+        item.extra_keyword_matches.update([*attempt.canary.tags, attempt.model.name])
+
+
+def _check_unique_ids(items: list[pytest.Item]) -> None:
+    """Two canaries with one id would overwrite each other's rows (TOML ones are caught at
+    collection; this catches Python canaries, whose ids come from markers)."""
+    seen: dict[str, Canary] = {}
+    for item in items:
+        if isinstance(item, CanaryItem):
+            canary = item.canary
+        elif (attempt := attempt_of(item)) is not None:
+            canary = attempt.canary
+        else:
+            continue
+        # One canary file or function is parsed once: its attempts share one Canary object.
+        first = seen.setdefault(canary.id, canary)
+        if first is not canary:
+            raise pytest.UsageError(f"duplicate canary id {canary.id!r}: {first.path} and {canary.path} - "
+                                    "ids must be unique")
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: the selection is what a resume compares
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = get_session(config)
-    for item in items:
-        attempt = attempt_of(item)
-        if attempt is not None:  # what CanaryItem does for TOML canaries
-            item.extra_keyword_matches.update([*attempt.canary.tags, attempt.model.name])
+    _check_unique_ids(items)
     tiers, done = session.settings.tiers, session.done
+    collector = _collector(config)
+    if collector is not None and collector.resumed is not None:
+        # What this session would run were nothing done yet; compared with the resumed run's plan.
+        collector.selection = {"canaries": sorted({e.canary for i in items if (e := _expected(i))
+                                                   and (not tiers or e.tier in tiers)})}
     if not tiers and not done:
         return
 
@@ -227,6 +330,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    collector = _collector(session.config)
+    if collector is None or session.config.option.collectonly:
+        return
+    for item in session.items:
+        expected = _expected(item)
+        if expected is not None:
+            collector.ledger.expect(expected)
+    if collector.ledger.expected:
+        plan = collector.ledger.plan()
+        if collector.selection is not None:
+            plan = merge_plans(plan, collector.selection)
+        collector.begin(plan)
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    collector = _collector(config)
+    return collector.canary_warnings() if collector is not None else []
 
 
 @pytest.hookimpl(wrapper=True)
@@ -262,14 +385,59 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 
 
 class _ResultCollector:
-    """Gathers results on the controller only: with xdist, reports arrive from the workers."""
+    """The controller's run state: gathers results (with xdist, reports arrive from the workers),
+    keeps the ledger of collected attempts, and what differs from a resumed run."""
 
-    def __init__(self, session: AgentbenchSession, recorder: RunRecorder) -> None:
+    def __init__(self, session: AgentbenchSession, recorder: RunRecorder, max_infra_rate: float,
+                 resumed: dict[str, list[str]] | None) -> None:
         self.session = session
         self.recorder = recorder
+        self.max_infra_rate = max_infra_rate
+        self.resumed = resumed  # the plan of the run --agentbench-resume continues
+        self.selection: dict[str, list[str]] | None = None  # this session's canaries, done or not
+        self.ledger = Ledger()
+        self.begun = False
+
+    def begin(self, plan: dict[str, list[str]]) -> None:
+        """Record the run now, before any attempt finishes: an interrupt in the first attempt
+        must leave this run (not the previous one) as `last` for --agentbench-resume."""
+        self.begun = True
+        self.selection = plan
+        try:
+            self.recorder.store.update_settings(self.session.run_id,
+                                                plan=merge_plans(self.resumed or {}, plan))
+        except StoreError as exc:
+            raise pytest.UsageError(f"--agentbench-db: {exc}") from None
+
+    def model_warnings(self) -> list[str]:
+        if self.resumed is None:
+            return []
+        now = {"models": [model_label(m.name, m.variant) for m in self.session.settings.attempt_models()]}
+        line = describe_difference(self.session.run_id, "models",
+                                   plan_difference(self.resumed, now, "models"))
+        return [line] if line else []
+
+    def canary_warnings(self) -> list[str]:
+        if self.resumed is None or self.selection is None:
+            return []
+        line = describe_difference(self.session.run_id, "canaries",
+                                   plan_difference(self.resumed, self.selection, "canaries"))
+        return [line] if line else []
+
+    def resume_difference(self) -> dict[str, Any] | None:
+        """The JSON report's ``resume``: what this session ran beyond, or short of, the run."""
+        if self.resumed is None:
+            return None
+        selection = self.selection or {"canaries": self.resumed.get("canaries", [])}
+        now = {"models": [model_label(m.name, m.variant) for m in self.session.settings.attempt_models()],
+               "canaries": selection.get("canaries", [])}
+        return {"run_id": self.session.run_id,
+                "models": plan_difference(self.resumed, now, "models"),
+                "canaries": plan_difference(self.resumed, now, "canaries")}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         result = _result_of(report)
+        self.ledger.saw_report(report.nodeid, result is not None, report.keywords)
         if result is not None:
             attempt = AttemptResult.model_validate(result)
             self.session.results.append(attempt)
@@ -290,6 +458,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_sep("_", report.head_line or report.nodeid, yellow=True)
             for line in report.longreprtext.splitlines():
                 terminalreporter.write_line(line)
+    _write_incomplete(terminalreporter, config)
     if not session.results:
         _write_gates(terminalreporter, session)
         return
@@ -311,6 +480,19 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if session.settings.html_path:
         terminalreporter.write_line(f"HTML report: {session.settings.html_path}")
     _write_gates(terminalreporter, session)
+
+
+def _write_incomplete(terminalreporter: Any, config: pytest.Config) -> None:
+    collector = _collector(config)
+    missing = collector.ledger.missing() if collector is not None else []
+    if not missing:
+        return
+    never = set(collector.ledger.never_ran())
+    terminalreporter.write_sep("=", f"agentbench: INCOMPLETE run, {len(missing)} attempt(s) without a result")
+    for attempt in missing:
+        why = "never ran" if attempt.nodeid in never else "ended without a result"
+        terminalreporter.write_line(f"MISSING {attempt.nodeid}: {why}", red=True)
+    terminalreporter.write_line("--agentbench-resume last runs them (and any infra_error attempts) again")
 
 
 def _write_gates(terminalreporter: Any, session: AgentbenchSession) -> None:
@@ -341,8 +523,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.regressions = _compare_with_baseline(state)
         if settings.fail_on_regression and gated and state.regressions:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    collector = _collector(config)
+    missing = collector.ledger.missing() if collector is not None else []
+    max_infra_rate = collector.max_infra_rate if collector is not None else 0.0
     if settings.gates:
-        state.gate_results = [evaluate(gate, state.results, settings.gate_mode, settings.confidence)
+        state.gate_results = [evaluate(gate, state.results, settings.gate_mode, settings.confidence,
+                                       missing=missing, max_infra_rate=max_infra_rate)
                               for gate in settings.gates]
         # With gates, the gates decide the exit status, not single attempts: a model may fail
         # some attempts and still clear its bar. Interruptions and usage errors keep theirs.
@@ -351,14 +537,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             failed = failed or (settings.fail_on_regression and bool(state.regressions))
             session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
     if (state.settings.json_path or state.settings.html_path) and (state.results or state.settings.models):
-        report = build_report(state, interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        report = build_report(state, interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
+                              missing=[m.nodeid for m in missing], max_infra_rate=max_infra_rate,
+                              resume=collector.resume_difference() if collector is not None else None)
         if state.settings.json_path:
             write_report(state.settings.json_path, report)
         if state.settings.html_path:
             write_html(state.settings.html_path, report)
-    recorder = config.pluginmanager.get_plugin("agentbench-results")
-    if recorder is not None:
-        recorder.recorder.finish(session.exitstatus, exitstatus == pytest.ExitCode.INTERRUPTED)
+    if collector is not None:
+        if collector.begun:  # `agentbench report` re-renders the run as incomplete too
+            collector.recorder.store.update_settings(state.run_id, missing=[m.nodeid for m in missing])
+        collector.recorder.finish(session.exitstatus, exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
 def _compare_with_baseline(state: AgentbenchSession) -> list[dict]:

@@ -41,7 +41,7 @@ def shadowable_modules() -> frozenset[str]:
         from importlib.metadata import packages_distributions
 
         names.update(packages_distributions())
-    except Exception:  # a broken distribution's metadata must not break verification
+    except Exception:  # noqa: BLE001, S110 - a broken distribution's metadata must not break verification
         pass
     names.update({"pytest", "_pytest", "py", "pluggy"})
     return frozenset(n for n in names if n.isidentifier() and n not in _SHADOW_EXEMPT)
@@ -138,3 +138,15 @@ def link_stays_inside(path: str, target: str) -> bool:
         return False
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     return resolved != ".." and not resolved.startswith("../") and resolved != "."
+
+
+def needed_allowances(solution_paths: list[str], check_commands: list[str],
+                      baseline_paths: Iterable[str], hidden: list[str]) -> list[str]:
+    """The protected paths a reference solution changes that a canary may opt back in
+    (``verify.allow_changed``): what ``agentbench mine`` and the Exercism import write when the
+    reference needs it. Hidden paths and expect_unchanged are never among them."""
+    rules = ProtectionRules(hidden=hidden, check_commands=check_commands,
+                            baseline_paths=frozenset(baseline_paths))
+    opt_in = {"test or interpreter configuration", "a file the checks run"}
+    return sorted(p for p in solution_paths
+                  if (reason := rules.reason(p)) in opt_in or (reason or "").startswith("shadows"))

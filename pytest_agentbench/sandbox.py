@@ -6,7 +6,8 @@ keeping only a head and a tail: DESIGN §7 measured `yes` reaching 4.4 GiB RSS i
 uncapped ``communicate()``.
 
 Two tiers: ``bubblewrap`` (an OS sandbox: user namespace with every capability dropped, no
-network, own PID/IPC/UTS namespaces, read-only root, sized tmpfs /tmp and /dev/shm, only the
+network, own PID/IPC/UTS namespaces, a read-only root built from an allow-list of system
+directories (no canary directory, results or home is there), sized tmpfs /tmp and /dev/shm, only the
 worktree and a scratch home writable, the git directories read-only, cleared environment) and
 ``none`` (a process group and a cleared environment only; confinement then rests on the file
 tools). Both apply :class:`~pytest_agentbench.limits.SandboxLimits`; a limit a command ran into is
@@ -77,7 +78,9 @@ class Sandbox:
         for path in self.readonly:
             if path.exists():  # the worktree's .git pointer file stays read-only inside too
                 args += ["--ro-bind", str(path), str(path)]
-        args += ["--chdir", str(cwd), "--clearenv"]
+        # The jail's own root (a tmpfs holding the mount points) is read-only too: a write to
+        # /root or /opt must fail, not land in a scratch file system the model thinks is the host.
+        args += ["--remount-ro", "/", "--chdir", str(cwd), "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
         return [*args, "--", *shell]

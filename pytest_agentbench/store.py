@@ -156,6 +156,16 @@ class ResultStore:
                 (finished.isoformat(), int(exit_status), int(interrupted), run_id),
             )
 
+    def update_settings(self, run_id: str, **values: Any) -> None:
+        """Merge keys into a run's settings: its plan (what it set out to run) is known only once
+        collection is done, what went missing only at its end."""
+        with self._conn:
+            row = self._conn.execute("SELECT settings FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"run {run_id!r} is not in {self.path}: call start_run first")
+            settings = {**json.loads(row[0]), **values}
+            self._conn.execute("UPDATE runs SET settings = ? WHERE run_id = ?", (_dumps(settings), run_id))
+
     def update_models(self, run_id: str, models: dict) -> None:
         """Models gain server details (preflight) only once attempts run: store them late."""
         with self._conn:
@@ -181,12 +191,15 @@ class ResultStore:
         found = self._records("WHERE r.run_id = ?", (run_id,))
         return found[0] if found else None
 
-    def resolve(self, run_ref: str) -> str:
-        """A run id from ``last``, a full id, or an unambiguous prefix of one (ids are long)."""
+    def resolve(self, run_ref: str, with_attempts: bool = False) -> str:
+        """A run id from ``last``, a full id, or an unambiguous prefix of one (ids are long).
+        ``with_attempts``: only runs holding at least one attempt (a run is recorded when it
+        starts, so the latest may hold none — right for a resume, useless as a baseline)."""
+        having = " WHERE EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = runs.run_id)" if with_attempts else ""
         ids = [row[0] for row in self._conn.execute(
-            "SELECT run_id FROM runs ORDER BY started DESC, rowid DESC")]
+            f"SELECT run_id FROM runs{having} ORDER BY started DESC, rowid DESC")]
         if not ids:
-            raise StoreError(f"no runs recorded in {self.path} yet")
+            raise StoreError(f"no runs{' with attempts' if with_attempts else ''} recorded in {self.path} yet")
         if run_ref == "last":
             return ids[0]
         if run_ref in ids:
@@ -204,6 +217,23 @@ class ResultStore:
             (run_id,),
         )
         return [AttemptResult.model_validate_json(row[0]) for row in rows]
+
+    def plan(self, run_id: str) -> dict[str, list[str]]:
+        """The canaries and model labels (``name`` or ``name/variant``) a run set out to run —
+        recorded when it started — plus any it has attempts of (runs from before plans were kept
+        have only those, and their models)."""
+        record = self.run(run_id)
+        if record is None:
+            raise StoreError(f"run {run_id!r} is not in {self.path}")
+        plan = record.settings.get("plan") or {}
+        canaries, models = set(plan.get("canaries", [])), set(plan.get("models", []))
+        if not plan:
+            models.update(record.models)
+        for canary, model, variant in self._conn.execute(
+                "SELECT DISTINCT canary, model, variant FROM attempts WHERE run_id = ?", (run_id,)):
+            canaries.add(canary)
+            models.add(model if variant == "base" else f"{model}/{variant}")
+        return {"canaries": sorted(canaries), "models": sorted(models)}
 
     def done_keys(self, run_id: str) -> set[tuple[str, str, str, int]]:
         """Attempts a resume may skip; infra errors say nothing about the model, so they re-run."""

@@ -24,6 +24,7 @@ from pytest_agentbench.safe_fs import Entry, ScanLimits
 NOISE_DIRS = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hypothesis")
 NOISE_FILES = ("*.pyc", "*.pyo", ".agentbench-*", ".coverage")
 NOISE_SUFFIX_DIRS = (".egg-info",)
+DEFAULT_LIMITS = ScanLimits()
 NUMSTAT_MAX_BYTES = 1 << 20  # files bigger than this count as binary in insertions/deletions
 
 
@@ -87,7 +88,7 @@ def baseline_manifest(repo: Path, commit: str) -> dict[str, tuple[str, str]]:
 
 
 def tree_change(worktree: Path, manifest: dict[str, tuple[str, str]], rules: ProtectionRules,
-                limits: ScanLimits = ScanLimits()) -> TreeChange:
+                limits: ScanLimits = DEFAULT_LIMITS) -> TreeChange:
     """Compare the agent's tree with the baseline; raises ``safe_fs.TreeError`` past the limits."""
     found = safe_fs.scan_tree(worktree, manifest, skip=is_noise, limits=limits)
     result = TreeChange()

@@ -10,8 +10,8 @@ import pytest
 from pytest_agentbench.canary import load_canary
 from pytest_agentbench.cli import main
 from pytest_agentbench.library.mine import (
-    MineError,
     MinedCanary,
+    MineError,
     is_test_path,
     mine_commit,
     write_canary,

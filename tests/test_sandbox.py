@@ -43,20 +43,20 @@ def test_python_on_path_is_the_one_running_pytest(tmp_path):
 
 # --- limits -----------------------------------------------------------------------------------
 
-import os  # noqa: E402
-import resource  # noqa: E402
+import os
+import resource
 
-import pytest  # noqa: E402
+import pytest
 
-from pytest_agentbench.limits import (  # noqa: E402
+from pytest_agentbench.limits import (
     MiB,
     SandboxLimits,
     pids_cgroup_base,
     tree_usage,
     unenforced_limits,
 )
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem  # noqa: E402
-from pytest_agentbench.session import AgentbenchSession, Settings  # noqa: E402
+from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem
+from pytest_agentbench.session import AgentbenchSession, Settings
 
 needs_bwrap = pytest.mark.skipif(bool(bubblewrap_problem()), reason="no bubblewrap")
 SHOW_LIMITS = ("python -c 'import resource as r; print(*(r.getrlimit(getattr(r, n))[1] for n in "

@@ -123,7 +123,7 @@ def test_every_tool_has_a_schema_and_an_implementation():
 
 # --- hardening: byte-safe, atomic, mode-keeping writes; confined patches ----------------------
 
-import stat  # noqa: E402
+import stat
 
 
 def test_edit_file_keeps_bytes_that_are_not_utf8(ctx):
@@ -213,7 +213,12 @@ def test_apply_patch_refuses_paths_out_of_the_worktree(git_ctx, target):
 
 
 def test_huge_files_are_refused_whole_and_skipped_by_grep(tmp_path):
-    from pytest_agentbench.agent.tools import MAX_READ_BYTES, IMPLEMENTATIONS, ToolContext, ToolError
+    from pytest_agentbench.agent.tools import (
+        IMPLEMENTATIONS,
+        MAX_READ_BYTES,
+        ToolContext,
+        ToolError,
+    )
 
     (tmp_path / "big.log").write_bytes(b"needle\n" * (MAX_READ_BYTES // 7 + 1))
     (tmp_path / "small.txt").write_text("needle here\n")

@@ -19,6 +19,7 @@ from pytest_agentbench.canary import TIERS, CanaryError, load_canary
 from pytest_agentbench.cli import UsageError
 from pytest_agentbench.library.exercism_tracks import TRACKS, Options, Track, track_for
 from pytest_agentbench.library.toml_writer import dumps
+from pytest_agentbench.protect import needed_allowances
 
 CONFIG = ".meta/config.json"
 # Aider's instructions_addendum (benchmark/prompts.py), with paths instead of bare file names:
@@ -250,6 +251,12 @@ def write_canary(exercise: Exercise, destination: Path, tier: str, options: Opti
                   "expect_changed": exercise.solution}
         if track.timeout:
             verify["timeout"] = track.timeout
+        repo_files = [p.relative_to(partial / "repo").as_posix()
+                      for p in (partial / "repo").rglob("*") if p.is_file()]
+        allow = needed_allowances(exercise.solution, verify["run"], repo_files,
+                                  exercise.tests + exercise.editor)
+        if allow:
+            verify["allow_changed"] = allow  # the reference solution changes them
         data = {"id": f"{track.name}-{exercise.slug}", "tier": tier,
                 "tags": [track.name, "exercism"], "prompt": exercise.prompt, "verify": verify}
         (partial / "canary.toml").write_text(dumps(data), encoding="utf-8")

@@ -38,6 +38,7 @@ from pytest_agentbench.canary import TIERS, CanaryError, load_canary
 from pytest_agentbench.cli import UsageError
 from pytest_agentbench.library import toml_writer
 from pytest_agentbench.library.validate import SANDBOXES, validate_canary
+from pytest_agentbench.protect import needed_allowances
 from pytest_agentbench.workspace import WorkspaceError, git, git_bytes
 
 TEST_DIRS = {"tests", "test"}
@@ -233,8 +234,12 @@ def mine_commit(repo: Path, commit: str, *, canary_id: str | None = None, tier: 
 
 
 def canary_toml(mined: MinedCanary) -> str:
+    verify: dict = {"run": mined.run, "expect_changed": mined.expect_changed}
+    allow = needed_allowances(list(mined.solution), mined.run, mined.repo, list(mined.hidden))
+    if allow:
+        verify["allow_changed"] = [glob.escape(p) for p in allow]  # the commit itself changes them
     data = {"id": mined.id, "tier": mined.tier, "tags": ["mined"], "prompt": mined.prompt,
-            "verify": {"run": mined.run, "expect_changed": mined.expect_changed}}
+            "verify": verify}
     return (f"# Mined by `agentbench mine` from commit {mined.commit} (parent {mined.parent}).\n"
             + toml_writer.dumps(data))
 

@@ -32,11 +32,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_agentbench import safe_fs
 from pytest_agentbench.canary import Canary, CanaryError, load_canary
 from pytest_agentbench.cli import UsageError, _table
 from pytest_agentbench.collect import CANARY_FILENAME, CANARY_SUBDIRS
-from pytest_agentbench import safe_fs
-from pytest_agentbench.library.exploits import exploit_bytes, existing_changed_files, generic_exploits
+from pytest_agentbench.library.exploits import (
+    existing_changed_files,
+    exploit_bytes,
+    generic_exploits,
+)
 from pytest_agentbench.library.toml_edit import write_expect_tests
 from pytest_agentbench.sandbox import bubblewrap_problem, check_paths
 from pytest_agentbench.verify import CheckSetup, Verification, protection_rules, run_verification

@@ -31,8 +31,12 @@ def run_settings(settings: Settings) -> dict:
 
 def assemble_report(*, run_id: str, started: str, finished: str | None, interrupted: bool,
                     environment: dict, settings: dict, models: dict, results: list[AttemptResult],
-                    gates: list[dict] | None = None) -> dict:
-    """The report from its parts: a live session and the results database both build it here."""
+                    gates: list[dict] | None = None, missing: list[str] | None = None,
+                    resume: dict | None = None) -> dict:
+    """The report from its parts: a live session and the results database both build it here.
+    ``missing``: collected attempts without a result (None: what the run's settings recorded)."""
+    if missing is None:
+        missing = list(settings.get("missing") or [])
     results = sorted(results, key=lambda r: (r.canary, r.model, r.variant, r.repeat))
     confidence = float(settings.get("confidence") or 0.95)
     ks = settings.get("ks") or [1]
@@ -42,6 +46,9 @@ def assemble_report(*, run_id: str, started: str, finished: str | None, interrup
         "started": started,
         "finished": finished,
         "interrupted": interrupted,
+        # A collected attempt without a result: the numbers below cover less than was asked for.
+        "incomplete": bool(missing),
+        "missing": missing,
         "environment": environment,
         "settings": settings,
         "models": models,
@@ -51,10 +58,14 @@ def assemble_report(*, run_id: str, started: str, finished: str | None, interrup
     }
     if gates is not None:
         report["gates"] = gates
+    if resume is not None:
+        report["resume"] = resume
     return report
 
 
-def build_report(session: AgentbenchSession, interrupted: bool = False) -> dict:
+def build_report(session: AgentbenchSession, interrupted: bool = False, *,
+                 missing: list[str] | None = None, max_infra_rate: float = 0.0,
+                 resume: dict | None = None) -> dict:
     settings = session.settings
     return assemble_report(
         run_id=session.run_id,
@@ -62,13 +73,17 @@ def build_report(session: AgentbenchSession, interrupted: bool = False) -> dict:
         finished=datetime.now(timezone.utc).isoformat(),
         interrupted=interrupted,
         environment={**environment(), **session.sandbox_environment()},
-        settings=run_settings(settings),
+        settings={**run_settings(settings), "max_infra_rate": max_infra_rate},
         models={spec.name: {**spec.describe(), "server": session.server_info.get(
                     spec.name, {"kind": None, "context_window": None})}
                 for spec in settings.models},
         results=session.results,
         gates=[{"gate": g.gate.label, "mode": settings.gate_mode, "n": g.n, "c": g.c,
-                "value": g.value, "ok": g.ok, "message": g.message} for g in session.gate_results],
+                "value": g.value, "ok": g.ok, "message": g.message, "total": g.total,
+                "infra_errors": g.infra_errors, "missing": g.missing, "max_infra_rate": g.max_infra_rate}
+               for g in session.gate_results],
+        missing=missing or [],
+        resume=resume,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from pytest_agentbench.servers.server_info import (  # noqa: F401 (ServerInfo: the public name)
+from pytest_agentbench.servers.server_info import (
     OLLAMA_SMALL_CONTEXT,
     Entries,
     Http,
@@ -28,6 +28,7 @@ from pytest_agentbench.servers.server_kinds import (
     ollama_context,
     ollama_no_tools,
 )
+
 
 def preflight(
     base_url: str, model: str, http: httpx.Client, *, timeout: float = 5.0, probe_tools: bool = True

@@ -8,6 +8,7 @@ from typing import Any
 
 from pytest_agentbench.servers.server_info import OLLAMA_SMALL_CONTEXT, Entries, Http, ServerInfo
 
+
 def _pick(entries: Entries, model: str, key: str = "id") -> dict[str, Any]:
     return next((e for e in entries if e.get(key) == model), entries[0] if entries else {})
 

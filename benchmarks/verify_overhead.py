@@ -1,0 +1,129 @@
+"""What the un-gameable verdict costs per attempt (issue 10), against a floor measured in the same run.
+
+    python benchmarks/verify_overhead.py [--files 20,1000,5000] [--rounds 7]
+
+For repositories of several sizes, one attempt's verification is timed two ways, interleaved:
+
+- floor: the old design — the check runs in the agent's own worktree (same sandbox tier);
+- clean tree: the harness reads the agent's tree, checks out a fresh verification tree, copies the
+  change and the hidden file in, runs the check there, removes the tree.
+
+The check is ``true``, so what is measured is the harness, not the test runner. Then the jail:
+one ``true`` in bubblewrap with the host's root bound read-only (the old root) vs the allow-list
+root. Prints medians in ms and the added cost (clean tree minus floor; allow-list minus host root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_agentbench import sandbox as sandbox_module
+from pytest_agentbench.canary import Canary
+from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env, run_command
+from pytest_agentbench.verify import CheckSetup, run_verification
+from pytest_agentbench.workspace import WorkspaceManager
+
+
+def make_canary(root: Path, files: int) -> Canary:
+    repo = root / "canary" / "repo"
+    for index in range(files):
+        path = repo / f"pkg{index % 50}" / f"mod{index}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"VALUE = {index}\n" * 20)
+    hidden = root / "canary" / "hidden"
+    hidden.mkdir(parents=True)
+    (hidden / "test_hidden.py").write_text("def test_x():\n    pass\n")
+    toml = root / "canary" / "canary.toml"
+    toml.write_text('tier = "lite"\nprompt = "x"\n[verify]\nrun = ["true"]\nexpect_changed = ["pkg0/*"]\n')
+    canary = Canary.model_validate({"tier": "lite", "prompt": "x", "id": "bench",
+                                    "verify": {"run": ["true"], "expect_changed": ["pkg0/*"]}})
+    canary.path = toml
+    return canary
+
+
+def time_ms(fn, rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def bench_size(files: int, rounds: int, jail: bool) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        canary = make_canary(root, files)
+        manager = WorkspaceManager(root / "work")
+        baseline = manager.baseline(canary.repo_dir, canary.id)
+        tree = manager.create_worktree(baseline, "agent")
+        (tree / "pkg0" / "mod0.py").write_text("VALUE = 'changed'\n")
+        home = root / "home"
+        home.mkdir()
+        env = command_env(home)
+        box = Sandbox(writable=[tree, home], readonly=[tree / ".git", baseline.path / ".git"], jail=jail)
+        setup = CheckSetup(manager, baseline, jail=jail)
+        _ = baseline.manifest  # read once per canary per process, as in a run
+
+        def floor() -> None:
+            assert run_command("true", tree, 60, env, sandbox=box).ok
+
+        def clean() -> None:
+            verification = run_verification(canary, tree, setup, "agent")
+            assert verification.checks_passed and verification.qualifying_change
+
+        floor_ms, clean_ms = [], []
+        for _ in range(rounds):  # interleaved, so drift hits both alike
+            floor_ms.append(time_ms(floor, 1))
+            clean_ms.append(time_ms(clean, 1))
+        return statistics.median(floor_ms), statistics.median(clean_ms)
+
+
+def bench_jail(rounds: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {"PATH": "/usr/bin:/bin", "HOME": tmp}
+        box = Sandbox(writable=[work], readonly=[])
+        allow_list = sandbox_module.system_root
+
+        def host_root() -> None:
+            sandbox_module.system_root = lambda: ("--ro-bind", "/", "/")
+            try:
+                assert run_command("true", work, 60, env, sandbox=box).ok
+            finally:
+                sandbox_module.system_root = allow_list
+
+        def allow_root() -> None:
+            assert run_command("true", work, 60, env, sandbox=box).ok
+
+        host, allow = [], []
+        for _ in range(rounds):
+            host.append(time_ms(host_root, 1))
+            allow.append(time_ms(allow_root, 1))
+        return statistics.median(host), statistics.median(allow)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", default="20,1000,5000")
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    jail = not bubblewrap_problem()
+    tier = "bubblewrap" if jail else "none"
+    print(f"tier={tier} rounds={args.rounds} (medians, ms per attempt; check = `true`)")
+    for files in (int(n) for n in args.files.split(",")):
+        floor, clean = bench_size(files, args.rounds, jail)
+        print(f"files={files:5d} floor(check in agent tree)={floor:7.1f} clean-tree verification={clean:7.1f}"
+              f" added={clean - floor:7.1f} ratio={clean / floor:5.2f}")
+    if jail:
+        host, allow = bench_jail(args.rounds * 3)
+        print(f"jail: host root={host:.1f} allow-list root={allow:.1f} added={allow - host:+.1f} per command")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Unit tests: the harness's own tree reading (safe_fs, tree_diff) and the protected-path rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_agentbench import safe_fs
+from pytest_agentbench.protect import ProtectionRules, link_stays_inside, needed_allowances
+from pytest_agentbench.tree_diff import apply_change, tree_change
+from pytest_agentbench.workspace import Baseline
+
+CHECK = ["python -m pytest -q tests/test_x.py"]
+
+
+def rules(**kwargs) -> ProtectionRules:
+    defaults = {"hidden": ["tests/test_x.py"], "check_commands": CHECK,
+                "baseline_paths": frozenset({"app.py", "pkg/__init__.py", "queue.py"})}
+    return ProtectionRules(**{**defaults, **kwargs})
+
+
+@pytest.mark.parametrize("path, reason", [
+    ("conftest.py", "test or interpreter configuration"),
+    ("deep/er/conftest.py", "test or interpreter configuration"),
+    ("tests/pytest.ini", "test or interpreter configuration"),
+    ("pyproject.toml", "test or interpreter configuration"),
+    ("x.pth", "test or interpreter configuration"),
+    ("sub/.gitignore", "test or interpreter configuration"),
+    ("pytest.py", "shadows the module 'pytest'"),
+    ("pytest/__main__.py", "shadows the module 'pytest'"),
+    ("json.py", "shadows the module 'json'"),
+    ("tests/test_x.py", "hidden path"),
+    ("tests", "hidden path"),  # a file where the hidden tests' directory goes
+    ("tests/test_x.py/inner", "hidden path"),
+    ("app.py", None),
+    ("queue.py", None),  # the canary's own module, not a new shadow
+    ("pkg/json.py", None),  # not top level: shadows nothing
+    ("test/helper.py", None),
+    ("notes.md", None),
+])
+def test_protection_reasons(path, reason):
+    assert rules().reason(path) == reason
+
+
+def test_expect_unchanged_cannot_be_opted_in_but_config_can():
+    r = rules(expect_unchanged=["keep/*"], allow_changed=["keep/*", "pyproject.toml"])
+    assert r.reason("keep/a.py") == "expect_unchanged"
+    assert r.reason("pyproject.toml") is None
+    assert r.reason("tests/test_x.py") == "hidden path"
+
+
+def test_a_script_the_check_runs_is_protected_but_a_file_it_reads_is_not():
+    r = rules(check_commands=["./run_checks.sh", "grep -q ok app.py"],
+              baseline_paths=frozenset({"run_checks.sh", "app.py"}))
+    assert r.reason("run_checks.sh") == "a file the checks run"
+    assert r.reason("app.py") is None
+
+
+@pytest.mark.parametrize("path, target, inside", [
+    ("a", "b", True), ("d/a", "../b", True), ("a", "/etc/passwd", False), ("d/a", "../../x", False),
+    ("a", "..", False), ("a", ".", False), ("a", "", False),
+])
+def test_links_out_of_the_tree(path, target, inside):
+    assert link_stays_inside(path, target) is inside
+    kind_reason = rules().reason(path, "link", target)
+    assert (kind_reason == "link out of the tree") is (not inside)
+
+
+def test_needed_allowances_for_a_reference_that_edits_configuration():
+    assert needed_allowances(["setup.cfg", "app.py", "tests/test_x.py"], CHECK, ["app.py"],
+                             ["tests/test_x.py"]) == ["setup.cfg"]
+
+
+def make_baseline(tmp_path: Path, files: dict[str, str]) -> Baseline:
+    repo = tmp_path / "repo"
+    for relative, content in files.items():
+        (repo / relative).parent.mkdir(parents=True, exist_ok=True)
+        (repo / relative).write_text(content)
+    return Baseline.build(repo, tmp_path / "baseline")
+
+
+def worktree_of(baseline: Baseline, tmp_path: Path) -> Path:
+    tree = tmp_path / "wt"
+    subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), baseline.commit],
+                   cwd=baseline.path, check=True, capture_output=True)
+    return tree
+
+
+def test_the_agents_ignore_files_and_index_do_not_hide_changes(tmp_path):
+    baseline = make_baseline(tmp_path, {"app.py": "x = 1\n", "tests/test_x.py": "t\n"})
+    tree = worktree_of(baseline, tmp_path)
+    (tree / ".gitignore").write_text("conftest.py\n.gitignore\n")
+    (tree / "conftest.py").write_text("import os; os._exit(0)\n")
+    subprocess.run(["git", "update-index", "--skip-worktree", "app.py"], cwd=tree, check=True)
+    (tree / "app.py").write_text("x = 2\n")
+    (tree / "__pycache__").mkdir()
+    (tree / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    os.chmod(tree / "tests" / "test_x.py", 0o755)  # mode only: no change
+    change = tree_change(tree, baseline.manifest, rules(baseline_paths=frozenset(baseline.manifest)))
+    assert change.files_changed == [".gitignore", "app.py", "conftest.py"]
+    assert change.protected == [".gitignore", "conftest.py"]
+    assert change.applied_paths == ["app.py"]
+    assert change.mode_only == ["tests/test_x.py"]
+
+
+def test_applying_a_change_never_follows_a_link(tmp_path):
+    baseline = make_baseline(tmp_path, {"app.py": "x = 1\n"})
+    tree = worktree_of(baseline, tmp_path)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (tree / "sub").symlink_to(victim)
+    (tree / "inside").symlink_to("app.py")
+    (tree / "app.py").write_text("x = 2\n")
+    change = tree_change(tree, baseline.manifest, rules(hidden=[], baseline_paths=frozenset(baseline.manifest)))
+    assert change.protected == ["sub"] and change.applied_paths == ["app.py", "inside"]
+    destination = tmp_path / "dest"
+    destination.mkdir()
+    (destination / "pkg").symlink_to(victim)  # a link in the way of a write is replaced, not followed
+    apply_change(change, destination)
+    safe_fs.write_file(destination, "pkg/hidden.py", b"secret")
+    assert list(victim.iterdir()) == []
+    assert os.readlink(destination / "inside") == "app.py"
+    assert (destination / "pkg" / "hidden.py").read_bytes() == b"secret"
+
+
+def test_special_files_are_reported_never_opened(tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    os.mkfifo(root / "fifo")
+    found = safe_fs.scan_tree(root)
+    assert found["fifo"].kind == "special"
+    assert rules(hidden=[]).reason("fifo", "special") == "special file"
+
+
+def test_deep_trees_are_bounded_and_removed_completely(tmp_path):
+    root = tmp_path / "deep"
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(3000):  # deeper than PATH_MAX allows by name, and than Python's recursion
+        os.mkdir("d" * 50, dir_fd=fd)
+        child = os.open("d" * 50, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.mkfifo("fifo", dir_fd=fd)
+    os.chmod(fd, 0o500)  # read-only directory at the bottom
+    os.close(fd)
+    with pytest.raises(safe_fs.TreeError, match="deeper than 128 levels"):
+        safe_fs.scan_tree(root)
+    assert safe_fs.remove_tree(root) is None
+    assert not root.exists()
+    assert safe_fs.remove_tree(root) is None  # already gone is fine
+
+
+def test_a_tree_too_big_to_read_is_an_error(tmp_path):
+    root = tmp_path / "big"
+    root.mkdir()
+    with open(root / "sparse", "wb") as handle:
+        handle.truncate(64 * 2**20)  # sparse: costs nothing on disk, 64 MiB to read
+    with pytest.raises(safe_fs.TreeError, match="more than 1 MiB"):
+        safe_fs.scan_tree(root, limits=safe_fs.ScanLimits(max_bytes=2**20))
