@@ -193,7 +193,7 @@ def test_summary_per_model(bench):
         result = bench.run(server, models="good,phantom", repeats=3)
     result.stdout.fnmatch_lines([
         "*agentbench summary*",
-        "model*tier*n*pass@1*95% CI*pass@3*pass^3*flaky*turns✓*malf%",
+        "model*tier*n*pass@1*95% CI*pass@3*pass^3*flaky*turns✓*malf%*phan%*tamp%",
         "good*lite*3*1.00*?0.44, 1.00?*1.00*1.00*0*2.0*0",
         "* passed=3",
         "phantom*lite*3*0.00*?0.00, 0.56?*0.00*0.00*0*-*-",

@@ -10,7 +10,8 @@ from typing import Any
 
 OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "phantom": "#8250df",
                    "budget_turns": "#9a6700", "budget_tokens": "#9a6700", "budget_time": "#9a6700",
-                   "malformed": "#bc4c00", "tool_confusion": "#bc4c00", "infra_error": "#57606a"}
+                   "malformed": "#bc4c00", "tool_confusion": "#bc4c00", "infra_error": "#57606a",
+                   "tampered": "#a40e26", "invalid_output": "#bc4c00"}
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1f2328}
@@ -45,7 +46,7 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozen
 def _aggregates(report: dict) -> str:
     ks = [int(k) for k in (report.get("settings") or {}).get("ks") or [1] if int(k) > 1]
     headers = ["model", "tier", "n", "pass@1", "CI"] + [f"pass@{k}" for k in ks] + \
-              [f"pass^{k}" for k in ks] + ["flaky", "turns✓", "outcomes"]
+              [f"pass^{k}" for k in ks] + ["flaky", "turns✓", "phantom", "tampered", "outcomes"]
     rows = []
     for row in report["aggregates"]:
         model = row["model"] if row["variant"] == "base" else f"{row['model']}/{row['variant']}"
@@ -59,8 +60,8 @@ def _aggregates(report: dict) -> str:
                     + [_rate(row["pass_at_k"].get(str(k))) for k in ks]
                     + [_rate(row["pass_hat_k"].get(str(k))) for k in ks]
                     + [str(row["stability"].get("flaky", 0)), _rate(row["mean_turns_to_complete"]),
-                       outcomes])
-    return _table(headers, rows, numeric={2, 3, *range(5, 5 + 2 * len(ks) + 2)})
+                       _rate(row.get("phantom_rate")), _rate(row.get("tamper_rate")), outcomes])
+    return _table(headers, rows, numeric={2, 3, *range(5, 5 + 2 * len(ks) + 4)})
 
 
 def _canaries(report: dict) -> str:
@@ -81,6 +82,9 @@ def _attempts(report: dict) -> str:
         body = [f"<p>{_e(a['detail'])}</p>"]
         if a.get("files_changed"):
             body.append(f"<p>changed: {_e(', '.join(a['files_changed']))}</p>")
+        if a.get("protected_changes"):
+            body.append(f"<p>protected paths changed (not used by the checks): "
+                        f"{_e(', '.join(a['protected_changes']))}</p>")
         for t, attempt_try in enumerate(a.get("tries") or [], start=1):
             body.append(f"<p>try {t}: {_outcome(attempt_try['outcome'])} — {_e(attempt_try['detail'])}</p>")
         if a.get("check_output_tail"):

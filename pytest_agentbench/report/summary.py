@@ -67,6 +67,10 @@ class Group:
         calls = sum(r.tool_calls for r in self.scored)
         return sum(r.malformed_tool_calls for r in self.scored) / calls if calls else None
 
+    def rate_of(self, outcome: str) -> float | None:
+        """The share of scored attempts with ``outcome`` (phantom rate, tamper rate)."""
+        return sum(1 for r in self.scored if r.outcome == outcome) / self.n if self.n else None
+
     def pass_rate_by_try(self) -> list[float] | None:
         """Aider's pass_rate_1, pass_rate_2...: the share of scored attempts that passed within
         1, 2... tries. None when no attempt of the group had a second try available."""
@@ -124,6 +128,8 @@ def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict
         "stability": dict(sorted(group.stabilities().items())),
         "mean_turns_to_complete": _round(group.mean("turns", passed_only=True)),
         "malformed_call_rate": _round(group.malformed_rate),
+        "phantom_rate": _round(group.rate_of("phantom")),
+        "tamper_rate": _round(group.rate_of("tampered")),
         "pass_rate_by_try": group.pass_rate_by_try(),
         "budget_exceeded": {kind: outcomes[kind] for kind in BUDGET_OUTCOMES},
         "discriminator": {"n": discriminator.n, "c": discriminator.c} if discriminator.results else None,

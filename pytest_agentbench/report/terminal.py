@@ -5,12 +5,16 @@ from __future__ import annotations
 from pytest_agentbench.report.summary import aggregate_rows
 from pytest_agentbench.results import AttemptResult
 
-OUTCOME_ORDER = ["passed", "failed", "phantom", "budget_turns", "budget_tokens", "budget_time",
-                 "malformed", "tool_confusion", "infra_error"]
+OUTCOME_ORDER = ["passed", "failed", "phantom", "tampered", "budget_turns", "budget_tokens",
+                 "budget_time", "malformed", "tool_confusion", "invalid_output", "infra_error"]
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _percent(value: float | None) -> str:
+    return _fmt(None if value is None else 100 * value, 0)
 
 
 def default_ks(repeats: int) -> list[int]:
@@ -23,7 +27,7 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
     pct = f"{confidence * 100:g}% CI"
     header = (f"{'model':<18} {'tier':<6} {'n':>4} {'pass@1':>6} {pct:>13} "
               + " ".join(f"{'pass@' + str(k):>7} {'pass^' + str(k):>7}" for k in ks if k > 1)
-              + f" {'flaky':>5} {'turns✓':>6} {'malf%':>5}")
+              + f" {'flaky':>5} {'turns✓':>6} {'malf%':>5} {'phan%':>5} {'tamp%':>5}")
     lines = [header]
     multi_tier = len({r.tier for r in results}) > 1
     for row in aggregate_rows(results, ks, confidence):
@@ -35,7 +39,8 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
         cells = [f"{model[:18]:<18} {row['tier']:<6} {row['n']:>4} {_fmt(row['pass_rate']):>6} {interval:>13}"]
         cells += [f"{_fmt(row['pass_at_k'][str(k)]):>7} {_fmt(row['pass_hat_k'][str(k)]):>7}" for k in ks if k > 1]
         cells.append(f"{row['stability'].get('flaky', 0):>5} {_fmt(row['mean_turns_to_complete'], 1):>6} "
-                     f"{_fmt(None if malformed is None else 100 * malformed, 0):>5}")
+                     f"{_percent(malformed):>5} {_percent(row['phantom_rate']):>5} "
+                     f"{_percent(row['tamper_rate']):>5}")
         lines.append(" ".join(cells))
         counts = row["outcomes"]
         outcomes = " ".join(f"{name}={counts[name]}" for name in OUTCOME_ORDER if counts.get(name))
@@ -58,4 +63,6 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
     notes.append("n = scored attempts · pass@1 = passed/n · pass@k, pass^k: means over canaries")
     notes.append("flaky = canaries with mixed results · turns✓ = mean turns of passed attempts · "
                  "malf% = malformed/tool calls")
+    notes.append("phan% = phantom (no qualifying change) · tamp% = tampered (touched what decides "
+                 "the verdict and did not pass), of n")
     return lines + notes
