@@ -196,7 +196,7 @@ def test_summary_per_model(bench):
         "model*tier*n*pass@1*95% CI*pass@3*pass^3*flaky*turns✓*malf%*phan%*tamp%",
         "good*lite*3*1.00*?0.44, 1.00?*1.00*1.00*0*2.0*0",
         "* passed=3",
-        "phantom*lite*3*0.00*?0.00, 0.56?*0.00*0.00*0*-*-",
+        "phantom*lite*3*0.00*?0.00, 0.56?*0.00*0.00*0*-*-*100*0",
         "* phantom=3",
     ])
     assert "anecdotal" not in result.stdout.str()
