@@ -252,6 +252,10 @@ def _add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
         touched_protected=bool(change.protected),
         unchanged_ok=not verification.unchanged_violations,
     )
+    if verification.error:
+        # The agent's tree could not be read within the bounds (too deep, too big): a failure of
+        # the attempt, never a phantom (the change was there, just not verifiable).
+        outcome = Outcome.FAILED
     result.outcome = outcome.value
     result.files_changed = change.files_changed
     result.protected_changes = change.protected

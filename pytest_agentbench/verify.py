@@ -93,7 +93,9 @@ class Verification:
         found = []
         if self.error:
             found.append(f"verification error: {self.error}")
-        if not self.change.files_changed:
+        if self.error:
+            pass  # the change could not be read: saying "no change" would be false
+        elif not self.change.files_changed:
             found.append("the tree has no change")
         elif not self.qualifying_change:
             applied = self.change.applied_paths
