@@ -7,13 +7,14 @@ endpoint. ``NAME@URL`` overrides the endpoint of any of them.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pytest_agentbench.secrets import secret
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -78,7 +79,7 @@ class ModelSpec(BaseModel):
 
     @property
     def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env) if self.api_key_env else None
+        return secret(self.api_key_env) if self.api_key_env else None
 
     @property
     def id_fragment(self) -> str:

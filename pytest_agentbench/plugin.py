@@ -156,6 +156,10 @@ class _XdistHooks:
             attempt = parse_attempt_nodeid(nodeid, models)
             if attempt is not None:
                 collector.ledger.expect(attempt)
+        if collector.ledger.expected:
+            # The workers have their copy of the environment now; the controller's keys go to
+            # memory too (README "Sandbox": what the none tier cannot hide).
+            session.guard_secrets()
         if collector.ledger.expected and not collector.begun:
             collector.begin(merge_plans(collector.ledger.plan(), _complete_canaries(session)))
             terminal = node.config.pluginmanager.get_plugin("terminalreporter")

@@ -122,6 +122,7 @@ class Agent:
         settings = session.settings
         self.budget: ResolvedBudget = attempt.canary.resolved_budget(
             settings.turns, settings.tokens, settings.seconds)
+        session.guard_secrets()
         self.server, self.setup_problem = server_problem(session, attempt.model)
         self.workspace: Workspace | None = None
         self.loop: AgentLoop | None = None

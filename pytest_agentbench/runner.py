@@ -141,6 +141,7 @@ def run_attempt(
     started = time.monotonic()
     settings = session.settings
     budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds)
+    session.guard_secrets()
     server, problem = server_problem(session, model)
     if problem:
         return setup_failure(canary, model, repeat, nodeid, budget, server, problem, started)

@@ -25,6 +25,7 @@ from pytest_agentbench.limits import SandboxLimits, unenforced_limits
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, bwrap_has_size, check_paths
+from pytest_agentbench.secrets import hide, make_undumpable
 from pytest_agentbench.servers.managed import (
     ServerPool,
     ServerStartError,
@@ -117,6 +118,8 @@ class AgentbenchSession:
     _endpoint_failures: dict[str, str] = field(default_factory=dict)  # fail fast after a bad start
     _preflights: dict[tuple[str, str], ServerInfo] = field(default_factory=dict)
     _workspaces: WorkspaceManager | None = None
+    _secrets_guarded: bool = False
+    undumpable: bool = False  # none tier: /proc/<pid>/environ closed to same-user processes
     _work_root: Path | None = None
 
     @property
@@ -132,6 +135,16 @@ class AgentbenchSession:
         if self.settings.sandbox in ("none", "process"):  # "process": the tier's earlier name
             return "none"
         return "none" if bubblewrap_problem() else "bubblewrap"
+
+    def guard_secrets(self) -> None:
+        """Before the first command runs in this process: API keys out of the environment and,
+        without an OS sandbox, this process's /proc entries closed to same-user processes."""
+        if self._secrets_guarded:
+            return
+        self._secrets_guarded = True
+        hide([model.api_key_env for model in self.settings.models if model.api_key_env])
+        if self.sandbox_tier == "none":
+            self.undumpable = make_undumpable()
 
     def sandbox_for(self, worktree: Path, home: Path, git_dir: Path,
                     extra_readonly: list[Path] | None = None) -> Sandbox:

@@ -81,6 +81,21 @@ def _tree_digest(directory: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def _safe_digest(directory: Path) -> str:
+    """Like :func:`_tree_digest` for a directory the agent may have written (none tier): links
+    are not followed, FIFOs not opened, size bounded."""
+    if not directory.is_dir() or directory.is_symlink():
+        return "absent" if not directory.is_symlink() else "link"
+    try:
+        entries = safe_fs.scan_tree(directory, limits=safe_fs.ScanLimits(max_bytes=64 * 2**20))
+    except (safe_fs.TreeError, OSError) as exc:
+        return f"unreadable:{exc}"
+    digest = hashlib.sha256()
+    for path, entry in sorted(entries.items()):
+        digest.update(f"{path}\0{entry.kind}\0{entry.blob}\0{entry.target}\0".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:12]
+
+
 @dataclass
 class Baseline:
     """A git repository whose single commit holds the canary's starting files."""
@@ -171,6 +186,7 @@ class GitState:
     refs: str  # every ref of the baseline repository, stash included
     pointer: bytes  # the worktree's .git file, which names its git directory
     config: bytes  # the baseline's .git/config, which host-side git reads
+    metadata: str = ""  # digest of the baseline's .git/info/ and .git/hooks/ (exclude, hooks)
 
     @classmethod
     def capture(cls, baseline: Baseline, worktree: Path) -> GitState:
@@ -179,6 +195,7 @@ class GitState:
             refs=git("for-each-ref", "--format=%(refname) %(objectname)", cwd=baseline.path),
             pointer=pointer.read_bytes() if pointer.is_file() and not pointer.is_symlink() else b"",
             config=(baseline.path / ".git" / "config").read_bytes(),
+            metadata=_safe_digest(baseline.path / ".git" / "info") + _safe_digest(baseline.path / ".git" / "hooks"),
         )
 
     def changes(self, now: GitState) -> list[str]:
@@ -190,6 +207,8 @@ class GitState:
             found.append("the worktree's .git pointer was changed")
         if now.config != self.config:
             found.append("the baseline repository's .git/config was changed")
+        if now.metadata != self.metadata:
+            found.append("the baseline repository's .git/info/ or .git/hooks/ was changed")
         return found
 
 

@@ -91,3 +91,46 @@ def test_read_only_directories_and_fifos_do_not_block_cleanup(bench, tier):
     assert set(attempt["protected_changes"]) == {"hello_pipe", "ro/pipe"}
     # Kept on request; a normal run removes it (the deep-tree test covers removal).
     assert Path(attempt["worktree"]).is_dir()
+
+
+def test_api_keys_leave_the_environment_before_commands_run(bench, monkeypatch):
+    import pytest_agentbench.secrets as secrets
+
+    monkeypatch.setattr(secrets, "_KEYS", {})
+    monkeypatch.setattr(secrets, "make_undumpable", lambda: True)  # keep this test process dumpable
+    monkeypatch.setenv("AGENTBENCH_TEST_KEY", "sk-very-secret")
+    bench.canary()
+    probe = "env | grep -c sk-very-secret; python -c \"import os; print(os.environ.get('AGENTBENCH_TEST_KEY'))\""
+    with ScriptedServer([WRITE_HELLO, call("shell", command=probe), say("Done.")]) as server:
+        bench.pytester.makepyprojecttoml(
+            f'[tool.agentbench.models.keyed]\nbase_url = "{server.url}"\napi_key_env = "AGENTBENCH_TEST_KEY"\n')
+        bench.run(server, "--agentbench-sandbox", "none", models="keyed")
+    attempt = bench.report()["attempts"][0]
+    assert attempt["outcome"] == "passed", attempt["detail"]
+    events = Path(attempt["transcript"]).read_text()
+    assert '"result": "[exit code 0]\\n0\\nNone\\n"' in events  # neither in env nor os.environ
+    import os
+
+    assert "AGENTBENCH_TEST_KEY" not in os.environ  # taken into memory before the first command
+    assert secrets._KEYS["AGENTBENCH_TEST_KEY"] == "sk-very-secret"
+
+
+def test_make_undumpable_really_closes_the_process():
+    import subprocess
+    import sys
+
+    code = ("import ctypes; from pytest_agentbench.secrets import make_undumpable; "
+            "ok = make_undumpable(); libc = ctypes.CDLL(None); print(ok, libc.prctl(3, 0, 0, 0, 0))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "0"]  # PR_GET_DUMPABLE: 0
+
+
+def test_hooks_and_info_writes_in_the_none_tier_are_tampering(bench):
+    bench.canary()
+    plant = ("d=$(git rev-parse --git-common-dir); echo '#!/bin/sh' > $d/hooks/post-checkout; "
+             "echo '*.py' >> $d/info/exclude; echo rc=$?")
+    with ScriptedServer([WRITE_HELLO, call("shell", command=plant), say("Done.")]) as server:
+        bench.run(server, "--agentbench-sandbox", "none")
+    attempt = bench.report()["attempts"][0]
+    assert attempt["outcome"] == "tampered"
+    assert any(".git/info/ or .git/hooks/" in p for p in attempt["integrity_problems"])
