@@ -21,6 +21,9 @@ Tier = Literal["lite", "medium", "heavy"]
 TIERS: tuple[str, ...] = ("lite", "medium", "heavy")
 
 
+_CONTENT_HASHES: dict[tuple[Path, str], str] = {}  # per process: a canary is read once
+
+
 class Budget(BaseModel):
     """Ceilings of one attempt. ``None`` means: use the tier default (or the CLI override)."""
 
@@ -102,6 +105,26 @@ class Canary(BaseModel):
         if unknown:
             raise ValueError(f"unknown tool(s) {unknown}; known: {sorted(TOOL_NAMES)}")
         return value
+
+    @property
+    def content_hash(self) -> str:
+        """A digest of what decides this canary's results (canary.toml, repo/, hidden/), so an
+        edited canary is never mixed with its old results (``agentbench compare`` says so)."""
+        key = (self.path, self.id)
+        cached = _CONTENT_HASHES.get(key)
+        if cached is None:
+            import hashlib
+
+            from pytest_agentbench.workspace import tree_digest
+
+            digest = hashlib.sha256()
+            if self.path.is_file():
+                digest.update(self.path.read_bytes())
+            for directory in (self.repo_dir, self.hidden_dir):
+                digest.update(tree_digest(directory).encode())
+            cached = digest.hexdigest()[:12]
+            _CONTENT_HASHES[key] = cached
+        return cached
 
     @property
     def directory(self) -> Path:

@@ -83,12 +83,16 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
             verdict = "gone"
         else:
             verdict = _verdict(base_c, base_n, new_c, new_n, confidence, method)
+        # Results recorded before hashes existed have none: they are not called edited.
+        hashes = ({r.canary_hash for r in b.results} - {""} if b else set(),
+                  {r.canary_hash for r in n.results} - {""} if n else set())
+        edited = bool(b and n and all(hashes) and hashes[0] != hashes[1])
         rows.append({
             "model": model, "variant": variant, "canary": canary,
             "base_n": base_n, "base_c": base_c, "new_n": new_n, "new_c": new_c,
             "base_rate": base_rate, "new_rate": new_rate,
             "delta": None if base_rate is None or new_rate is None else new_rate - base_rate,
-            "verdict": verdict,
+            "verdict": verdict, "canary_edited": edited,
         })
     return rows
 
@@ -208,13 +212,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         delta = "-" if row["delta"] is None else f"{row['delta']:+.2f}"
         table.append([model, row["canary"], f"{row['base_c']}/{row['base_n']}", _pct(row["base_rate"]),
                       f"{row['new_c']}/{row['new_n']}", _pct(row["new_rate"]), delta,
-                      FLAGS[row["verdict"]]])
+                      FLAGS[row["verdict"]] + (" (canary edited)" if row["canary_edited"] else "")])
     headers = ["model", "canary", "base", "rate", "new", "rate", "delta", "verdict"]
     print("\n".join(_table(headers, table, right={2, 3, 4, 5, 6})))
     verdicts = [row["verdict"] for row in rows]
     regressions, improvements = verdicts.count("regression"), verdicts.count("improvement")
     print(f"{regressions} regression(s), {improvements} improvement(s) "
           f"({args.confidence * 100:g}% Wilson intervals, {args.method})")
+    edited = sorted({row["canary"] for row in rows if row["canary_edited"]})
+    if edited:
+        print(f"WARNING: canaries edited between the two runs (different canary.toml, repo/ or "
+              f"hidden/): {', '.join(edited)} - their rates measure different tasks")
     return 1 if regressions else 0
 
 

@@ -71,6 +71,7 @@ class AttemptResult(BaseModel):
     # a model that solved the task and also wrote a harmless conftest.py passes, with it recorded.
     protected_changes: list[str] = Field(default_factory=list)
     tests_passed: int | None = None  # passing tests in the pytest checks' reports
+    canary_hash: str = ""  # Canary.content_hash: which version of the canary this result is of
 
     @property
     def passed_on_try(self) -> int | None:

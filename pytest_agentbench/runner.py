@@ -54,7 +54,7 @@ def setup_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, bu
         canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, repeat=repeat,
         nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="setup",
         detail=detail, budget=budget.model_dump(), server=server.to_json() if server else None,
-        wall_seconds=round(time.monotonic() - started, 3),
+        wall_seconds=round(time.monotonic() - started, 3), canary_hash=canary.content_hash,
     )
 
 
@@ -234,7 +234,7 @@ def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run:
         model_seconds=round(run.model_seconds, 3), tokens_estimated=run.tokens_estimated,
         cached_prompt_tokens=run.cached_prompt_tokens, finish_reasons=dict(run.finish_reasons),
         quirks=dict(run.quirks), budget=budget.model_dump(), transcript=str(transcript.path),
-        server=server.to_json(),
+        server=server.to_json(), canary_hash=canary.content_hash,
     )
     if run.server_predicted_ms > 0:
         result.tokens_per_second = round(run.server_predicted_tokens / (run.server_predicted_ms / 1000), 2)

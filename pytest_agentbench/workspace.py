@@ -71,7 +71,7 @@ def git_bytes(*args: str, cwd: Path, input: bytes | None = None, timeout: float 
     return proc.stdout
 
 
-def _tree_digest(directory: Path) -> str:
+def tree_digest(directory: Path) -> str:
     digest = hashlib.sha256()
     if directory.is_dir():
         for path in sorted(directory.rglob("*")):
@@ -150,7 +150,7 @@ class WorkspaceManager:
     def baseline(self, repo_dir: Path, canary_id: str) -> Baseline:
         key = repo_dir.resolve()
         if key not in self._baselines:
-            destination = self.root / "baselines" / f"{canary_id}-{_tree_digest(repo_dir)}"
+            destination = self.root / "baselines" / f"{canary_id}-{tree_digest(repo_dir)}"
             self._baselines[key] = Baseline.build(repo_dir, destination)
         return self._baselines[key]
 

@@ -122,7 +122,8 @@ def test_compare_rows_verdicts() -> None:
     assert (rows["gone"]["verdict"], rows["fresh"]["verdict"]) == ("gone", "new")
     assert rows["b"] | {"base_rate": 0, "new_rate": 0, "delta": 0} == {
         "model": "m", "variant": "base", "canary": "b", "base_n": 3, "base_c": 2, "new_n": 3,
-        "new_c": 1, "base_rate": 0, "new_rate": 0, "delta": 0, "verdict": "noise"}
+        "new_c": 1, "base_rate": 0, "new_rate": 0, "delta": 0, "verdict": "noise",
+        "canary_edited": False}
     assert rows["b"]["delta"] == pytest.approx(-1 / 3)
     assert rows["fresh"]["base_rate"] is None and rows["fresh"]["delta"] is None
     # Symmetric: swapping the runs turns the regression into an improvement.
@@ -130,6 +131,18 @@ def test_compare_rows_verdicts() -> None:
     # Newcombe's interval for the difference (the default) flags 3/3 -> 0/3 but not 2/3 -> 1/3.
     newcombe = {row["canary"]: row["verdict"] for row in compare_rows(base, new)}
     assert (newcombe["a"], newcombe["b"], newcombe["c"]) == ("regression", "noise", "regression")
+
+
+def test_compare_says_when_a_canary_was_edited_between_runs() -> None:
+    base, new = attempts("a", "m", 3, 3) + attempts("b", "m", 3, 3), attempts("a", "m", 3, 3) + attempts("b", "m", 3, 3)
+    for result in base + new:
+        result.canary_hash = "old"
+    for result in new[:3]:
+        result.canary_hash = "edited"
+    rows = {row["canary"]: row for row in compare_rows(base, new)}
+    assert (rows["a"]["canary_edited"], rows["b"]["canary_edited"]) == (True, False)
+    legacy = attempts("a", "m", 3, 3)  # recorded before hashes existed: not called edited
+    assert compare_rows(legacy, new[:3])[0]["canary_edited"] is False
 
 
 def test_compare_rows_ignores_infra_errors() -> None:

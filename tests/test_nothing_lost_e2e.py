@@ -43,6 +43,7 @@ def test_a_tree_too_deep_to_verify_is_a_recorded_failure_and_is_removed(bench, t
     assert all(a["outcome"] == "failed" for a in deep), [a["detail"] for a in deep]
     assert all("verification error: the tree is deeper than 128 levels" in a["detail"] for a in deep)
     assert all(a["outcome"] == "passed" for a in attempts if a["model"] == "good")
+    assert len({a["canary_hash"] for a in attempts}) == 1 and len(attempts[0]["canary_hash"]) == 12
     assert result.ret == 1  # 2 of 4: the 0.9 gate fails, nothing vanished from its denominator
     assert not workdir.exists() or leftover_worktrees(workdir) == []
 
