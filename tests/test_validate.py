@@ -171,3 +171,15 @@ def test_cli_exit_codes_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "empty").mkdir()
     assert main(["validate", str(tmp_path / "empty")]) == 2
     assert "no canary.toml found" in capsys.readouterr().err
+
+
+def test_write_expect_tests_records_the_references_passing_tests(tmp_path: Path) -> None:
+    hidden = {"test_app.py": "from app import f\n\ndef test_a():\n    assert f() == 2\n\n"
+                             "def test_b():\n    assert f() + 1 == 3\n"}
+    toml = make_canary(tmp_path, run=["python -m pytest -q test_app.py"], hidden=hidden,
+                       extra="# keep this comment\n")
+    assert main(["validate", str(toml), "--write-expect-tests"]) == 0
+    text = toml.read_text()
+    assert "# keep this comment" in text and "expect_tests = 2" in text
+    result = validate_canary(toml)  # the recorded count is what the reference shows: still ok
+    assert result.ok and result.tests_passed == 2 and result.cheaters == "fail"
