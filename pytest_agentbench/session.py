@@ -119,6 +119,9 @@ class AgentbenchSession:
     _preflights: dict[tuple[str, str], ServerInfo] = field(default_factory=dict)
     _workspaces: WorkspaceManager | None = None
     _secrets_guarded: bool = False
+    # pytest's hook relay (config.hook), set at configure: how the runner and the reports call
+    # the pytest_agentbench_* hooks (hookspecs.py). None outside a pytest run (unit tests).
+    hook: Any = None
     undumpable: bool = False  # none tier: /proc/<pid>/environ closed to same-user processes
     _work_root: Path | None = None
 

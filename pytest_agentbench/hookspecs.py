@@ -1,0 +1,75 @@
+"""The plugin's own pytest hooks: implement any of these in a ``conftest.py`` or a plugin.
+
+Registered with ``pytest_addhooks`` (the pytest-xdist ``newhooks.py`` pattern). Every hook is
+optional; argument names are the contract (pluggy passes arguments by name, so an implementation
+may take any subset of them). Where each runs:
+
+- on the process that runs the attempt (a worker under ``-n``): ``tools``, ``request``,
+  ``attempt_started``, ``classify``;
+- on the controller (the only process under plain ``pytest``): ``attempt_finished``, ``summary``,
+  ``report``.
+
+Examples are in the README ("Extension points").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from pytest_agentbench.canary import Canary
+    from pytest_agentbench.models import ModelSpec
+    from pytest_agentbench.results import AttemptResult
+    from pytest_agentbench.verify import Verification
+
+
+@pytest.hookspec
+def pytest_agentbench_tools(canary: Canary, model: ModelSpec) -> dict[str, Any] | None:
+    """Add or replace tools for one attempt.
+
+    Return ``{name: Tool}`` (:class:`pytest_agentbench.agent.tools.Tool`: a JSON schema and a
+    function ``(context, **arguments) -> str``); a name that already exists replaces the built-in
+    tool. Results of every implementation are merged in hook order. The canary's ``tools`` list
+    still narrows what the model is offered, so name a custom tool there if the canary has one.
+    """
+
+
+@pytest.hookspec
+def pytest_agentbench_request(body: dict[str, Any], attempt: dict[str, Any]) -> None:
+    """Adjust a chat-completions request body in place just before it is sent (a sampling
+    option, a server-specific field). ``attempt`` names the canary, model, variant and repeat.
+    Called once per request; keep it cheap."""
+
+
+@pytest.hookspec
+def pytest_agentbench_attempt_started(attempt: dict[str, Any]) -> None:
+    """An attempt is about to start: ``attempt`` holds ``canary``, ``tier``, ``model``,
+    ``variant``, ``repeat``, ``nodeid`` and ``worktree``."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_agentbench_classify(result: AttemptResult, verification: Verification) -> str | None:
+    """A project's own outcome rule: return an outcome name (see
+    :class:`pytest_agentbench.outcome.Outcome`) to replace the built-in verdict, or None to keep
+    it. ``result`` already carries the built-in outcome and the loop's counters; ``verification``
+    the change, protected paths and checks. The first non-None answer wins."""
+
+
+@pytest.hookspec
+def pytest_agentbench_attempt_finished(result: AttemptResult) -> None:
+    """An attempt's result arrived on the controller (in arrival order; under ``-n`` from every
+    worker): a notifier, a metric, an export. Do not mutate ``result``."""
+
+
+@pytest.hookspec
+def pytest_agentbench_summary(aggregates: list[dict[str, Any]], terminalreporter: Any) -> None:
+    """Write extra lines at the end of the agentbench terminal summary. ``aggregates`` are the
+    JSON report's per model × variant × tier rows."""
+
+
+@pytest.hookspec
+def pytest_agentbench_report(report: dict[str, Any]) -> None:
+    """Add fields to the JSON report (mutate ``report``) before it is written; also called when
+    no JSON path is given, so the same fields reach the HTML report and the database."""
