@@ -8,93 +8,21 @@ Exit status: 0, 1 when ``compare`` finds a regression, 2 on usage errors (messag
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from pytest_agentbench import __version__
+from pytest_agentbench.compare import UsageError, compare_rows, load_results, open_store
 from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import assemble_report, write_report
-from pytest_agentbench.report.summary import group_by
 from pytest_agentbench.report.terminal import default_ks, summary_lines
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import wilson_interval
-from pytest_agentbench.store import ResultStore, RunRecord, StoreError
+from pytest_agentbench.store import RunRecord, StoreError
 
 DEFAULT_DB = Path(".agentbench") / "results.sqlite"
 FLAGS = {"regression": "REGRESSION", "improvement": "improvement", "noise": "~ (within noise)",
          "new": "new", "gone": "gone"}
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported on stderr with exit status 2, without a traceback."""
-
-
-# -- comparison (pure: the plugin's baseline gate reuses it) ---------------------------------------
-
-def _verdict(base_c: int, base_n: int, new_c: int, new_n: int, confidence: float, method: str) -> str:
-    base_low, base_high = wilson_interval(base_c, base_n, confidence)
-    new_low, new_high = wilson_interval(new_c, new_n, confidence)
-    if method == "overlap":
-        # Disjoint intervals: conservative on purpose, a flag should mean a real change.
-        if new_high < base_low:
-            return "regression"
-        return "improvement" if new_low > base_high else "noise"
-    if method == "newcombe":
-        # Newcombe's hybrid score interval for the difference of two proportions, built from the
-        # same Wilson intervals; less conservative than disjointness (3/3 -> 0/3 is flagged).
-        if not base_n or not new_n:
-            return "noise"
-        base_p, new_p = base_c / base_n, new_c / new_n
-        delta = new_p - base_p
-        upper = delta + math.hypot(new_high - new_p, base_p - base_low)
-        lower = delta - math.hypot(new_p - new_low, base_high - base_p)
-        if upper < 0:
-            return "regression"
-        return "improvement" if lower > 0 else "noise"
-    raise ValueError(f"unknown comparison method {method!r} (overlap or newcombe)")
-
-
-def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptResult],
-                 confidence: float = 0.95, method: str = "newcombe") -> list[dict]:
-    """Per model × variant × canary: counts, pass rates, delta and a verdict.
-
-    infra_error attempts are left out of n (as everywhere). The verdict is ``regression`` or
-    ``improvement`` only when the Wilson intervals rule out noise (see ``method``); ``new`` and
-    ``gone`` mark canaries present in only one of the two runs.
-    """
-    base = group_by(base_results, "model", "variant", "canary")
-    new = group_by(new_results, "model", "variant", "canary")
-    rows = []
-    for key in sorted(set(base) | set(new)):
-        model, variant, canary = key
-        b, n = base.get(key), new.get(key)
-        base_n, base_c = (b.n, b.c) if b else (0, 0)
-        new_n, new_c = (n.n, n.c) if n else (0, 0)
-        base_rate = base_c / base_n if base_n else None
-        new_rate = new_c / new_n if new_n else None
-        if b is None:
-            verdict = "new"
-        elif n is None:
-            verdict = "gone"
-        else:
-            verdict = _verdict(base_c, base_n, new_c, new_n, confidence, method)
-        # Results recorded before hashes existed have none: they are not called edited.
-        hashes = ({r.canary_hash for r in b.results} - {""} if b else set(),
-                  {r.canary_hash for r in n.results} - {""} if n else set())
-        edited = bool(b and n and all(hashes) and hashes[0] != hashes[1])
-        rows.append({
-            "model": model, "variant": variant, "canary": canary,
-            "base_n": base_n, "base_c": base_c, "new_n": new_n, "new_c": new_c,
-            "base_rate": base_rate, "new_rate": new_rate,
-            "delta": None if base_rate is None or new_rate is None else new_rate - base_rate,
-            "verdict": verdict, "canary_edited": edited,
-        })
-    return rows
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -111,13 +39,6 @@ def _when(iso: str | None) -> str:
     return iso[:19].replace("T", " ") if iso else ""
 
 
-def _open_store(db: Path) -> ResultStore:
-    # Reading commands must not leave an empty database behind a mistyped --db.
-    if not db.is_file():
-        raise UsageError(f"no results database at {db} (run pytest with --models first, or pass --db)")
-    return ResultStore(db)
-
-
 def _repeats(record: RunRecord, results: list[AttemptResult]) -> int:
     return int(record.settings.get("repeats") or max((r.repeat for r in results), default=0) + 1)
 
@@ -132,28 +53,10 @@ def build_report_from_store(record: RunRecord, results: list[AttemptResult]) -> 
     )
 
 
-def load_results(ref: str, db: Path) -> tuple[str, list[AttemptResult]]:
-    """A run id / ``last`` in the database, or a JSON report file: (label, attempts)."""
-    path = Path(ref)
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            attempts = [AttemptResult.model_validate(a) for a in data["attempts"]]
-        except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
-            raise UsageError(f"{path} is not an agentbench JSON report: {exc}") from None
-        return f"{path} ({data.get('run_id', '?')})", attempts
-    store = _open_store(db)
-    try:
-        run_id = store.resolve(ref)
-        return run_id, store.attempts(run_id)
-    finally:
-        store.close()
-
-
 # -- subcommands -----------------------------------------------------------------------------------
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    store = _open_store(args.db)
+    store = open_store(args.db)
     try:
         records = store.runs()
     finally:
@@ -173,7 +76,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    store = _open_store(args.db)
+    store = open_store(args.db)
     try:
         run_id = store.resolve(args.run)
         record = store.run(run_id)

@@ -1,21 +1,28 @@
 """Collection: each ``canary.toml`` becomes one item per model × repeat (pytest's YamlFile
-pattern). Collection is deterministic — xdist requires identical collection on every worker."""
+pattern). Collection is deterministic — xdist requires identical collection on every worker.
+
+Light at import (the entry point needs it in every run); the canary format and the runner are
+imported when a canary file is collected and when an attempt runs.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_agentbench.canary import Canary, CanaryError, load_canary
-from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.state import get_session, is_python_attempt, result_key
+
+if TYPE_CHECKING:
+    from pytest_agentbench.canary import Canary
+    from pytest_agentbench.models import ModelSpec
+    from pytest_agentbench.results import AttemptResult
 
 CANARY_FILENAME = "canary.toml"
 CANARY_SUBDIRS = ("repo", "hidden", "solution")
 
-result_key = pytest.StashKey[AttemptResult]()
 # canary id → the canary.toml that claimed it first in this session. Two files with one id would
 # share database rows and report lines: one's results would silently overwrite the other's.
 canary_ids_key = pytest.StashKey[dict[str, Path]]()
@@ -41,7 +48,7 @@ def junit_properties(result: AttemptResult) -> list[tuple[str, object]]:
 
 class CanaryFile(pytest.File):
     def collect(self):
-        from pytest_agentbench.plugin import get_session
+        from pytest_agentbench.canary import CanaryError, load_canary
 
         try:
             canary = load_canary(self.path)
@@ -59,7 +66,6 @@ class CanaryFile(pytest.File):
                     self, name=f"{canary.id}[{model.id_fragment}-r{repeat}]",
                     canary=canary, model=model, repeat=repeat,
                 )
-
 
     def _shown(self, path: Path) -> str:
         try:
@@ -81,7 +87,6 @@ class CanaryItem(pytest.Item):
         self.extra_keyword_matches.add(model.name)
 
     def runtest(self) -> None:
-        from pytest_agentbench.plugin import get_session
         from pytest_agentbench.runner import run_attempt
 
         result = run_attempt(get_session(self.config), self.canary, self.model, self.repeat, self.nodeid)
@@ -123,3 +128,8 @@ def is_canary_support_dir(path: Path) -> bool:
     """``repo/``, ``hidden/`` and ``solution/`` next to a canary.toml hold the canary's own
     files (often ``test_*.py``), which pytest must never collect as tests of their own."""
     return path.name in CANARY_SUBDIRS and (path.parent / CANARY_FILENAME).is_file()
+
+
+def is_attempt(item: pytest.Item) -> bool:
+    """Whether ``item`` is a canary attempt, TOML or Python (cheap: imports nothing)."""
+    return isinstance(item, CanaryItem) or is_python_attempt(item)

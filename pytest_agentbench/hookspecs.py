@@ -31,8 +31,8 @@ def pytest_agentbench_tools(canary: Canary, model: ModelSpec) -> dict[str, Any] 
 
     Return ``{name: Tool}`` (:class:`pytest_agentbench.agent.tools.Tool`: a JSON schema and a
     function ``(context, **arguments) -> str``); a name that already exists replaces the built-in
-    tool. Results of every implementation are merged in hook order. The canary's ``tools`` list
-    still narrows what the model is offered, so name a custom tool there if the canary has one.
+    tool. Results of every implementation are merged in hook order. A canary's (or model's)
+    ``tools`` list narrows the built-in tools only: a custom tool is always offered.
     """
 
 
@@ -54,7 +54,9 @@ def pytest_agentbench_classify(result: AttemptResult, verification: Verification
     """A project's own outcome rule: return an outcome name (see
     :class:`pytest_agentbench.outcome.Outcome`) to replace the built-in verdict, or None to keep
     it. ``result`` already carries the built-in outcome and the loop's counters; ``verification``
-    the change, protected paths and checks. The first non-None answer wins."""
+    the change, protected paths and checks. The first non-None answer wins; an answer that is not
+    an outcome name makes the attempt an ``infra_error`` naming the hook. ``canary.toml`` canaries
+    only (a Python canary's test body is its own rule)."""
 
 
 @pytest.hookspec
@@ -71,5 +73,6 @@ def pytest_agentbench_summary(aggregates: list[dict[str, Any]], terminalreporter
 
 @pytest.hookspec
 def pytest_agentbench_report(report: dict[str, Any]) -> None:
-    """Add fields to the JSON report (mutate ``report``) before it is written; also called when
-    no JSON path is given, so the same fields reach the HTML report and the database."""
+    """Add fields to the report (mutate ``report``) before it is written: called once on the
+    controller when ``--agentbench-json`` or ``--agentbench-html`` asks for a report; both get
+    the same dict."""

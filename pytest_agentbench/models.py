@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pytest_agentbench.secrets import secret
+from pytest_agentbench.servers.llama_server import CHATML_TOOLS_TEMPLATE, EMBEDDED_GGUF
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -103,6 +104,18 @@ class ModelSpec(BaseModel):
                 "managed_server": self.server is not None}
 
 
+def embedded_model() -> ModelSpec:
+    """The built-in ``embedded`` model: SmolLM2-135M-Instruct, served by a managed llama-server
+    (servers/llama_server.py)."""
+    return ModelSpec(
+        name=EMBEDDED,
+        model="SmolLM2-135M-Instruct",
+        max_tokens=512,  # a 135M model rambles; a small cap keeps a turn under a few seconds
+        server=ServerSpec(gguf=EMBEDDED_GGUF, chat_template_file=str(CHATML_TOOLS_TEMPLATE),
+                          context_window=8192),
+    )
+
+
 def load_registry(rootdir: Path) -> dict[str, ModelSpec]:
     """Read model entries from ``agentbench.toml`` and ``pyproject.toml`` in ``rootdir``."""
     sources = [(rootdir / "agentbench.toml", ("models",)),
@@ -166,8 +179,6 @@ def resolve_models(
         if name in registry:
             spec = registry[name].model_copy(deep=True)
         elif name == EMBEDDED:
-            from pytest_agentbench.servers.llama_server import embedded_model
-
             spec = embedded_model()
         else:
             spec = ModelSpec(name=name)

@@ -1,30 +1,18 @@
-"""Command-line options and their ini twins, turned into :class:`Settings`.
+"""Command-line options and their ini twins (settings.py turns their values into ``Settings``).
 
-Every ``--agentbench-*`` option has an ``agentbench_*`` ini twin; the command line wins. Bad
-values raise ``pytest.UsageError`` naming the option.
+Every ``--agentbench-*`` option has an ``agentbench_*`` ini twin; the command line wins. Light on
+purpose: the entry point imports it in every pytest run (state.py says why).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import re
 from typing import Any
 
 import pytest
 
-from pytest_agentbench.canary import TIERS
-from pytest_agentbench.gates import GateError, parse_gate
 from pytest_agentbench.limits import SandboxLimits
-from pytest_agentbench.models import (
-    EMBEDDED,
-    ModelConfigError,
-    load_registry,
-    resolve_models,
-    split_model_args,
-)
-from pytest_agentbench.sandbox import bubblewrap_problem
-from pytest_agentbench.session import Settings
-from pytest_agentbench.variants import SweepError, Variant, parse_sweeps
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"  # Ollama's OpenAI-compatible endpoint
 
@@ -65,6 +53,19 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+_REPEATS = "3"
+
+
+def _ini_defaults() -> dict[str, Any]:
+    """Every ini name with the default it is registered with."""
+    defaults: dict[str, Any] = {"agentbench_models": "", "agentbench_tier": "",
+                                "agentbench_repeats": _REPEATS, "agentbench_fail_under": [],
+                                "agentbench_sweep": []}
+    for name, (kind, _) in _INI_OPTIONS.items():
+        defaults[f"agentbench_{name}"] = False if kind == "bool" else ""
+    return defaults
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("agentbench", "benchmark local LLMs in a coding-agent loop")
     group.addoption("--models", action="append", default=None, metavar="NAME[@URL],...",
@@ -75,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="attempts per canary and model (default 3)")
     parser.addini("agentbench_models", "models to benchmark (comma list)", default="")
     parser.addini("agentbench_tier", "tiers to run (comma list)", default="")
-    parser.addini("agentbench_repeats", "attempts per canary and model", default="3")
+    parser.addini("agentbench_repeats", "attempts per canary and model", default=_REPEATS)
     group.addoption("--agentbench-fail-under", action="append", default=None, metavar="[SCOPE:]RATE",
                     dest="agentbench_fail_under",
                     help="exit non-zero unless the pass rate (overall, of a tier, or of a model) "
@@ -96,7 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             parser.addini(f"agentbench_{name}", help_text, default="")
 
 
-def _value(config: pytest.Config, name: str) -> Any:
+def option_value(config: pytest.Config, name: str) -> Any:
     """Command line first, then the ini twin; empty ini values count as unset."""
     value = config.getoption(f"agentbench_{name}")
     if value is None:
@@ -104,145 +105,23 @@ def _value(config: pytest.Config, name: str) -> Any:
     return value if value not in ("", None) else None
 
 
-def _number(config: pytest.Config, name: str, kind: type, minimum: float, default: Any = None) -> Any:
-    raw = _value(config, name)
-    if raw is None:
-        return default
+_REGISTRY_TABLE = re.compile(r"^\s*\[\s*tool\s*\.\s*agentbench\b", re.MULTILINE)
+
+
+def asks_for_agentbench(config: pytest.Config) -> bool:
+    """Whether this run configures agentbench at all: an option, an ini value, a model registry
+    or ``AGENTBENCH_BASE_URL``. Then the session starts at configure (bad values are usage errors
+    before collection, the header says what will run); else on the first canary collected."""
+    options = vars(config.option)
+    if any(value is not None for name, value in options.items()
+           if name in ("models", "tier", "repeats") or name.startswith("agentbench_")):
+        return True
+    if any(config.getini(name) != default for name, default in _ini_defaults().items()):
+        return True
+    root = config.rootpath
+    if os.environ.get("AGENTBENCH_BASE_URL") or (root / "agentbench.toml").is_file():
+        return True
     try:
-        number = kind(raw)
-    except ValueError:
-        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: {raw!r} is not a number") from None
-    if number < minimum:
-        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: must be at least {minimum}")
-    return number
-
-
-def settings_from(config: pytest.Config) -> Settings:
-    model_names = split_model_args(config.getoption("models") or [config.getini("agentbench_models")])
-    explicit = bool(model_names)
-    base_url = _value(config, "base_url") or os.environ.get("AGENTBENCH_BASE_URL") or DEFAULT_BASE_URL
-    try:
-        models = resolve_models(model_names or [EMBEDDED], base_url, load_registry(config.rootpath))
-    except ModelConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    tiers = split_model_args(config.getoption("tier") or [config.getini("agentbench_tier")])
-    unknown = [t for t in tiers if t not in TIERS]
-    if unknown:
-        raise pytest.UsageError(f"--tier: unknown tier(s) {unknown}; choose from {', '.join(TIERS)}")
-    repeats_raw = config.getoption("repeats") or config.getini("agentbench_repeats")
-    try:
-        repeats = int(repeats_raw)
-    except ValueError:
-        raise pytest.UsageError(f"--repeats: {repeats_raw!r} is not a whole number") from None
-    if repeats < 1:
-        raise pytest.UsageError("--repeats: must be at least 1")
-    ks = _ks(_value(config, "k"), repeats)
-    confidence = _number(config, "confidence", float, 0.5, default=0.95)
-    if confidence >= 1:
-        raise pytest.UsageError("--agentbench-confidence: must be below 1 (e.g. 0.95)")
-    gate_mode = _value(config, "gate") or "point"
-    if gate_mode not in ("point", "lower"):
-        raise pytest.UsageError(f"--agentbench-gate: {gate_mode!r}: choose point or lower")
-    try:
-        gates = [parse_gate(text) for text in
-                 config.getoption("agentbench_fail_under") or config.getini("agentbench_fail_under")]
-    except GateError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    sandbox, sandbox_limits = _sandbox(config)
-    json_path = _value(config, "json")
-    data_dir = Path(_value(config, "dir") or config.rootpath / ".agentbench")
-    workdir = _value(config, "workdir")
-    return Settings(
-        models=models,
-        models_explicit=explicit,
-        ks=ks,
-        confidence=confidence,
-        gates=gates,
-        gate_mode=gate_mode,
-        group_by_model=bool(_value(config, "group_by_model")),
-        db_path=Path(_value(config, "db") or data_dir / "results.sqlite").resolve(),
-        resume=_value(config, "resume"),
-        baseline=_value(config, "baseline"),
-        fail_on_regression=bool(_value(config, "fail_on_regression")),
-        sandbox=sandbox,
-        sandbox_limits=sandbox_limits,
-        repeats=repeats,
-        tiers=tiers,
-        turns=_number(config, "max_turns", int, 1),
-        tokens=_number(config, "max_tokens", int, 1),
-        seconds=_number(config, "max_seconds", float, 0.001),
-        max_output_tokens=_number(config, "max_output_tokens", int, 1),
-        max_malformed=_number(config, "max_malformed", int, 1, default=3),
-        keep_worktrees=bool(_value(config, "keep_worktrees")),
-        json_path=Path(json_path).resolve() if json_path else None,
-        html_path=Path(html_path).resolve() if (html_path := _value(config, "html")) else None,
-        data_dir=data_dir.resolve(),
-        work_dir=Path(workdir).resolve() if workdir else None,
-        request_timeout=_number(config, "request_timeout", float, 0.001, default=300.0),
-        retries=_number(config, "retries", int, 0, default=3),
-        backoff=_number(config, "retry_backoff", float, 0, default=0.5),
-        retries_with_feedback=_retries_with_feedback(config),
-        variants=_variants(config),
-    )
-
-
-def max_infra_rate_from(config: pytest.Config) -> float:
-    """``--agentbench-max-infra-rate``: how much a gate may not have seen. Default 0: a gate
-    vouches for a pass rate only when every attempt in its scope produced a scored outcome."""
-    raw = _value(config, "max_infra_rate")
-    if raw is None:
-        return 0.0
-    try:
-        rate = float(raw)
-    except ValueError:
-        rate = float("nan")
-    if not 0 <= rate <= 1:  # also NaN and inf
-        raise pytest.UsageError(
-            f"--agentbench-max-infra-rate: {raw!r}: expected a fraction between 0 and 1 (e.g. 0.1: "
-            "a gate tolerates up to 10 % of its attempts being infra_error or missing)")
-    return rate
-
-
-def _variants(config: pytest.Config) -> list[Variant]:
-    texts = config.getoption("agentbench_sweep") or config.getini("agentbench_sweep")
-    try:
-        variants = parse_sweeps(list(texts))
-    except SweepError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if _value(config, "max_output_tokens") and any("max_tokens" in v.overrides for v in variants):
-        raise pytest.UsageError("--agentbench-sweep max_tokens=... and --agentbench-max-output-tokens "
-                                "contradict each other: drop one")
-    return variants
-
-
-def _retries_with_feedback(config: pytest.Config) -> int:
-    value = _number(config, "retries_with_feedback", int, 0, default=0)
-    if value > 3:
-        raise pytest.UsageError("--agentbench-retries-with-feedback: at most 3")
-    return value
-
-
-def _sandbox(config: pytest.Config) -> tuple[str, SandboxLimits]:
-    sandbox = _value(config, "sandbox") or "auto"
-    sandbox = {"process": "none"}.get(sandbox, sandbox)  # the tier's earlier name
-    if sandbox not in ("auto", "bubblewrap", "none"):
-        raise pytest.UsageError(f"--agentbench-sandbox: {sandbox!r}: choose auto, bubblewrap or none")
-    if sandbox == "bubblewrap" and bubblewrap_problem():
-        raise pytest.UsageError(f"--agentbench-sandbox bubblewrap: {bubblewrap_problem()}")
-    try:
-        limits = SandboxLimits.parse(_value(config, "sandbox_limits") or "")
-    except ValueError as exc:
-        raise pytest.UsageError(f"--agentbench-sandbox-limits: {exc}") from None
-    return sandbox, limits
-
-
-def _ks(raw: str | None, repeats: int) -> list[int]:
-    if raw is None:
-        return sorted({1, repeats})
-    try:
-        ks = sorted({int(part) for part in str(raw).split(",") if part.strip()})
-    except ValueError:
-        raise pytest.UsageError(f"--agentbench-k: {raw!r} is not a comma list of whole numbers") from None
-    if not ks or ks[0] < 1 or ks[-1] > repeats:
-        raise pytest.UsageError(f"--agentbench-k: each k must be between 1 and --repeats ({repeats})")
-    return ks
+        return bool(_REGISTRY_TABLE.search((root / "pyproject.toml").read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError):
+        return False

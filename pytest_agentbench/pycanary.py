@@ -29,14 +29,20 @@ from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome, classify
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.runner import Workspace, loop_result, server_problem, setup_failure
+from pytest_agentbench.runner import (
+    Workspace,
+    attempt_info,
+    loop_result,
+    server_problem,
+    setup_failure,
+)
 from pytest_agentbench.sandbox import DEFAULT_OUTPUT_CAP
 from pytest_agentbench.session import AgentbenchSession
+from pytest_agentbench.state import ATTEMPT_PARAM, CANARY_MARKER
 from pytest_agentbench.tree_diff import TreeChange, unified_diff
 from pytest_agentbench.verify import CheckResult, examine, run_checks
 
-MARKER = "canary"
-ATTEMPT_PARAM = "agentbench_attempt"
+MARKER = CANARY_MARKER  # the fixtures `agent` and `agentbench_attempt` are in fixtures.py
 MARKER_FIELDS = {"tier", "repo", "id", "tags", "budget", "tools"}
 
 
@@ -143,8 +149,11 @@ class Agent:
         if self.workspace is None:
             raise AgentInfraError(self.setup_problem)
         if self.loop is None:
-            self.loop = self.workspace.agent_loop(self.session, self.attempt.canary,
-                                                  self.attempt.model, self.budget)
+            canary, model = self.attempt.canary, self.attempt.model
+            info = attempt_info(canary, model, self.attempt.repeat, self.nodeid, self.workspace.worktree)
+            if self.session.hook is not None:
+                self.session.hook.pytest_agentbench_attempt_started(attempt=info)
+            self.loop = self.workspace.agent_loop(self.session, canary, model, self.budget, info)
             run = self.loop.run(prompt)
         else:
             run = self.loop.resume(prompt)
@@ -224,26 +233,6 @@ class Agent:
 
 
 agent_key = pytest.StashKey[Agent]()
-
-
-@pytest.fixture
-def agentbench_attempt() -> PyAttempt:
-    # Replaced by the parametrization of tests marked @pytest.mark.canary.
-    pytest.fail("the `agent` fixture needs @pytest.mark.canary(tier=..., repo=...) on the test",
-                pytrace=False)
-
-
-@pytest.fixture
-def agent(request: pytest.FixtureRequest, agentbench_attempt: PyAttempt):
-    """An agent working on the canary's repo in a fresh worktree (see the module docstring)."""
-    from pytest_agentbench.plugin import get_session
-
-    instance = Agent(get_session(request.config), agentbench_attempt, request.node.nodeid)
-    request.node.stash[agent_key] = instance
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 def finish_report(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> AttemptResult | None:

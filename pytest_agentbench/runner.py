@@ -8,10 +8,11 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_agentbench import safe_fs
 from pytest_agentbench.agent.loop import SYSTEM_PROMPT, AgentLoop, LoopResult
-from pytest_agentbench.agent.tools import ToolContext
+from pytest_agentbench.agent.tools import Tool, ToolContext
 from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome, classify
@@ -104,7 +105,17 @@ class Workspace:
         return self.tampered
 
     def agent_loop(self, session: AgentbenchSession, canary: Canary, model: ModelSpec,
-                   budget: ResolvedBudget) -> AgentLoop:
+                   budget: ResolvedBudget, info: dict[str, Any]) -> AgentLoop:
+        """The attempt's loop, with what the pytest_agentbench_tools and _request hooks add."""
+        hook = session.hook
+        extra_tools: dict[str, Tool] = {}
+        on_request = None
+        if hook is not None:
+            for tools in hook.pytest_agentbench_tools(canary=canary, model=model):
+                extra_tools.update(tools or {})
+
+            def on_request(body: dict[str, Any]) -> None:
+                hook.pytest_agentbench_request(body=body, attempt=info)
         return AgentLoop(
             client=session.client_for(model),
             context=ToolContext(root=self.worktree, env=self.env,
@@ -114,6 +125,8 @@ class Workspace:
             max_malformed=model.max_format_retries or session.settings.max_malformed,
             system_prompt=model.system_prompt or SYSTEM_PROMPT,
             transcript=self.transcript,
+            extra_tools=extra_tools,
+            on_request=on_request,
         )
 
     def close(self, session: AgentbenchSession) -> str | None:
@@ -167,7 +180,10 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
              started: float) -> AttemptResult:
     settings = session.settings
     worktree, transcript = workspace.worktree, workspace.transcript
-    loop = workspace.agent_loop(session, canary, model, budget)
+    info = attempt_info(canary, model, repeat, nodeid, worktree)
+    if session.hook is not None:
+        session.hook.pytest_agentbench_attempt_started(attempt=info)
+    loop = workspace.agent_loop(session, canary, model, budget, info)
     run = loop.run(canary.prompt)
     retries = _retries_for(canary, settings.retries_with_feedback)
     tries: list[TryRecord] = []
@@ -188,7 +204,7 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
             # Checks run in a fresh tree built from the agent's change: the hidden tests never
             # exist where the model can see them, in any try.
             verification = run_verification(canary, worktree, setup, worktree.name)
-            _add_verdict(result, canary, run, verification)
+            _add_verdict(result, canary, run, verification, session.hook)
         if retries:
             tries.append(TryRecord(outcome=result.outcome, stop_reason=run.stop_reason,
                                    turns=run.turns, tokens=run.total_tokens, detail=result.detail))
@@ -203,6 +219,13 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
     if settings.keep_worktrees:
         result.worktree = str(worktree)
     return result
+
+
+def attempt_info(canary: Canary, model: ModelSpec, repeat: int, nodeid: str,
+                 worktree: Path) -> dict[str, Any]:
+    """What the attempt hooks are told about an attempt (a plain dict: stable and JSON-safe)."""
+    return {"canary": canary.id, "tier": canary.tier, "model": model.name, "variant": model.variant,
+            "repeat": repeat, "nodeid": nodeid, "worktree": str(worktree)}
 
 
 def harness_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, budget: ResolvedBudget,
@@ -244,7 +267,7 @@ def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run:
 
 
 def _add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
-                 verification: Verification) -> None:
+                 verification: Verification, hook: Any = None) -> None:
     change = verification.change
     outcome = classify(
         run.stop_reason,
@@ -276,6 +299,23 @@ def _add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
             result.detail += f"; protected paths changed but not used: {change.protected}"
     else:
         result.detail = "; ".join([run.detail, *verification.problems(canary.verify.expect_changed)])
+    if hook is not None:
+        apply_classify_hook(result, verification, hook)
+
+
+def apply_classify_hook(result: AttemptResult, verification: Verification, hook: Any) -> None:
+    """A project's own outcome rule (pytest_agentbench_classify) has the last word; an answer
+    that is not an outcome name is refused loudly rather than recorded."""
+    answer = hook.pytest_agentbench_classify(result=result, verification=verification)
+    if answer is None or answer == result.outcome:
+        return
+    try:
+        outcome = Outcome(answer)
+    except ValueError:
+        raise ValueError(f"pytest_agentbench_classify returned {answer!r}, not one of "
+                         f"{[o.value for o in Outcome]}") from None
+    result.detail += f"; outcome {result.outcome} changed to {outcome.value} by a pytest_agentbench_classify hook"
+    result.outcome = outcome.value
 
 
 def feedback_message(verification: Verification, expect_changed: list[str]) -> str:

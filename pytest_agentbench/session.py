@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +25,7 @@ from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, bwrap_has_size, check_paths
 from pytest_agentbench.secrets import hide, make_undumpable
+from pytest_agentbench.servers.llama_server import server_command
 from pytest_agentbench.servers.managed import (
     ServerPool,
     ServerStartError,
@@ -40,10 +40,6 @@ from pytest_agentbench.workspace import WorkspaceManager
 
 def _auth(model: ModelSpec) -> dict[str, str]:
     return {"Authorization": f"Bearer {model.api_key}"} if model.api_key else {}
-
-
-def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
 @dataclass
@@ -202,8 +198,6 @@ class AgentbenchSession:
             return model.base_url
         if model.name in self._endpoint_failures:
             raise ServerStartError(self._endpoint_failures[model.name])
-        from pytest_agentbench.servers.llama_server import server_command
-
         spec = model.server
         try:
             port = spec.port or free_port()

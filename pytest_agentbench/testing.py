@@ -38,11 +38,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
+from pytest_agentbench.fixtures import scripted_server  # noqa: F401 (the fixture, defined there)
 
 Reply = dict[str, Any]
 Script = list[Reply] | Callable[[dict[str, Any]], Reply] | dict[str, Any]
@@ -269,16 +269,3 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, owner.completion(body, reply))
 
 
-@pytest.fixture
-def scripted_server() -> Iterator[Callable[[Script], ScriptedServer]]:
-    """Factory fixture: ``server = scripted_server(script)`` starts a server, stopped at teardown."""
-    servers: list[ScriptedServer] = []
-
-    def start(script: Script) -> ScriptedServer:
-        server = ScriptedServer(script).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()

@@ -61,7 +61,7 @@ def test_many_sparse_files_cannot_stall_the_harness(bench, tier):
 
 
 def test_a_harness_failure_is_recorded_as_infra_error_and_fails_the_gate(bench, monkeypatch):
-    import pytest_agentbench.runner as runner
+    from pytest_agentbench import runner
 
     def broken(*args, **kwargs):
         raise KeyError("a bug in the harness")
@@ -95,7 +95,7 @@ def test_read_only_directories_and_fifos_do_not_block_cleanup(bench, tier):
 
 
 def test_api_keys_leave_the_environment_before_commands_run(bench, monkeypatch):
-    import pytest_agentbench.secrets as secrets
+    from pytest_agentbench import secrets
 
     monkeypatch.setattr(secrets, "_KEYS", {})
     monkeypatch.setattr(secrets, "make_undumpable", lambda: True)  # keep this test process dumpable

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
@@ -19,7 +20,13 @@ from pytest_agentbench.agent.parse import (
     find_tool_confusion,
     prepare_calls,
 )
-from pytest_agentbench.agent.tools import IMPLEMENTATIONS, ToolContext, ToolError, tool_definitions
+from pytest_agentbench.agent.tools import (
+    IMPLEMENTATIONS,
+    Tool,
+    ToolContext,
+    ToolError,
+    builtin_tools,
+)
 from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.client import ChatClient, ChatResponse, DeadlineExceeded, InfraError
 
@@ -88,13 +95,21 @@ class AgentLoop:
         max_malformed: int = 3,
         system_prompt: str = SYSTEM_PROMPT,
         transcript: Transcript | None = None,
+        extra_tools: dict[str, Tool] | None = None,
+        on_request: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.client = client
         self.context = context
         self.budget = budget
-        self.tool_names = tools or list(IMPLEMENTATIONS)
+        # Custom tools (pytest_agentbench_tools) replace a built-in of the same name, and are
+        # offered whatever the canary's list says (it can only name built-ins).
+        self.toolbox = {**builtin_tools(), **(extra_tools or {})}
+        self.tool_names = list(tools or IMPLEMENTATIONS)
+        self.tool_names += [name for name in (extra_tools or {}) if name not in self.tool_names]
         self.allowed = frozenset(self.tool_names)
-        self.tool_defs = tool_definitions(self.tool_names)
+        self.tool_defs = [self.toolbox[name].definition() for name in self.tool_names]
+        self.schemas = {name: self.toolbox[name].parameters for name in self.tool_names}
+        self.on_request = on_request  # pytest_agentbench_request: adjusts each body before it is sent
         self.max_malformed = max_malformed
         self.system_prompt = system_prompt
         self.transcript = transcript
@@ -164,6 +179,8 @@ class AgentLoop:
 
     def query(self) -> ChatResponse:
         body = self.client.build_request(self.messages, self.tool_defs)
+        if self.on_request is not None:
+            self.on_request(body)
         try:
             response = self.client.chat(body, self.deadline)
         except DeadlineExceeded:
@@ -226,7 +243,7 @@ class AgentLoop:
     # -- execute -------------------------------------------------------------------------------
 
     def execute(self, response: ChatResponse) -> None:
-        calls = prepare_calls(response, self.result.turns, self.allowed)
+        calls = prepare_calls(response, self.result.turns, self.allowed, self.schemas)
         for call in calls:
             self.result.quirks.update(call.quirks)
         self.messages.append(assistant_message(response, calls))
@@ -306,7 +323,7 @@ class AgentLoop:
         else:
             self._consecutive_malformed = 0
             try:
-                text, is_error = IMPLEMENTATIONS[call.tool](self.context, **call.arguments), False
+                text, is_error = self.toolbox[call.tool].function(self.context, **call.arguments), False
             except ToolError as exc:
                 text, is_error = f"Error: {exc}", True
             except (OSError, ValueError, UnicodeError) as exc:

@@ -56,19 +56,23 @@ class ToolCall:
 
 
 @cache
-def _validator(tool: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(SCHEMAS[tool][1])
+def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
 
 
-def _schema_problem(tool: str, arguments: dict[str, Any]) -> str | None:
-    error = jsonschema.exceptions.best_match(_validator(tool).iter_errors(arguments))
+def _schema_problem(schema: dict, arguments: dict[str, Any]) -> str | None:
+    validator = _validator(json.dumps(schema, sort_keys=True))  # cached per distinct schema
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
     if error is None:
         return None
     where = "/".join(str(part) for part in error.absolute_path)
     return f"{where + ': ' if where else ''}{error.message}"
 
 
-def prepare_call(raw: RawToolCall, call_id: str, allowed: frozenset[str]) -> ToolCall:
+def prepare_call(raw: RawToolCall, call_id: str, allowed: frozenset[str],
+                 schemas: dict[str, dict] | None = None) -> ToolCall:
+    """Validate one call against the offered tools (``schemas``: name → JSON schema of the
+    arguments; default the built-ins)."""
     quirks: list[str] = []
     name = raw.name or ""
     arguments: Any = raw.arguments
@@ -83,7 +87,7 @@ def prepare_call(raw: RawToolCall, call_id: str, allowed: frozenset[str]) -> Too
 
     if not name:
         return bad("tool call has no function name")
-    tool = canonical_tool_name(name)
+    tool = name if name in allowed else canonical_tool_name(name)
     if tool is None or tool not in allowed:
         return bad(f"unknown tool {name!r}; available tools: {', '.join(sorted(allowed))}")
     if tool != name:
@@ -98,16 +102,20 @@ def prepare_call(raw: RawToolCall, call_id: str, allowed: frozenset[str]) -> Too
         arguments = {}
     if not isinstance(arguments, dict):
         return bad("arguments must be a JSON object")
-    arguments, aliased = normalize_arguments(arguments)
-    if aliased:
-        quirks.append("argument_alias")
-    problem = _schema_problem(tool, arguments)
+    schema = schemas[tool] if schemas and tool in schemas else SCHEMAS[tool][1]
+    if tool in SCHEMAS and schema is SCHEMAS[tool][1]:
+        # Argument aliases (file_path → path) are the built-in tools'; a custom tool's names stand.
+        arguments, aliased = normalize_arguments(arguments)
+        if aliased:
+            quirks.append("argument_alias")
+    problem = _schema_problem(schema, arguments)
     if problem:
         return bad(f"invalid arguments for {tool}: {problem}")
     return ToolCall(call_id, name, tool, arguments, raw_arguments, None, tuple(quirks))
 
 
-def prepare_calls(response: ChatResponse, turn: int, allowed: frozenset[str]) -> list[ToolCall]:
+def prepare_calls(response: ChatResponse, turn: int, allowed: frozenset[str],
+                  schemas: dict[str, dict] | None = None) -> list[ToolCall]:
     """Validate every call of one reply; give each a unique id (models omit or repeat them)."""
     calls: list[ToolCall] = []
     seen: set[str] = set()
@@ -122,7 +130,7 @@ def prepare_calls(response: ChatResponse, turn: int, allowed: frozenset[str]) ->
         while call_id in seen:  # a suffix may itself collide with an id the model chose
             call_id, suffix = f"{base}_{suffix}", suffix + 1
         seen.add(call_id)
-        call = prepare_call(raw, call_id, allowed)
+        call = prepare_call(raw, call_id, allowed, schemas)
         if quirk:
             call.quirks = (*call.quirks, quirk)
         calls.append(call)
@@ -182,7 +190,7 @@ def _call_names(obj: dict[str, Any]) -> Iterator[str]:
 
 def _offered(name: str, allowed: frozenset[str]) -> bool:
     """Resolved as a real call is (aliases included): only a tool the model was given counts."""
-    tool = canonical_tool_name(name)
+    tool = name if name in allowed else canonical_tool_name(name)
     return tool is not None and tool in allowed
 
 

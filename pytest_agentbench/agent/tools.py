@@ -402,3 +402,25 @@ IMPLEMENTATIONS: dict[str, Callable[..., str]] = {
     "shell": shell,
 }
 assert set(IMPLEMENTATIONS) == set(SCHEMAS)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool the model can call: what it sees (name, description, JSON schema of the
+    arguments) and what runs (``function(context, **arguments) -> str``; raise :class:`ToolError`
+    for an error the model should read). Custom tools come from ``pytest_agentbench_tools``."""
+
+    name: str
+    description: str
+    parameters: dict
+    function: Callable[..., str]
+
+    def definition(self) -> dict:
+        return {"type": "function",
+                "function": {"name": self.name, "description": self.description,
+                             "parameters": self.parameters}}
+
+
+def builtin_tools() -> dict[str, Tool]:
+    return {name: Tool(name, SCHEMAS[name][0], SCHEMAS[name][1], IMPLEMENTATIONS[name])
+            for name in SCHEMAS}

@@ -67,7 +67,7 @@ def build_report(session: AgentbenchSession, interrupted: bool = False, *,
                  missing: list[str] | None = None, max_infra_rate: float = 0.0,
                  resume: dict | None = None) -> dict:
     settings = session.settings
-    return assemble_report(
+    report = assemble_report(
         run_id=session.run_id,
         started=session.started.isoformat(),
         finished=datetime.now(timezone.utc).isoformat(),
@@ -85,6 +85,9 @@ def build_report(session: AgentbenchSession, interrupted: bool = False, *,
         missing=missing or [],
         resume=resume,
     )
+    if session.hook is not None:
+        session.hook.pytest_agentbench_report(report=report)  # extra fields from conftest/plugins
+    return report
 
 
 def write_report(path: Path, report: dict) -> None:

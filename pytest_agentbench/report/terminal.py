@@ -1,9 +1,17 @@
-"""The terminal summary: one row per model × tier (and an ``all`` row), readable at 100 columns."""
+"""The terminal summary: one row per model × tier (and an ``all`` row), readable at 100 columns;
+and the plugin's end-of-run sections around it (budget ceilings, missing attempts, the baseline
+comparison, the gates)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pytest_agentbench.report.summary import aggregate_rows
 from pytest_agentbench.results import AttemptResult
+
+if TYPE_CHECKING:
+    from pytest_agentbench.gates import MissingAttempt
+    from pytest_agentbench.session import AgentbenchSession
 
 OUTCOME_ORDER = ["passed", "failed", "phantom", "tampered", "budget_turns", "budget_tokens",
                  "budget_time", "malformed", "tool_confusion", "invalid_output", "infra_error"]
@@ -66,3 +74,65 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
     notes.append("phan% = phantom (no qualifying change) · tamp% = tampered (touched what decides "
                  "the verdict and did not pass), of n")
     return lines + notes
+
+
+def write_run_summary(terminalreporter: Any, session: AgentbenchSession,
+                      missing: list[MissingAttempt], never_ran: list[str]) -> None:
+    """Everything the plugin adds to pytest's terminal summary, in order."""
+    budget_reports = terminalreporter.stats.get("budget", [])
+    if budget_reports:
+        # Budget outcomes have their own category, so pytest's FAILURES section skips them.
+        terminalreporter.write_sep("=", "BUDGET CEILINGS")
+        for report in budget_reports:
+            terminalreporter.write_sep("_", report.head_line or report.nodeid, yellow=True)
+            for line in report.longreprtext.splitlines():
+                terminalreporter.write_line(line)
+    _write_incomplete(terminalreporter, missing, set(never_ran))
+    if not session.results:
+        _write_gates(terminalreporter, session)
+        return
+    terminalreporter.write_sep("=", f"agentbench summary · run {session.run_id}")
+    settings = session.settings
+    if not settings.models_explicit:
+        # The header stayed quiet (no --models: it could not know canaries would run), so the
+        # sandbox tier and its warnings are said here instead: never a silent downgrade.
+        for line in session.sandbox_banner():
+            terminalreporter.write_line(line, yellow="WARNING" in line)
+    for line in summary_lines(session.results, settings.repeats, settings.ks, settings.confidence):
+        terminalreporter.write_line(line)
+    for name, info in sorted(session.server_info.items()):
+        for text in info.get("warnings", []):
+            terminalreporter.write_line(f"WARNING {name}: {text}", yellow=True)
+    terminalreporter.write_line(f"transcripts: {session.run_dir / 'transcripts'}")
+    if settings.json_path:
+        terminalreporter.write_line(f"JSON report: {settings.json_path}")
+    if settings.html_path:
+        terminalreporter.write_line(f"HTML report: {settings.html_path}")
+    _write_gates(terminalreporter, session)
+
+
+def _write_incomplete(terminalreporter: Any, missing: list[MissingAttempt], never: set[str]) -> None:
+    if not missing:
+        return
+    terminalreporter.write_sep("=", f"agentbench: INCOMPLETE run, {len(missing)} attempt(s) without a result")
+    for attempt in missing:
+        why = "never ran" if attempt.nodeid in never else "ended without a result"
+        terminalreporter.write_line(f"MISSING {attempt.nodeid}: {why}", red=True)
+    terminalreporter.write_line("--agentbench-resume last runs them (and any infra_error attempts) again")
+
+
+def _write_gates(terminalreporter: Any, session: AgentbenchSession) -> None:
+    settings = session.settings
+    if settings.baseline:
+        terminalreporter.write_sep("=", f"agentbench vs baseline {settings.baseline}")
+        for row in session.regressions:
+            terminalreporter.write_line(
+                f"REGRESSION {row['model']} {row['canary']}: {row['base_c']}/{row['base_n']} -> "
+                f"{row['new_c']}/{row['new_n']} (beyond noise at {settings.confidence:.0%})", red=True)
+        if not session.regressions:
+            terminalreporter.write_line("no regression beyond noise", green=True)
+    if not session.gate_results:
+        return
+    terminalreporter.write_sep("=", f"agentbench gates ({settings.gate_mode})")
+    for result in session.gate_results:
+        terminalreporter.write_line(result.message, green=result.ok, red=not result.ok)

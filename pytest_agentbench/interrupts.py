@@ -1,0 +1,36 @@
+"""SIGTERM (a CI cancel, ``kill``, a container stop) ends a benchmark like Ctrl-C does: the
+running attempt's sandbox and worktree go, every finished attempt stays in the database and the
+JSON report (``interrupted: true``), and pytest exits 2. Other test runs keep the default SIGTERM
+behaviour."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from pytest_agentbench.collect import is_attempt
+
+
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"agentbench: signal {signum}")
+
+
+@contextmanager
+def sigterm_as_interrupt(session: pytest.Session) -> Iterator[None]:
+    """Around the test loop of a run that benchmarks (or of an xdist controller, which cannot
+    know yet what its workers will collect): SIGTERM raises KeyboardInterrupt."""
+    benchmarking = any(is_attempt(item) for item in session.items)
+    controller = session.config.pluginmanager.hasplugin("dsession")  # xdist's controller
+    if not (benchmarking or controller) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,65 @@
+"""Starting this process's benchmark session (state.get_session calls it once, on first use).
+
+Reads the settings, makes the session of a worker (the controller's run id and resumed attempts
+come through ``workerinput``) or of the controller (a resumed run, a baseline resolved now), and
+registers the hooks a benchmarking process needs: attempt_hooks.py everywhere, controller.py on
+the controller.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_agentbench.attempt_hooks import AttemptHooks
+from pytest_agentbench.controller import ResultCollector
+from pytest_agentbench.history import RunRecorder, attempt_key
+from pytest_agentbench.session import AgentbenchSession
+from pytest_agentbench.settings import max_infra_rate_from, settings_from
+from pytest_agentbench.state import is_worker, new_run_id, run_id_key, session_key
+from pytest_agentbench.store import ResultStore, StoreError
+
+
+def start_session(config: pytest.Config) -> AgentbenchSession:
+    settings = settings_from(config)
+    max_infra_rate = max_infra_rate_from(config)
+    resumed: dict[str, list[str]] | None = None
+    if is_worker(config):
+        workerinput = config.workerinput  # type: ignore[attr-defined]
+        session = AgentbenchSession(settings, run_id=workerinput.get("agentbench_run_id") or new_run_id(),
+                                    worker_id=workerinput["workerid"], is_controller=False)
+        session.done = {tuple(key) for key in workerinput.get("agentbench_done", [])}
+    else:
+        session = AgentbenchSession(settings, run_id=config.stash.get(run_id_key, None) or new_run_id())
+        if settings.resume:
+            resumed = _resume(session)
+        if settings.baseline and not Path(settings.baseline).is_file():
+            # Resolve now: once this run is recorded (after collection), "last" would mean itself.
+            # A run with no attempt (interrupted at once) is no baseline: it would hide regressions.
+            try:
+                with ResultStore(settings.db_path) as store:
+                    settings.baseline = store.resolve(settings.baseline, with_attempts=True)
+            except StoreError as exc:
+                raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
+    session.hook = config.hook  # how the runner and the reports call the pytest_agentbench_* hooks
+    config.stash[session_key] = session
+    config.pluginmanager.register(AttemptHooks(), "agentbench-attempts")
+    if not is_worker(config):
+        collector = ResultCollector(session, RunRecorder(session, settings.db_path), max_infra_rate, resumed)
+        config.pluginmanager.register(collector, ResultCollector.NAME)
+    return session
+
+
+def _resume(session: AgentbenchSession) -> dict[str, list[str]]:
+    """Continue an earlier run: its id, its finished attempts (infra errors and attempts that
+    never produced a result are run again). Returns what that run set out to run (its plan)."""
+    try:
+        with ResultStore(session.settings.db_path) as store:
+            session.run_id = store.resolve(session.settings.resume or "last")
+            session.done = store.done_keys(session.run_id)
+            session.results = [r for r in store.attempts(session.run_id)
+                               if attempt_key(r.canary, r.model, r.variant, r.repeat) in session.done]
+            return store.plan(session.run_id)
+    except StoreError as exc:
+        raise pytest.UsageError(f"--agentbench-resume: {exc}") from None
