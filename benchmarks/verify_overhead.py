@@ -6,7 +6,11 @@ For repositories of several sizes, one attempt's verification is timed two ways,
 
 - floor: the old design — the check runs in the agent's own worktree (same sandbox tier);
 - clean tree: the harness reads the agent's tree, checks out a fresh verification tree, copies the
-  change and the hidden file in, runs the check there, removes the tree.
+  change and the hidden file in, runs the check there, removes the tree;
+- pooled: the same with the verification tree taken from the pool and reset afterwards (the
+  bubblewrap tier's default).
+
+Also an attempt's tree set-up + tear-down: a fresh checkout and removal vs a pooled reset.
 
 The check is ``true``, so what is measured is the harness, not the test runner. Then the jail:
 one ``true`` in bubblewrap with the host's root bound read-only (the old root) vs the allow-list
@@ -54,7 +58,7 @@ def time_ms(fn, rounds: int) -> float:
     return statistics.median(samples)
 
 
-def bench_size(files: int, rounds: int, jail: bool) -> tuple[float, float]:
+def bench_size(files: int, rounds: int, jail: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         canary = make_canary(root, files)
@@ -67,6 +71,7 @@ def bench_size(files: int, rounds: int, jail: bool) -> tuple[float, float]:
         env = command_env(home)
         box = Sandbox(writable=[tree, home], readonly=[tree / ".git", baseline.path / ".git"], jail=jail)
         setup = CheckSetup(manager, baseline, jail=jail)
+        pooled = CheckSetup(manager, baseline, jail=jail, reuse=True)
         _ = baseline.manifest  # read once per canary per process, as in a run
 
         def floor() -> None:
@@ -76,11 +81,26 @@ def bench_size(files: int, rounds: int, jail: bool) -> tuple[float, float]:
             verification = run_verification(canary, tree, setup, "agent")
             assert verification.checks_passed and verification.qualifying_change
 
-        floor_ms, clean_ms = [], []
-        for _ in range(rounds):  # interleaved, so drift hits both alike
-            floor_ms.append(time_ms(floor, 1))
-            clean_ms.append(time_ms(clean, 1))
-        return statistics.median(floor_ms), statistics.median(clean_ms)
+        def clean_pooled() -> None:
+            verification = run_verification(canary, tree, pooled, "agent")
+            assert verification.checks_passed and verification.qualifying_change
+
+        def fresh_tree() -> None:  # an attempt's set-up and tear-down without the pool
+            manager.remove_worktree(baseline, manager.create_worktree(baseline, "fresh"))
+
+        def pooled_tree() -> None:  # ... and with it (reset: clean, reset --hard, special files)
+            used = manager.acquire(baseline)
+            (used / "pkg0" / "mod0.py").write_text("dirty\n")
+            manager.release(baseline, used, reuse=True)
+
+        clean_pooled()  # fill the pool
+        pooled_tree()
+        times: dict[str, list[float]] = {k: [] for k in ("floor", "clean", "pooled", "fresh", "reuse")}
+        for _ in range(rounds):  # interleaved, so drift hits all alike
+            for key, fn in (("floor", floor), ("clean", clean), ("pooled", clean_pooled),
+                            ("fresh", fresh_tree), ("reuse", pooled_tree)):
+                times[key].append(time_ms(fn, 1))
+        return {key: statistics.median(values) for key, values in times.items()}
 
 
 def bench_jail(rounds: int) -> tuple[float, float]:
@@ -116,9 +136,12 @@ def main() -> int:
     tier = "bubblewrap" if jail else "none"
     print(f"tier={tier} rounds={args.rounds} (medians, ms per attempt; check = `true`)")
     for files in (int(n) for n in args.files.split(",")):
-        floor, clean = bench_size(files, args.rounds, jail)
-        print(f"files={files:5d} floor(check in agent tree)={floor:7.1f} clean-tree verification={clean:7.1f}"
-              f" added={clean - floor:7.1f} ratio={clean / floor:5.2f}")
+        t = bench_size(files, args.rounds, jail)
+        print(f"files={files:5d} floor(check in agent tree)={t['floor']:7.1f} clean-tree verification="
+              f"{t['clean']:7.1f} (added {t['clean'] - t['floor']:+7.1f}) pooled={t['pooled']:7.1f} "
+              f"(added {t['pooled'] - t['floor']:+7.1f}, ratio {t['pooled'] / t['floor']:4.2f})")
+        print(f"            tree set-up+tear-down: fresh checkout={t['fresh']:7.1f} pooled reset="
+              f"{t['reuse']:7.1f} ({t['fresh'] / t['reuse']:4.1f}x less)")
     if jail:
         host, allow = bench_jail(args.rounds * 3)
         print(f"jail: host root={host:.1f} allow-list root={allow:.1f} added={allow - host:+.1f} per command")

@@ -79,9 +79,13 @@ class Workspace:
         # The variant is part of the name: a sweep runs one model several times per repeat.
         name = slug(f"{canary.id}-{model.id_fragment}-r{repeat}")
         baseline = session.workspaces.baseline(canary.repo_dir, canary.id)
-        worktree = session.workspaces.create_worktree(baseline, name)
+        if session.pool_trees:
+            worktree = session.workspaces.acquire(baseline)
+        else:  # kept worktrees carry the attempt's name
+            worktree = session.workspaces.create_worktree(baseline, name)
         home = worktree.parent / f"{name}.home"
-        home.mkdir(exist_ok=True)
+        safe_fs.remove_tree(home)  # a home left by an interrupted earlier run of the same name
+        home.mkdir()
         transcript = session.transcript_for(name)
         transcript.write({"event": "attempt", "nodeid": nodeid, "canary": canary.id,
                           "model": model.name, "repeat": repeat, "run_id": session.run_id,
@@ -94,7 +98,8 @@ class Workspace:
     def check_setup(self, session: AgentbenchSession) -> CheckSetup:
         """Where this attempt's checks run: a fresh tree of the same baseline, same tier."""
         return CheckSetup(session.workspaces, self.baseline, jail=session.sandbox_tier == "bubblewrap",
-                          limits=session.settings.sandbox_limits, extra_readonly=self.extra_readonly)
+                          limits=session.settings.sandbox_limits, extra_readonly=self.extra_readonly,
+                          reuse=session.pool_trees)
 
     def check_integrity(self) -> list[str]:
         """How the agent changed host-side git metadata (only possible without bubblewrap).
@@ -141,7 +146,8 @@ class Workspace:
             # The baseline repository can't be trusted any more: later attempts rebuild it.
             session.workspaces.discard(self.baseline)
         if not session.settings.keep_worktrees:
-            problems.append(session.workspaces.remove_worktree(self.baseline, self.worktree) or "")
+            reuse = session.pool_trees and not self.tampered
+            problems.append(session.workspaces.release(self.baseline, self.worktree, reuse) or "")
             problems.append(safe_fs.remove_tree(self.home) or "")
         return "; ".join(p for p in problems if p) or None
 

@@ -73,12 +73,13 @@ def _read_at(dir_fd: int, name: str, size: int) -> bytes:
 
 
 def scan_tree(root: str | os.PathLike, baseline: dict[str, tuple[str, str]] | None = None,
-              skip=None, limits: ScanLimits = ScanLimits()) -> dict[str, Entry]:
+              skip=None, limits: ScanLimits = ScanLimits(), read: bool = True) -> dict[str, Entry]:
     """Every file, link and special file under ``root`` (not directories), by relative path.
 
     ``baseline`` maps paths to ``(mode, blob)`` as ``git ls-tree`` gives them; file contents that
     differ from it are kept in ``Entry.data`` (the caller copies them), the rest are dropped after
-    hashing. ``skip(relative_path, is_dir)`` leaves entries out (noise, ``.git``). Raises
+    hashing. ``skip(relative_path, is_dir)`` leaves entries out (noise, ``.git``). With
+    ``read=False`` only names and kinds are gathered (no content read). Raises
     :class:`TreeError` past the limits.
     """
     baseline = baseline or {}
@@ -110,6 +111,8 @@ def scan_tree(root: str | os.PathLike, baseline: dict[str, tuple[str, str]] | No
                         target = os.readlink(name, dir_fd=dir_fd)
                         found[relative] = Entry(relative, "link", target=target,
                                                 blob=blob_id(os.fsencode(target)))
+                    elif stat.S_ISREG(info.st_mode) and not read:
+                        found[relative] = Entry(relative, "file", size=info.st_size)
                     elif stat.S_ISREG(info.st_mode):
                         executable = bool(info.st_mode & stat.S_IXUSR)
                         known = baseline.get(relative)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from pytest_agentbench import safe_fs
 from pytest_agentbench.canary import Canary
 from pytest_agentbench.client import ChatClient, ClientSettings
 from pytest_agentbench.limits import SandboxLimits, unenforced_limits
@@ -145,6 +145,13 @@ class AgentbenchSession:
         if self.sandbox_tier == "none":
             self.undumpable = make_undumpable()
 
+    @property
+    def pool_trees(self) -> bool:
+        """Whether trees are reused across attempts (reset, not re-checked-out). Only in the
+        bubblewrap tier, where no command can write the git metadata a reset trusts, and not when
+        worktrees are kept for inspection."""
+        return self.sandbox_tier == "bubblewrap" and not self.settings.keep_worktrees
+
     def sandbox_for(self, worktree: Path, home: Path, git_dir: Path,
                     extra_readonly: list[Path] | None = None) -> Sandbox:
         """One attempt's sandbox; the limits apply in both tiers, the jail only with bubblewrap.
@@ -269,8 +276,10 @@ class AgentbenchSession:
         self._clients.clear()
         if self.is_controller:
             self.servers.stop_all()  # every worker's servers too: they share the state dir
+        if self._workspaces is not None and not self.settings.keep_worktrees:
+            self._workspaces.close()
         if self._work_root is not None and not self.settings.keep_worktrees:
-            shutil.rmtree(self._work_root, ignore_errors=True)
+            safe_fs.remove_tree(self._work_root)
             try:
                 os.rmdir(self._work_root.parent)  # only succeeds once every worker is done
             except OSError:

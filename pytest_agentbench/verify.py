@@ -131,6 +131,7 @@ class CheckSetup:
     jail: bool
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     extra_readonly: list[Path] = field(default_factory=list)
+    reuse: bool = False  # pooled verification trees (bubblewrap tier only: see WorkspaceManager.release)
 
 
 def protection_rules(canary: Canary, baseline: Baseline) -> ProtectionRules:
@@ -181,7 +182,10 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
                output_cap: int | None = None) -> list[CheckResult]:
     """Run ``commands`` in a fresh tree: baseline + the applied part of ``change`` + ``files``."""
     name = f"{name}-{next(_names)}"
-    tree = setup.manager.create_worktree(setup.baseline, name)
+    if setup.reuse:
+        tree = setup.manager.acquire(setup.baseline)
+    else:
+        tree = setup.manager.create_worktree(setup.baseline, name)
     scratch = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=tree.parent))
     home, reports = scratch / "home", scratch / "reports"
     home.mkdir()
@@ -214,7 +218,7 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             if stop_early and not result.ok:
                 break  # later checks cannot change the verdict; save the time
     finally:
-        setup.manager.remove_worktree(setup.baseline, tree)
+        setup.manager.release(setup.baseline, tree, setup.reuse)
         safe_fs.remove_tree(scratch)
     return results
 

@@ -42,8 +42,8 @@ class WorkspaceError(Exception):
     """Git failed while preparing or inspecting a workspace (a harness problem)."""
 
 
-def git(*args: str, cwd: Path, input: bytes | None = None) -> str:
-    return git_bytes(*args, cwd=cwd, input=input).decode("utf-8", errors="replace")
+def git(*args: str, cwd: Path, input: bytes | None = None, timeout: float = GIT_TIMEOUT) -> str:
+    return git_bytes(*args, cwd=cwd, input=input, timeout=timeout).decode("utf-8", errors="replace")
 
 
 def git_environment() -> dict[str, str]:
@@ -146,6 +146,10 @@ class WorkspaceManager:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._baselines: dict[Path, Baseline] = {}
+        # Pooled trees, per baseline commit: reset to the baseline and ready for the next attempt
+        # (a fresh checkout of a 5,000-file repo costs seconds, a reset tens of milliseconds).
+        self._pools: dict[str, list[Path]] = {}
+        self._names = 0
 
     def baseline(self, repo_dir: Path, canary_id: str) -> Baseline:
         key = repo_dir.resolve()
@@ -155,10 +159,60 @@ class WorkspaceManager:
         return self._baselines[key]
 
     def discard(self, baseline: Baseline) -> None:
-        """Forget a baseline whose repository an attempt tampered with: the next one rebuilds it."""
+        """Forget a baseline whose repository an attempt tampered with: the next one rebuilds it,
+        and none of its pooled trees is used again."""
         for key, known in list(self._baselines.items()):
             if known is baseline:
                 del self._baselines[key]
+        for tree in self._pools.pop(baseline.commit, []):
+            self.remove_worktree(baseline, tree)
+
+    def acquire(self, baseline: Baseline) -> Path:
+        """A tree at the baseline commit: a pooled one when there is one, else a new checkout."""
+        pool = self._pools.get(baseline.commit)
+        if pool:
+            return pool.pop()
+        self._names += 1
+        return self.create_worktree(baseline, f"tree-{self._names}")
+
+    def release(self, baseline: Baseline, tree: Path, reuse: bool) -> str | None:
+        """Return a tree to the pool after resetting it to the baseline, or remove it. Only trees
+        whose git metadata the commands could not write (the jail binds it read-only) may be
+        reused: ``git reset`` trusts the index. Never raises."""
+        if reuse and self._reset(baseline, tree):
+            self._pools.setdefault(baseline.commit, []).append(tree)
+            return None
+        return self.remove_worktree(baseline, tree)
+
+    def _reset(self, baseline: Baseline, tree: Path) -> bool:
+        # Git never follows a link in the work tree when it writes, removes nested repositories
+        # with -ff and ignored files with -x. Clean first: an untracked .gitattributes the agent
+        # wrote (eol=crlf) would otherwise steer the reset's checkout. Anything git cannot do (a
+        # read-only directory, a tree too deep for PATH_MAX) fails the reset: the tree is removed.
+        try:
+            git("clean", "-ffdxq", cwd=tree, timeout=60)
+            git("reset", "-q", "--hard", baseline.commit, cwd=tree, timeout=60)
+            # Git does not see special files (a FIFO is neither tracked nor untracked to it):
+            # whatever is still there and not in the baseline goes, by a walk that reads nothing.
+            def top_git(path: str, is_dir: bool) -> bool:
+                return path == ".git"
+
+            entries = safe_fs.scan_tree(tree, skip=top_git, read=False)
+            for path in sorted(set(entries) - set(baseline.manifest)):
+                safe_fs.remove(tree, path)
+            return True
+        except (WorkspaceError, OSError, ValueError, safe_fs.TreeError):
+            return False
+
+    def close(self) -> None:
+        for commit, trees in self._pools.items():
+            baseline = next((b for b in self._baselines.values() if b.commit == commit), None)
+            for tree in trees:
+                if baseline is not None:
+                    self.remove_worktree(baseline, tree)
+                else:
+                    safe_fs.remove_tree(tree)
+        self._pools.clear()
 
     def create_worktree(self, baseline: Baseline, name: str) -> Path:
         path = self.root / "worktrees" / name

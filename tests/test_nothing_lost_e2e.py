@@ -4,6 +4,7 @@ exit status is right."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,9 @@ def test_many_sparse_files_cannot_stall_the_harness(bench, tier):
 
 
 def test_a_harness_failure_is_recorded_as_infra_error_and_fails_the_gate(bench, monkeypatch):
-    from pytest_agentbench import runner
+    # Through sys.modules: pytester's in-process runs drop modules they imported, and the
+    # package attribute may still point at such a dropped copy.
+    runner = importlib.import_module("pytest_agentbench.runner")
 
     def broken(*args, **kwargs):
         raise KeyError("a bug in the harness")
@@ -95,7 +98,7 @@ def test_read_only_directories_and_fifos_do_not_block_cleanup(bench, tier):
 
 
 def test_api_keys_leave_the_environment_before_commands_run(bench, monkeypatch):
-    from pytest_agentbench import secrets
+    secrets = importlib.import_module("pytest_agentbench.secrets")
 
     monkeypatch.setattr(secrets, "_KEYS", {})
     monkeypatch.setattr(secrets, "make_undumpable", lambda: True)  # keep this test process dumpable

@@ -161,3 +161,50 @@ def test_a_tree_too_big_to_read_is_an_error(tmp_path):
         handle.truncate(64 * 2**20)  # sparse: costs nothing on disk, 64 MiB to read
     with pytest.raises(safe_fs.TreeError, match="more than 1 MiB"):
         safe_fs.scan_tree(root, limits=safe_fs.ScanLimits(max_bytes=2**20))
+
+
+def test_a_pooled_tree_comes_back_exactly_at_the_baseline(tmp_path):
+    from pytest_agentbench.workspace import WorkspaceManager
+
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "a.py").write_text("A = 1\n")
+    manager = WorkspaceManager(tmp_path / "work")
+    baseline = manager.baseline(repo, "c")
+    tree = manager.acquire(baseline)
+    (tree / "pkg" / "a.py").write_text("A = 2\n")
+    (tree / "new.py").write_text("x")
+    (tree / ".gitignore").write_text("*\n")
+    (tree / "ignored.log").write_text("x")
+    os.mkfifo(tree / "pipe")  # git sees neither tracked nor untracked here
+    (tree / "nested").mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=tree / "nested", check=True)
+    assert manager.release(baseline, tree, reuse=True) is None
+    again = manager.acquire(baseline)
+    assert again == tree
+    names = sorted(str(p.relative_to(tree)) for p in tree.rglob("*") if ".git" not in p.parts)
+    assert names == ["pkg", "pkg/a.py"] and (tree / "pkg" / "a.py").read_text() == "A = 1\n"
+    manager.release(baseline, again, reuse=True)
+    manager.close()  # the session's end removes pooled trees
+    assert not tree.exists()
+
+
+def test_a_tree_git_cannot_reset_is_removed_not_pooled(tmp_path):
+    from pytest_agentbench.workspace import WorkspaceManager
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("A = 1\n")
+    manager = WorkspaceManager(tmp_path / "work")
+    baseline = manager.baseline(repo, "c")
+    tree = manager.acquire(baseline)
+    fd = os.open(tree, os.O_RDONLY)
+    for _ in range(200):  # deeper than PATH_MAX: git clean fails "File name too long"
+        os.mkdir("d" * 40, dir_fd=fd)
+        child = os.open("d" * 40, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+    assert manager.release(baseline, tree, reuse=True) is None
+    assert not tree.exists()
+    assert manager.acquire(baseline) != tree
