@@ -5,6 +5,8 @@ measured ~0.5 ms per POST this way, ~20 ms for a new client, and the OpenAI SDK 
 whole history on every call. Server faults are retried with bounded backoff; what is left after
 that is an :class:`InfraError` — never a model failure. A reply that breaks the protocol and a
 request that does not fit the context are not retried: the same request would fail the same way.
+Nor is a generation that outlives the request timeout (:class:`RequestTimedOut`): the retry would
+repeat the same slow generation, and slow is the model's speed on this hardware, not a fault.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from pytest_agentbench.agent.knobs import AgentKnobs
+from pytest_agentbench.agent.time_budget import SpeedMeter
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 # What servers say when a request does not fit the context: llama.cpp ("the request exceeds the
@@ -46,6 +51,16 @@ class DeadlineExceeded(Exception):
     """The attempt's time budget ran out while waiting for the server."""
 
 
+class RequestTimedOut(Exception):
+    """The server took the request but was still generating when the per-request timeout ran
+    out, with the attempt's time not yet spent: the model is slower than the limit (seed 002's
+    slow model), which is a time ceiling it hit, not a server fault."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"the request took longer than {timeout:g} s")
+        self.timeout = timeout
+
+
 @dataclass
 class RawToolCall:
     id: str | None
@@ -64,6 +79,8 @@ class ChatResponse:
     seconds: float  # wall time of the request, retries included
     timings: dict[str, Any] = field(default_factory=dict)  # server-side timings when reported
     raw: dict[str, Any] = field(default_factory=dict)
+    reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens
+    reasoning_key: str | None = None  # the field the reasoning came in: reasoning_content | reasoning
 
 
 @dataclass
@@ -78,6 +95,7 @@ class ClientSettings:
     backoff: float = 0.5  # seconds; doubled each retry, with jitter
     tool_choice: str = "auto"
     extra_body: dict[str, Any] = field(default_factory=dict)
+    knobs: AgentKnobs = field(default_factory=AgentKnobs)  # what the loop does with this model
 
 
 def _parse_tool_calls(message: dict[str, Any]) -> list[RawToolCall]:
@@ -166,8 +184,13 @@ def parse_chat_response(body: Any, seconds: float) -> ChatResponse:
     if isinstance(content, list):  # content parts
         content = "".join(part["text"] for part in content
                           if isinstance(part, dict) and isinstance(part.get("text"), str))
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    key = next((k for k in ("reasoning_content", "reasoning") if message.get(k)), None)
+    reasoning = message.get(key) if key else None
     prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    details = usage.get("completion_tokens_details")
+    # Reported by vLLM and OpenAI-style servers; a count that is not one is ignored (it is a
+    # breakdown of completion_tokens, which the budget already holds).
+    reasoning_tokens = details.get("reasoning_tokens") if isinstance(details, dict) else None
     return ChatResponse(
         content=content if isinstance(content, str) else None,
         tool_calls=_parse_tool_calls(message),
@@ -178,6 +201,8 @@ def parse_chat_response(body: Any, seconds: float) -> ChatResponse:
         seconds=seconds,
         timings=body.get("timings") if isinstance(body.get("timings"), dict) else {},
         raw=body,
+        reasoning_tokens=reasoning_tokens if _token_count(reasoning_tokens) else None,
+        reasoning_key=key if isinstance(reasoning, str) else None,
     )
 
 
@@ -198,6 +223,9 @@ class ChatClient:
             headers["Authorization"] = f"Bearer {settings.api_key}"
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
         self._http = httpx.Client(headers=headers, timeout=settings.request_timeout)
+        # The endpoint's decode speed, for scaled time budgets; the session shares one meter
+        # among the clients of one endpoint (every variant decodes at the same speed).
+        self.speed = SpeedMeter()
 
     def close(self) -> None:
         self._http.close()
@@ -216,18 +244,26 @@ class ChatClient:
         body.update(self.settings.extra_body)
         return body
 
-    def chat(self, body: dict, deadline: float) -> ChatResponse:
-        """POST ``body``; retry faults with backoff until ``deadline`` (a ``time.monotonic()``)."""
+    def chat(self, body: dict, deadline: float, request_timeout: float | None = None) -> ChatResponse:
+        """POST ``body``; retry faults with backoff until ``deadline`` (a ``time.monotonic()``).
+        ``request_timeout`` (default: the settings') bounds one request."""
+        limit = request_timeout or self.settings.request_timeout
         started = time.monotonic()
         last_problem = "no attempt made"
         for attempt in range(self.settings.retries + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DeadlineExceeded(last_problem)
-            timeout = min(self.settings.request_timeout, remaining)
+            timeout = min(limit, remaining)
             try:
                 response = self._http.post(self.url, json=body, timeout=timeout)
-            except httpx.TimeoutException:
+            except httpx.ReadTimeout:
+                # Connected and sent: the server is generating. Cut by the attempt's deadline, or
+                # slower than the request timeout - either way a time ceiling, never retried.
+                if remaining <= limit or time.monotonic() >= deadline:
+                    raise DeadlineExceeded("the model was still answering") from None
+                raise RequestTimedOut(limit) from None
+            except httpx.TimeoutException:  # connect / write / pool: the connection's fault
                 if time.monotonic() >= deadline:
                     raise DeadlineExceeded("the model was still answering") from None
                 last_problem = f"request timed out after {timeout:.0f}s"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pytest_agentbench.agent.knobs import AgentKnobs
 
 from pytest_agentbench.secrets import secret
 from pytest_agentbench.servers.llama_server import CHATML_TOOLS_TEMPLATE, EMBEDDED_GGUF
@@ -76,7 +78,36 @@ class ModelSpec(BaseModel):
     max_format_retries: int | None = Field(default=None, gt=0)
     system_prompt: str | None = None
     server: ServerSpec | None = None
+    # Seed 004's agent knobs (README "Fair comparisons"); every one is sweepable.
+    think: bool | None = None  # reasoning on/off, as the server spells it (servers/thinking.py)
+    think_level: Literal["low", "medium", "high"] | None = None  # reasoning effort; implies think
+    native_thinking: bool = False  # send the model's reasoning back in its assistant messages
+    require_code_change: bool = False  # one counted nudge when it finishes with the tree unchanged
+    min_tool_calls: int = Field(default=0, ge=0)  # one counted nudge when it finishes with fewer
+    max_batch_tool_calls: int | None = Field(default=None, gt=0)  # calls past N in a reply: refused
+    confusion_retries: int = Field(default=0, ge=0)  # re-prompts for a tool call written as text
+    time_budget: Literal["fixed", "scaled"] | None = None  # default: --agentbench-time-budget
     variant: str = "base"  # set by a sweep (variants.py), never by the registry
+
+    @model_validator(mode="after")
+    def _think_level_needs_thinking(self) -> ModelSpec:
+        if self.think is False and self.think_level is not None:
+            raise ValueError("think_level needs thinking on: drop think = false or think_level")
+        return self
+
+    def knobs(self, default_time_budget: str = "fixed") -> AgentKnobs:
+        return AgentKnobs(native_thinking=self.native_thinking,
+                          require_code_change=self.require_code_change,
+                          min_tool_calls=self.min_tool_calls,
+                          max_batch_tool_calls=self.max_batch_tool_calls,
+                          confusion_retries=self.confusion_retries,
+                          time_budget=self.time_budget or default_time_budget)
+
+    def agent_settings(self, default_time_budget: str = "fixed") -> dict[str, Any]:
+        """What the JSON report's settings record about how this model was run in the loop."""
+        return {"think": self.think, "think_level": self.think_level,
+                "max_format_retries": self.max_format_retries,
+                **self.knobs(default_time_budget).to_json()}
 
     @property
     def api_key(self) -> str | None:
@@ -143,7 +174,8 @@ def load_registry(rootdir: Path) -> dict[str, ModelSpec]:
                 first = exc.errors()[0]
                 field = ".".join(str(p) for p in first["loc"])
                 message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-                raise ModelConfigError(f"{where}: key '{field}': {message}") from None
+                key = f"key '{field}': " if field else ""  # a rule across keys names them itself
+                raise ModelConfigError(f"{where}: {key}{message.removeprefix('Value error, ')}") from None
             if spec.base_url:
                 spec.base_url = _check_url(spec.base_url, f"{where}: key 'base_url'")
             registry.setdefault(name, spec)  # agentbench.toml wins over pyproject.toml

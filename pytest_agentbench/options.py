@@ -47,7 +47,11 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "retries_with_feedback": ("string", ("extra tries after failed checks, the failing output fed back "
                                         "(0-3, default 0; a canary's own retries_with_feedback wins)")),
     "workdir": ("string", "where worktrees go (default: the system temp dir)"),
-    "request_timeout": ("string", "seconds one model request may take (default 300)"),
+    "request_timeout": ("string", "seconds one model request may take (default 300); a model "
+                                  "slower than that is budget_time, not a server fault"),
+    "time_budget": ("string", ("fixed (default): every model gets the canary's seconds; scaled: a "
+                              "model slower than the reference speed gets proportionally more "
+                              "(a registry entry's time_budget wins)")),
     "retries": ("string", "retries of a failed model request before infra_error (default 3)"),
     "retry_backoff": ("string", "first retry pause in seconds, doubled each retry (default 0.5)"),
 }
@@ -85,7 +89,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--agentbench-sweep", action="append", default=None, metavar="KEY=V1,V2",
                     dest="agentbench_sweep",
                     help="run every model once per value (a variant): temperature, top_p, seed, "
-                         "max_tokens, tool_choice or max_format_retries; repeat for a cartesian product")
+                         "max_tokens, tool_choice, max_format_retries, think, think_level, "
+                         "native_thinking, require_code_change, min_tool_calls, "
+                         "max_batch_tool_calls, confusion_retries or time_budget; repeat for a "
+                         "cartesian product")
     parser.addini("agentbench_sweep", "sweeps, e.g. temperature=0,0.7 seed=1,2", type="args", default=[])
     for name, (kind, help_text) in _INI_OPTIONS.items():
         flag = "--agentbench-" + name.replace("_", "-")

@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from pytest_agentbench.agent.time_budget import MODES as TIME_BUDGET_MODES
 from pytest_agentbench.canary import TIERS
 from pytest_agentbench.gates import GateError, parse_gate
 from pytest_agentbench.limits import SandboxLimits
 from pytest_agentbench.models import (
     EMBEDDED,
     ModelConfigError,
+    ModelSpec,
     load_registry,
     resolve_models,
     split_model_args,
@@ -106,7 +109,8 @@ def settings_from(config: pytest.Config) -> Settings:
         retries=_number(config, "retries", int, 0, default=3),
         backoff=_number(config, "retry_backoff", float, 0, default=0.5),
         retries_with_feedback=_retries_with_feedback(config),
-        variants=_variants(config),
+        variants=_variants(config, models),
+        time_budget=_time_budget(config),
     )
 
 
@@ -127,16 +131,31 @@ def max_infra_rate_from(config: pytest.Config) -> float:
     return rate
 
 
-def _variants(config: pytest.Config) -> list[Variant]:
+def _variants(config: pytest.Config, models: list[ModelSpec]) -> list[Variant]:
     texts = config.getoption("agentbench_sweep") or config.getini("agentbench_sweep")
     try:
         variants = parse_sweeps(list(texts))
     except SweepError as exc:
         raise pytest.UsageError(str(exc)) from None
+    for model in models:  # a value can clash with a model's own settings (think_level vs think)
+        for variant in variants:
+            try:
+                variant.apply(model)
+            except ValidationError as exc:
+                message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise pytest.UsageError(f"--agentbench-sweep {variant.name} for model "
+                                        f"{model.name!r}: {message}") from None
     if option_value(config, "max_output_tokens") and any("max_tokens" in v.overrides for v in variants):
         raise pytest.UsageError("--agentbench-sweep max_tokens=... and --agentbench-max-output-tokens "
                                 "contradict each other: drop one")
     return variants
+
+
+def _time_budget(config: pytest.Config) -> str:
+    mode = option_value(config, "time_budget") or "fixed"
+    if mode not in TIME_BUDGET_MODES:
+        raise pytest.UsageError(f"--agentbench-time-budget: {mode!r}: choose fixed or scaled")
+    return mode
 
 
 def _retries_with_feedback(config: pytest.Config) -> int:

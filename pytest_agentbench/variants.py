@@ -18,8 +18,11 @@ from pydantic import ValidationError
 from pytest_agentbench.models import ModelSpec
 
 BASE = "base"
-# Sampling and agent settings of the registry that change how a model behaves in the loop.
-SWEEPABLE = ("temperature", "top_p", "seed", "max_tokens", "tool_choice", "max_format_retries")
+# Sampling and agent settings of the registry that change how a model behaves in the loop
+# (the second line: seed 004's agent knobs, models.ModelSpec).
+SWEEPABLE = ("temperature", "top_p", "seed", "max_tokens", "tool_choice", "max_format_retries",
+             "think", "think_level", "native_thinking", "require_code_change", "min_tool_calls",
+             "max_batch_tool_calls", "confusion_retries", "time_budget")
 
 
 class SweepError(ValueError):
@@ -70,5 +73,6 @@ def _validated(key: str, raw: str) -> str:
     try:
         ModelSpec.model_validate({key: raw})
     except ValidationError as exc:
-        raise SweepError(f"--agentbench-sweep: {key}={raw}: {exc.errors()[0]['msg']}") from None
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise SweepError(f"--agentbench-sweep: {key}={raw}: {message}") from None
     return raw
