@@ -15,7 +15,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pytest_agentbench.agent.knobs import AgentKnobs
-
 from pytest_agentbench.secrets import secret
 from pytest_agentbench.servers.llama_server import CHATML_TOOLS_TEMPLATE, EMBEDDED_GGUF
 

@@ -47,8 +47,8 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "retries_with_feedback": ("string", ("extra tries after failed checks, the failing output fed back "
                                         "(0-3, default 0; a canary's own retries_with_feedback wins)")),
     "workdir": ("string", "where worktrees go (default: the system temp dir)"),
-    "request_timeout": ("string", "seconds one model request may take (default 300); a model "
-                                  "slower than that is budget_time, not a server fault"),
+    "request_timeout": ("string", ("seconds one model request may take (default 300); a model "
+                                   "slower than that is budget_time, not a server fault")),
     "time_budget": ("string", ("fixed (default): every model gets the canary's seconds; scaled: a "
                               "model slower than the reference speed gets proportionally more "
                               "(a registry entry's time_budget wins)")),

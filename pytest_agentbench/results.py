@@ -72,6 +72,23 @@ class AttemptResult(BaseModel):
     protected_changes: list[str] = Field(default_factory=list)
     tests_passed: int | None = None  # passing tests in the pytest checks' reports
     canary_hash: str = ""  # Canary.content_hash: which version of the canary this result is of
+    # Fair limits (issue 14). Which ceiling ended the loop: output_cap, token_budget,
+    # context_window, time_budget, request_timeout, turn_budget (None: no ceiling).
+    limit_hit: str | None = None
+    reasoning_tokens: int = 0  # of completion_tokens; the server's count, else estimated
+    reasoning_tokens_estimated: bool = False
+    # Tool-call statistics (seed 004): per tool name {"calls", "errors"}; replies per batch size.
+    tool_stats: dict[str, dict[str, int]] = Field(default_factory=dict)
+    batch_sizes: dict[str, int] = Field(default_factory=dict)
+    turns_with_tool_calls: int = 0
+    completion_tokens_without_tool_calls: int = 0  # seed 000's "verbose token burn"
+    refused_tool_calls: int = 0  # past max_batch_tool_calls
+    nudges: dict[str, int] = Field(default_factory=dict)  # second chances given, by knob
+    time_budget_mode: str = "fixed"  # fixed | scaled
+    time_budget_seconds: float | None = None  # the budget in force (scaled: canary seconds x scale)
+    time_budget_scale: float | None = None
+    decode_tokens_per_second: float | None = None  # the endpoint's measured decode speed
+    decode_speed_source: str | None = None
 
     @property
     def passed_on_try(self) -> int | None:

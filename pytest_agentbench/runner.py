@@ -263,7 +263,7 @@ def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run:
         model_seconds=round(run.model_seconds, 3), tokens_estimated=run.tokens_estimated,
         cached_prompt_tokens=run.cached_prompt_tokens, finish_reasons=dict(run.finish_reasons),
         quirks=dict(run.quirks), budget=budget.model_dump(), transcript=str(transcript.path),
-        server=server.to_json(), canary_hash=canary.content_hash,
+        server=server.to_json(), canary_hash=canary.content_hash, **run.extra_fields(),
     )
     if run.server_predicted_ms > 0:
         result.tokens_per_second = round(run.server_predicted_tokens / (run.server_predicted_ms / 1000), 2)

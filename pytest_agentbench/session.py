@@ -18,8 +18,10 @@ from typing import Any
 import httpx
 
 from pytest_agentbench import safe_fs
+from pytest_agentbench.agent.time_budget import SpeedMeter
+from pytest_agentbench.agent_config import client_settings, probe_speed, with_model_problems
 from pytest_agentbench.canary import Canary
-from pytest_agentbench.client import ChatClient, ClientSettings
+from pytest_agentbench.client import ChatClient
 from pytest_agentbench.limits import SandboxLimits, unenforced_limits
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
@@ -74,6 +76,7 @@ class Settings:
     retries: int = 3
     backoff: float = 0.5
     retries_with_feedback: int = 0  # the default of canaries that don't set their own
+    time_budget: str = "fixed"  # fixed | scaled: the default of models that don't set their own
 
     def attempt_models(self) -> list[ModelSpec]:
         """Every model in every variant of the sweep, in a stable order (collection needs one)."""
@@ -113,6 +116,8 @@ class AgentbenchSession:
     _clients: dict[tuple[str, str, str], ChatClient] = field(default_factory=dict)
     _endpoint_failures: dict[str, str] = field(default_factory=dict)  # fail fast after a bad start
     _preflights: dict[tuple[str, str], ServerInfo] = field(default_factory=dict)
+    # Decode speed per endpoint (scaled time budgets): one meter for all variants of a model.
+    _speed_meters: dict[tuple[str, str], SpeedMeter] = field(default_factory=dict)
     _workspaces: WorkspaceManager | None = None
     _secrets_guarded: bool = False
     # pytest's hook relay (config.hook), set at configure: how the runner and the reports call
@@ -231,7 +236,7 @@ class AgentbenchSession:
                 )
             self._preflights[key] = info
             self.server_info[model.name] = info.to_json()
-        return self._preflights[key]
+        return with_model_problems(self._preflights[key], model)
 
     def explain_fault(self, model: ModelSpec, detail: str) -> str:
         """Add what is known about a managed server to a server-fault detail."""
@@ -245,20 +250,15 @@ class AgentbenchSession:
         # One kept-alive client per model and endpoint per process: a new client costs ~20 ms.
         key = (model.name, model.variant, model.base_url)
         if key not in self._clients:
-            self._clients[key] = ChatClient(
-                ClientSettings(
-                    base_url=model.base_url,
-                    model=model.model,
-                    api_key=model.api_key,
-                    temperature=model.temperature,
-                    max_tokens=self.settings.max_output_tokens or model.max_tokens,
-                    request_timeout=self.settings.request_timeout,
-                    retries=self.settings.retries,
-                    backoff=self.settings.backoff,
-                    extra_body=model.sampling_body(),
-                    tool_choice=model.tool_choice,
-                )
-            )
+            endpoint = (model.name, model.base_url)
+            info = self._preflights.get(endpoint)
+            client = ChatClient(client_settings(model, self.settings, info.kind if info else None))
+            client.speed = meter = self._speed_meters.setdefault(endpoint, client.speed)
+            if client.settings.knobs.time_budget == "scaled" and not meter.probed:
+                meter.probed = True
+                probe_speed(model, meter, _auth(model), self.settings.request_timeout,
+                            self.server_info.get(model.name))
+            self._clients[key] = client
         return self._clients[key]
 
     @property

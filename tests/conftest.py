@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from pytest_agentbench.servers.preflight import PROBE_TOOL
+from pytest_agentbench.servers.speed_probe import is_probe
 from pytest_agentbench.testing import ScriptedServer
 
 # pytester's in-process runs drop modules first imported inside them. httpx imports httpcore
@@ -19,10 +20,10 @@ from pytest_agentbench.testing import ScriptedServer
 httpx.Client().close()
 
 def agent_requests(server: ScriptedServer) -> list[dict]:
-    """The agent loop's requests, without the preflight's one-off tool probe."""
+    """The agent loop's requests, without the preflight's one-off tool and speed probes."""
     probe = PROBE_TOOL["function"]["name"]
-    return [r for r in server.requests
-            if not any(t.get("function", {}).get("name") == probe for t in r.get("tools", []))]
+    return [r for r in server.requests if not is_probe(r)
+            and not any(t.get("function", {}).get("name") == probe for t in r.get("tools", []))]
 
 
 # A cheap check (no nested pytest): hello.py must define hello() returning "hi".

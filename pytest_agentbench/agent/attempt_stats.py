@@ -30,13 +30,14 @@ class AttemptStats:
         else:
             self.completion_tokens_without_tool_calls += completion_tokens
 
-    def reasoning(self, reported: int | None, text: str | None) -> int:
+    def reasoning(self, reported: int | None, text: str | None, completion_tokens: int) -> int:
         """Reasoning tokens of one reply: the server's ``completion_tokens_details
-        .reasoning_tokens`` when sent, else estimated from the reasoning text."""
+        .reasoning_tokens`` when sent, else estimated from the reasoning text (never more than
+        the reply's completion tokens, which hold them)."""
         if reported is not None:
             tokens = reported
         else:
-            tokens = len(text or "") // CHARS_PER_TOKEN
+            tokens = min(len(text or "") // CHARS_PER_TOKEN, completion_tokens)
             self.reasoning_tokens_estimated |= tokens > 0
         self.reasoning_tokens += tokens
         return tokens

@@ -14,12 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
+from pytest_agentbench.agent.attempt_stats import AttemptStats
+from pytest_agentbench.agent.ceilings import output_cap_detail, slow_request_detail
+from pytest_agentbench.agent.knobs import FinishGate, refused_text
 from pytest_agentbench.agent.parse import (
     ToolCall,
     assistant_message,
     find_tool_confusion,
     prepare_calls,
 )
+from pytest_agentbench.agent.time_budget import TimeBudget
 from pytest_agentbench.agent.tools import (
     IMPLEMENTATIONS,
     Tool,
@@ -28,7 +32,13 @@ from pytest_agentbench.agent.tools import (
     builtin_tools,
 )
 from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import ChatClient, ChatResponse, DeadlineExceeded, InfraError
+from pytest_agentbench.client import (
+    ChatClient,
+    ChatResponse,
+    DeadlineExceeded,
+    InfraError,
+    RequestTimedOut,
+)
 
 MAX_TOOL_RESULT_CHARS = 20_000
 
@@ -44,12 +54,15 @@ class Transcript(Protocol):
 
 
 class LoopStop(Exception):
-    """Ends the loop; ``reason`` is the outcome-relevant cause (DESIGN §5)."""
+    """Ends the loop; ``reason`` is the outcome-relevant cause (DESIGN §5), ``limit`` the ceiling
+    that caused it (output_cap, token_budget, context_window, time_budget, request_timeout,
+    turn_budget), recorded because one fixed limit can starve one model and not another."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, limit: str | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.limit = limit
 
 
 @dataclass
@@ -75,6 +88,15 @@ class LoopResult:
     # Set only when a non-empty final message ended the loop: a blank reply (a reasoning model
     # that put all its text in the reasoning field) stops the loop but claims nothing.
     claimed: bool = False
+    limit_hit: str | None = None  # LoopStop.limit of the stop
+    stats: AttemptStats = field(default_factory=AttemptStats)
+    nudges: Counter = field(default_factory=Counter)  # knobs.FinishGate: second chances given
+    time_budget: dict[str, Any] = field(default_factory=dict)  # TimeBudget.record()
+
+    def extra_fields(self) -> dict[str, Any]:
+        """The counters beyond DESIGN §5's, as results.AttemptResult fields."""
+        return {**self.stats.to_fields(), "nudges": dict(self.nudges), "limit_hit": self.limit_hit,
+                **self.time_budget}
 
     @property
     def claimed_done(self) -> bool:
@@ -115,13 +137,21 @@ class AgentLoop:
         self.transcript = transcript
         self.messages: list[dict[str, Any]] = []
         self.result = LoopResult(stop_reason="final")
+        self.knobs = client.settings.knobs
+        self.gate = FinishGate(self.knobs, nudges=self.result.nudges)
+        self.time = TimeBudget(budget.seconds, self.knobs.time_budget, client.speed,
+                               client.settings.request_timeout)
         self._consecutive_malformed = 0
         self._started = 0.0
-        self.deadline = 0.0
         self._try_turns = self._try_tokens = 0
-        self._last_prompt_tokens = 0
+        self._last_prompt_tokens = self._last_completion_tokens = self._last_reasoning_tokens = 0
 
     # -- public ------------------------------------------------------------------------------
+
+    @property
+    def deadline(self) -> float:
+        """When this try's time runs out (a scaled budget moves it once the speed is measured)."""
+        return self.time.deadline
 
     def remaining_seconds(self) -> float:
         return self.deadline - time.monotonic()
@@ -132,7 +162,8 @@ class AgentLoop:
             {"role": "user", "content": prompt.strip()},
         ]
         self._log({"event": "start", "messages": self.messages, "tools": self.tool_names,
-                   "budget": self.budget.model_dump()})
+                   "budget": self.budget.model_dump(), "knobs": self.knobs.to_json()})
+        self.gate.begin(self.context.root)
         return self._drive()
 
     def resume(self, feedback: str) -> LoopResult:
@@ -145,8 +176,7 @@ class AgentLoop:
         return self._drive()
 
     def _drive(self) -> LoopResult:
-        self._started = time.monotonic()
-        self.deadline = self._started + self.budget.seconds
+        self._started = self.time.started = time.monotonic()
         self.context.remaining_seconds = self.remaining_seconds
         self._try_turns, self._try_tokens = self.result.turns, self.result.total_tokens
         self._consecutive_malformed = 0
@@ -155,25 +185,29 @@ class AgentLoop:
                 self.step()
         except LoopStop as stop:
             self.result.stop_reason, self.result.detail = stop.reason, stop.detail
+            self.result.limit_hit = stop.limit
         except InfraError as exc:
             self.result.stop_reason, self.result.detail = "infra_error", exc.detail
-            self.result.infra_kind = exc.kind
+            self.result.infra_kind, self.result.limit_hit = exc.kind, None
+        self.result.time_budget = self.time.record()
         self.result.wall_seconds += time.monotonic() - self._started
         self._log({"event": "stop", "reason": self.result.stop_reason, "detail": self.result.detail})
         return self.result
 
     def step(self) -> None:
         if self.remaining_seconds() <= 0:
-            raise LoopStop("budget_time", f"time budget of {self.budget.seconds:g}s exhausted")
+            raise LoopStop("budget_time", f"time budget of {self.time.describe()} exhausted",
+                           "time_budget")
         response = self.query()
         self.execute(response)
         used = self.result.total_tokens - self._try_tokens  # budgets apply per try
         if used >= self.budget.tokens:
             raise LoopStop(
-                "budget_tokens", f"token budget of {self.budget.tokens} exhausted ({used} used)"
-            )
+                "budget_tokens", f"token budget of {self.budget.tokens} exhausted ({used} used)",
+                "token_budget")
         if self.result.turns - self._try_turns >= self.budget.turns:
-            raise LoopStop("budget_turns", f"turn budget of {self.budget.turns} exhausted")
+            raise LoopStop("budget_turns", f"turn budget of {self.budget.turns} exhausted",
+                           "turn_budget")
 
     # -- query ---------------------------------------------------------------------------------
 
@@ -181,18 +215,28 @@ class AgentLoop:
         body = self.client.build_request(self.messages, self.tool_defs)
         if self.on_request is not None:
             self.on_request(body)
+        sent = time.monotonic()
         try:
-            response = self.client.chat(body, self.deadline)
-        except DeadlineExceeded:
-            raise LoopStop(
-                "budget_time", f"time budget of {self.budget.seconds:g}s ran out waiting for the model"
-            ) from None
+            response = self.client.chat(body, self.deadline, self.time.request_timeout)
+        except (DeadlineExceeded, RequestTimedOut) as exc:
+            self.result.model_seconds += time.monotonic() - sent  # waited on a generation all along
+            self._time_ceiling(exc)
         except InfraError as exc:
             if exc.kind == "context_overflow":
                 self._context_overflow(exc)
             raise
         self._account(response)
         return response
+
+    def _time_ceiling(self, exc: DeadlineExceeded | RequestTimedOut) -> NoReturn:
+        if isinstance(exc, RequestTimedOut):
+            # Slow is not broken (seed 002): a retry would repeat the same slow generation, and an
+            # infra_error would drop the attempt from every denominator.
+            raise LoopStop("budget_time", slow_request_detail(exc.timeout, self.remaining_seconds()),
+                           "request_timeout") from None
+        raise LoopStop(
+            "budget_time", f"time budget of {self.time.describe()} ran out waiting for the model",
+            "time_budget") from None
 
     def _context_overflow(self, exc: InfraError) -> None:
         """A conversation the model built (by reading and writing) outgrew the server's context:
@@ -208,7 +252,7 @@ class AgentLoop:
             f"context_overflow: after {self.result.turns} turn{'s' * (self.result.turns != 1)} "
             "the conversation no longer fits "
             f"the server's context ({self._last_prompt_tokens} prompt tokens on the last turn): "
-            f"{server_says}",
+            f"{server_says}", "context_window",
         ) from None
 
     def _account(self, response: ChatResponse) -> None:
@@ -227,9 +271,14 @@ class AgentLoop:
         # Token accounting never goes down (the client rejects negative usage; this guards
         # responses built any other way).
         prompt, completion = max(prompt, 0), max(completion, 0)
-        self._last_prompt_tokens = prompt
+        self._last_prompt_tokens, self._last_completion_tokens = prompt, completion
         result.prompt_tokens += prompt
         result.completion_tokens += completion
+        self._last_reasoning_tokens = result.stats.reasoning(response.reasoning_tokens,
+                                                             response.reasoning, completion)
+        if response.completion_tokens is not None or response.timings:
+            self.client.speed.record_response(response.completion_tokens, response.seconds,
+                                              response.timings, "first turn")
         timings = response.timings
         predicted_n, predicted_ms = timings.get("predicted_n"), timings.get("predicted_ms")
         if (isinstance(predicted_n, (int, float)) and isinstance(predicted_ms, (int, float))
@@ -246,7 +295,8 @@ class AgentLoop:
         calls = prepare_calls(response, self.result.turns, self.allowed, self.schemas)
         for call in calls:
             self.result.quirks.update(call.quirks)
-        self.messages.append(assistant_message(response, calls))
+        self.messages.append(assistant_message(response, calls, self.knobs.native_thinking))
+        self.result.stats.turn(len(calls), self._last_completion_tokens)
         usable = [call for call in calls if not call.malformed]
         entry: dict[str, Any] = {"event": "turn", "turn": self.result.turns, "response": {
             "content": response.content, "reasoning": response.reasoning,
@@ -256,22 +306,24 @@ class AgentLoop:
             "seconds": round(response.seconds, 4), "timings": response.timings}, "tool_results": []}
         try:
             if response.finish_reason == "length" and not usable:
-                raise LoopStop(
-                    "budget_tokens",
-                    f"output cap: reply cut off at max_tokens={self.client.settings.max_tokens}"
-                    " with no usable tool call",
-                )
+                raise LoopStop("budget_tokens", output_cap_detail(
+                    response, self.client.settings.max_tokens, self._last_reasoning_tokens), "output_cap")
             if not calls:
-                self._end_without_calls(response)
+                entry["nudge"] = nudge = self._end_without_calls(response)
+                self.messages.append({"role": "user", "content": nudge})
+            batch = self.knobs.max_batch_tool_calls
             for index, call in enumerate(calls):
+                if batch is not None and index >= batch:  # seed 004: calls past N are refused
+                    entry["tool_results"].append(self._answer_unrun(call, refused_text(batch), "refused"))
+                    continue
                 # Budgets hold inside a turn: a reply with many calls must not run past the deadline.
                 if self.context.remaining_seconds() <= 0:
                     entry["tool_results"] += [self._skip_call(c) for c in calls[index:]]
                     raise LoopStop(
                         "budget_time",
-                        f"time budget of {self.budget.seconds:g}s ran out while running tool calls: "
+                        f"time budget of {self.time.describe()} ran out while running tool calls: "
                         f"{len(calls) - index} of {len(calls)} calls of turn {self.result.turns} not run",
-                    )
+                        "time_budget")
                 entry["tool_results"].append(self._run_call(call))
         finally:
             self._log(entry)
@@ -282,8 +334,9 @@ class AgentLoop:
                 f"{calls[-1].error if calls else ''}",
             )
 
-    def _end_without_calls(self, response: ChatResponse) -> NoReturn:
-        """A reply without tool calls ends the loop: confusion, a final message, or neither."""
+    def _end_without_calls(self, response: ChatResponse) -> str:
+        """A reply without tool calls ends the loop - confusion, a final message, or neither -
+        unless a knob gives the model another chance: then the re-prompt or nudge it will hear."""
         content = (response.content or "").strip()
         confusion = find_tool_confusion(response.content, self.allowed)
         if not confusion and not content:
@@ -293,7 +346,15 @@ class AgentLoop:
             if confusion:
                 confusion += " (in the reasoning field)"
         if confusion:
-            raise LoopStop("tool_confusion", confusion)
+            reprompt = self.gate.on_confusion(confusion)
+            if reprompt is not None:
+                return reprompt
+            used = self.gate.nudges["tool_confusion"]
+            raise LoopStop("tool_confusion", confusion + (f" (again, after {used} re-prompt"
+                                                          f"{'s' * (used != 1)})" if used else ""))
+        nudge = self.gate.on_finish(self.context.root, self.result.tool_calls)
+        if nudge is not None:
+            return nudge
         self.result.final_message = response.content
         if content:
             self.result.claimed = True
@@ -303,15 +364,21 @@ class AgentLoop:
 
     def _skip_call(self, call: ToolCall) -> dict[str, Any]:
         """Answer a call the deadline left unrun, so every call id still has its tool message
-        (a history with an unanswered call is invalid to the server). It still counts as a call
-        the model made."""
+        (a history with an unanswered call is invalid to the server)."""
+        return self._answer_unrun(call, "Error: time budget exhausted; this call was not run", "not_run")
+
+    def _answer_unrun(self, call: ToolCall, text: str, why: str) -> dict[str, Any]:
+        """A call answered with an error and never run (deadline, batch limit): it still counts
+        as a call the model made."""
         self.result.tool_calls += 1
+        self.result.stats.call(call.tool or call.name, error=True)
         if call.malformed:
             self.result.malformed_tool_calls += 1
-        text = "Error: time budget exhausted; this call was not run"
+        if why == "refused":
+            self.result.stats.refused_tool_calls += 1
         self.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
         return {"id": call.id, "tool": call.tool, "error": True, "result": text, "seconds": 0.0,
-                "not_run": True}
+                why: True}
 
     def _run_call(self, call: ToolCall) -> dict[str, Any]:
         self.result.tool_calls += 1
@@ -332,6 +399,7 @@ class AgentLoop:
             text = text[:MAX_TOOL_RESULT_CHARS] + f"\n... [truncated {len(text) - MAX_TOOL_RESULT_CHARS} characters]"
         seconds = time.monotonic() - started
         self.result.tool_seconds += seconds
+        self.result.stats.call(call.tool or call.name, is_error)
         self.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
         return {"id": call.id, "tool": call.tool, "error": is_error, "result": text[:2000],
                 "seconds": round(seconds, 4)}

@@ -137,9 +137,16 @@ def prepare_calls(response: ChatResponse, turn: int, allowed: frozenset[str],
     return calls
 
 
-def assistant_message(response: ChatResponse, calls: list[ToolCall]) -> dict[str, Any]:
-    """The assistant turn as it goes back into the history (append-only, for prefix caching)."""
+def assistant_message(response: ChatResponse, calls: list[ToolCall],
+                      native_thinking: bool = False) -> dict[str, Any]:
+    """The assistant turn as it goes back into the history (append-only, for prefix caching).
+    With ``native_thinking`` (seed 004) its reasoning goes back too, in the field the server sent
+    it in (``reasoning_content``: llama.cpp, vLLM; ``reasoning``: Ollama, LM Studio, MLX), which is
+    the field each reads on assistant messages; without it, reasoning is dropped, as most chat
+    templates do."""
     message: dict[str, Any] = {"role": "assistant", "content": response.content or ""}
+    if native_thinking and response.reasoning:
+        message[response.reasoning_key or "reasoning_content"] = response.reasoning
     if calls:
         message["tool_calls"] = [
             {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.history_arguments}}

@@ -6,8 +6,8 @@ model decoding at :data:`REFERENCE_TOKENS_PER_SECOND` needs; a slower model gets
 more (half as fast, twice the time), a faster one keeps the canary's seconds (tools and checks do
 not speed up with the model), and no model gets more than :data:`MAX_SCALE` times. The
 per-request timeout scales by the same factor. The speed is the endpoint's, measured once per
-process (a preflight probe, else the first turns) and shared by every attempt on it, so every
-attempt of a model gets the same budget.
+process (a preflight probe, then the first agent turn when that is slower) and shared by every
+attempt on it, so the attempts of a model get the same budget.
 """
 
 from __future__ import annotations
@@ -29,26 +29,39 @@ def scale_for(tokens_per_second: float) -> float:
 
 @dataclass
 class SpeedMeter:
-    """One endpoint's decode speed. The first usable measurement is kept: budgets must not drift
-    from attempt to attempt with the noise of later turns."""
+    """One endpoint's decode speed: the preflight probe's, lowered by the first agent turn's when
+    that is slower (decoding slows as the context grows: measured on SmolLM2-135M with 2 CPU
+    threads, 145 tokens/s for the probe's short prompt, 45 at a first turn's 1,386-token
+    prompt). Then it is fixed: budgets must not drift from attempt to attempt with the noise of
+    later turns, and a budget only ever grows within an attempt."""
 
     tokens_per_second: float | None = None
     source: str | None = None
+    probed: bool = False  # the preflight probe has run (servers/speed_probe.py)
+    turn_measured: bool = False  # an agent turn has been measured: the speed is final
 
-    def record(self, tokens: float, seconds: float, source: str) -> None:
-        if self.tokens_per_second is None and tokens >= MIN_MEASURED_TOKENS and seconds > 0:
-            self.tokens_per_second, self.source = round(tokens / seconds, 2), source
+    def record(self, tokens: float, seconds: float, source: str, from_turn: bool = False) -> None:
+        if self.turn_measured or tokens < MIN_MEASURED_TOKENS or seconds <= 0:
+            return
+        if not from_turn and self.tokens_per_second is not None:
+            return
+        self.turn_measured = from_turn
+        speed = round(tokens / seconds, 2)
+        if self.tokens_per_second is None or speed < self.tokens_per_second:
+            self.tokens_per_second, self.source = speed, source
 
     def record_response(self, completion_tokens: int | None, seconds: float,
                         timings: dict[str, Any], where: str) -> None:
         """From one reply: the server's own decode timings (llama.cpp ``timings.predicted_n`` /
         ``predicted_ms``) when it sends them, else completion tokens over the request's wall time
         (which includes prompt processing: a lower speed, so more time - never less)."""
+        turn = where != "preflight probe"
         n, ms = timings.get("predicted_n"), timings.get("predicted_ms")
         if isinstance(n, (int, float)) and isinstance(ms, (int, float)) and n > 0 and ms > 0:
-            self.record(float(n), ms / 1000, f"{where}: server timings")
+            self.record(float(n), ms / 1000, f"{where}: server timings", turn)
         elif completion_tokens:
-            self.record(float(completion_tokens), seconds, f"{where}: completion tokens / request time")
+            self.record(float(completion_tokens), seconds, f"{where}: completion tokens / request time",
+                        turn)
 
 
 class TimeBudget:

@@ -73,13 +73,46 @@ def _canaries(report: dict) -> str:
                   rows, numeric={3, 4})
 
 
+def _loop(report: dict) -> str:
+    """Tool calls, token split and the harness's help, per model (its all-tiers row)."""
+    rows = [r for r in report["aggregates"] if r["tier"] == "all"]
+    return _table(["model", "tool calls (errors)", "turns with a call", "batch max / mean",
+                   "completion tokens without a call", "reasoning tokens", "nudges", "refused",
+                   "limits hit", "decode tok/s"],
+                  [[_e(r["model"] if r["variant"] == "base" else f"{r['model']}/{r['variant']}"),
+                    _e(", ".join(f"{n} {c['calls']} ({c['errors']})" for n, c in r.get("tool_stats", {}).items())),
+                    _rate(r.get("tool_call_turn_share")),
+                    f"{r.get('max_batch_size', 0)} / {_rate(r.get('mean_batch_size'))}",
+                    str(r.get("completion_tokens_without_tool_calls", 0)),
+                    str(r.get("reasoning_tokens", 0)) + (" est." if r.get("reasoning_tokens_estimated") else ""),
+                    _e(", ".join(f"{k} {v}" for k, v in (r.get("nudges") or {}).items()) or "-"),
+                    str(r.get("refused_tool_calls", 0)),
+                    _e(", ".join(f"{k} {v}" for k, v in (r.get("limits_hit") or {}).items()) or "-"),
+                    _e(r.get("decode_tokens_per_second") or "-")] for r in rows])
+
+
+def _attempt_extras(a: dict) -> str:
+    """What limited the attempt and what help it got (issue 14)."""
+    parts = []
+    if a.get("limit_hit"):
+        parts.append(f"limit hit: {a['limit_hit']}")
+    if a.get("time_budget_mode") == "scaled":
+        parts.append(f"time budget {a.get('time_budget_seconds')} s (x{a.get('time_budget_scale')}, "
+                     f"{a.get('decode_tokens_per_second')} tokens/s)")
+    if a.get("reasoning_tokens"):
+        parts.append(f"{a['reasoning_tokens']} reasoning tokens")
+    if a.get("nudges"):
+        parts.append("nudges: " + ", ".join(f"{k} {v}" for k, v in a["nudges"].items()))
+    return f"<p><small>{_e(' · '.join(parts))}</small></p>" if parts else ""
+
+
 def _attempts(report: dict) -> str:
     parts = []
     for a in report["attempts"]:
         title = (f"{_e(a['canary'])} · {_e(a['model'])} · r{a['repeat']} · {_outcome(a['outcome'])}"
                  f" <small>{a['turns']} turns, {a['prompt_tokens'] + a['completion_tokens']} tokens,"
                  f" {a['wall_seconds']:.1f} s</small>")
-        body = [f"<p>{_e(a['detail'])}</p>"]
+        body = [f"<p>{_e(a['detail'])}</p>", _attempt_extras(a)]
         if a.get("files_changed"):
             body.append(f"<p>changed: {_e(', '.join(a['files_changed']))}</p>")
         if a.get("protected_changes"):
@@ -106,6 +139,7 @@ def render_html(report: dict) -> str:
     if infra:
         notes.append(f'<p class="warn">{infra} attempt(s) ended in infra_error (a model-server fault):'
                      " left out of n and every rate.</p>")
+    notes += [f'<p class="warn">{_e(w["message"])}</p>' for w in report.get("fairness") or []]
     if env.get("sandbox") and env["sandbox"] != "bubblewrap":
         notes.append(f'<p class="warn">Sandbox tier: {_e(env["sandbox"])} (no OS sandbox).</p>')
     gates = report.get("gates") or []
@@ -119,6 +153,7 @@ def render_html(report: dict) -> str:
         + "".join(notes)
         + "<h2>Per model and tier</h2>" + _aggregates(report)
         + (f"<h2>Gates</h2><ul>{gate_html}</ul>" if gates else "")
+        + "<h2>Tool calls and tokens per model</h2>" + _loop(report)
         + "<h2>Per canary</h2>" + _canaries(report)
         + f"<h2>Attempts ({len(report['attempts'])})</h2>" + _attempts(report)
         + "</body></html>\n"

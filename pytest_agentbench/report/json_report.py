@@ -10,6 +10,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest_agentbench import __version__
+from pytest_agentbench.agent.time_budget import (
+    MAX_SCALE,
+    REFERENCE_TOKENS_PER_SECOND,
+)
+from pytest_agentbench.report.fairness import fairness_warnings
 from pytest_agentbench.report.summary import aggregate_rows, canary_rows
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.session import AgentbenchSession, Settings
@@ -26,7 +31,14 @@ def run_settings(settings: Settings) -> dict:
     """The settings a report (or a re-render from the database) needs to read its numbers."""
     return {"repeats": settings.repeats, "tiers": settings.tiers, "ks": settings.ks,
             "confidence": settings.confidence,
-            "variants": {v.name: v.overrides for v in settings.variants}}
+            "variants": {v.name: v.overrides for v in settings.variants},
+            # How each model ran in the loop (a variant's overrides are under "variants").
+            "agent": {m.name: m.agent_settings(settings.time_budget) for m in settings.models},
+            "time_budget": {"default": settings.time_budget,
+                            "reference_tokens_per_second": REFERENCE_TOKENS_PER_SECOND,
+                            "max_scale": MAX_SCALE},
+            "request_timeout": settings.request_timeout,
+            "max_output_tokens": settings.max_output_tokens}
 
 
 def assemble_report(*, run_id: str, started: str, finished: str | None, interrupted: bool,
@@ -55,6 +67,8 @@ def assemble_report(*, run_id: str, started: str, finished: str | None, interrup
         "attempts": [result.model_dump(mode="json") for result in results],
         "summary": canary_rows(results, confidence),
         "aggregates": aggregate_rows(results, ks, confidence),
+        # One model cut by a cap or a timeout the others were not (report/fairness.py).
+        "fairness": fairness_warnings(results),
     }
     if gates is not None:
         report["gates"] = gates

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from pytest_agentbench.report.loop_stats import loop_stats
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.stats import pass_at_k, pass_hat_k, stability, wilson_interval
 
@@ -135,6 +136,7 @@ def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict
         "discriminator": {"n": discriminator.n, "c": discriminator.c} if discriminator.results else None,
         "infra_errors": group.infra_errors,
         "outcomes": dict(sorted(outcomes.items())),
+        **loop_stats(group.scored),
     }
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pytest_agentbench.report.fairness import fairness_warnings
+from pytest_agentbench.report.loop_stats import loop_stats_line
 from pytest_agentbench.report.summary import aggregate_rows
 from pytest_agentbench.results import AttemptResult
 
@@ -59,7 +61,9 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
                 f"{t} {'try' if t == 1 else 'tries'} {rate:.2f}"
                 for t, rate in enumerate(row["pass_rate_by_try"], start=1))
         lines.append(f"{'':<25}{outcomes}")
-    notes = []
+        if row["n"] and (row["tier"] == "all" or not multi_tier):
+            lines.append(f"{'':<25}{loop_stats_line(row)}")
+    notes = [warning["message"] for warning in fairness_warnings(results)]
     infra = sum(1 for r in results if r.outcome == "infra_error")
     if infra:
         notes.append(
@@ -99,7 +103,7 @@ def write_run_summary(terminalreporter: Any, session: AgentbenchSession,
         for line in session.sandbox_banner():
             terminalreporter.write_line(line, yellow="WARNING" in line)
     for line in summary_lines(session.results, settings.repeats, settings.ks, settings.confidence):
-        terminalreporter.write_line(line)
+        terminalreporter.write_line(line, yellow=line.startswith(("fairness:", "WARNING")))
     for name, info in sorted(session.server_info.items()):
         for text in info.get("warnings", []):
             terminalreporter.write_line(f"WARNING {name}: {text}", yellow=True)
