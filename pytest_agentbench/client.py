@@ -76,7 +76,7 @@ class ChatResponse:
     finish_reason: str | None
     prompt_tokens: int | None
     completion_tokens: int | None
-    seconds: float  # wall time of the request, retries included
+    seconds: float  # time the request(s) were in flight, retries included; not encode/parse
     timings: dict[str, Any] = field(default_factory=dict)  # server-side timings when reported
     raw: dict[str, Any] = field(default_factory=dict)
     reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens
@@ -177,6 +177,9 @@ def _check_protocol(body: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str
     return choice, message, usage
 
 
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def parse_chat_response(body: Any, seconds: float) -> ChatResponse:
     """Read one chat-completions body; raise :class:`InfraError` for one that breaks the protocol."""
     choice, message, usage = _check_protocol(body)
@@ -248,15 +251,23 @@ class ChatClient:
         """POST ``body``; retry faults with backoff until ``deadline`` (a ``time.monotonic()``).
         ``request_timeout`` (default: the settings') bounds one request."""
         limit = request_timeout or self.settings.request_timeout
-        started = time.monotonic()
+        # Encoded once, outside the clock: ``seconds`` is the time requests were in flight (last
+        # byte sent to last byte received); encoding and parsing are the harness's time.
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        in_flight = 0.0
         last_problem = "no attempt made"
         for attempt in range(self.settings.retries + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DeadlineExceeded(last_problem)
             timeout = min(limit, remaining)
+            sent = time.monotonic()
             try:
-                response = self._http.post(self.url, json=body, timeout=timeout)
+                try:
+                    response = self._http.post(self.url, content=content, timeout=timeout,
+                                               headers=_JSON_HEADERS)
+                finally:
+                    in_flight += time.monotonic() - sent  # failed tries waited on the server too
             except httpx.ReadTimeout:
                 # Connected and sent: the server is generating. Cut by the attempt's deadline, or
                 # slower than the request timeout - either way a time ceiling, never retried.
@@ -283,7 +294,7 @@ class ChatClient:
                                 raise InfraError(f"context_overflow: {error[:300]}", "context_overflow")
                             last_problem = f"server error: {error[:300]}"
                         else:
-                            return parse_chat_response(body_json, time.monotonic() - started)
+                            return parse_chat_response(body_json, in_flight)
                 elif _is_context_overflow(response.status_code, text):
                     raise InfraError(f"context_overflow: {text[:300]}", "context_overflow")
                 elif response.status_code not in RETRY_STATUSES:
