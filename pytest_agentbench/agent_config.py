@@ -37,12 +37,13 @@ def with_model_problems(info: ServerInfo, model: ModelSpec) -> ServerInfo:
     return dataclasses.replace(info, problems=[*info.problems, problem])
 
 
-def client_settings(model: ModelSpec, settings: Settings, kind: str | None) -> ClientSettings:
+def client_settings(model: ModelSpec, settings: Settings, kind: str | None,
+                    base_url: str | None = None) -> ClientSettings:
     """The client of one model variant on a server of ``kind`` (None: not probed; treated as a
     generic OpenAI-compatible server)."""
     thinking = thinking_fields(kind, model.think, model.think_level)
     return ClientSettings(
-        base_url=model.base_url,
+        base_url=base_url or model.base_url,  # a managed server's URL, once started
         model=model.model,
         api_key=model.api_key,
         temperature=model.temperature,
@@ -58,10 +59,10 @@ def client_settings(model: ModelSpec, settings: Settings, kind: str | None) -> C
 
 
 def probe_speed(model: ModelSpec, meter: SpeedMeter, headers: dict[str, str], timeout: float,
-                server_info: dict | None) -> None:
+                server_info: dict | None, base_url: str | None = None) -> None:
     """Measure the endpoint's decode speed once (scaled budgets) and record it with its server."""
     with httpx.Client(headers=headers) as http:
-        problem = measure_decode_speed(http, model.base_url, model.model, meter, timeout)
+        problem = measure_decode_speed(http, base_url or model.base_url, model.model, meter, timeout)
     if server_info is not None:
         # The probe's short prompt: the fastest this endpoint decodes (attempts record the speed
         # their budget used, which the first agent turn may have lowered).

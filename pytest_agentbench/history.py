@@ -44,7 +44,7 @@ class RunRecorder:
     def finish(self, exit_status: int, interrupted: bool) -> None:
         if self._store is None:
             return
-        models = {m.name: {**m.describe(), "server": self.session.server_info.get(m.name)}
+        models = {m.name: {**m.describe(), "base_url": self.session.endpoint_of(m), "server": self.session.server_info.get(m.name)}
                   for m in self.session.settings.models}
         self._store.update_models(self.session.run_id, models)
         self._store.finish_run(self.session.run_id, datetime.now(timezone.utc), int(exit_status),

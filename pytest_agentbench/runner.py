@@ -89,7 +89,8 @@ class Workspace:
         transcript = session.transcript_for(name)
         transcript.write({"event": "attempt", "nodeid": nodeid, "canary": canary.id,
                           "model": model.name, "repeat": repeat, "run_id": session.run_id,
-                          "worktree": str(worktree), "endpoint": model.describe()})
+                          "worktree": str(worktree),
+                          "endpoint": {**model.describe(), "base_url": session.endpoint_of(model)}})
         extra = session.check_paths(canary)
         return cls(baseline, worktree, home, command_env(home),
                    session.sandbox_for(worktree, home, baseline.path / ".git", extra), transcript,

@@ -123,6 +123,7 @@ class AgentbenchSession:
     # pytest's hook relay (config.hook), set at configure: how the runner and the reports call
     # the pytest_agentbench_* hooks (hookspecs.py). None outside a pytest run (unit tests).
     hook: Any = None
+    endpoints: dict[str, str] = field(default_factory=dict)  # model name -> managed server's URL
     undumpable: bool = False  # none tier: /proc/<pid>/environ closed to same-user processes
     _work_root: Path | None = None
 
@@ -218,16 +219,23 @@ class AgentbenchSession:
         except ServerStartError as exc:
             self._endpoint_failures[model.name] = str(exc)
             raise
-        model.base_url = state.base_url
+        # Recorded here, not written into the ModelSpec: specs are shared (sweep variants are
+        # copies of one), and nobody else's object changes behind its back.
+        self.endpoints[model.name] = state.base_url
         return state.base_url
+
+    def endpoint_of(self, model: ModelSpec) -> str:
+        """Where ``model`` is served: its managed server's URL once started, else its base_url."""
+        return self.endpoints.get(model.name, model.base_url)
 
     def preflight(self, model: ModelSpec) -> ServerInfo:
         """What serves ``model`` and whether it can run an agent loop honestly; once per endpoint
         per process. Problems (no tool parser, too small a context) come with their fix."""
-        key = (model.name, model.base_url)
+        url = self.endpoint_of(model)
+        key = (model.name, url)
         if key not in self._preflights:
             with httpx.Client(headers=_auth(model)) as http:
-                info = preflight(model.base_url, model.model, http)
+                info = preflight(url, model.model, http)
             expected = model.context_window or (model.server.context_window if model.server else None)
             if expected and info.context_window and info.context_window < expected:
                 info.problem(
@@ -248,16 +256,17 @@ class AgentbenchSession:
 
     def client_for(self, model: ModelSpec) -> ChatClient:
         # One kept-alive client per model and endpoint per process: a new client costs ~20 ms.
-        key = (model.name, model.variant, model.base_url)
+        url = self.endpoint_of(model)
+        key = (model.name, model.variant, url)
         if key not in self._clients:
-            endpoint = (model.name, model.base_url)
+            endpoint = (model.name, url)
             info = self._preflights.get(endpoint)
-            client = ChatClient(client_settings(model, self.settings, info.kind if info else None))
+            client = ChatClient(client_settings(model, self.settings, info.kind if info else None, url))
             client.speed = meter = self._speed_meters.setdefault(endpoint, client.speed)
             if client.settings.knobs.time_budget == "scaled" and not meter.probed:
                 meter.probed = True
                 probe_speed(model, meter, _auth(model), self.settings.request_timeout,
-                            self.server_info.get(model.name))
+                            self.server_info.get(model.name), url)
             self._clients[key] = client
         return self._clients[key]
 

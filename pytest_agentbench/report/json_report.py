@@ -88,7 +88,7 @@ def build_report(session: AgentbenchSession, interrupted: bool = False, *,
         interrupted=interrupted,
         environment={**environment(), **session.sandbox_environment()},
         settings={**run_settings(settings), "max_infra_rate": max_infra_rate},
-        models={spec.name: {**spec.describe(), "server": session.server_info.get(
+        models={spec.name: {**spec.describe(), "base_url": session.endpoint_of(spec), "server": session.server_info.get(
                     spec.name, {"kind": None, "context_window": None})}
                 for spec in settings.models},
         results=session.results,
