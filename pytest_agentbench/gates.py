@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pytest_agentbench.canary import TIERS
+from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.stats import wilson_interval
 
-INFRA = "infra_error"
+INFRA = Outcome.INFRA_ERROR.value
 NAMED_MISSING = 3  # nodeids a gate message names before it says "and N more"
 
 
@@ -116,7 +117,7 @@ def evaluate(gate: Gate, results: list[AttemptResult], mode: str = "point",
     in_scope = gate.select(results)
     scored = [r for r in in_scope if r.outcome != INFRA]
     absent = [m for m in missing if gate.covers(m.model, m.tier)]
-    n, c = len(scored), sum(r.outcome == "passed" for r in scored)
+    n, c = len(scored), sum(r.outcome == Outcome.PASSED.value for r in scored)
     infra = len(in_scope) - n
     total = len(in_scope) + len(absent)
     problems = []

@@ -157,7 +157,7 @@ class Agent:
             run = self.loop.run(prompt)
         else:
             run = self.loop.resume(prompt)
-        if run.stop_reason == "infra_error":
+        if run.stop_reason == Outcome.INFRA_ERROR.value:
             raise AgentInfraError(f"model server fault: {run.detail}")
         if self.workspace.check_integrity():
             pytest.fail(f"the agent tampered with git: {'; '.join(self.workspace.tampered)}",
@@ -207,7 +207,7 @@ class Agent:
         assert self.workspace is not None and self.server is not None
         result = loop_result(canary, model, repeat, self.nodeid, run, self.budget,
                              self.workspace.transcript, self.server)
-        if run.stop_reason == "infra_error":
+        if run.stop_reason == Outcome.INFRA_ERROR.value:
             result.detail = self.session.explain_fault(model, f"model server fault: {run.detail}")
         elif self.workspace.tampered:
             result.outcome, result.integrity_problems = Outcome.TAMPERED.value, self.workspace.tampered

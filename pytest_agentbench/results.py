@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from pytest_agentbench.outcome import Outcome
+
 
 class CheckRecord(BaseModel):
     command: str
@@ -93,7 +95,7 @@ class AttemptResult(BaseModel):
     @property
     def passed_on_try(self) -> int | None:
         """1-based try that passed (1 without retries), None when the attempt did not pass."""
-        if self.outcome != "passed":
+        if self.outcome != Outcome.PASSED.value:
             return None
         return len(self.tries) or 1
 

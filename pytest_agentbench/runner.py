@@ -199,7 +199,7 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         last_try = try_number > retries
         result = loop_result(canary, model, repeat, nodeid, run, budget, transcript, server)
         verification = None
-        if run.stop_reason == "infra_error":
+        if run.stop_reason == Outcome.INFRA_ERROR.value:
             # A server fault says nothing about the model: no verification, no verdict.
             result.detail = session.explain_fault(model, f"model server fault: {run.detail}")
         elif workspace.check_integrity():

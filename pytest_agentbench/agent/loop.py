@@ -39,6 +39,7 @@ from pytest_agentbench.client import (
     InfraError,
     RequestTimedOut,
 )
+from pytest_agentbench.outcome import Outcome
 
 MAX_TOOL_RESULT_CHARS = 20_000
 
@@ -187,7 +188,7 @@ class AgentLoop:
             self.result.stop_reason, self.result.detail = stop.reason, stop.detail
             self.result.limit_hit = stop.limit
         except InfraError as exc:
-            self.result.stop_reason, self.result.detail = "infra_error", exc.detail
+            self.result.stop_reason, self.result.detail = Outcome.INFRA_ERROR.value, exc.detail
             self.result.infra_kind, self.result.limit_hit = exc.kind, None
         self.result.time_budget = self.time.record()
         self.result.wall_seconds += time.monotonic() - self._started

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.summary import group_by
 from pytest_agentbench.results import AttemptResult
 
@@ -37,14 +38,14 @@ def _label(model: str, variant: str) -> str:
 
 def fairness_warnings(results: list[AttemptResult]) -> list[dict[str, Any]]:
     """One entry per model (× variant) and limit that starved it and not the others."""
-    entrants = {key: [r for r in group.results if r.outcome != "infra_error"]
+    entrants = {key: [r for r in group.results if r.outcome != Outcome.INFRA_ERROR.value]
                 for key, group in group_by(results, "model", "variant").items()}
     entrants = {key: scored for key, scored in entrants.items() if scored}
     if len(entrants) < 2:
         return []
     warnings = []
     for limit, (what, fix) in LIMITS.items():
-        cut = {key: [r for r in scored if r.limit_hit == limit and r.outcome != "passed"]
+        cut = {key: [r for r in scored if r.limit_hit == limit and r.outcome != Outcome.PASSED.value]
                for key, scored in entrants.items()}
         shares = {key: len(cut[key]) / len(scored) for key, scored in entrants.items()}
         for key, share in shares.items():
