@@ -124,8 +124,7 @@ class Workspace:
                 hook.pytest_agentbench_request(body=body, attempt=info)
         return AgentLoop(
             client=session.client_for(model),
-            context=ToolContext(root=self.worktree, env=self.env,
-                                remaining_seconds=lambda: budget.seconds, sandbox=self.sandbox),
+            context=ToolContext(root=self.worktree, env=self.env, sandbox=self.sandbox),
             budget=budget,
             tools=_tools_for(canary, model),
             max_malformed=model.max_format_retries or session.settings.max_malformed,

@@ -31,11 +31,17 @@ class ToolError(Exception):
     """A tool call that could not be carried out; the message is shown to the model."""
 
 
+def _no_deadline() -> float:
+    return float("inf")
+
+
 @dataclass
 class ToolContext:
     root: Path  # the worktree; every path the model names is relative to it
     env: dict[str, str]
-    remaining_seconds: Callable[[], float]  # the attempt's time budget left
+    # The attempt's time left. The AgentLoop that runs the tools owns the deadline and sets this
+    # when a try starts; whoever builds the context leaves it alone.
+    remaining_seconds: Callable[[], float] = _no_deadline
     sandbox: Sandbox | None = None  # None: the process tier
 
 
