@@ -247,13 +247,15 @@ class ChatClient:
         body.update(self.settings.extra_body)
         return body
 
-    def chat(self, body: dict, deadline: float, request_timeout: float | None = None) -> ChatResponse:
+    def chat(self, body: dict, deadline: float, request_timeout: float | None = None,
+             content: bytes | None = None) -> ChatResponse:
         """POST ``body``; retry faults with backoff until ``deadline`` (a ``time.monotonic()``).
         ``request_timeout`` (default: the settings') bounds one request."""
         limit = request_timeout or self.settings.request_timeout
         # Encoded once, outside the clock: ``seconds`` is the time requests were in flight (last
         # byte sent to last byte received); encoding and parsing are the harness's time.
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        if content is None:  # the loop passes its incrementally encoded body
+            content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         in_flight = 0.0
         last_problem = "no attempt made"
         for attempt in range(self.settings.retries + 1):

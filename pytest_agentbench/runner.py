@@ -120,8 +120,9 @@ class Workspace:
             for tools in hook.pytest_agentbench_tools(canary=canary, model=model):
                 extra_tools.update(tools or {})
 
-            def on_request(body: dict[str, Any]) -> None:
-                hook.pytest_agentbench_request(body=body, attempt=info)
+            if hook.pytest_agentbench_request.get_hookimpls():  # else: bodies encode incrementally
+                def on_request(body: dict[str, Any]) -> None:
+                    hook.pytest_agentbench_request(body=body, attempt=info)
         return AgentLoop(
             client=session.client_for(model),
             context=ToolContext(root=self.worktree, env=self.env, sandbox=self.sandbox),
