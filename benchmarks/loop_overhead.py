@@ -21,7 +21,7 @@ from pytest_agentbench.client import ChatClient, ClientSettings
 from pytest_agentbench.sandbox import command_env
 from pytest_agentbench.session import JsonlTranscript
 from pytest_agentbench.testing import ScriptedServer, call
-from pytest_agentbench.workspace import WorkspaceManager
+from pytest_agentbench.workspace import TreeManager
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
         for index in range(20):
             (source / f"m{index}.py").write_text(f"X = {index}\n" * 50)
         (source / "a.py").write_text("A = 1\n" * 100)
-        manager = WorkspaceManager(root / "work")
+        manager = TreeManager(root / "work")
         started = time.perf_counter()
         baseline = manager.baseline(source, "bench")
         worktree = manager.create_worktree(baseline, "w")

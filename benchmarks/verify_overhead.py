@@ -29,7 +29,7 @@ from pytest_agentbench import sandbox as sandbox_module
 from pytest_agentbench.canary import Canary
 from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env, run_command
 from pytest_agentbench.verify import CheckSetup, run_verification
-from pytest_agentbench.workspace import WorkspaceManager
+from pytest_agentbench.workspace import TreeManager
 
 
 def make_canary(root: Path, files: int) -> Canary:
@@ -62,7 +62,7 @@ def bench_size(files: int, rounds: int, jail: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         canary = make_canary(root, files)
-        manager = WorkspaceManager(root / "work")
+        manager = TreeManager(root / "work")
         baseline = manager.baseline(canary.repo_dir, canary.id)
         tree = manager.create_worktree(baseline, "agent")
         (tree / "pkg0" / "mod0.py").write_text("VALUE = 'changed'\n")

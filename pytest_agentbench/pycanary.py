@@ -30,7 +30,7 @@ from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome, classify
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.runner import (
-    Workspace,
+    AttemptEnvironment,
     attempt_info,
     loop_result,
     server_problem,
@@ -130,12 +130,12 @@ class Agent:
             settings.turns, settings.tokens, settings.seconds)
         session.guard_secrets()
         self.server, self.setup_problem = server_problem(session, attempt.model)
-        self.workspace: Workspace | None = None
+        self.workspace: AttemptEnvironment | None = None
         self.loop: AgentLoop | None = None
         self.last: AgentRun | None = None
         self.change: TreeChange | None = None  # the agent's change as of the last run()
         if not self.setup_problem:
-            self.workspace = Workspace.open(session, attempt.canary, attempt.model, attempt.repeat, nodeid)
+            self.workspace = AttemptEnvironment.open(session, attempt.canary, attempt.model, attempt.repeat, nodeid)
 
     @property
     def path(self) -> Path:

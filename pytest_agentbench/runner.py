@@ -60,7 +60,7 @@ def setup_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, bu
 
 
 @dataclass
-class Workspace:
+class AttemptEnvironment:
     """One attempt's worktree and what runs in it: environment, sandbox, transcript."""
 
     baseline: Baseline
@@ -75,14 +75,14 @@ class Workspace:
 
     @classmethod
     def open(cls, session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int,
-             nodeid: str) -> Workspace:
+             nodeid: str) -> AttemptEnvironment:
         # The variant is part of the name: a sweep runs one model several times per repeat.
         name = slug(f"{canary.id}-{model.id_fragment}-r{repeat}")
-        baseline = session.workspaces.baseline(canary.repo_dir, canary.id)
+        baseline = session.trees.baseline(canary.repo_dir, canary.id)
         if session.pool_trees:
-            worktree = session.workspaces.acquire(baseline)
+            worktree = session.trees.acquire(baseline)
         else:  # kept worktrees carry the attempt's name
-            worktree = session.workspaces.create_worktree(baseline, name)
+            worktree = session.trees.create_worktree(baseline, name)
         home = worktree.parent / f"{name}.home"
         safe_fs.remove_tree(home)  # a home left by an interrupted earlier run of the same name
         home.mkdir()
@@ -98,7 +98,7 @@ class Workspace:
 
     def check_setup(self, session: AgentbenchSession) -> CheckSetup:
         """Where this attempt's checks run: a fresh tree of the same baseline, same tier."""
-        return CheckSetup(session.workspaces, self.baseline, jail=session.sandbox_tier == "bubblewrap",
+        return CheckSetup(session.trees, self.baseline, jail=session.sandbox_tier == "bubblewrap",
                           limits=session.settings.sandbox_limits, extra_readonly=self.extra_readonly,
                           reuse=session.pool_trees)
 
@@ -145,10 +145,10 @@ class Workspace:
             problems.append(f"transcript: {exc}")
         if self.tampered:
             # The baseline repository can't be trusted any more: later attempts rebuild it.
-            session.workspaces.discard(self.baseline)
+            session.trees.discard(self.baseline)
         if not session.settings.keep_worktrees:
             reuse = session.pool_trees and not self.tampered
-            problems.append(session.workspaces.release(self.baseline, self.worktree, reuse) or "")
+            problems.append(session.trees.release(self.baseline, self.worktree, reuse) or "")
             problems.append(safe_fs.remove_tree(self.home) or "")
         return "; ".join(p for p in problems if p) or None
 
@@ -166,7 +166,7 @@ def run_attempt(
     if problem:
         return setup_failure(canary, model, repeat, nodeid, budget, server, problem, started)
     try:
-        workspace = Workspace.open(session, canary, model, repeat, nodeid)
+        workspace = AttemptEnvironment.open(session, canary, model, repeat, nodeid)
     except Exception as exc:  # noqa: BLE001 - recorded, never lost
         return harness_failure(canary, model, repeat, nodeid, budget, server, exc, started,
                                "preparing the worktree")
@@ -183,7 +183,7 @@ def run_attempt(
 
 
 def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int, nodeid: str,
-             budget: ResolvedBudget, server: ServerInfo, workspace: Workspace,
+             budget: ResolvedBudget, server: ServerInfo, workspace: AttemptEnvironment,
              started: float) -> AttemptResult:
     settings = session.settings
     worktree, transcript = workspace.worktree, workspace.transcript

@@ -37,7 +37,7 @@ from pytest_agentbench.servers.managed import (
 )
 from pytest_agentbench.servers.preflight import ServerInfo, preflight
 from pytest_agentbench.variants import Variant
-from pytest_agentbench.workspace import WorkspaceManager
+from pytest_agentbench.workspace import TreeManager
 
 
 def _auth(model: ModelSpec) -> dict[str, str]:
@@ -118,7 +118,7 @@ class AgentbenchSession:
     _preflights: dict[tuple[str, str], ServerInfo] = field(default_factory=dict)
     # Decode speed per endpoint (scaled time budgets): one meter for all variants of a model.
     _speed_meters: dict[tuple[str, str], SpeedMeter] = field(default_factory=dict)
-    _workspaces: WorkspaceManager | None = None
+    _trees: TreeManager | None = None
     _secrets_guarded: bool = False
     # pytest's hook relay (config.hook), set at configure: how the runner and the reports call
     # the pytest_agentbench_* hooks (hookspecs.py). None outside a pytest run (unit tests).
@@ -271,13 +271,13 @@ class AgentbenchSession:
         return self._clients[key]
 
     @property
-    def workspaces(self) -> WorkspaceManager:
-        if self._workspaces is None:
+    def trees(self) -> TreeManager:
+        if self._trees is None:
             parent = self.settings.work_dir or Path(tempfile.gettempdir())
             self._work_root = parent / f"agentbench-{self.run_id}" / self.worker_id
             self._work_root.mkdir(parents=True, exist_ok=True)
-            self._workspaces = WorkspaceManager(self._work_root)
-        return self._workspaces
+            self._trees = TreeManager(self._work_root)
+        return self._trees
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -285,8 +285,8 @@ class AgentbenchSession:
         self._clients.clear()
         if self.is_controller:
             self.servers.stop_all()  # every worker's servers too: they share the state dir
-        if self._workspaces is not None and not self.settings.keep_worktrees:
-            self._workspaces.close()
+        if self._trees is not None and not self.settings.keep_worktrees:
+            self._trees.close()
         if self._work_root is not None and not self.settings.keep_worktrees:
             safe_fs.remove_tree(self._work_root)
             try:

@@ -26,7 +26,7 @@ from pytest_agentbench.limits import SandboxLimits
 from pytest_agentbench.protect import ProtectionRules
 from pytest_agentbench.sandbox import Sandbox, command_env, run_command
 from pytest_agentbench.tree_diff import TreeChange, apply_change, count_lines, tree_change
-from pytest_agentbench.workspace import Baseline, WorkspaceManager
+from pytest_agentbench.workspace import Baseline, TreeManager
 
 OUTPUT_TAIL_CHARS = 3000
 _names = itertools.count()
@@ -126,12 +126,12 @@ class CheckSetup:
     """Where checks run: the baseline to check out, the sandbox tier and limits, and read-only
     paths the checks name (a toolchain, a shared node_modules)."""
 
-    manager: WorkspaceManager
+    manager: TreeManager
     baseline: Baseline
     jail: bool
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     extra_readonly: list[Path] = field(default_factory=list)
-    reuse: bool = False  # pooled verification trees (bubblewrap tier only: see WorkspaceManager.release)
+    reuse: bool = False  # pooled verification trees (bubblewrap tier only: see TreeManager.release)
 
 
 def protection_rules(canary: Canary, baseline: Baseline) -> ProtectionRules:

@@ -1,4 +1,4 @@
-"""Git workspaces: one baseline repository per canary per session, one worktree per attempt.
+"""Git trees: one baseline repository per canary per session, worktrees for attempts and checks (`TreeManager`).
 
 Host-side git never runs code from a repository: hooks and fsmonitor are off and no global or
 system config is read (a repo config could otherwise run commands on the host, DESIGN §7).
@@ -140,7 +140,7 @@ class DiffStat:
         return [f for f in self.files_changed if any(fnmatch.fnmatch(f, p) for p in patterns)]
 
 
-class WorkspaceManager:
+class TreeManager:
     """Builds baselines lazily (once per canary per process) and hands out worktrees."""
 
     def __init__(self, root: Path) -> None:

@@ -164,12 +164,12 @@ def test_a_tree_too_big_to_read_is_an_error(tmp_path):
 
 
 def test_a_pooled_tree_comes_back_exactly_at_the_baseline(tmp_path):
-    from pytest_agentbench.workspace import WorkspaceManager
+    from pytest_agentbench.workspace import TreeManager
 
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
     (repo / "pkg" / "a.py").write_text("A = 1\n")
-    manager = WorkspaceManager(tmp_path / "work")
+    manager = TreeManager(tmp_path / "work")
     baseline = manager.baseline(repo, "c")
     tree = manager.acquire(baseline)
     (tree / "pkg" / "a.py").write_text("A = 2\n")
@@ -190,12 +190,12 @@ def test_a_pooled_tree_comes_back_exactly_at_the_baseline(tmp_path):
 
 
 def test_a_tree_git_cannot_reset_is_removed_not_pooled(tmp_path):
-    from pytest_agentbench.workspace import WorkspaceManager
+    from pytest_agentbench.workspace import TreeManager
 
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "a.py").write_text("A = 1\n")
-    manager = WorkspaceManager(tmp_path / "work")
+    manager = TreeManager(tmp_path / "work")
     baseline = manager.baseline(repo, "c")
     tree = manager.acquire(baseline)
     fd = os.open(tree, os.O_RDONLY)

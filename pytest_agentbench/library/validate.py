@@ -44,7 +44,7 @@ from pytest_agentbench.library.exploits import (
 from pytest_agentbench.library.toml_edit import write_expect_tests
 from pytest_agentbench.sandbox import bubblewrap_problem, check_paths
 from pytest_agentbench.verify import CheckSetup, Verification, protection_rules, run_verification
-from pytest_agentbench.workspace import Baseline, WorkspaceError, WorkspaceManager
+from pytest_agentbench.workspace import Baseline, WorkspaceError, TreeManager
 
 SANDBOXES = ("auto", "bubblewrap", "none", "process")  # process: the old name of none
 TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion
@@ -105,7 +105,7 @@ def sandbox_tier(sandbox: str) -> str:
     return "none" if problem else "bubblewrap"
 
 
-def _verify(canary: Canary, manager: WorkspaceManager, baseline: Baseline, name: str, tier: str,
+def _verify(canary: Canary, manager: TreeManager, baseline: Baseline, name: str, tier: str,
             files: dict[str, bytes] | None = None) -> Verification:
     """The plugin's own verification of a tree made of the baseline plus ``files`` (a reference
     solution, an exploit), exactly as an agent's tree would be verified."""
@@ -153,7 +153,7 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
         result.warnings.append("no verify.run: any change to a file matching expect_changed passes")
     with tempfile.TemporaryDirectory(prefix="agentbench-validate-", ignore_cleanup_errors=True) as tmp:
         try:
-            manager = WorkspaceManager(Path(tmp))
+            manager = TreeManager(Path(tmp))
             baseline = manager.baseline(canary.repo_dir, canary.id)
             _null_control(result, canary, manager, baseline, tier)
             _reference(result, canary, manager, baseline, tier, require_solution)
@@ -167,7 +167,7 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
     return result
 
 
-def _null_control(result: CanaryValidation, canary: Canary, manager: WorkspaceManager,
+def _null_control(result: CanaryValidation, canary: Canary, manager: TreeManager,
                   baseline: Baseline, tier: str) -> None:
     verification = _verify(canary, manager, baseline, "null", tier)
     if canary.verify.run:
@@ -181,7 +181,7 @@ def _null_control(result: CanaryValidation, canary: Canary, manager: WorkspaceMa
         result.warnings.append("null control: a check timed out on the untouched repo (slow canary)")
 
 
-def _reference(result: CanaryValidation, canary: Canary, manager: WorkspaceManager,
+def _reference(result: CanaryValidation, canary: Canary, manager: TreeManager,
                baseline: Baseline, tier: str, require_solution: bool) -> None:
     if not _has_files(canary.solution_dir):
         result.reference = "missing"
@@ -219,7 +219,7 @@ def _reference(result: CanaryValidation, canary: Canary, manager: WorkspaceManag
     result.problems.extend(found)
 
 
-def _cheaters(result: CanaryValidation, canary: Canary, manager: WorkspaceManager,
+def _cheaters(result: CanaryValidation, canary: Canary, manager: TreeManager,
               baseline: Baseline, tier: str) -> None:
     """Every generic exploit that fits, applied to the untouched repo, must fail. An exploit whose
     every file is protected never reaches the verification tree and leaves no qualifying change,
