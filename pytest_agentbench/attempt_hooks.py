@@ -14,6 +14,7 @@ from pytest_agentbench.ledger import ExpectedAttempt
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.pycanary import attempt_of, finish_report
+from pytest_agentbench.sampling import sampling_lines
 from pytest_agentbench.state import REPORT_ATTR, get_session, result_key, result_of
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class AttemptHooks:
         if session.settings.variants[0].name != "base":
             lines.append("agentbench: sweep: " + " · ".join(v.name for v in session.settings.variants))
         lines.extend(session.sandbox_banner())
+        # Each model's temperature and seed rule; at temperature 0 a loud note (sampling.py).
+        lines.extend(sampling_lines(session.settings.attempt_models(), session.settings.repeats))
         for model in session.settings.models:
             if model.server is not None:
                 lines.append(f"agentbench: {model.name}: managed server, started on first use")

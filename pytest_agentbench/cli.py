@@ -3,6 +3,7 @@
 The results commands read the database (or a JSON report); the canary commands work on files.
 None of them needs a model server.
 Exit status: 0, 1 when ``compare`` finds a regression, 2 on usage errors (message on stderr).
+``agentbench`` alone prints its help (stdout) and exits 0.
 """
 
 from __future__ import annotations
@@ -130,12 +131,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agentbench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="agentbench",
+        description="pytest-agentbench's results (runs, report, compare) and canaries (validate, "
+                    "import, mine). None of these needs a model server.",
+        epilog="A benchmark runs under pytest: `pytest canaries/ --tier lite` (the embedded model), "
+               "`pytest canaries/ --models NAME[@URL]`; `pytest --help` lists the agentbench options.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, default=DEFAULT_DB,
                         help=f"results database (default: {DEFAULT_DB})")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Not required: a bare `agentbench` is someone asking what it does (main prints the help).
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     runs = sub.add_parser("runs", parents=[common], help="list recorded runs, newest first")
     runs.set_defaults(func=cmd_runs)
     report = sub.add_parser("report", parents=[common], help="re-render a run's summary")
@@ -169,7 +176,11 @@ def _add_library_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     if getattr(args, "confidence", 0.5) <= 0 or getattr(args, "confidence", 0.5) >= 1:
         print("agentbench: error: --confidence must be between 0 and 1", file=sys.stderr)
         return 2

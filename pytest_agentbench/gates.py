@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from pytest_agentbench.canary import TIERS
 from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.report.summary import Group
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import wilson_interval
+from pytest_agentbench.stats import effective_wilson_interval
 
 INFRA = Outcome.INFRA_ERROR.value
 NAMED_MISSING = 3  # nodeids a gate message names before it says "and N more"
@@ -137,8 +138,12 @@ def evaluate(gate: Gate, results: list[AttemptResult], mode: str = "point",
         return GateResult(gate, 0, 0, None, False, f"FAILED {gate.label}: no scored attempts in scope - "
                           f"a gate on 0 attempts is an error{extra}", **counts)
     if mode == "lower":
-        value = wilson_interval(c, n, confidence)[0]
+        # On the distinct samples, as the summary's interval: identical repeats count once.
+        distinct = Group(scored).distinct
+        value = effective_wilson_interval(c, n, distinct, confidence)[0]
         what = f"lower {confidence * 100:g}% bound {value:.3f}"
+        if distinct < n:
+            what += f" on {distinct} distinct sample{'s' * (distinct != 1)}"
     else:
         value = c / n
         what = f"pass rate {value:.3f}"

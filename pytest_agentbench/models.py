@@ -25,6 +25,7 @@ else:  # pragma: no cover
 
 OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434/v1"
 EMBEDDED = "embedded"
+EMBEDDED_MAX_TOKENS = 512  # the embedded model's output cap (2048 for every other model)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$")
 
 
@@ -69,6 +70,9 @@ class ModelSpec(BaseModel):
     temperature: float = 0.0
     top_p: float | None = None
     seed: int | None = None
+    # Each repeat sends its own seed, seed (0 when unset) + the repeat index, so repeats at a
+    # temperature above 0 are independent samples; false pins the one seed (or none) for all.
+    seed_per_repeat: bool = True
     max_tokens: int = Field(default=2048, gt=0)
     extra_body: dict[str, Any] = Field(default_factory=dict)
     context_window: int | None = Field(default=None, gt=0)  # what the user expects the server to have
@@ -128,10 +132,29 @@ class ModelSpec(BaseModel):
             body["seed"] = self.seed
         return {**body, **self.extra_body}
 
+    def repeat_seed(self, repeat: int) -> int | None:
+        """The seed repeat ``repeat`` sends: ``seed`` (0 when unset) + ``repeat``; with
+        ``seed_per_repeat = false`` the registry's ``seed`` for every repeat (None: none sent).
+        A ``seed`` in ``extra_body`` is sent as it is (the registry's extra_body has the last word)."""
+        if "seed" in self.extra_body:
+            return None
+        if not self.seed_per_repeat:
+            return self.seed
+        return (self.seed or 0) + repeat
+
+    def seed_rule(self) -> str:
+        """How this model's repeats are seeded, in words (header, summary, JSON report)."""
+        if "seed" in self.extra_body:
+            return f"seed {self.extra_body['seed']!r} from extra_body, every repeat"
+        if not self.seed_per_repeat:
+            return (f"seed {self.seed} pinned for every repeat" if self.seed is not None
+                    else "no seed sent (the server's own choice)")
+        return f"seed {self.seed or 0} + repeat"
+
     def describe(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "model": self.model, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, **self.sampling_body(),
-                "managed_server": self.server is not None}
+                "seed_rule": self.seed_rule(), "managed_server": self.server is not None}
 
 
 def embedded_model() -> ModelSpec:
@@ -140,7 +163,9 @@ def embedded_model() -> ModelSpec:
     return ModelSpec(
         name=EMBEDDED,
         model="SmolLM2-135M-Instruct",
-        max_tokens=512,  # a 135M model rambles; a small cap keeps a turn under a few seconds
+        # A 135M model rambles into repetition rather than finishing: 512 tokens already take
+        # 11-20 s at the 25-45 tokens/s measured on 2 CPU threads (README "Set-up").
+        max_tokens=EMBEDDED_MAX_TOKENS,
         server=ServerSpec(gguf=EMBEDDED_GGUF, chat_template_file=str(CHATML_TOOLS_TEMPLATE),
                           context_window=8192),
     )

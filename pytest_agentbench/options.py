@@ -25,7 +25,10 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
     "max_turns": ("string", "override every canary's turn budget"),
     "max_tokens": ("string", "override every canary's token budget (prompt + completion, summed)"),
     "max_seconds": ("string", "override every canary's wall-time budget"),
-    "max_output_tokens": ("string", "per-response output cap sent as max_tokens (default 2048)"),
+    "max_output_tokens": ("string", ("per-response output cap sent as max_tokens, for every model "
+                                     "(default: the registry's max_tokens, else 2048; the embedded "
+                                     "model 512: a 135M model loops rather than finishing, and 512 "
+                                     "tokens already take 11-20 s on 2 CPU threads)")),
     "max_malformed": ("string", "malformed tool calls in a row that end an attempt (default 3)"),
     "dir": ("string", "where transcripts go (default .agentbench under the rootdir)"),
     "k": ("string", "k values for pass@k and pass^k, comma list (default: 1 and --repeats)"),
@@ -58,6 +61,9 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
 
 
 _REPEATS = "3"
+# pytest --help prints it above the options: `pytest --help | grep agentbench` finds the group.
+GROUP_TITLE = ("agentbench: benchmark local LLMs in a coding-agent loop (default model: embedded, "
+               "the built-in SmolLM2-135M-Instruct)")
 
 
 def _ini_defaults() -> dict[str, Any]:
@@ -71,13 +77,17 @@ def _ini_defaults() -> dict[str, Any]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("agentbench", "benchmark local LLMs in a coding-agent loop")
-    group.addoption("--models", action="append", default=None, metavar="NAME[@URL],...",
-                    help="models to benchmark (comma list, repeatable); NAME@URL gives the endpoint")
+    group = parser.getgroup("agentbench", GROUP_TITLE)
+    group.addoption("--models", action="append", default=None, metavar="NAME[@URL]",
+                    help="agentbench: models to benchmark (comma list, repeatable; default: "
+                         "embedded, SmolLM2-135M-Instruct on a llama-server the plugin starts); "
+                         "NAME@URL gives the endpoint, a NAME of the registry its settings")
     group.addoption("--tier", action="append", default=None, metavar="TIER",
-                    help="run only canaries of these tiers: lite, medium, heavy (comma list, repeatable)")
+                    help="agentbench: run only canaries of these tiers: lite, medium, heavy (comma "
+                         "list, repeatable)")
     group.addoption("--repeats", default=None, metavar="N",
-                    help="attempts per canary and model (default 3)")
+                    help="agentbench: attempts per canary and model (default 3); each repeat sends "
+                         "its own seed, the model's seed + the repeat")
     parser.addini("agentbench_models", "models to benchmark (comma list)", default="")
     parser.addini("agentbench_tier", "tiers to run (comma list)", default="")
     parser.addini("agentbench_repeats", "attempts per canary and model", default=_REPEATS)

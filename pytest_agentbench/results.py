@@ -91,6 +91,11 @@ class AttemptResult(BaseModel):
     time_budget_scale: float | None = None
     decode_tokens_per_second: float | None = None  # the endpoint's measured decode speed
     decode_speed_source: str | None = None
+    # Independent repeats (issue 16): the sampling seed this attempt sent (model seed + repeat,
+    # sampling.py) and a fingerprint of its replies and tool calls (agent/fingerprint.py):
+    # repeats of one canary with the same digest and outcome are one sample, not several.
+    seed: int | None = None
+    conversation_digest: str | None = None
 
     @property
     def passed_on_try(self) -> int | None:

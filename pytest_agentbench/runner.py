@@ -133,6 +133,7 @@ class AttemptEnvironment:
             transcript=self.transcript,
             extra_tools=extra_tools,
             on_request=on_request,
+            seed=model.repeat_seed(info["repeat"]),  # independent repeats (sampling.py)
         )
 
     def close(self, session: AgentbenchSession) -> str | None:

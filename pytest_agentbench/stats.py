@@ -39,6 +39,16 @@ def wilson_interval(c: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def effective_wilson_interval(c: int, n: int, distinct: int,
+                              confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's interval around the pass rate ``c / n`` with the sample size of the ``distinct``
+    samples among the ``n`` attempts (repeats that were byte-identical count once): the point
+    estimate keeps every attempt, the width only what could have come out differently."""
+    if distinct >= n or n == 0:
+        return wilson_interval(c, n, confidence)
+    return wilson_interval(c / n * distinct, distinct, confidence)  # type: ignore[arg-type]
+
+
 def stability(n: int, c: int) -> str:
     """How a canary behaves for a model across its repeats."""
     if n == 0:

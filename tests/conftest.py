@@ -26,6 +26,18 @@ def agent_requests(server: ScriptedServer) -> list[dict]:
             and not any(t.get("function", {}).get("name") == probe for t in r.get("tools", []))]
 
 
+def seeded(script: list[dict]):
+    """A list script whose plain replies end with the request's ``seed``: the repeats of a
+    canary (each sends its own seed) then differ, as they would at a temperature above 0."""
+    def reply(body: dict) -> dict:
+        turn = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
+        answer = script[turn] if turn < len(script) else {"content": "Done."}
+        if answer.get("content") and not answer.get("tool_calls"):
+            answer = {**answer, "content": f"{answer['content']} (seed {body.get('seed')})"}
+        return answer
+    return reply
+
+
 # A cheap check (no nested pytest): hello.py must define hello() returning "hi".
 HELLO_CHECK = "python -c \"import hello, sys; sys.exit(0 if hello.hello() == 'hi' else 1)\""
 HELLO_SOURCE = "def hello():\n    return 'hi'\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_agentbench.testing import ScriptedServer, call, say
-from tests.conftest import HELLO_SOURCE, agent_requests
+from tests.conftest import HELLO_SOURCE, agent_requests, seeded
 
 GOOD = [call("write_file", path="hello.py", content=HELLO_SOURCE), say("Done.")]
 PHANTOM = [say("All done, hello.py is written.")]
@@ -189,7 +189,8 @@ def test_json_report_has_every_contract_field(bench):
 
 def test_summary_per_model(bench):
     bench.canary()
-    with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
+    # seeded: each repeat's reply differs (its own seed), so the interval counts 3 samples
+    with ScriptedServer({"good": seeded(GOOD), "phantom": seeded(PHANTOM)}) as server:
         result = bench.run(server, models="good,phantom", repeats=3)
     result.stdout.fnmatch_lines([
         "*agentbench summary*",
@@ -282,7 +283,8 @@ def test_invalid_registry_entry_names_the_key(bench):
 )
 def test_gates_decide_the_exit_status(bench, args, exit_status, lines):
     bench.canary()
-    with ScriptedServer({"good": GOOD, "phantom": PHANTOM}) as server:
+    # seeded: three different conversations, so the lower gate's interval counts 3 samples
+    with ScriptedServer({"good": seeded(GOOD), "phantom": seeded(PHANTOM)}) as server:
         result = bench.run(server, *args, models="good,phantom", repeats=3)
     assert result.ret == exit_status  # phantom attempts failed, yet a passing gate exits 0
     result.stdout.fnmatch_lines(["*agentbench gates*", *lines])

@@ -59,7 +59,18 @@ def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
     talked = [a for a in report["attempts"] if a["turns"] >= 1 and a["completion_tokens"] > 0]
     assert talked, report["attempts"]
     assert all(a["tokens_per_second"] and a["tokens_per_second"] > 0 for a in talked)
-    assert "agentbench summary" in result.stdout.str()
+    out = result.stdout.str()
+    assert "agentbench summary" in out
+    # Repeats at temperature 0 (issue 16): their own seeds, and either they differed or the
+    # summary says they were one sample.
+    assert sorted(a["seed"] for a in report["attempts"]) == [0, 1]
+    assert all(a["conversation_digest"] for a in talked)
+    assert "WARNING: temperature 0 (embedded)" in out
+    [row] = report["summary"]
+    scored = [a for a in report["attempts"] if a["outcome"] != "infra_error"]
+    assert row["distinct_repeats"] == len({(a["conversation_digest"], a["outcome"]) for a in scored})
+    if row["distinct_repeats"] < row["n"]:
+        assert "IDENTICAL REPEATS embedded: 2 repeats identical in 1/1 canaries" in out
     # the managed server is gone after the session
     assert not list((pytester.path / ".agentbench" / "servers").glob("*.json"))
 

@@ -16,6 +16,8 @@ from typing import Any, NoReturn, Protocol
 
 from pytest_agentbench.agent.attempt_stats import AttemptStats
 from pytest_agentbench.agent.ceilings import output_cap_detail, slow_request_detail
+from pytest_agentbench.agent.encoding import BodyEncoder
+from pytest_agentbench.agent.fingerprint import ConversationDigest
 from pytest_agentbench.agent.knobs import FinishGate, refused_text
 from pytest_agentbench.agent.parse import (
     ToolCall,
@@ -93,11 +95,16 @@ class LoopResult:
     stats: AttemptStats = field(default_factory=AttemptStats)
     nudges: Counter = field(default_factory=Counter)  # knobs.FinishGate: second chances given
     time_budget: dict[str, Any] = field(default_factory=dict)  # TimeBudget.record()
+    # agent/fingerprint.py: the replies and tool calls of the whole conversation (identical
+    # repeats are one sample); None before the first reply.
+    conversation_digest: str | None = None
+    seed: int | None = None  # the sampling seed the first request sent (sampling.py)
 
     def extra_fields(self) -> dict[str, Any]:
         """The counters beyond DESIGN §5's, as results.AttemptResult fields."""
         return {**self.stats.to_fields(), "nudges": dict(self.nudges), "limit_hit": self.limit_hit,
-                **self.time_budget}
+                **self.time_budget, "conversation_digest": self.conversation_digest,
+                "seed": self.seed}
 
     @property
     def claimed_done(self) -> bool:
@@ -120,9 +127,11 @@ class AgentLoop:
         transcript: Transcript | None = None,
         extra_tools: dict[str, Tool] | None = None,
         on_request: Callable[[dict[str, Any]], None] | None = None,
+        seed: int | None = None,
     ) -> None:
         self.client = client
         self.context = context
+        self.seed = seed  # this repeat's sampling seed (ModelSpec.repeat_seed), sent in every request
         self.budget = budget
         # Custom tools (pytest_agentbench_tools) replace a built-in of the same name, and are
         # offered whatever the canary's list says (it can only name built-ins).
@@ -133,6 +142,7 @@ class AgentLoop:
         self.tool_defs = [self.toolbox[name].definition() for name in self.tool_names]
         self.schemas = {name: self.toolbox[name].parameters for name in self.tool_names}
         self.on_request = on_request  # pytest_agentbench_request: adjusts each body before it is sent
+        self.encoder = BodyEncoder()  # the history is append-only: each message encoded once
         self.max_malformed = max_malformed
         self.system_prompt = system_prompt
         self.transcript = transcript
@@ -143,6 +153,7 @@ class AgentLoop:
         self.time = TimeBudget(budget.seconds, self.knobs.time_budget, client.speed,
                                client.settings.request_timeout)
         self._consecutive_malformed = 0
+        self._digest = ConversationDigest()
         self._started = 0.0
         self._try_turns = self._try_tokens = 0
         self._last_prompt_tokens = self._last_completion_tokens = self._last_reasoning_tokens = 0
@@ -214,11 +225,17 @@ class AgentLoop:
 
     def query(self) -> ChatResponse:
         body = self.client.build_request(self.messages, self.tool_defs)
-        if self.on_request is not None:
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if self.on_request is not None:  # after the seed: a conftest.py hook has the last word
             self.on_request(body)
+        if self.result.turns == 0 and isinstance(body.get("seed"), int):
+            self.result.seed = body["seed"]
+        # A request hook may have changed anything in the body: encode it whole then.
+        content = None if self.on_request is not None else self.encoder.encode(body)
         sent = time.monotonic()
         try:
-            response = self.client.chat(body, self.deadline, self.time.request_timeout)
+            response = self.client.chat(body, self.deadline, self.time.request_timeout, content)
         except (DeadlineExceeded, RequestTimedOut) as exc:
             self.result.model_seconds += time.monotonic() - sent  # waited on a generation all along
             self._time_ceiling(exc)
@@ -296,6 +313,8 @@ class AgentLoop:
         calls = prepare_calls(response, self.result.turns, self.allowed, self.schemas)
         for call in calls:
             self.result.quirks.update(call.quirks)
+        self._digest.add(response.content, [(c.name, c.raw_arguments) for c in calls])
+        self.result.conversation_digest = self._digest.hexdigest
         self.messages.append(assistant_message(response, calls, self.knobs.native_thinking))
         self.result.stats.turn(len(calls), self._last_completion_tokens)
         usable = [call for call in calls if not call.malformed]

@@ -44,7 +44,7 @@ from pytest_agentbench.library.exploits import (
 from pytest_agentbench.library.toml_edit import write_expect_tests
 from pytest_agentbench.sandbox import bubblewrap_problem, check_paths
 from pytest_agentbench.verify import CheckSetup, Verification, protection_rules, run_verification
-from pytest_agentbench.workspace import Baseline, WorkspaceError, TreeManager
+from pytest_agentbench.workspace import Baseline, TreeManager, WorkspaceError
 
 SANDBOXES = ("auto", "bubblewrap", "none", "process")  # process: the old name of none
 TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion

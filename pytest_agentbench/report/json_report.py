@@ -15,7 +15,7 @@ from pytest_agentbench.agent.time_budget import (
     REFERENCE_TOKENS_PER_SECOND,
 )
 from pytest_agentbench.report.fairness import fairness_warnings
-from pytest_agentbench.report.summary import aggregate_rows, canary_rows
+from pytest_agentbench.report.summary import aggregate_rows, canary_rows, identical_repeats
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.session import AgentbenchSession, Settings
 
@@ -69,6 +69,8 @@ def assemble_report(*, run_id: str, started: str, finished: str | None, interrup
         "aggregates": aggregate_rows(results, ks, confidence),
         # One model cut by a cap or a timeout the others were not (report/fairness.py).
         "fairness": fairness_warnings(results),
+        # Models whose repeats of a canary were identical: the intervals count them once.
+        "identical_repeats": identical_repeats(results),
     }
     if gates is not None:
         report["gates"] = gates

@@ -3,6 +3,11 @@
 ``infra_error`` attempts say nothing about the model, so they are left out of every denominator
 and counted apart. pass@k and pass^k are computed per canary (over its repeats) and averaged over
 canaries, as in Chen et al. (2021); a canary with fewer than k scored repeats is left out of that k.
+
+Identical repeats are one sample (issue 16): repeats of a canary whose conversations have the
+same fingerprint (``conversation_digest``: the replies and tool calls) and the same outcome count
+once in ``distinct_repeats``, and the Wilson intervals are computed on that distinct count
+(``stats.effective_wilson_interval``): the pass rate still counts every attempt.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from dataclasses import dataclass, field
 
 from pytest_agentbench.report.loop_stats import loop_stats
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import pass_at_k, pass_hat_k, stability, wilson_interval
+from pytest_agentbench.stats import effective_wilson_interval, pass_at_k, pass_hat_k, stability
 
 INFRA = "infra_error"
 BUDGET_OUTCOMES = ("budget_turns", "budget_tokens", "budget_time")
@@ -49,8 +54,15 @@ class Group:
             return None
         return sum(getattr(r, attribute) for r in pool) / len(pool)
 
+    @property
+    def distinct(self) -> int:
+        """Distinct samples among the scored attempts: repeats of one canary (model, variant)
+        with the same conversation digest and outcome count once; no digest, no match."""
+        return len({sample_key(r, index) for index, r in enumerate(self.scored)})
+
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
-        return wilson_interval(self.c, self.n, confidence)
+        """Wilson's interval of the pass rate, on the distinct count (see the module docstring)."""
+        return effective_wilson_interval(self.c, self.n, self.distinct, confidence)
 
     def per_canary(self) -> dict[str, Group]:
         return {key[0]: group for key, group in group_by(self.results, "canary").items()}
@@ -85,6 +97,46 @@ class Group:
         return Group([r for r in self.results if DISCRIMINATOR in r.tags])
 
 
+def sample_key(result: AttemptResult, index: int) -> tuple:
+    """What makes an attempt one sample: identical conversations of one cell share a key."""
+    if not result.conversation_digest:
+        return ("unique", index, result.canary, result.model, result.variant, result.repeat)
+    return (result.canary, result.model, result.variant, result.conversation_digest, result.outcome)
+
+
+def identical_repeats(results: list[AttemptResult]) -> list[dict]:
+    """Per model × variant with identical repeats: how many canaries had them, how many had all
+    their repeats identical, and how many samples the interval counts instead of attempts."""
+    notes = []
+    for (model, variant), group in group_by(results, "model", "variant").items():
+        cells = [g for g in group.per_canary().values() if g.n >= 2]
+        repeated = [g for g in cells if g.distinct < g.n]
+        if not repeated:
+            continue
+        notes.append({
+            "model": model, "variant": variant, "canaries": len(cells),
+            "with_identical_repeats": len(repeated),
+            "all_identical": sum(1 for g in repeated if g.distinct == 1),
+            "repeats": sorted({g.n for g in repeated}),
+            "n": group.n, "distinct": group.distinct,
+        })
+    return notes
+
+
+def identical_repeats_line(note: dict) -> str:
+    """``m: 3 repeats identical in 5/5 canaries: the interval counts 5 samples, not 15``."""
+    model = note["model"] if note["variant"] == "base" else f"{note['model']}/{note['variant']}"
+    shown, total = note["with_identical_repeats"], note["canaries"]
+    if note["all_identical"] == shown and len(note["repeats"]) == 1:
+        what = f"{note['repeats'][0]} repeats identical in {shown}/{total} canaries"
+    else:
+        what = f"repeats partly identical in {shown}/{total} canaries"
+        if note["all_identical"]:
+            what += f" (all of them in {note['all_identical']})"
+    samples = f"{note['distinct']} sample{'s' * (note['distinct'] != 1)}"
+    return f"{model}: {what}: the interval counts {samples}, not {note['n']}"
+
+
 def group_by(results: list[AttemptResult], *keys: str) -> dict[tuple, Group]:
     groups: dict[tuple, Group] = defaultdict(Group)
     for result in results:
@@ -104,6 +156,8 @@ def canary_rows(results: list[AttemptResult], confidence: float = 0.95) -> list[
             "pass_at_1": round(pass_at_k(n, c, 1), 4) if n else None,
             "pass_hat_k": round(pass_hat_k(n, c, n), 4) if n else None,
             "k": n, "ci_low": round(low, 4), "ci_high": round(high, 4),
+            # Repeats with the same conversation and outcome count once; the interval uses this.
+            "distinct_repeats": group.distinct,
             "stability": stability(n, c),
             "pass_rate_by_try": group.pass_rate_by_try(),
             "infra_errors": group.infra_errors,
@@ -124,6 +178,8 @@ def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict
         "n": group.n, "c": group.c,
         "pass_rate": _round(group.c / group.n) if group.n else None,
         "ci_low": round(low, 4), "ci_high": round(high, 4), "confidence": confidence,
+        # The interval's sample size: identical repeats of a canary count once (< n: marked).
+        "distinct_samples": group.distinct,
         "pass_at_k": {str(k): _round(group.mean_over_canaries(k)) for k in ks},
         "pass_hat_k": {str(k): _round(group.mean_over_canaries(k, pass_hat_k)) for k in ks},
         "stability": dict(sorted(group.stabilities().items())),

@@ -8,8 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.report.fairness import fairness_warnings
 from pytest_agentbench.report.loop_stats import loop_stats_line
-from pytest_agentbench.report.summary import aggregate_rows
+from pytest_agentbench.report.summary import (
+    aggregate_rows,
+    identical_repeats,
+    identical_repeats_line,
+)
 from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.sampling import sampling_lines
 
 if TYPE_CHECKING:
     from pytest_agentbench.gates import MissingAttempt
@@ -45,6 +50,8 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
             continue  # the single tier's row already says it all
         model = row["model"] if row["variant"] == "base" else f"{row['model']}/{row['variant']}"
         interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["n"] else "-"
+        if row["n"] and row["distinct_samples"] < row["n"]:
+            interval += "*"  # computed on the distinct samples: identical repeats count once
         malformed = row["malformed_call_rate"]
         cells = [f"{model[:18]:<18} {row['tier']:<6} {row['n']:>4} {_fmt(row['pass_rate']):>6} {interval:>13}"]
         cells += [f"{_fmt(row['pass_at_k'][str(k)]):>7} {_fmt(row['pass_hat_k'][str(k)]):>7}" for k in ks if k > 1]
@@ -64,6 +71,11 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
         if row["n"] and (row["tier"] == "all" or not multi_tier):
             lines.append(f"{'':<25}{loop_stats_line(row)}")
     notes = [warning["message"] for warning in fairness_warnings(results)]
+    identical = identical_repeats(results)
+    notes += [f"IDENTICAL REPEATS {identical_repeats_line(note)}" for note in identical]
+    if identical:
+        notes.append("* interval on the distinct samples (repeats with the same replies, tool calls "
+                     "and outcome count once): identical repeats are one sample, not several")
     infra = sum(1 for r in results if r.outcome == "infra_error")
     if infra:
         notes.append(
@@ -102,8 +114,14 @@ def write_run_summary(terminalreporter: Any, session: AgentbenchSession,
         # sandbox tier and its warnings are said here instead: never a silent downgrade.
         for line in session.sandbox_banner():
             terminalreporter.write_line(line, yellow="WARNING" in line)
+    sampling = sampling_lines(settings.attempt_models(), settings.repeats)
+    # The header said each model's sampling when models were named; the temperature-0 warning is
+    # said again here, next to the numbers it qualifies.
+    for line in sampling if not settings.models_explicit else [s for s in sampling if "WARNING" in s]:
+        terminalreporter.write_line(line, yellow="WARNING" in line)
     for line in summary_lines(session.results, settings.repeats, settings.ks, settings.confidence):
-        terminalreporter.write_line(line, yellow=line.startswith(("fairness:", "WARNING")))
+        terminalreporter.write_line(line, yellow=line.startswith(("fairness:", "WARNING",
+                                                                  "IDENTICAL", "* interval")))
     for name, info in sorted(session.server_info.items()):
         for text in info.get("warnings", []):
             terminalreporter.write_line(f"WARNING {name}: {text}", yellow=True)
