@@ -27,19 +27,14 @@ from pydantic import ValidationError
 from pytest_agentbench.agent.loop import AgentLoop, LoopResult
 from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.models import ModelSpec
-from pytest_agentbench.outcome import Outcome, classify
+from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.runner import (
-    AttemptEnvironment,
-    attempt_info,
-    loop_result,
-    server_problem,
-    setup_failure,
-)
+from pytest_agentbench.runner import AttemptEnvironment, attempt_info, server_problem
 from pytest_agentbench.sandbox import DEFAULT_OUTPUT_CAP
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.state import ATTEMPT_PARAM, CANARY_MARKER
 from pytest_agentbench.tree_diff import TreeChange, unified_diff
+from pytest_agentbench.verdict import finish, loop_result, python_canary_verdict, setup_failure
 from pytest_agentbench.verify import CheckResult, examine, run_checks
 
 MARKER = CANARY_MARKER  # the fixtures `agent` and `agentbench_attempt` are in fixtures.py
@@ -213,17 +208,10 @@ class Agent:
             result.outcome, result.integrity_problems = Outcome.TAMPERED.value, self.workspace.tampered
             result.detail = f"{run.detail}; test failed: {failure}"
         else:
-            files = self.last.files_changed if self.last else []
-            protected = self.last.protected_changes if self.last else []
-            outcome = classify(run.stop_reason, checks_passed=test_passed,
-                               qualifying_change=bool(set(files) - set(protected)),
-                               touched_protected=bool(protected))
-            result.outcome, result.files_changed = outcome.value, files
-            result.protected_changes = protected
-            result.detail = (f"test passed; loop ended: {run.detail}" if outcome is Outcome.PASSED
-                             else f"{run.detail}; test failed: {failure}")
-        result.wall_seconds = round(time.monotonic() - self.started, 3)
-        result.harness_seconds = round(result.wall_seconds - result.model_seconds, 3)
+            python_canary_verdict(result, run, test_passed=test_passed, failure=failure,
+                         files=self.last.files_changed if self.last else [],
+                         protected=self.last.protected_changes if self.last else [])
+        finish(result, self.started)
         self.workspace.transcript.write({"event": "result", **result.model_dump(mode="json")})
         return result
 

@@ -1,0 +1,141 @@
+"""The one place where an attempt's record is assembled and its verdict decided (DESIGN §5).
+
+``loop_result`` copies the loop's counters into an :class:`AttemptResult`; ``add_verdict`` adds
+the verification's change, checks and outcome (``canary.toml`` canaries); ``python_canary_verdict`` does
+the same for a Python canary, whose test body is the check; ``setup_failure`` and
+``harness_failure`` record attempts that never got that far. Every path goes through
+:func:`pytest_agentbench.outcome.classify`, and the ``pytest_agentbench_classify`` hook has the
+last word on ``canary.toml`` verdicts.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pytest_agentbench.agent.loop import LoopResult
+from pytest_agentbench.canary import Canary, ResolvedBudget
+from pytest_agentbench.models import ModelSpec
+from pytest_agentbench.outcome import Outcome, classify
+from pytest_agentbench.results import AttemptResult, CheckRecord
+from pytest_agentbench.servers.preflight import ServerInfo
+from pytest_agentbench.session import JsonlTranscript
+from pytest_agentbench.verify import Verification
+
+
+def setup_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, budget: ResolvedBudget,
+                  server: ServerInfo | None, detail: str, started: float) -> AttemptResult:
+    # No usable server, no attempt: an infrastructure error, never a model failure.
+    return AttemptResult(
+        canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, repeat=repeat,
+        nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="setup",
+        detail=detail, budget=budget.model_dump(), server=server.to_json() if server else None,
+        wall_seconds=round(time.monotonic() - started, 3), canary_hash=canary.content_hash,
+    )
+
+
+
+def harness_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, budget: ResolvedBudget,
+                    server: ServerInfo | None, exc: BaseException, started: float,
+                    doing: str) -> AttemptResult:
+    """The harness itself broke: recorded as ``infra_error`` (the model is not blamed, and the
+    gates count it as a gap), with the exception named so it can be reported as our bug."""
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
+    result = setup_failure(canary, model, repeat, nodeid, budget, server,
+                           f"harness error while {doing}: {exc.__class__.__name__}: {exc}{at}", started)
+    result.stop_reason = "harness_error"
+    return result
+
+
+def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run: LoopResult,
+                 budget: ResolvedBudget, transcript: JsonlTranscript, server: ServerInfo) -> AttemptResult:
+    """The attempt's record from the loop's counters; the verdict is added after verification."""
+    result = AttemptResult(
+        canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, repeat=repeat,
+        nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason=run.stop_reason,
+        detail=run.detail, turns=run.turns, prompt_tokens=run.prompt_tokens,
+        completion_tokens=run.completion_tokens, tool_calls=run.tool_calls,
+        malformed_tool_calls=run.malformed_tool_calls, claimed_done=run.claimed_done,
+        model_seconds=round(run.model_seconds, 3), tokens_estimated=run.tokens_estimated,
+        cached_prompt_tokens=run.cached_prompt_tokens, finish_reasons=dict(run.finish_reasons),
+        quirks=dict(run.quirks), budget=budget.model_dump(), transcript=str(transcript.path),
+        server=server.to_json(), canary_hash=canary.content_hash, **run.extra_fields(),
+    )
+    if run.server_predicted_ms > 0:
+        result.tokens_per_second = round(run.server_predicted_tokens / (run.server_predicted_ms / 1000), 2)
+    elif run.model_seconds > 0 and not run.tokens_estimated:
+        result.tokens_per_second = round(run.completion_tokens / run.model_seconds, 2)
+    return result
+
+
+def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
+                 verification: Verification, hook: Any = None) -> None:
+    change = verification.change
+    outcome = classify(
+        run.stop_reason,
+        checks_passed=verification.checks_passed,
+        qualifying_change=verification.qualifying_change,
+        touched_protected=bool(change.protected),
+        unchanged_ok=not verification.unchanged_violations,
+    )
+    if verification.error:
+        # The agent's tree could not be read within the bounds (too deep, too big): a failure of
+        # the attempt, never a phantom (the change was there, just not verifiable).
+        outcome = Outcome.FAILED
+    result.outcome = outcome.value
+    result.files_changed = change.files_changed
+    result.protected_changes = change.protected
+    result.insertions, result.deletions = change.insertions, change.deletions
+    result.checks = [CheckRecord(command=c.command, exit_code=c.exit_code, timed_out=c.timed_out,
+                                 seconds=c.seconds, evidence_problem=c.evidence_problem,
+                                 tests_passed=c.tests.passed if c.tests else None)
+                     for c in verification.checks]
+    if any(c.tests is not None for c in verification.checks):
+        result.tests_passed = verification.tests_passed
+    failing = verification.failing_check
+    if failing is not None:
+        result.check_output_tail = failing.output_tail
+    if outcome is Outcome.PASSED:
+        result.detail = f"checks pass; loop ended: {run.detail}"
+        if change.protected:
+            result.detail += f"; protected paths changed but not used: {change.protected}"
+    else:
+        result.detail = "; ".join([run.detail, *verification.problems(canary.verify.expect_changed)])
+    if hook is not None:
+        apply_classify_hook(result, verification, hook)
+
+
+def apply_classify_hook(result: AttemptResult, verification: Verification, hook: Any) -> None:
+    """A project's own outcome rule (pytest_agentbench_classify) has the last word; an answer
+    that is not an outcome name is refused loudly rather than recorded."""
+    answer = hook.pytest_agentbench_classify(result=result, verification=verification)
+    if answer is None or answer == result.outcome:
+        return
+    try:
+        outcome = Outcome(answer)
+    except ValueError:
+        raise ValueError(f"pytest_agentbench_classify returned {answer!r}, not one of "
+                         f"{[o.value for o in Outcome]}") from None
+    result.detail += f"; outcome {result.outcome} changed to {outcome.value} by a pytest_agentbench_classify hook"
+    result.outcome = outcome.value
+
+
+def python_canary_verdict(result: AttemptResult, run: LoopResult, *, test_passed: bool, failure: str,
+                 files: list[str], protected: list[str]) -> None:
+    """A Python canary's verdict: its test body passing is the checks passing; the qualifying
+    change is what reached the checks' trees (the change minus its protected paths)."""
+    outcome = classify(run.stop_reason, checks_passed=test_passed,
+                       qualifying_change=bool(set(files) - set(protected)),
+                       touched_protected=bool(protected))
+    result.outcome, result.files_changed, result.protected_changes = outcome.value, files, protected
+    result.detail = (f"test passed; loop ended: {run.detail}" if outcome is Outcome.PASSED
+                     else f"{run.detail}; test failed: {failure}")
+
+
+def finish(result: AttemptResult, started: float) -> None:
+    """Wall time, and the harness's share of it (everything but requests in flight)."""
+    result.wall_seconds = round(time.monotonic() - started, 3)
+    result.harness_seconds = round(result.wall_seconds - result.model_seconds, 3)
