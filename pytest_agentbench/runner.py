@@ -172,7 +172,9 @@ def run_attempt(
         result = harness_failure(canary, model, repeat, nodeid, budget, server, exc, started,
                                  "running the attempt")
         result.transcript = str(workspace.transcript.path)
-    cleanup_problem = workspace.close(session)
+    finally:
+        # Also on Ctrl-C/SIGTERM (not an Exception): the tree is released before it propagates.
+        cleanup_problem = workspace.close(session)
     if cleanup_problem:
         result.detail += f"; cleanup: {cleanup_problem}"
     return result
