@@ -151,12 +151,17 @@ def baseline_blobs(repo: Path, blobs: list[str]) -> dict[str, bytes]:
     return found
 
 
-def count_lines(change: TreeChange, repo: Path, manifest: dict[str, tuple[str, str]]) -> None:
-    """``insertions``/``deletions`` as ``git diff --numstat`` counts them (binary files: 0)."""
+def _before_and_after(change: TreeChange, repo: Path, manifest: dict[str, tuple[str, str]]):
+    """Each changed path with its baseline and new content (baseline blobs in one git call)."""
     old = baseline_blobs(repo, [manifest[c.path][1] for c in change.changes if c.status != "added"])
     for item in change.changes:
         before = old.get(manifest[item.path][1], b"") if item.status != "added" else b""
-        after = _content(item.entry)
+        yield item, before, _content(item.entry)
+
+
+def count_lines(change: TreeChange, repo: Path, manifest: dict[str, tuple[str, str]]) -> None:
+    """``insertions``/``deletions`` as ``git diff --numstat`` counts them (binary files: 0)."""
+    for _item, before, after in _before_and_after(change, repo, manifest):
         if _binary(before) or _binary(after):
             continue
         a, b = before.splitlines(), after.splitlines()
@@ -168,11 +173,8 @@ def count_lines(change: TreeChange, repo: Path, manifest: dict[str, tuple[str, s
 
 def unified_diff(change: TreeChange, repo: Path, manifest: dict[str, tuple[str, str]]) -> str:
     """A unified diff of the whole change (for Python canaries' ``AgentRun.diff``)."""
-    old = baseline_blobs(repo, [manifest[c.path][1] for c in change.changes if c.status != "added"])
     parts: list[str] = []
-    for item in change.changes:
-        before = old.get(manifest[item.path][1], b"") if item.status != "added" else b""
-        after = _content(item.entry)
+    for item, before, after in _before_and_after(change, repo, manifest):
         if _binary(before) or _binary(after):
             parts.append(f"Binary files a/{item.path} and b/{item.path} differ\n")
             continue

@@ -92,9 +92,8 @@ class Verification:
         """Why this verification did not pass, in words for the failure report."""
         found = []
         if self.error:
+            # The change could not be read: saying "no change" would be false.
             found.append(f"verification error: {self.error}")
-        if self.error:
-            pass  # the change could not be read: saying "no change" would be false
         elif not self.change.files_changed:
             found.append("the tree has no change")
         elif not self.qualifying_change:

@@ -8,7 +8,6 @@ cannot pick up the project's own ``conftest.py`` or ini file.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import shutil
@@ -128,16 +127,6 @@ class Baseline:
         git("add", "-A", cwd=destination)
         git("commit", "-q", "--allow-empty", "--no-gpg-sign", "-m", "agentbench baseline", cwd=destination)
         return cls(destination, git("rev-parse", "HEAD", cwd=destination).strip())
-
-
-@dataclass
-class DiffStat:
-    files_changed: list[str] = field(default_factory=list)
-    insertions: int = 0
-    deletions: int = 0
-
-    def matching(self, patterns: list[str]) -> list[str]:
-        return [f for f in self.files_changed if any(fnmatch.fnmatch(f, p) for p in patterns)]
 
 
 class TreeManager:
@@ -264,43 +253,3 @@ class GitState:
         if now.metadata != self.metadata:
             found.append("the baseline repository's .git/info/ or .git/hooks/ was changed")
         return found
-
-
-def diff_against_baseline(worktree: Path, commit: str) -> DiffStat:
-    """Files the agent changed (added, modified, deleted) relative to the baseline commit.
-
-    Staging everything first makes new files visible to ``git diff``; ignored noise
-    (``__pycache__`` and friends, and the canary repo's own .gitignore) is not a change.
-    """
-    git("add", "-A", cwd=worktree)
-    stat = DiffStat()
-    output = git("diff", "--cached", "--numstat", "-z", "--no-renames", commit, cwd=worktree)
-    fields = output.split("\0")
-    for record in fields:
-        if not record:
-            continue
-        added, removed, path = record.split("\t", 2)
-        stat.files_changed.append(path)
-        stat.insertions += int(added) if added.isdigit() else 0
-        stat.deletions += int(removed) if removed.isdigit() else 0
-    stat.files_changed.sort()
-    return stat
-
-
-def overlay(source: Path, destination: Path) -> list[str]:
-    """Copy ``source``'s files over ``destination`` (hidden tests, reference solutions)."""
-    copied = []
-    if not source.is_dir():
-        return copied
-    for path in sorted(source.rglob("*")):
-        if path.is_dir() or "__pycache__" in path.parts:
-            continue
-        relative = path.relative_to(source)
-        target = destination / relative
-        if target.is_symlink() or (target.exists() and target.is_dir()):
-            # The agent may have put a link or directory where a hidden file goes.
-            shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        copied.append(relative.as_posix())
-    return copied

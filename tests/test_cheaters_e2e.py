@@ -189,3 +189,40 @@ def test_a_passing_check_needs_as_many_passing_tests_as_the_reference(bench, tie
     assert attempt["outcome"] == "failed"
     assert "fewer than the 3 the reference solution passes" in attempt["detail"]
     assert attempt["tests_passed"] == 2
+
+
+PLANTING_SOLUTION = STUB + '''
+import os
+# Runs at import, i.e. inside the check's verification tree: try to leave things for later attempts.
+open("planted_by_check.py", "w").write("x = 1\\n")
+if not os.path.exists("check_fifo"):
+    os.mkfifo("check_fifo")
+'''
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_nothing_carries_over_to_the_next_attempt_through_reused_trees(bench, tier):
+    """In the bubblewrap tier trees are pooled (reset, not re-checked-out). A model that leaves
+    untracked, ignored and special files, an eol-changing .gitattributes and a nested repository in
+    its tree, and code that plants files in the verification tree, must leave no trace in the next
+    attempt's trees: the idle model after it changes nothing and is a phantom with no change."""
+    make_canary(bench)
+    mess = ("echo '* text eol=crlf' > .gitattributes; echo junk > untracked.py; mkdir -p build && "
+            "echo x > build/out.log; echo 'build/' > .gitignore; mkfifo agent_fifo; "
+            "mkdir nested && cd nested && git init -q . && cd ..; echo '# edit' >> text_utils.py")
+    dirty = [call("write_file", path="text_utils.py", content=PLANTING_SOLUTION),
+             call("shell", command=mess), say("Done.")]
+    idle = [call("shell", command="ls -a; git status --porcelain --ignored"), say("Done.")]
+    with ScriptedServer({"dirty": dirty, "idle": idle}) as server:
+        bench.run(server, "--agentbench-sandbox", tier, models="dirty,idle", repeats=2)
+    attempts = bench.report()["attempts"]
+    assert len(attempts) == 4  # nothing went missing on the way
+    for attempt in attempts:
+        if attempt["model"] == "dirty":
+            assert attempt["outcome"] == "tampered", attempt["detail"]
+            assert {"agent_fifo", ".gitattributes", ".gitignore"} <= set(attempt["protected_changes"])
+        else:
+            assert (attempt["outcome"], attempt["files_changed"]) == ("phantom", []), attempt["detail"]
+            seen = transcript_text(attempt)
+            assert "planted_by_check" not in seen and "untracked.py" not in seen
+            assert "check_fifo" not in seen and "agent_fifo" not in seen and "nested" not in seen
