@@ -53,22 +53,12 @@ def harness_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, 
 def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run: LoopResult,
                  budget: ResolvedBudget, transcript: JsonlTranscript, server: ServerInfo) -> AttemptResult:
     """The attempt's record from the loop's counters; the verdict is added after verification."""
-    result = AttemptResult(
+    return AttemptResult(
         canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, repeat=repeat,
-        nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason=run.stop_reason,
-        detail=run.detail, turns=run.turns, prompt_tokens=run.prompt_tokens,
-        completion_tokens=run.completion_tokens, tool_calls=run.tool_calls,
-        malformed_tool_calls=run.malformed_tool_calls, claimed_done=run.claimed_done,
-        model_seconds=round(run.model_seconds, 3), tokens_estimated=run.tokens_estimated,
-        cached_prompt_tokens=run.cached_prompt_tokens, finish_reasons=dict(run.finish_reasons),
-        quirks=dict(run.quirks), budget=budget.model_dump(), transcript=str(transcript.path),
-        server=server.to_json(), canary_hash=canary.content_hash, **run.extra_fields(),
+        nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value,
+        budget=budget.model_dump(), transcript=str(transcript.path), server=server.to_json(),
+        canary_hash=canary.content_hash, **run.result_fields(),
     )
-    if run.server_predicted_ms > 0:
-        result.tokens_per_second = round(run.server_predicted_tokens / (run.server_predicted_ms / 1000), 2)
-    elif run.model_seconds > 0 and not run.tokens_estimated:
-        result.tokens_per_second = round(run.completion_tokens / run.model_seconds, 2)
-    return result
 
 
 def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,

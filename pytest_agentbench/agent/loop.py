@@ -100,11 +100,35 @@ class LoopResult:
     conversation_digest: str | None = None
     seed: int | None = None  # the sampling seed the first request sent (sampling.py)
 
+    def result_fields(self) -> dict[str, Any]:
+        """Every counter of the loop as ``results.AttemptResult`` fields: the one mapping from the
+        loop's record to the attempt's (verdict.loop_result), so a new counter is added here once."""
+        fields: dict[str, Any] = {
+            "stop_reason": self.stop_reason, "detail": self.detail, "turns": self.turns,
+            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+            "tool_calls": self.tool_calls, "malformed_tool_calls": self.malformed_tool_calls,
+            "claimed_done": self.claimed_done, "model_seconds": round(self.model_seconds, 3),
+            "tokens_estimated": self.tokens_estimated, "cached_prompt_tokens": self.cached_prompt_tokens,
+            "finish_reasons": dict(self.finish_reasons), "quirks": dict(self.quirks),
+            "tokens_per_second": self.tokens_per_second,
+        }
+        return {**fields, **self.extra_fields()}
+
     def extra_fields(self) -> dict[str, Any]:
         """The counters beyond DESIGN §5's, as results.AttemptResult fields."""
         return {**self.stats.to_fields(), "nudges": dict(self.nudges), "limit_hit": self.limit_hit,
                 **self.time_budget, "conversation_digest": self.conversation_digest,
                 "seed": self.seed}
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Decode speed: the server's own timings when it sent them, else completion tokens over
+        model time (only when the tokens were counted, not estimated)."""
+        if self.server_predicted_ms > 0:
+            return round(self.server_predicted_tokens / (self.server_predicted_ms / 1000), 2)
+        if self.model_seconds > 0 and not self.tokens_estimated:
+            return round(self.completion_tokens / self.model_seconds, 2)
+        return None
 
     @property
     def claimed_done(self) -> bool:

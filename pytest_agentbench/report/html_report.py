@@ -8,10 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "phantom": "#8250df",
-                   "budget_turns": "#9a6700", "budget_tokens": "#9a6700", "budget_time": "#9a6700",
-                   "malformed": "#bc4c00", "tool_confusion": "#bc4c00", "infra_error": "#57606a",
-                   "tampered": "#a40e26", "invalid_output": "#bc4c00"}
+from pytest_agentbench.outcome import Outcome
+
+_COLOURS = {Outcome.PASSED: "#1a7f37", Outcome.FAILED: "#cf222e", Outcome.PHANTOM: "#8250df",
+            Outcome.BUDGET_TURNS: "#9a6700", Outcome.BUDGET_TOKENS: "#9a6700",
+            Outcome.BUDGET_TIME: "#9a6700", Outcome.MALFORMED: "#bc4c00",
+            Outcome.TOOL_CONFUSION: "#bc4c00", Outcome.INFRA_ERROR: "#57606a",
+            Outcome.TAMPERED: "#a40e26", Outcome.INVALID_OUTPUT: "#bc4c00"}
+# Keyed by the name as the JSON report spells it (a str-Enum member hashes by its member name).
+OUTCOME_COLOURS = {outcome.value: colour for outcome, colour in _COLOURS.items()}
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1f2328}
@@ -135,7 +140,7 @@ def render_html(report: dict) -> str:
     notes = []
     if report.get("interrupted"):
         notes.append('<p class="warn">This run was interrupted: the numbers cover the finished attempts.</p>')
-    infra = sum(1 for a in report["attempts"] if a["outcome"] == "infra_error")
+    infra = sum(1 for a in report["attempts"] if a["outcome"] == Outcome.INFRA_ERROR)
     if infra:
         notes.append(f'<p class="warn">{infra} attempt(s) ended in infra_error (a model-server fault):'
                      " left out of n and every rate.</p>")

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.loop_stats import loop_stats
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.stats import effective_wilson_interval, pass_at_k, pass_hat_k, stability
 
-INFRA = "infra_error"
-BUDGET_OUTCOMES = ("budget_turns", "budget_tokens", "budget_time")
+INFRA = Outcome.INFRA_ERROR.value
+BUDGET_OUTCOMES = tuple(o.value for o in Outcome if o.is_budget)
+PASSED = Outcome.PASSED.value
 DISCRIMINATOR = "discriminator"
 
 
@@ -38,7 +40,7 @@ class Group:
 
     @property
     def c(self) -> int:
-        return sum(1 for r in self.scored if r.outcome == "passed")
+        return sum(1 for r in self.scored if r.outcome == PASSED)
 
     @property
     def infra_errors(self) -> int:
@@ -49,7 +51,7 @@ class Group:
         return Counter(r.outcome for r in self.results)
 
     def mean(self, attribute: str, passed_only: bool = False) -> float | None:
-        pool = [r for r in self.scored if r.outcome == "passed"] if passed_only else self.scored
+        pool = [r for r in self.scored if r.outcome == PASSED] if passed_only else self.scored
         if not pool:
             return None
         return sum(getattr(r, attribute) for r in pool) / len(pool)
@@ -185,8 +187,8 @@ def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict
         "stability": dict(sorted(group.stabilities().items())),
         "mean_turns_to_complete": _round(group.mean("turns", passed_only=True)),
         "malformed_call_rate": _round(group.malformed_rate),
-        "phantom_rate": _round(group.rate_of("phantom")),
-        "tamper_rate": _round(group.rate_of("tampered")),
+        "phantom_rate": _round(group.rate_of(Outcome.PHANTOM.value)),
+        "tamper_rate": _round(group.rate_of(Outcome.TAMPERED.value)),
         "pass_rate_by_try": group.pass_rate_by_try(),
         "budget_exceeded": {kind: outcomes[kind] for kind in BUDGET_OUTCOMES},
         "discriminator": {"n": discriminator.n, "c": discriminator.c} if discriminator.results else None,

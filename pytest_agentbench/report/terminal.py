@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.fairness import fairness_warnings
 from pytest_agentbench.report.loop_stats import loop_stats_line
 from pytest_agentbench.report.summary import (
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     from pytest_agentbench.gates import MissingAttempt
     from pytest_agentbench.session import AgentbenchSession
 
-OUTCOME_ORDER = ["passed", "failed", "phantom", "tampered", "budget_turns", "budget_tokens",
-                 "budget_time", "malformed", "tool_confusion", "invalid_output", "infra_error"]
+# Columns in the order the taxonomy lists them: outcome.py is the one spelling of every name.
+OUTCOME_ORDER = [outcome.value for outcome in Outcome]
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -76,7 +77,7 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
     if identical:
         notes.append("* interval on the distinct samples (repeats with the same replies, tool calls "
                      "and outcome count once): identical repeats are one sample, not several")
-    infra = sum(1 for r in results if r.outcome == "infra_error")
+    infra = sum(1 for r in results if r.outcome == Outcome.INFRA_ERROR)
     if infra:
         notes.append(
             f"WARNING: {infra} attempt(s) ended in infra_error (model server fault); they are left out "
