@@ -1,9 +1,12 @@
 """Cost of one shell call in each isolation tier, without and with the resource limits:
-`true` and a `python -c pass`.
+`true` and a `python -c pass`, each as a ratio to the floor: a bare, unjailed
+``subprocess.run(["/bin/sh", "-c", command], capture_output=True)`` measured in the same run.
 
     python benchmarks/sandbox_overhead.py [--calls 50]
 
-The configurations take turns call by call, so that load from elsewhere on the machine spreads
+"persistent" is the agent's shell since issue 13: one jail per attempt, each command forked by a
+runner inside it (jail.py); the others start one jail (or none) per command, as verification
+checks still do. The configurations take turns call by call, so that load from elsewhere on the machine spreads
 over all of them alike. "limits" means the defaults: prlimit before /bin/sh, a pids cgroup per
 command when running as root (where RLIMIT_NPROC does not apply) and one can be made, and the
 worktree-growth walk after each command.
@@ -13,12 +16,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from pytest_agentbench.limits import SandboxLimits, pids_cgroup_base, prlimit_path
 from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env, run_command
+
+
+FLOOR = "floor: bare sh -c"
 
 
 def main() -> None:
@@ -42,18 +49,26 @@ def main() -> None:
             for on in (False, True):
                 configs[f"bubblewrap, {'limits' if on else 'no limits'}"] = Sandbox(
                     writable, [], limits=SandboxLimits() if on else SandboxLimits.off())
+            configs["bubblewrap persistent, limits"] = Sandbox(writable, [], persistent=True)
         for command in ("true", "python -c pass"):
-            times: dict[str, list[float]] = {name: [] for name in configs}
+            times: dict[str, list[float]] = {FLOOR: [], **{name: [] for name in configs}}
             for _ in range(args.calls):
+                started = time.perf_counter()
+                subprocess.run(["/bin/sh", "-c", command], cwd=root / "wt", env=env, capture_output=True, check=True)
+                times[FLOOR].append(1000 * (time.perf_counter() - started))
                 for name, sandbox in configs.items():
                     started = time.perf_counter()
                     result = run_command(command, root / "wt", 30, env, sandbox=sandbox)
                     times[name].append(1000 * (time.perf_counter() - started))
                     assert result.exit_code == 0, result.output
+            floor = statistics.median(times[FLOOR])
             for name, values in times.items():
                 values.sort()
-                print(f"{name:<24} {command:<16} median {statistics.median(values):6.1f} ms   "
+                median = statistics.median(values)
+                print(f"{name:<30} {command:<16} median {median:6.1f} ms  {median / floor:5.2f}x floor   "
                       f"p90 {values[int(0.9 * (len(values) - 1))]:6.1f} ms   ({args.calls} calls)")
+        for sandbox in configs.values():
+            sandbox.close()
 
 
 if __name__ == "__main__":

@@ -109,24 +109,36 @@ def prlimit_path() -> str | None:
     return shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
 
 
-def rlimit_prefix(limits: SandboxLimits, in_user_namespace: bool) -> list[str]:
-    """``prlimit`` arguments that set soft and hard limits before ``/bin/sh`` starts.
+def rlimit_values(limits: SandboxLimits, in_user_namespace: bool) -> dict[str, int]:
+    """The rlimits a command gets, by ``resource`` name (soft = hard), as ``rlimit_prefix`` sets
+    them; {} where they are not applied (no prlimit: reported as unenforced, so not set either).
 
     Hard limits cannot be raised again without CAP_SYS_RESOURCE in the initial namespace, which
-    jailed commands never have. ``--nproc`` only inside a user namespace (see the module doc).
+    jailed commands never have. RLIMIT_NPROC only inside a user namespace (see the module doc).
     Core dumps are off: a crashing test must not drop a core file into the worktree.
     """
-    tool = prlimit_path()
-    if tool is None or limits == SandboxLimits.off():
-        return []
-    args = [tool, "--core=0"]
+    if prlimit_path() is None or limits == SandboxLimits.off():
+        return {}
+    values = {"RLIMIT_CORE": 0}
     if limits.memory is not None:
-        args.append(f"--data={limits.memory}")
+        values["RLIMIT_DATA"] = limits.memory
     if limits.file_size is not None:
-        args.append(f"--fsize={limits.file_size}")
+        values["RLIMIT_FSIZE"] = limits.file_size
     if limits.processes is not None and in_user_namespace and os.geteuid() != 0:
-        args.append(f"--nproc={limits.processes}")
-    return [*args, "--"]
+        values["RLIMIT_NPROC"] = limits.processes
+    return values
+
+
+_PRLIMIT_OPTIONS = {"RLIMIT_CORE": "--core", "RLIMIT_DATA": "--data", "RLIMIT_FSIZE": "--fsize",
+                    "RLIMIT_NPROC": "--nproc"}
+
+
+def rlimit_prefix(limits: SandboxLimits, in_user_namespace: bool) -> list[str]:
+    """``prlimit`` arguments that set :func:`rlimit_values` before ``/bin/sh`` starts."""
+    values = rlimit_values(limits, in_user_namespace)
+    if not values:
+        return []
+    return [str(prlimit_path()), *(f"{_PRLIMIT_OPTIONS[name]}={value}" for name, value in values.items()), "--"]
 
 
 class CappedBuffer:
@@ -222,11 +234,15 @@ class PidsCgroup:
         return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *argv]
 
     def limit_hit(self) -> bool:
+        return self.events() > 0
+
+    def events(self) -> int:
+        """How many forks the limit has refused so far (``pids.events``' ``max``)."""
         try:
-            return any(line.split()[1] != "0" for line in (self.path / "pids.events").read_text().splitlines()
+            return sum(int(line.split()[1]) for line in (self.path / "pids.events").read_text().splitlines()
                        if line.startswith("max "))
-        except OSError:
-            return False
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def close(self) -> None:
         """Kill whatever is left (a ``setsid`` child escapes a process-group kill) and remove it."""
@@ -248,13 +264,14 @@ class PidsCgroup:
                 time.sleep(0.02)  # killed processes take a moment to leave
 
 
-def open_pids_cgroup(limits: SandboxLimits) -> PidsCgroup | None:
-    """A cgroup for the process limit when RLIMIT_NPROC cannot enforce it (we are root)."""
+def open_pids_cgroup(limits: SandboxLimits, extra: int = 0) -> PidsCgroup | None:
+    """A cgroup for the process limit when RLIMIT_NPROC cannot enforce it (we are root);
+    ``extra`` processes of the harness's own (a persistent jail's) are allowed on top."""
     base = pids_cgroup_base() if limits.processes is not None else None
     if base is None:
         return None
     try:
-        return PidsCgroup(base, limits.processes)
+        return PidsCgroup(base, limits.processes + extra)
     except OSError:
         return None
 

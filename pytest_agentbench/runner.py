@@ -136,6 +136,11 @@ class AttemptEnvironment:
         not be cleaned up, or None."""
         problems = []
         try:
+            if self.sandbox is not None:
+                self.sandbox.close()  # a loop cut short by an exception left its jail running
+        except OSError as exc:
+            problems.append(f"jail: {exc}")
+        try:
             self.transcript.close()
         except OSError as exc:
             problems.append(f"transcript: {exc}")

@@ -26,8 +26,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_agentbench.jail import JailBroken, JailedCommand, PersistentJail
 from pytest_agentbench.limits import (
     CappedBuffer,
+    PidsCgroup,
     SandboxLimits,
     growth_note,
     limit_notes,
@@ -50,8 +52,12 @@ class Sandbox:
     readonly: list[Path]  # e.g. the baseline repository's git directory
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     jail: bool = True
+    # One jail for all of the attempt's commands (jail.py) instead of one per command; the
+    # agent's shell uses it, verification checks do not (one check: nothing to share).
+    persistent: bool = False
     start_bytes: int = field(init=False, default=0)
     last_end: float = field(init=False, default=0.0)  # wall clock: when the last command ended
+    _jail: PersistentJail | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.last_end = time.time()
@@ -60,8 +66,10 @@ class Sandbox:
 
     def argv(self, command: str, cwd: Path, env: dict[str, str]) -> list[str]:
         shell = [*rlimit_prefix(self.limits, in_user_namespace=self.jail), "/bin/sh", "-c", command]
-        if not self.jail:
-            return shell
+        return self.jail_argv(cwd, env, shell) if self.jail else shell
+
+    def jail_argv(self, cwd: Path, env: dict[str, str], inner: list[str]) -> list[str]:
+        """bwrap arguments that run ``inner`` in this sandbox's jail."""
         args = [BWRAP, "--unshare-all", "--unshare-user", "--cap-drop", "ALL",  # root too
                 "--die-with-parent", "--new-session", *system_root(), "--dev", "/dev"]
         # bwrap's /dev is a writable, unsized tmpfs: give /dev/shm its own sized one, then make
@@ -83,7 +91,19 @@ class Sandbox:
         args += ["--remount-ro", "/", "--chdir", str(cwd), "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
-        return [*args, "--", *shell]
+        return [*args, "--", *inner]
+
+    def persistent_jail(self, cwd: Path, env: dict[str, str]) -> PersistentJail:
+        """The running jail, started on first use (and again after a command broke it)."""
+        if self._jail is None or self._jail.broken:
+            self._jail = PersistentJail(self, cwd, env)
+        return self._jail
+
+    def close(self) -> None:
+        """End the persistent jail, if one runs: nothing of the agent's runs on into verification."""
+        if self._jail is not None:
+            self._jail.close()
+            self._jail = None
 
     def _size(self) -> list[str]:
         if self.limits.tmp_size is None or not bwrap_has_size():
@@ -251,6 +271,79 @@ def run_command(
     """
     started = time.monotonic()
     limits = sandbox.limits if sandbox else SandboxLimits()
+    runner_note = ""
+    if sandbox is not None and sandbox.jail and sandbox.persistent:
+        try:
+            process: _Process = sandbox.persistent_jail(cwd, env).start(command, cwd, env)
+        except JailBroken:  # it died between commands: one fresh start, then give up loudly
+            process = sandbox.persistent_jail(cwd, env).start(command, cwd, env)
+        cgroup = None
+    else:
+        process, cgroup = _start_local(command, cwd, env, limits, sandbox)
+    buffer, timed_out, stopped = _stream(process, started + timeout, output_cap, sandbox)
+    exit_code = None if timed_out else process.returncode
+    if isinstance(process, JailedCommand):
+        pids_hit = process.pids_limit_hit()
+        if process.runner_lost:
+            runner_note = ("[agentbench: this command killed the sandbox's command runner; the next "
+                           "command starts in a fresh sandbox with an empty /tmp]")
+    else:
+        pids_hit = cgroup is not None and cgroup.limit_hit()
+    output = buffer.text()
+    grown, big = sandbox.growth() if sandbox else (0, [])
+    if sandbox:
+        sandbox.last_end = time.time()
+    notes = limit_notes(limits, exit_code, output, jailed=bool(sandbox and sandbox.jail), big_files=big,
+                        roots=sandbox.writable if sandbox else [cwd], pids_hit=pids_hit)
+    if cgroup is not None:
+        cgroup.close()
+    if limits.growth is not None and (stopped or grown > limits.growth):
+        notes["growth"] = growth_note(limits.growth, grown, stopped)
+    if runner_note:
+        notes["runner"] = runner_note
+    if notes:
+        output = output + ("" if not output or output.endswith("\n") else "\n") + "\n".join(notes.values())
+    return CommandResult(
+        command=command,
+        exit_code=exit_code,
+        output=output,
+        timed_out=timed_out,
+        truncated_bytes=buffer.dropped,
+        seconds=time.monotonic() - started,
+        limits_hit=[name for name in notes if name != "runner"],
+    )
+
+
+class _LocalProcess:
+    """A command started here (one jail per command, or none): ``Popen`` in the shape that
+    ``_stream`` shares with :class:`~pytest_agentbench.jail.JailedCommand`."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        self.proc = proc
+        self.fd = proc.stdout.fileno()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def kill_tree(self) -> None:
+        _kill_group(self.proc)
+
+    def wait(self) -> int | None:
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return self.proc.wait()
+
+
+_Process = _LocalProcess | JailedCommand
+
+
+def _start_local(command: str, cwd: Path, env: dict[str, str], limits: SandboxLimits,
+                 sandbox: Sandbox | None) -> tuple[_LocalProcess, PidsCgroup | None]:
     if sandbox:
         argv = sandbox.argv(command, cwd, env)
     else:
@@ -265,44 +358,20 @@ def run_command(
         if cgroup is not None:
             cgroup.close()
         raise
-    buffer, timed_out, stopped = _stream(proc, started + timeout, output_cap, sandbox)
-    exit_code = None if timed_out else proc.returncode
-    output = buffer.text()
-    grown, big = sandbox.growth() if sandbox else (0, [])
-    if sandbox:
-        sandbox.last_end = time.time()
-    notes = limit_notes(limits, exit_code, output, jailed=bool(sandbox and sandbox.jail), big_files=big,
-                        roots=sandbox.writable if sandbox else [cwd],
-                        pids_hit=cgroup is not None and cgroup.limit_hit())
-    if cgroup is not None:
-        cgroup.close()
-    if limits.growth is not None and (stopped or grown > limits.growth):
-        notes["growth"] = growth_note(limits.growth, grown, stopped)
-    if notes:
-        output = output + ("" if not output or output.endswith("\n") else "\n") + "\n".join(notes.values())
-    return CommandResult(
-        command=command,
-        exit_code=exit_code,
-        output=output,
-        timed_out=timed_out,
-        truncated_bytes=buffer.dropped,
-        seconds=time.monotonic() - started,
-        limits_hit=list(notes),
-    )
+    return _LocalProcess(proc), cgroup
 
 
-def _stream(proc: subprocess.Popen, deadline: float, output_cap: int,
+def _stream(proc: _Process, deadline: float, output_cap: int,
             sandbox: Sandbox | None) -> tuple[CappedBuffer, bool, bool]:
     """Read the command's output until EOF, the deadline or the growth limit; then end its tree.
     Returns the output, whether the deadline hit, and whether the growth limit stopped it."""
-    assert proc.stdout is not None
     buffer = CappedBuffer(output_cap)
     timed_out = stopped = False
     growth_limit = sandbox.limits.growth if sandbox else None
     next_poll = time.monotonic() + GROWTH_POLL_SECONDS
     selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    fd = proc.stdout.fileno()
+    fd = proc.fd
+    selector.register(fd, selectors.EVENT_READ)
     shell_exited_at: float | None = None
     try:
         while True:
@@ -321,7 +390,7 @@ def _stream(proc: subprocess.Popen, deadline: float, output_cap: int,
             if shell_exited_at is not None and now - shell_exited_at > 0.2:
                 # The shell is gone but something it started still holds the pipe open
                 # (`sleep 100 &`, `yes &`): nothing may outlive the command, so end the group.
-                _kill_group(proc)
+                proc.kill_tree()
             if selector.select(timeout=min(deadline - now, 0.2)):
                 chunk = os.read(fd, 65536)
                 if not chunk:
@@ -329,7 +398,6 @@ def _stream(proc: subprocess.Popen, deadline: float, output_cap: int,
                 buffer.feed(chunk)
     finally:
         selector.close()
-        _kill_group(proc)
-        proc.stdout.close()
+        proc.kill_tree()
         proc.wait()
     return buffer, timed_out, stopped

@@ -165,7 +165,8 @@ class AgentbenchSession:
         # The worktree's .git pointer file and the baseline's git dir stay read-only inside.
         return Sandbox(writable=[worktree, home],
                        readonly=[worktree / ".git", git_dir, *(extra_readonly or [])],
-                       limits=self.settings.sandbox_limits, jail=self.sandbox_tier == "bubblewrap")
+                       limits=self.settings.sandbox_limits, jail=self.sandbox_tier == "bubblewrap",
+                       persistent=True)
 
     def check_paths(self, canary: Canary) -> list[Path]:
         """Absolute paths the canary's checks name, visible read-only in the jail — never one that

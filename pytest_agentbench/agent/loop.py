@@ -225,6 +225,9 @@ class AgentLoop:
         except InfraError as exc:
             self.result.stop_reason, self.result.detail = Outcome.INFRA_ERROR.value, exc.detail
             self.result.infra_kind, self.result.limit_hit = exc.kind, None
+        finally:
+            # The try's commands are over: end the persistent jail before anything reads the tree.
+            self.context.end_commands()
         self.result.time_budget = self.time.record()
         self.result.wall_seconds += time.monotonic() - self._started
         self._log({"event": "stop", "reason": self.result.stop_reason, "detail": self.result.detail})

@@ -44,6 +44,11 @@ class ToolContext:
     remaining_seconds: Callable[[], float] = _no_deadline
     sandbox: Sandbox | None = None  # None: the process tier
 
+    def end_commands(self) -> None:
+        """No command runs on: the persistent jail (if any) ends here; the next command starts one."""
+        if self.sandbox is not None:
+            self.sandbox.close()
+
 
 def _string(description: str) -> dict:
     return {"type": "string", "description": description}

@@ -1,0 +1,113 @@
+"""The persistent jail (jail.py): one bubblewrap jail per attempt, every shell command forked by a
+runner inside it — with the same guarantees as a jail per command, tried as a hostile command."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_agentbench.limits import MiB, SandboxLimits
+from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env, run_command
+
+pytestmark = pytest.mark.skipif(bool(bubblewrap_problem()), reason="no bubblewrap")
+
+
+@pytest.fixture
+def box(tmp_path: Path):
+    (tmp_path / "wt").mkdir()
+    (tmp_path / "home").mkdir()
+    sandbox = Sandbox([tmp_path / "wt", tmp_path / "home"], [], persistent=True,
+                      limits=SandboxLimits(memory=300 * MiB, file_size=5 * MiB))
+    yield sandbox
+    sandbox.close()
+
+
+def shell(box: Sandbox, command: str, timeout: float = 10):
+    root = box.writable[0]
+    return run_command(command, root, timeout, command_env(box.writable[1]), sandbox=box)
+
+
+def jail_pid(box: Sandbox) -> int:
+    assert box._jail is not None
+    return box._jail.proc.pid
+
+
+def test_commands_share_one_jail_and_its_tmp(box):
+    first = shell(box, "echo one > /tmp/note; echo $$")
+    pid = jail_pid(box)
+    second = shell(box, "cat /tmp/note; pwd")
+    assert first.ok and second.output.splitlines() == ["one", str(box.writable[0])]
+    assert jail_pid(box) == pid  # no second jail
+
+
+def test_rlimits_apply_and_cannot_be_raised(box):
+    shown = shell(box, "python -c 'import resource as r; print(*(r.getrlimit(getattr(r, n))[1] for n in "
+                       "(\"RLIMIT_DATA\", \"RLIMIT_FSIZE\", \"RLIMIT_CORE\")))'")
+    assert shown.output.split() == [str(300 * MiB), str(5 * MiB), "0"]
+    raised = shell(box, "python -c 'import resource as r; r.setrlimit(r.RLIMIT_FSIZE, (r.RLIM_INFINITY,) * 2)'")
+    assert raised.exit_code == 1 and "not allowed to raise maximum limit" in raised.output
+
+
+def test_default_signal_dispositions_like_a_shell_of_its_own(box):
+    # Python (the runner) ignores SIGPIPE and SIGXFSZ; the commands must not inherit that.
+    piped = shell(box, "yes | head -c 4")
+    assert piped.output == "y\ny\n"  # no "Broken pipe" from yes
+    big = shell(box, "head -c 20M /dev/zero > big.bin")
+    assert big.exit_code == 128 + 25 and big.limits_hit == ["file_size"]  # SIGXFSZ, as in bash
+
+
+def test_nothing_outlives_a_command_not_even_a_setsid_escape(box):
+    marker = box.writable[0] / "late"
+    started = time.monotonic()
+    result = shell(box, f"(sleep 1; touch {marker}.bg) & setsid sh -c 'sleep 1; touch {marker}.sid' & echo up")
+    assert result.output == "up\n" and time.monotonic() - started < 1
+    listing = shell(box, "ls /proc | grep -c '^[0-9]'")  # init, runner, sh, ls, grep
+    assert int(listing.output) <= 5, listing.output
+    time.sleep(1.5)
+    assert not list(box.writable[0].glob("late*"))
+
+
+def test_a_timeout_kills_the_command_and_the_jail_serves_the_next(box):
+    pid = jail_pid(box) if box._jail else None
+    timed = shell(box, "sleep 30", timeout=0.5)
+    assert timed.timed_out and timed.exit_code is None and timed.seconds < 3
+    after = shell(box, "echo still here")
+    assert after.output == "still here\n" and (pid is None or jail_pid(box) == pid)
+
+
+def test_a_command_that_kills_the_runner_only_ends_its_own_jail(box):
+    shell(box, "touch /tmp/before")
+    first_jail = jail_pid(box)
+    killer = shell(box, "kill -9 -1; echo survived")  # everything but itself and init
+    assert "killed the sandbox's command runner" in killer.output
+    assert killer.limits_hit == []
+    fresh = shell(box, "ls /tmp; echo ok")
+    assert "before" not in fresh.output and fresh.output.endswith("ok\n")  # a fresh jail's /tmp
+    assert jail_pid(box) != first_jail
+
+
+def test_a_command_cannot_reach_the_runners_socket(box):
+    # Own fds: only stdin/stdout/stderr (+ ls's directory). The runner is not dumpable, so
+    # neither /proc/<runner>/fd nor pidfd_getfd gives its socket away.
+    own = shell(box, "ls /proc/self/fd")
+    assert own.output.split() == ["0", "1", "2", "3"]
+    steal = shell(box, "python -c \"import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
+                       "pidfd = libc.syscall(434, 2, 0); print(libc.syscall(438, pidfd, 4, 0), pidfd)\"")
+    assert steal.output.split()[0] == "-1", steal.output
+    forged = shell(box, "for fd in /proc/2/fd/*; do echo '{\"exit\": 0}' > $fd && echo wrote; done; exit 7")
+    assert forged.exit_code == 7 and "wrote" not in forged.output
+
+
+def test_close_ends_the_jail_and_everything_in_it(box):
+    shell(box, "true")
+    jail = box._jail
+    assert jail is not None
+    box.close()
+    assert jail.proc.returncode is not None and box._jail is None
+    # bwrap's PID namespace died with it: no runner of ours is left on the host.
+    left = subprocess.run(["pgrep", "-f", f"-c {jail.proc.pid}"], capture_output=True, text=True)
+    assert left.stdout.strip() == ""
+    assert shell(box, "echo again").output == "again\n"  # a later command starts a new jail
