@@ -8,7 +8,8 @@ in the same run (the scripts below print the ratios; this runs them one after an
 - verify_overhead.py: the clean verification tree and pooled trees vs the old in-tree check, and
   an attempt's tree set-up + tear-down (goal ≤ 15 ms small, ≤ 100 ms at 5,000 files);
 - collection.py: 15,000 items vs plain pytest collecting 15,000 parametrized tests (goal ≤ 1.5 s);
-- import_cost.py: what the installed plugin costs a run that collects no canary (goal ≤ 50 ms).
+- import_cost.py: what the installed plugin costs a run that collects no canary (goal ≤ 50 ms);
+- proxy_overhead.py: what the external agents' recording proxy adds to a request (issue 18, < 1 ms).
 
 ``--quick`` runs fewer rounds (a smoke test of the scripts, not figures to quote).
 """
@@ -30,6 +31,7 @@ FULL = [
     ["verify_overhead.py", "--files", "20,5000", "--rounds", "5"],
     ["collection.py", "--canaries", "1000", "--models", "5", "--repeats", "3", "--rounds", "3"],
     ["import_cost.py", "--runs", "9"],
+    ["proxy_overhead.py", "--requests", "300", "--rounds", "5"],
 ]
 QUICK = [
     ["loop_overhead.py", "--turns", "30", "--rounds", "1"],
@@ -37,6 +39,7 @@ QUICK = [
     ["verify_overhead.py", "--files", "20", "--rounds", "1"],
     ["collection.py", "--canaries", "50", "--models", "2", "--repeats", "3", "--rounds", "1"],
     ["import_cost.py", "--runs", "7"],
+    ["proxy_overhead.py", "--requests", "50", "--rounds", "1"],
 ]
 
 

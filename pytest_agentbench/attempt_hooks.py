@@ -14,7 +14,8 @@ from pytest_agentbench.ledger import ExpectedAttempt
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.pycanary import attempt_of, finish_report
-from pytest_agentbench.sampling import sampling_lines
+from pytest_agentbench.report.failure import failure_text, full_detail
+from pytest_agentbench.report.header import header_lines, header_shown_key
 from pytest_agentbench.state import REPORT_ATTR, get_session, result_key, result_of
 
 if TYPE_CHECKING:
@@ -75,28 +76,19 @@ class AttemptHooks:
         collector = _collector(config)
         resume_lines = collector.model_warnings() if collector is not None else []
         if not session.settings.models_explicit:
-            return resume_lines or None  # the plugin stays quiet in test runs that don't benchmark
-        lines = [f"agentbench: run {session.run_id} · repeats {session.settings.repeats}", *resume_lines]
-        if session.settings.variants[0].name != "base":
-            lines.append("agentbench: sweep: " + " · ".join(v.name for v in session.settings.variants))
-        lines.extend(session.sandbox_banner())
-        # Each model's temperature and seed rule; at temperature 0 a loud note (sampling.py).
-        lines.extend(sampling_lines(session.settings.attempt_models(), session.settings.repeats))
-        for model in session.settings.models:
-            if model.server is not None:
-                lines.append(f"agentbench: {model.name}: managed server, started on first use")
-                continue
-            info = session.preflight(model)
-            found = ", ".join(part for part in (
-                info.kind + (f" {info.version}" if info.version else ""),
-                f"context {info.context_window}" if info.context_window else "context unknown",
-                {True: "tools ok", False: "NO TOOLS", None: "tools unknown"}[info.tool_support],
-                info.chat_template,
-            ) if part)
-            lines.append(f"agentbench: {model.name} @ {model.base_url}: {found}")
-            lines.extend(f"agentbench:   PROBLEM: {text}" for text in info.problems)
-            lines.extend(f"agentbench:   warning: {text}" for text in info.warnings)
-        return lines
+            # No --models: the embedded default runs if canaries are collected; said after
+            # collection (pytest_report_collectionfinish), not in every plain test run.
+            return resume_lines or None
+        config.stash[header_shown_key] = True
+        return header_lines(session, resume_lines)
+
+    def pytest_report_collectionfinish(self, config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
+        """The embedded default's header: collection has shown that canaries run."""
+        tiers = sorted({parts[0].tier for item in items if (parts := attempt_parts(item))})
+        if config.option.collectonly or config.stash.get(header_shown_key, False) or not tiers:
+            return None
+        config.stash[header_shown_key] = True
+        return header_lines(get_session(config), tiers=tiers)
 
     @pytest.hookimpl(trylast=True)  # after -k/-m deselection: the selection is what a resume compares
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -134,7 +126,14 @@ class AttemptHooks:
             report.user_properties.extend(junit_properties(python_canary))
         result = item.stash.get(result_key, None)
         if result is not None and report.when == "call":
-            setattr(report, REPORT_ATTR, result.model_dump(mode="json"))
+            record = result.model_dump(mode="json")
+            setattr(report, REPORT_ATTR, record)
+            if not report.passed:
+                # Compact by default (one line; the check's output only when the tree changed),
+                # the full record with -v: a flooded FAILURES section hides the summary.
+                raised = python_canary is not None and call.excinfo is not None
+                test_output = report.longreprtext if raised else ""  # the test body's own failure
+                report.longrepr = failure_text(record, full_detail(item.config), test_output)
         return report
 
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:

@@ -7,10 +7,21 @@ A canary is a directory holding ``canary.toml`` and its starting ``repo/``; ``hi
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pytest_agentbench.pipeline.spec import (
+    IterationSpec,
+    Phase,
+    phase_error_field,
+    phase_line,
+    pipeline_problems,
+    pipeline_summary,
+)
+from pytest_agentbench.tuning.budget import BUDGET_KEYS, apply_budget
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,6 +87,11 @@ class Canary(BaseModel):
     # Seed 004's two-try workflow: after a failed verification the failing check's output goes
     # back to the model for another try in the same worktree. None: the command line decides.
     retries_with_feedback: int | None = Field(default=None, ge=0, le=3)
+    # Issue 17: a pipeline of scoped sub-agents (pipeline/spec.py; README "Pipelines").
+    language: str = "en"  # the expected language of the phases' free text
+    phases: list[Phase] = Field(default_factory=list)
+    iterations: int = Field(default=1, ge=1, le=50)
+    iteration: IterationSpec | None = None
     # Filled in by the loader (or a Python canary's marker), never read from TOML.
     path: Path = Field(default=Path("."), exclude=True)
     repo_path: Path | None = Field(default=None, exclude=True)
@@ -143,15 +159,20 @@ class Canary(BaseModel):
         return self.directory / "solution"
 
     def resolved_budget(
-        self, turns: int | None = None, tokens: int | None = None, seconds: float | None = None
+        self, turns: int | None = None, tokens: int | None = None, seconds: float | None = None,
+        factors: Mapping[str, Any] | None = None,
     ) -> ResolvedBudget:
-        """Tier default < canary's own budget < command-line override."""
+        """Tier default < canary's own budget < a model's or variant's budget factor
+        (``factors``: ``turns``/``tokens``/``seconds``, a number or ``"x2"``, a multiple of what
+        the canary had) < command-line override."""
         default = TIER_BUDGETS[self.tier]
-        return ResolvedBudget(
-            turns=turns or self.budget.turns or default.turns,
-            tokens=tokens or self.budget.tokens or default.tokens,
-            seconds=seconds or self.budget.seconds or default.seconds,
-        )
+        own = {"turns": self.budget.turns or default.turns,
+               "tokens": self.budget.tokens or default.tokens,
+               "seconds": self.budget.seconds or default.seconds}
+        overrides = {"turns": turns, "tokens": tokens, "seconds": seconds}
+        factors = factors or {}
+        return ResolvedBudget(**{key: overrides[key] or apply_budget(key, own[key], factors.get(key))
+                                 for key in BUDGET_KEYS})
 
 
 class CanaryError(Exception):
@@ -183,6 +204,9 @@ def load_canary(path: Path) -> Canary:
     except tomllib.TOMLDecodeError as exc:
         raise CanaryError(f"{path}: invalid TOML: {exc}") from None
     data.setdefault("id", path.parent.name)
+    prompt_given = "prompt" in data
+    if not prompt_given and isinstance(data.get("phases"), list):
+        data["prompt"] = pipeline_summary(data["phases"])  # a pipeline's prompts are per phase
     for internal in ("path", "repo_path"):
         if internal in data:
             raise CanaryError(f"{path}: field '{internal}': unknown field")
@@ -193,6 +217,9 @@ def load_canary(path: Path) -> Canary:
         for error in exc.errors():
             field = _field_name(error["loc"])
             line = _line_of(text, field)
+            if error["loc"][:1] == ("phases",):  # phases[explore].budget.turns, at its own line
+                field, index = phase_error_field(error["loc"], data.get("phases"))
+                line = phase_line(text, index, ".".join(map(str, error["loc"][2:]))) if index is not None else None
             where = f"{path}:{line}" if line else str(path)
             message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
             message = message.removeprefix("Value error, ")
@@ -204,6 +231,9 @@ def load_canary(path: Path) -> Canary:
             f"{path}: field 'verify': needs at least one of 'run' or 'expect_changed' -"
             " a canary that checks nothing cannot fail"
         )
+    problems = pipeline_problems(canary, text, prompt_given)
+    if problems:
+        raise CanaryError("\n".join(problems))
     _check_repo(canary)
     return canary
 

@@ -31,6 +31,7 @@ from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.state import result_of
 from pytest_agentbench.store import StoreError
+from pytest_agentbench.xdist_support import bring_transcript_home
 
 
 class ResultCollector:
@@ -133,6 +134,9 @@ class ResultCollector:
         self.ledger.saw_report(report.nodeid, result is not None, report.keywords)
         if result is None:
             return
+        # A worker on another host (--tx ssh=...) sent its transcript along: keep it here, by
+        # the database, and record this path rather than one on the worker's filesystem.
+        bring_transcript_home(report, result, self.session.run_dir)
         attempt = AttemptResult.model_validate(result)
         self.session.results.append(attempt)
         self.recorder.record(attempt)  # committed now: a Ctrl-C or a crash keeps it

@@ -19,7 +19,6 @@ from pytest_agentbench.canary import TIERS
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.summary import Group
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import effective_wilson_interval
 
 INFRA = Outcome.INFRA_ERROR.value
 NAMED_MISSING = 3  # nodeids a gate message names before it says "and N more"
@@ -138,12 +137,16 @@ def evaluate(gate: Gate, results: list[AttemptResult], mode: str = "point",
         return GateResult(gate, 0, 0, None, False, f"FAILED {gate.label}: no scored attempts in scope - "
                           f"a gate on 0 attempts is an error{extra}", **counts)
     if mode == "lower":
-        # On the distinct samples, as the summary's interval: identical repeats count once.
-        distinct = Group(scored).distinct
-        value = effective_wilson_interval(c, n, distinct, confidence)[0]
+        # The summary's interval: identical repeats count once, and the repeats of one canary,
+        # correlated, count as fewer samples (report/summary.py: cluster-robust by canary).
+        group = Group(scored)
+        value = group.interval(confidence)[0]
         what = f"lower {confidence * 100:g}% bound {value:.3f}"
-        if distinct < n:
-            what += f" on {distinct} distinct sample{'s' * (distinct != 1)}"
+        effective = group.effective_samples
+        if effective < group.distinct:
+            what += f" on {effective:.1f} effective samples (repeats clustered by canary)"
+        elif group.distinct < n:
+            what += f" on {group.distinct} distinct sample{'s' * (group.distinct != 1)}"
     else:
         value = c / n
         what = f"pass rate {value:.3f}"

@@ -34,3 +34,26 @@ def sigterm_as_interrupt(session: pytest.Session) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Around a cleanup that must finish once begun (removing worktrees): a further Ctrl-C or
+    SIGTERM waits until it is done, then interrupts as usual. Main thread only (signals are
+    delivered there); elsewhere it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:  # delivered again, now to whatever handles it (one is enough)
+            signal.raise_signal(held[0])

@@ -2,7 +2,8 @@
 
 Resolution order for a name: the registry (``[tool.agentbench.models.NAME]`` in pyproject.toml,
 or ``[models.NAME]`` in agentbench.toml), then the built-in ``embedded`` model, then the default
-endpoint. ``NAME@URL`` overrides the endpoint of any of them.
+endpoint. ``NAME@URL`` overrides the endpoint of any of them. A registry entry may name a pool of
+endpoints instead of one ``base_url`` (``endpoints``: replicas of the model, each with its slots).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pytest_agentbench.agent.knobs import AgentKnobs
 from pytest_agentbench.secrets import secret
 from pytest_agentbench.servers.llama_server import CHATML_TOOLS_TEMPLATE, EMBEDDED_GGUF
+from pytest_agentbench.tuning.budget import SecondsValue, TokensValue, TurnsValue
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,10 +35,34 @@ class ModelConfigError(ValueError):
     """A ``--models`` value or registry entry that cannot be used."""
 
 
+def _url_problem(url: str) -> str | None:
+    return None if re.match(r"^https?://[^/\s]+", url) else f"{url!r} is not an http(s) URL"
+
+
 def _check_url(url: str, source: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise ModelConfigError(f"{source}: {url!r} is not an http(s) URL")
+    problem = _url_problem(url)
+    if problem:
+        raise ModelConfigError(f"{source}: {problem}")
     return url.rstrip("/")
+
+
+class EndpointSpec(BaseModel):
+    """One replica of a pooled model: where it is served and how many attempts it takes at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    # Default 1: more attempts than the server has slots would queue there, and their time budget
+    # would run while they wait (llama-server's -np, Ollama's OLLAMA_NUM_PARALLEL).
+    slots: int = Field(default=1, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        problem = _url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.rstrip("/")
 
 
 class ServerSpec(BaseModel):
@@ -64,7 +90,8 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = ""  # what the user calls it; appears in test ids and reports
-    base_url: str = ""
+    base_url: str = ""  # with a pool: its first endpoint (what a single-URL report line shows)
+    endpoints: list[EndpointSpec] = Field(default_factory=list)  # a pool of replicas (endpoint_pool.py)
     model: str = ""  # the id sent to the server; defaults to the name
     api_key_env: str | None = None
     temperature: float = 0.0
@@ -90,12 +117,37 @@ class ModelSpec(BaseModel):
     max_batch_tool_calls: int | None = Field(default=None, gt=0)  # calls past N in a reply: refused
     confusion_retries: int = Field(default=0, ge=0)  # re-prompts for a tool call written as text
     time_budget: Literal["fixed", "scaled"] | None = None  # default: --agentbench-time-budget
+    # Issue 15's factors (tuning/): budgets as a number or a multiple of the canary's ("x2"), and
+    # a prompt directive named in [tool.agentbench.directives], appended to the system prompt.
+    turns: TurnsValue = None
+    tokens: TokensValue = None
+    seconds: SecondsValue = None
+    directive: str | None = None
     variant: str = "base"  # set by a sweep (variants.py), never by the registry
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _url_shorthand(cls, value: Any) -> Any:
+        # endpoints = ["http://a/v1", {url = "http://b/v1", slots = 2}]: a bare URL has one slot.
+        if isinstance(value, list):
+            return [{"url": entry} if isinstance(entry, str) else entry for entry in value]
+        return value
 
     @model_validator(mode="after")
     def _think_level_needs_thinking(self) -> ModelSpec:
         if self.think is False and self.think_level is not None:
             raise ValueError("think_level needs thinking on: drop think = false or think_level")
+        return self
+
+    @model_validator(mode="after")
+    def _one_pool(self) -> ModelSpec:
+        urls = [endpoint.url for endpoint in self.endpoints]
+        if self.endpoints and self.server is not None:
+            raise ValueError("endpoints and server cannot be combined: a managed server is one endpoint")
+        if len(set(urls)) != len(urls):
+            raise ValueError(f"endpoints: {next(u for u in urls if urls.count(u) > 1)!r} is listed twice")
+        if self.endpoints and not self.base_url:
+            self.base_url = urls[0]
         return self
 
     def knobs(self, default_time_budget: str = "fixed") -> AgentKnobs:
@@ -152,7 +204,8 @@ class ModelSpec(BaseModel):
         return f"seed {self.seed or 0} + repeat"
 
     def describe(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "model": self.model, "temperature": self.temperature,
+        pool = {"endpoints": [e.model_dump() for e in self.endpoints]} if self.endpoints else {}
+        return {"base_url": self.base_url, **pool, "model": self.model, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, **self.sampling_body(),
                 "seed_rule": self.seed_rule(), "managed_server": self.server is not None}
 
@@ -192,6 +245,11 @@ def load_registry(rootdir: Path) -> dict[str, ModelSpec]:
                 raise ModelConfigError(f"{where}: must be a table")
             if "variant" in entry:
                 raise ModelConfigError(f"{where}: key 'variant': unknown key (use --agentbench-sweep)")
+            if "endpoints" in entry and "base_url" in entry:
+                raise ModelConfigError(f"{where}: keys 'base_url' and 'endpoints': give one endpoint "
+                                       "or a pool, not both")
+            if entry.get("endpoints") == []:
+                raise ModelConfigError(f"{where}: key 'endpoints': the pool is empty")
             try:
                 spec = ModelSpec.model_validate({**entry, "name": name})
             except ValidationError as exc:
@@ -243,6 +301,7 @@ def resolve_models(
         if url:
             spec.base_url = _check_url(url, f"--models {entry}")
             spec.server = None  # an explicit endpoint means: the user runs the server
+            spec.endpoints = []  # ... and only that one
         elif not spec.base_url and spec.server is None:
             spec.base_url = default_base_url
         specs.append(spec)

@@ -57,6 +57,13 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
                               "(a registry entry's time_budget wins)")),
     "retries": ("string", "retries of a failed model request before infra_error (default 3)"),
     "retry_backoff": ("string", "first retry pause in seconds, doubled each retry (default 0.5)"),
+    "all_on": ("string", ("RUN_ID or 'last': an OFAT run; run per model one variant 'all-on' combining "
+                          "that run's per-factor winners, on its models and canaries")),
+    "ceilings": ("string", ("RUN_ID or 'last': rerun that run's budget_turns/budget_tokens cells "
+                            "with the turn budget raised alone and the token budget raised alone, "
+                            "and classify each: turn, token, either, capability or undetermined")),
+    "ceiling_factors": ("string", "with --agentbench-ceilings: the multiples each budget is raised "
+                                  "by (default 2,4)"),
 }
 
 
@@ -70,7 +77,7 @@ def _ini_defaults() -> dict[str, Any]:
     """Every ini name with the default it is registered with."""
     defaults: dict[str, Any] = {"agentbench_models": "", "agentbench_tier": "",
                                 "agentbench_repeats": _REPEATS, "agentbench_fail_under": [],
-                                "agentbench_sweep": []}
+                                "agentbench_sweep": [], "agentbench_ofat": []}
     for name, (kind, _) in _INI_OPTIONS.items():
         defaults[f"agentbench_{name}"] = False if kind == "bool" else ""
     return defaults
@@ -101,9 +108,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run every model once per value (a variant): temperature, top_p, seed, "
                          "max_tokens, tool_choice, max_format_retries, think, think_level, "
                          "native_thinking, require_code_change, min_tool_calls, "
-                         "max_batch_tool_calls, confusion_retries or time_budget; repeat for a "
-                         "cartesian product")
+                         "max_batch_tool_calls, confusion_retries, time_budget, turns, tokens, "
+                         "seconds (a number or x2: a multiple of the canary's) or directive (a "
+                         "name of [tool.agentbench.directives], or none); repeat for a cartesian "
+                         "product")
     parser.addini("agentbench_sweep", "sweeps, e.g. temperature=0,0.7 seed=1,2", type="args", default=[])
+    group.addoption("--agentbench-ofat", action="append", default=None, metavar="KEY=V1,V2",
+                    dest="agentbench_ofat",
+                    help="one factor at a time: per model, the baseline (variant base) and one "
+                         "variant per value, each differing from it in that factor only (the keys "
+                         "of --agentbench-sweep); repeatable. The summary compares each with the "
+                         "baseline (Newcombe's interval; better / worse / no evidence)")
+    parser.addini("agentbench_ofat", "OFAT factors, e.g. temperature=0 directive=completeness",
+                  type="args", default=[])
     for name, (kind, help_text) in _INI_OPTIONS.items():
         flag = "--agentbench-" + name.replace("_", "-")
         if kind == "bool":

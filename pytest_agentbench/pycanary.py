@@ -34,6 +34,7 @@ from pytest_agentbench.sandbox import DEFAULT_OUTPUT_CAP
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.state import ATTEMPT_PARAM, CANARY_MARKER
 from pytest_agentbench.tree_diff import TreeChange, unified_diff
+from pytest_agentbench.tuning.factors import budget_factors
 from pytest_agentbench.verdict import finish, loop_result, python_canary_verdict, setup_failure
 from pytest_agentbench.verify import CheckResult, examine, run_checks
 
@@ -122,9 +123,10 @@ class Agent:
         self.started = time.monotonic()
         settings = session.settings
         self.budget: ResolvedBudget = attempt.canary.resolved_budget(
-            settings.turns, settings.tokens, settings.seconds)
+            settings.turns, settings.tokens, settings.seconds, budget_factors(attempt.model))
         session.guard_secrets()
         self.server, self.setup_problem = server_problem(session, attempt.model)
+        self.started += session.lease_wait()  # queueing for a pool slot is not the attempt's time
         self.workspace: AttemptEnvironment | None = None
         self.loop: AgentLoop | None = None
         self.last: AgentRun | None = None

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.pipeline.records import IterationRecord, PhaseRecord
 
 
 class CheckRecord(BaseModel):
@@ -96,6 +97,16 @@ class AttemptResult(BaseModel):
     # repeats of one canary with the same digest and outcome are one sample, not several.
     seed: int | None = None
     conversation_digest: str | None = None
+    # The model's last reply, at most 300 characters (agent/loop.py reply_excerpt): its text,
+    # else its tool calls, else its reasoning. The terminal quotes it for a non-passing attempt.
+    last_reply: str | None = None
+    # How far a multi-file task got (issue 15): {"expected": patterns of verify.expect_changed,
+    # "changed": how many of them a qualifying change matched}; None without expect_changed.
+    progress: dict[str, int] | None = None
+    # A pipeline canary (issue 17): each phase run, in order (pipeline/records.py), and with
+    # `iterations = N` each iteration's score and distinct value; empty for other canaries.
+    phases: list[PhaseRecord] = Field(default_factory=list)
+    iterations: list[IterationRecord] = Field(default_factory=list)
 
     @property
     def passed_on_try(self) -> int | None:

@@ -13,6 +13,7 @@ from pytest_agentbench import safe_fs
 from pytest_agentbench.agent.loop import SYSTEM_PROMPT, AgentLoop
 from pytest_agentbench.agent.tools import Tool, ToolContext
 from pytest_agentbench.canary import Canary, ResolvedBudget
+from pytest_agentbench.endpoint_pool import PoolExhausted
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.results import AttemptResult, TryRecord
@@ -20,6 +21,7 @@ from pytest_agentbench.sandbox import Sandbox, command_env
 from pytest_agentbench.servers.managed import ServerStartError
 from pytest_agentbench.servers.preflight import ServerInfo
 from pytest_agentbench.session import AgentbenchSession, JsonlTranscript
+from pytest_agentbench.tuning.factors import budget_factors
 from pytest_agentbench.verdict import (
     add_verdict,
     finish,
@@ -35,22 +37,30 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:150]
 
 
-def _tools_for(canary: Canary, model: ModelSpec) -> list[str] | None:
-    """The canary's tool list, narrowed by the model's own subset when it has one."""
+def _tools_for(canary: Canary, model: ModelSpec, scope: list[str] | None = None) -> list[str] | None:
+    """The canary's (or a pipeline phase's ``scope``) tool list, narrowed by the model's own
+    subset when it has one."""
+    wanted = canary.tools if scope is None else scope
     if model.tools is None:
-        return canary.tools
-    if canary.tools is None:
+        return wanted
+    if wanted is None:
         return model.tools
-    return [name for name in canary.tools if name in model.tools]
+    return [name for name in wanted if name in model.tools]
 
 
 def server_problem(session: AgentbenchSession, model: ModelSpec) -> tuple[ServerInfo | None, str]:
-    """The endpoint's preflight, and why no attempt can run on it ("" when one can)."""
+    """The endpoint's preflight, and why no attempt can run on it ("" when one can). A pooled
+    model's attempt holds a slot of one endpoint from here until its environment closes."""
     try:
         session.ensure_endpoint(model)
+        session.lease_endpoint(model)
         server = session.preflight(model)
     except ServerStartError as exc:
         return None, f"model server could not be started: {exc}"
+    except PoolExhausted as exc:
+        return None, str(exc)
+    if server.problems:
+        session.release_endpoint()  # no attempt will run on it
     return server, "; ".join(server.problems) and f"server preflight failed: {'; '.join(server.problems)}"
 
 
@@ -106,8 +116,10 @@ class AttemptEnvironment:
         return self.tampered
 
     def agent_loop(self, session: AgentbenchSession, canary: Canary, model: ModelSpec,
-                   budget: ResolvedBudget, info: dict[str, Any]) -> AgentLoop:
-        """The attempt's loop, with what the pytest_agentbench_tools and _request hooks add."""
+                   budget: ResolvedBudget, info: dict[str, Any], scope: list[str] | None = None,
+                   system_prompt: str | None = None) -> AgentLoop:
+        """The attempt's loop, with what the pytest_agentbench_tools and _request hooks add.
+        A pipeline phase (pipeline/runner.py) gives its own tool ``scope`` and ``system_prompt``."""
         hook = session.hook
         extra_tools: dict[str, Tool] = {}
         on_request = None
@@ -122,9 +134,9 @@ class AttemptEnvironment:
             client=session.client_for(model),
             context=ToolContext(root=self.worktree, env=self.env, sandbox=self.sandbox),
             budget=budget,
-            tools=_tools_for(canary, model),
+            tools=_tools_for(canary, model, scope),
             max_malformed=model.max_format_retries or session.settings.max_malformed,
-            system_prompt=model.system_prompt or SYSTEM_PROMPT,
+            system_prompt=system_prompt or model.system_prompt or SYSTEM_PROMPT,
             transcript=self.transcript,
             extra_tools=extra_tools,
             on_request=on_request,
@@ -134,6 +146,7 @@ class AttemptEnvironment:
     def close(self, session: AgentbenchSession) -> str | None:
         """Never raises (it runs while another exception may be on its way): returns what could
         not be cleaned up, or None."""
+        session.release_endpoint()  # the pool slot: the model server is done with this attempt
         problems = []
         try:
             if self.sandbox is not None:
@@ -161,9 +174,11 @@ def run_attempt(
     agent tree is a ``failed`` verification error, a broken harness an ``infra_error`` naming it."""
     started = time.monotonic()
     settings = session.settings
-    budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds)
+    # Tier < canary < the model's (variant's) budget factors < the command line (issue 15).
+    budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds, budget_factors(model))
     session.guard_secrets()
     server, problem = server_problem(session, model)
+    started += session.lease_wait()  # queueing for a pool slot is not the attempt's time
     if problem:
         return setup_failure(canary, model, repeat, nodeid, budget, server, problem, started)
     try:
@@ -193,9 +208,14 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
     info = attempt_info(canary, model, repeat, nodeid, worktree)
     if session.hook is not None:
         session.hook.pytest_agentbench_attempt_started(attempt=info)
-    loop = workspace.agent_loop(session, canary, model, budget, info)
+    if canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt
+        from pytest_agentbench.pipeline.runner import PipelineRunner
+
+        loop = PipelineRunner(session, workspace, canary, model, budget, info)
+    else:
+        loop = workspace.agent_loop(session, canary, model, budget, info)
     run = loop.run(canary.prompt)
-    retries = _retries_for(canary, settings.retries_with_feedback)
+    retries = 0 if canary.phases else _retries_for(canary, settings.retries_with_feedback)
     tries: list[TryRecord] = []
     setup = workspace.check_setup(session)
     for try_number in itertools.count(1):
@@ -223,6 +243,8 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         transcript.write({"event": "try", "try": try_number, "outcome": result.outcome})
         run = loop.resume(feedback_message(verification, canary.verify.expect_changed))
     result.tries = tries
+    if canary.phases:
+        loop.record(result)  # attempts[].phases
     finish(result, started)
     transcript.write({"event": "result", **result.model_dump(mode="json")})
     if settings.keep_worktrees:

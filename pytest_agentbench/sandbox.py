@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,8 +69,10 @@ class Sandbox:
         shell = [*rlimit_prefix(self.limits, in_user_namespace=self.jail), "/bin/sh", "-c", command]
         return self.jail_argv(cwd, env, shell) if self.jail else shell
 
-    def jail_argv(self, cwd: Path, env: dict[str, str], inner: list[str]) -> list[str]:
-        """bwrap arguments that run ``inner`` in this sandbox's jail."""
+    def jail_argv(self, cwd: Path, env: dict[str, str], inner: list[str],
+                  binds: tuple[tuple[Path, str], ...] = ()) -> list[str]:
+        """bwrap arguments that run ``inner`` in this sandbox's jail; ``binds`` are writable
+        host paths mounted at the given jail paths (an external agent's proxy socket)."""
         args = [BWRAP, "--unshare-all", "--unshare-user", "--cap-drop", "ALL",  # root too
                 "--die-with-parent", "--new-session", *system_root(), "--dev", "/dev"]
         # bwrap's /dev is a writable, unsized tmpfs: give /dev/shm its own sized one, then make
@@ -86,6 +89,8 @@ class Sandbox:
         for path in self.readonly:
             if path.exists():  # the worktree's .git pointer file stays read-only inside too
                 args += ["--ro-bind", str(path), str(path)]
+        for source, target in binds:
+            args += ["--bind", str(source), target]
         # The jail's own root (a tmpfs holding the mount points) is read-only too: a write to
         # /root or /opt must fail, not land in a scratch file system the model thinks is the host.
         args += ["--remount-ro", "/", "--chdir", str(cwd), "--clearenv"]
@@ -361,10 +366,11 @@ def _start_local(command: str, cwd: Path, env: dict[str, str], limits: SandboxLi
     return _LocalProcess(proc), cgroup
 
 
-def _stream(proc: _Process, deadline: float, output_cap: int,
-            sandbox: Sandbox | None) -> tuple[CappedBuffer, bool, bool]:
-    """Read the command's output until EOF, the deadline or the growth limit; then end its tree.
-    Returns the output, whether the deadline hit, and whether the growth limit stopped it."""
+def _stream(proc: _Process, deadline: float, output_cap: int, sandbox: Sandbox | None,
+            should_stop: Callable[[], bool] | None = None) -> tuple[CappedBuffer, bool, bool]:
+    """Read the command's output until EOF, the deadline, the growth limit or ``should_stop``
+    (checked every 0.2 s at most); then end its tree. Returns the output, whether the deadline
+    hit, and whether the growth limit or ``should_stop`` stopped it."""
     buffer = CappedBuffer(output_cap)
     timed_out = stopped = False
     growth_limit = sandbox.limits.growth if sandbox else None
@@ -385,6 +391,9 @@ def _stream(proc: _Process, deadline: float, output_cap: int,
                 if sandbox.growth()[0] > growth_limit:
                     stopped = True
                     break
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
             if shell_exited_at is None and proc.poll() is not None:
                 shell_exited_at = now
             if shell_exited_at is not None and now - shell_exited_at > 0.2:

@@ -6,6 +6,7 @@ the controller's run id through ``workerinput`` so all transcripts land in one r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -22,6 +23,13 @@ from pytest_agentbench.agent.time_budget import SpeedMeter
 from pytest_agentbench.agent_config import client_settings, probe_speed, with_model_problems
 from pytest_agentbench.canary import Canary
 from pytest_agentbench.client import ChatClient
+from pytest_agentbench.endpoint_pool import (
+    Endpoint,
+    EndpointPool,
+    Lease,
+    PoolExhausted,
+    connect_problem,
+)
 from pytest_agentbench.limits import SandboxLimits, unenforced_limits
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.results import AttemptResult
@@ -124,6 +132,10 @@ class AgentbenchSession:
     # the pytest_agentbench_* hooks (hookspecs.py). None outside a pytest run (unit tests).
     hook: Any = None
     endpoints: dict[str, str] = field(default_factory=dict)  # model name -> managed server's URL
+    _pools: dict[str, EndpointPool] = field(default_factory=dict)  # model name -> its pool
+    # The slot this process holds for its running attempt (model name, lease); one at a time,
+    # since a process runs one attempt at a time.
+    _lease: tuple[str, Lease] | None = None
     undumpable: bool = False  # none tier: /proc/<pid>/environ closed to same-user processes
     _work_root: Path | None = None
 
@@ -226,13 +238,104 @@ class AgentbenchSession:
         return state.base_url
 
     def endpoint_of(self, model: ModelSpec) -> str:
-        """Where ``model`` is served: its managed server's URL once started, else its base_url."""
+        """Where ``model`` is served: the pool endpoint this process holds a slot of, its managed
+        server's URL once started, else its base_url (a pool's first endpoint)."""
+        leased = self._leased(model)
+        if leased is not None:
+            return leased.url
         return self.endpoints.get(model.name, model.base_url)
+
+    # -- endpoint pools (endpoint_pool.py) ----------------------------------------------------------
+
+    def _leased(self, model: ModelSpec) -> Lease | None:
+        return self._lease[1] if self._lease is not None and self._lease[0] == model.name else None
+
+    def pool_of(self, model: ModelSpec) -> EndpointPool:
+        if model.name not in self._pools:
+            # Under the run directory: shared by the run's xdist workers, private to the run.
+            self._pools[model.name] = EndpointPool(
+                self.run_dir / "endpoints", [Endpoint(e.url, e.slots) for e in model.endpoints])
+        return self._pools[model.name]
+
+    def lease_endpoint(self, model: ModelSpec) -> str | None:
+        """For a model served by a pool: hold a free slot of its least-loaded live endpoint
+        (waiting while every slot is held) until :meth:`release_endpoint`, and return its URL;
+        None for a model served at one URL. An endpoint that fails its preflight or no longer
+        accepts connections is taken out of the pool on the way. Raises :class:`PoolExhausted`
+        when no endpoint is left."""
+        self.release_endpoint()  # one an interrupted attempt left behind
+        if not model.endpoints:
+            return None
+        pool = self.pool_of(model)
+        try:
+            lease = pool.acquire(check=lambda url: self._endpoint_problem(model, url))
+        except PoolExhausted as exc:
+            raise PoolExhausted(f"model {model.name!r}: {exc}") from None
+        self._lease = (model.name, lease)
+        return lease.url
+
+    def lease_wait(self) -> float:
+        """Seconds the held slot was waited for (0 without one): queueing, not the attempt's time."""
+        return self._lease[1].waited if self._lease is not None else 0.0
+
+    def release_endpoint(self) -> None:
+        """Give back the slot this process holds, if any (never raises: it runs in cleanups)."""
+        if self._lease is not None:
+            _, lease = self._lease
+            self._lease = None
+            try:
+                lease.release()
+            except OSError:
+                pass  # closing a descriptor cannot fail in a way that leaves the lock held
+
+    def _endpoint_problem(self, model: ModelSpec, url: str) -> str | None:
+        """Why a pool endpoint cannot take an attempt (None: it can). Its first time in this
+        process, the preflight; after that a TCP connect, so an endpoint that died while no
+        attempt ran on it costs no attempt."""
+        if (model.name, url) not in self._preflights:
+            info = self._preflight_url(model, url)
+            return f"failed preflight: {'; '.join(info.problems)}" if info.problems else None
+        return connect_problem(url)
+
+    def _preflight_pool(self, model: ModelSpec) -> ServerInfo:
+        """Every endpoint of a pool preflighted (the session's header does this at start); those
+        that fail are taken out of the pool, loudly. The summary is the first live endpoint's
+        preflight, with a warning per endpoint left out; a problem only when none is left."""
+        pool = self.pool_of(model)
+        for endpoint in model.endpoints:
+            info = self._preflight_url(model, endpoint.url)
+            if info.problems:
+                pool.mark_dead(endpoint.url, f"failed preflight: {'; '.join(info.problems)}")
+        dead = pool.dead()
+        live = [self._preflights[(model.name, e.url)] for e in model.endpoints if e.url not in dead]
+        gone = [f"endpoint {url} is left out of the pool: {why}" for url, why in dead.items()]
+        if not live:
+            summary = ServerInfo("unreachable", problems=[f"no endpoint of the pool is left: {'; '.join(gone)}"])
+        else:
+            summary = dataclasses.replace(live[0], warnings=[*live[0].warnings, *gone])
+        self.server_info[model.name] = {**summary.to_json(),
+                                        "pool": [self._pool_entry(model, e.url, e.slots, dead)
+                                                 for e in model.endpoints]}
+        return summary
+
+    def _pool_entry(self, model: ModelSpec, url: str, slots: int, dead: dict[str, str]) -> dict[str, Any]:
+        """One endpoint of a pool as the JSON report's ``models.NAME.server.pool`` lists it."""
+        info = self._preflights[(model.name, url)]
+        return {"url": url, "slots": slots, "left_out": dead.get(url), "kind": info.kind,
+                "version": info.version, "context_window": info.context_window,
+                "server_slots": info.slots}
+
+    # -- preflight ----------------------------------------------------------------------------------
 
     def preflight(self, model: ModelSpec) -> ServerInfo:
         """What serves ``model`` and whether it can run an agent loop honestly; once per endpoint
-        per process. Problems (no tool parser, too small a context) come with their fix."""
-        url = self.endpoint_of(model)
+        per process. Problems (no tool parser, too small a context) come with their fix. For a
+        pool: the endpoint this process holds a slot of, or (no slot held) the whole pool."""
+        if model.endpoints and self._leased(model) is None:
+            return with_model_problems(self._preflight_pool(model), model)
+        return with_model_problems(self._preflight_url(model, self.endpoint_of(model)), model)
+
+    def _preflight_url(self, model: ModelSpec, url: str) -> ServerInfo:
         key = (model.name, url)
         if key not in self._preflights:
             with httpx.Client(headers=_auth(model)) as http:
@@ -243,12 +346,28 @@ class AgentbenchSession:
                     f"the server gives {model.name!r} a {info.context_window}-token context, less than "
                     f"the {expected} it is configured to expect: long attempts would be truncated"
                 )
+            slots = next((e.slots for e in model.endpoints if e.url == url), None)
+            if slots and info.slots and slots > info.slots:
+                info.warn(f"the pool gives {url} {slots} slots, the server runs {info.slots} requests "
+                          "at once: the others queue there while their time budget runs")
             self._preflights[key] = info
-            self.server_info[model.name] = info.to_json()
-        return with_model_problems(self._preflights[key], model)
+            if model.endpoints:  # a pool's summary is _preflight_pool's
+                self.server_info.setdefault(model.name, info.to_json())
+            else:
+                self.server_info[model.name] = info.to_json()
+        return self._preflights[key]
 
     def explain_fault(self, model: ModelSpec, detail: str) -> str:
-        """Add what is known about a managed server to a server-fault detail."""
+        """Add what is known about the server to a server-fault detail: a managed server's exit
+        and log, or that a pool endpoint is gone (and out of the pool from now on)."""
+        leased = self._leased(model)
+        if leased is not None:
+            gone = connect_problem(leased.url)
+            if gone is None:
+                return detail  # alive: a fault of this attempt, not of the endpoint
+            self.pool_of(model).mark_dead(leased.url, f"died during an attempt: {gone}")
+            return (f"{detail}; endpoint {leased.url} is gone ({gone}) and taken out of the pool: "
+                    "the other attempts run on the endpoints left")
         state = self.servers.current(model.name) if model.server is not None else None
         if state is None or pid_alive(state.pid):
             return detail
@@ -281,6 +400,7 @@ class AgentbenchSession:
         return self._trees
 
     def close(self) -> None:
+        self.release_endpoint()
         for client in self._clients.values():
             client.close()
         self._clients.clear()

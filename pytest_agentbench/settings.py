@@ -28,7 +28,11 @@ from pytest_agentbench.models import (
 from pytest_agentbench.options import DEFAULT_BASE_URL, option_value
 from pytest_agentbench.sandbox import bubblewrap_problem
 from pytest_agentbench.session import Settings
-from pytest_agentbench.variants import SweepError, Variant, parse_sweeps
+from pytest_agentbench.tuning.ceilings import FactorError
+from pytest_agentbench.tuning.factors import DirectiveError, check_model_factors, load_directives
+from pytest_agentbench.tuning.plan import tuning_source, tuning_variants
+from pytest_agentbench.tuning.source import SourceError, SourceRun, source_models
+from pytest_agentbench.variants import SweepError, Variant
 
 
 def _number(config: pytest.Config, name: str, kind: type, minimum: float, default: Any = None) -> Any:
@@ -48,9 +52,19 @@ def settings_from(config: pytest.Config) -> Settings:
     model_names = split_model_args(config.getoption("models") or [config.getini("agentbench_models")])
     explicit = bool(model_names)
     base_url = option_value(config, "base_url") or os.environ.get("AGENTBENCH_BASE_URL") or DEFAULT_BASE_URL
+    data_dir = Path(option_value(config, "dir") or config.rootpath / ".agentbench")
+    db_path = Path(option_value(config, "db") or data_dir / "results.sqlite").resolve()
     try:
-        models = resolve_models(model_names or [EMBEDDED], base_url, load_registry(config.rootpath))
-    except ModelConfigError as exc:
+        registry = load_registry(config.rootpath)
+        directives = load_directives(config.rootpath)
+        source = tuning_source(config, db_path)
+        if source is not None:  # the all-on cell and the ceilings run the source run's models
+            models = source_models(source[1], registry, base_url, model_names, source[0])
+            explicit = True
+        else:
+            models = resolve_models(model_names or [EMBEDDED], base_url, registry)
+        check_model_factors(models, directives)
+    except (ModelConfigError, DirectiveError, SourceError) as exc:
         raise pytest.UsageError(str(exc)) from None
     tiers = split_model_args(config.getoption("tier") or [config.getini("agentbench_tier")])
     unknown = [t for t in tiers if t not in TIERS]
@@ -77,7 +91,6 @@ def settings_from(config: pytest.Config) -> Settings:
         raise pytest.UsageError(str(exc)) from None
     sandbox, sandbox_limits = _sandbox(config)
     json_path = option_value(config, "json")
-    data_dir = Path(option_value(config, "dir") or config.rootpath / ".agentbench")
     workdir = option_value(config, "workdir")
     return Settings(
         models=models,
@@ -87,7 +100,7 @@ def settings_from(config: pytest.Config) -> Settings:
         gates=gates,
         gate_mode=gate_mode,
         group_by_model=bool(option_value(config, "group_by_model")),
-        db_path=Path(option_value(config, "db") or data_dir / "results.sqlite").resolve(),
+        db_path=db_path,
         resume=option_value(config, "resume"),
         baseline=option_value(config, "baseline"),
         fail_on_regression=bool(option_value(config, "fail_on_regression")),
@@ -109,7 +122,7 @@ def settings_from(config: pytest.Config) -> Settings:
         retries=_number(config, "retries", int, 0, default=3),
         backoff=_number(config, "retry_backoff", float, 0, default=0.5),
         retries_with_feedback=_retries_with_feedback(config),
-        variants=_variants(config, models),
+        variants=_variants(config, models, directives, source, confidence),
         time_budget=_time_budget(config),
     )
 
@@ -131,11 +144,20 @@ def max_infra_rate_from(config: pytest.Config) -> float:
     return rate
 
 
-def _variants(config: pytest.Config, models: list[ModelSpec]) -> list[Variant]:
-    texts = config.getoption("agentbench_sweep") or config.getini("agentbench_sweep")
+def _variants(config: pytest.Config, models: list[ModelSpec], directives: dict[str, str],
+              source: tuple[str, SourceRun] | None, confidence: float) -> list[Variant]:
+    sweeps = list(config.getoption("agentbench_sweep") or config.getini("agentbench_sweep"))
+    ofat = list(config.getoption("agentbench_ofat") or config.getini("agentbench_ofat"))
+    chosen = [name for name, given in (("--agentbench-sweep", sweeps), ("--agentbench-ofat", ofat),
+                                       (source[0] if source else "", source)) if given]
+    if len(chosen) > 1:
+        raise pytest.UsageError(f"{' and '.join(chosen)} cannot be combined: a run is a sweep, an "
+                                "OFAT run, an all-on cell or a ceilings run")
+    option = chosen[0] if chosen else "--agentbench-sweep"
     try:
-        variants = parse_sweeps(list(texts))
-    except SweepError as exc:
+        variants = tuning_variants(option, sweeps or ofat, models, directives, source, confidence,
+                                   option_value(config, "ceiling_factors"))
+    except (SweepError, SourceError, FactorError) as exc:
         raise pytest.UsageError(str(exc)) from None
     for model in models:  # a value can clash with a model's own settings (think_level vs think)
         for variant in variants:
@@ -143,11 +165,15 @@ def _variants(config: pytest.Config, models: list[ModelSpec]) -> list[Variant]:
                 variant.apply(model)
             except ValidationError as exc:
                 message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-                raise pytest.UsageError(f"--agentbench-sweep {variant.name} for model "
+                raise pytest.UsageError(f"{option} {variant.name} for model "
                                         f"{model.name!r}: {message}") from None
-    if option_value(config, "max_output_tokens") and any("max_tokens" in v.overrides for v in variants):
-        raise pytest.UsageError("--agentbench-sweep max_tokens=... and --agentbench-max-output-tokens "
-                                "contradict each other: drop one")
+    # A command-line budget overrides every canary's and every variant's: with a varied one it
+    # would silently make the variants equal.
+    for key, cli in (("max_tokens", "max_output_tokens"), ("turns", "max_turns"),
+                     ("tokens", "max_tokens"), ("seconds", "max_seconds")):
+        if option_value(config, cli) and any(key in v.settings_for(m.name) for v in variants for m in models):
+            raise pytest.UsageError(f"{option} {key}=... and --agentbench-{cli.replace('_', '-')} "
+                                    "contradict each other: drop one")
     return variants
 
 

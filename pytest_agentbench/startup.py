@@ -15,10 +15,12 @@ import pytest
 from pytest_agentbench.attempt_hooks import AttemptHooks
 from pytest_agentbench.controller import ResultCollector
 from pytest_agentbench.history import RunRecorder, attempt_key
+from pytest_agentbench.pipeline.report import PipelineHooks
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.settings import max_infra_rate_from, settings_from
 from pytest_agentbench.state import is_worker, new_run_id, run_id_key, session_key
 from pytest_agentbench.store import ResultStore, StoreError
+from pytest_agentbench.tuning.hooks import TuningHooks
 
 
 def start_session(config: pytest.Config) -> AgentbenchSession:
@@ -45,6 +47,10 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
     session.hook = config.hook  # how the runner and the reports call the pytest_agentbench_* hooks
     config.stash[session_key] = session
     config.pluginmanager.register(AttemptHooks(), "agentbench-attempts")
+    # Budget factors, the source run's cells, the OFAT/ceilings/progress tables (tuning/).
+    config.pluginmanager.register(TuningHooks(session), TuningHooks.NAME)
+    # Pipeline canaries' per model × phase table (pipeline/report.py), through the same hooks.
+    config.pluginmanager.register(PipelineHooks(session), PipelineHooks.NAME)
     if not is_worker(config):
         collector = ResultCollector(session, RunRecorder(session, settings.db_path), max_infra_rate, resumed)
         config.pluginmanager.register(collector, ResultCollector.NAME)

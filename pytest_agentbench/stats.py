@@ -49,6 +49,55 @@ def effective_wilson_interval(c: int, n: int, distinct: int,
     return wilson_interval(c / n * distinct, distinct, confidence)  # type: ignore[arg-type]
 
 
+def cluster_effective_size(clusters: list[tuple[int, int]]) -> float:
+    """The effective sample size of a pass rate pooled over clusters (``(n_i, c_i)``: the
+    repeats of one canary, which share the canary's difficulty and are not independent).
+
+    The cluster-robust (sandwich, CR1) variance of the pooled rate p = c / n is
+    ``k / (k - 1) * sum((c_i - p * n_i)^2) / n^2`` over k clusters; its design effect, that
+    variance over the binomial ``p (1 - p) / n``, divides n. It is never taken below 1 (a pooled
+    interval is never narrower than one of independent attempts); with one cluster, or a rate of
+    0 or 1 (where the data cannot show any correlation), n is returned unchanged. Repeats that are
+    perfectly correlated (each canary all-pass or all-fail) leave about k - 1 samples.
+    """
+    k = len(clusters)
+    n = sum(size for size, _ in clusters)
+    c = sum(passed for _, passed in clusters)
+    if k < 2 or n == 0 or c in (0, n):
+        return float(n)
+    p = c / n
+    robust = k / (k - 1) * sum((passed - p * size) ** 2 for size, passed in clusters) / (n * n)
+    design_effect = max(1.0, robust / (p * (1 - p) / n))
+    return n / design_effect
+
+
+def newcombe_difference(base: float, base_interval: tuple[float, float], new: float,
+                        new_interval: tuple[float, float]) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (1998, method 10) for ``new - base``, built from each
+    rate's own interval (Wilson's, or one widened for clustered or identical repeats): at n = 3
+    per side it excludes 0 for 0/3 -> 3/3 and not for 1/3 -> 2/3."""
+    delta = new - base
+    low = delta - math.hypot(new - new_interval[0], base_interval[1] - base)
+    high = delta + math.hypot(new_interval[1] - new, base - base_interval[0])
+    return (max(-1.0, low), min(1.0, high))
+
+
+def newcombe_interval(base_c: int, base_n: int, new_c: int, new_n: int,
+                      confidence: float = 0.95) -> tuple[float, float]:
+    """Newcombe's interval for ``new_c/new_n - base_c/base_n`` from plain Wilson intervals."""
+    if not base_n or not new_n:
+        return (-1.0, 1.0)
+    return newcombe_difference(base_c / base_n, wilson_interval(base_c, base_n, confidence),
+                               new_c / new_n, wilson_interval(new_c, new_n, confidence))
+
+
+def difference_verdict(interval: tuple[float, float]) -> str:
+    """``better`` / ``worse`` when the difference's interval excludes 0, else ``no evidence``."""
+    if interval[0] > 0:
+        return "better"
+    return "worse" if interval[1] < 0 else "no evidence"
+
+
 def stability(n: int, c: int) -> str:
     """How a canary behaves for a model across its repeats."""
     if n == 0:

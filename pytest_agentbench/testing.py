@@ -266,6 +266,39 @@ class _Handler(BaseHTTPRequestHandler):
         if "status" in reply or "body" in reply:
             self._send(reply.get("status", 200), reply.get("body", ""))
             return
-        self._send(200, owner.completion(body, reply))
+        completion = owner.completion(body, reply)
+        if body.get("stream"):
+            self._stream(completion)
+        else:
+            self._send(200, completion)
+
+    def _stream(self, completion: dict[str, Any]) -> None:
+        """``stream: true``: the same reply as server-sent events, as OpenAI-compatible servers
+        send it — content in pieces, each tool call's name then its arguments in two pieces, the
+        finish reason, then usage (when there is one) and ``[DONE]``."""
+        choice = completion["choices"][0]
+        message = choice["message"]
+        base = {key: completion[key] for key in ("id", "object", "created", "model")}
+        base["object"] = "chat.completion.chunk"
+        deltas: list[dict[str, Any]] = [{"role": "assistant"}]
+        text = message.get("content") or ""
+        deltas += [{"content": text[i:i + 8]} for i in range(0, len(text), 8)]
+        for index, call in enumerate(message.get("tool_calls") or []):
+            function = call.get("function") or {}
+            arguments = str(function.get("arguments") or "")
+            half = len(arguments) // 2
+            deltas.append({"tool_calls": [{"index": index, "id": call.get("id"), "type": "function",
+                                           "function": {"name": function.get("name"), "arguments": arguments[:half]}}]})
+            deltas.append({"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]})
+        chunks = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas]
+        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
+        if "usage" in completion:
+            chunks.append({**base, "choices": [], "usage": completion["usage"]})
+        data = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(data.encode())))
+        self.end_headers()
+        self.wfile.write(data.encode())
 
 

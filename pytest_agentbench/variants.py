@@ -15,14 +15,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pytest_agentbench.agent.loop import SYSTEM_PROMPT
 from pytest_agentbench.models import ModelSpec
+from pytest_agentbench.tuning.factors import (
+    NO_DIRECTIVE,
+    DirectiveError,
+    check_directive,
+    system_prompt_with,
+)
 
 BASE = "base"
 # Sampling and agent settings of the registry that change how a model behaves in the loop
-# (the second line: seed 004's agent knobs, models.ModelSpec).
+# (the second line: seed 004's agent knobs, models.ModelSpec; the third: issue 15's budgets and
+# prompt directive, tuning/factors.py).
 SWEEPABLE = ("temperature", "top_p", "seed", "max_tokens", "tool_choice", "max_format_retries",
              "think", "think_level", "native_thinking", "require_code_change", "min_tool_calls",
-             "max_batch_tool_calls", "confusion_retries", "time_budget")
+             "max_batch_tool_calls", "confusion_retries", "time_budget",
+             "turns", "tokens", "seconds", "directive")
 
 
 class SweepError(ValueError):
@@ -33,46 +42,77 @@ class SweepError(ValueError):
 class Variant:
     name: str = BASE
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Settings of one model only (the all-on cell combines each model's own winners).
+    per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The declared directives' texts ([tool.agentbench.directives]): a ``directive`` setting
+    # becomes system-prompt text here, where each attempt's model is made.
+    directives: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # What a tuning run made this variant for (tuning/): {"ofat": {"factor", "value"}},
+    # {"all_on": ...}, {"ceiling": ...}; recorded in the run's settings, so a later run (the
+    # all-on cell, the ceilings) can read the source run's cells from the database.
+    tuning: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def settings_for(self, model_name: str) -> dict[str, Any]:
+        return {**self.overrides, **self.per_model.get(model_name, {})}
 
     def apply(self, model: ModelSpec) -> ModelSpec:
-        """The model with this variant's settings (the model itself for ``base``)."""
-        if not self.overrides:
+        """The registry's model with this variant's settings (the model itself for ``base``
+        when it has no directive to add to its system prompt)."""
+        overrides = self.settings_for(model.name)
+        directive = overrides.get("directive", model.directive)
+        if not overrides and self.name == BASE and directive in (None, NO_DIRECTIVE):
             return model
-        spec = ModelSpec.model_validate({**model.model_dump(), **self.overrides})
+        spec = ModelSpec.model_validate({**model.model_dump(), **overrides})
         spec.variant = self.name
+        if directive not in (None, NO_DIRECTIVE):
+            spec.system_prompt = system_prompt_with(model.system_prompt or SYSTEM_PROMPT, directive,
+                                                    self.directives)
         return spec
 
 
-def parse_sweeps(texts: list[str]) -> list[Variant]:
-    """``["temperature=0,0.7", "seed=1,2"]`` → 4 variants; ``[]`` → ``[base]``."""
-    axes: list[tuple[str, list[Any]]] = []
+def parse_axes(texts: list[str], option: str = "--agentbench-sweep",
+               directives: dict[str, str] | None = None) -> list[tuple[str, list[str]]]:
+    """``["temperature=0,0.7"]`` → ``[("temperature", ["0", "0.7"])]``, every value checked
+    against the registry field's type (and ``directive`` against the declared directives) now,
+    not at the first attempt. ``option`` names the option in errors."""
+    axes: list[tuple[str, list[str]]] = []
     for text in texts:
         key, sep, raw = text.partition("=")
         key = key.strip()
         if not sep or key not in SWEEPABLE:
-            raise SweepError(f"--agentbench-sweep: {text!r}: expected KEY=V1,V2,... with KEY one of "
+            raise SweepError(f"{option}: {text!r}: expected KEY=V1,V2,... with KEY one of "
                              f"{', '.join(SWEEPABLE)}")
         if any(key == seen for seen, _ in axes):
-            raise SweepError(f"--agentbench-sweep: {key} is swept twice")
+            raise SweepError(f"{option}: {key} is swept twice")
         values = [value.strip() for value in raw.split(",") if value.strip()]
         if not values or len(set(values)) != len(values):
-            raise SweepError(f"--agentbench-sweep: {text!r}: give distinct values, e.g. {key}=A,B")
-        axes.append((key, [_validated(key, value) for value in values]))
+            raise SweepError(f"{option}: {text!r}: give distinct values, e.g. {key}=A,B")
+        axes.append((key, [_validated(key, value, option, directives or {}) for value in values]))
+    return axes
+
+
+def parse_sweeps(texts: list[str], directives: dict[str, str] | None = None) -> list[Variant]:
+    """``["temperature=0,0.7", "seed=1,2"]`` → 4 variants; ``[]`` → ``[base]``."""
+    axes = parse_axes(texts, "--agentbench-sweep", directives)
     if not axes:
-        return [Variant()]
+        return [Variant(directives=dict(directives or {}))]
     variants = []
     for combination in itertools.product(*(values for _, values in axes)):
         pairs = [(key, value) for (key, _), value in zip(axes, combination)]
         name = ",".join(f"{key}={raw}" for key, raw in pairs)
-        variants.append(Variant(name, {key: raw for key, raw in pairs}))
+        variants.append(Variant(name, {key: raw for key, raw in pairs}, directives=dict(directives or {})))
     return variants
 
 
-def _validated(key: str, raw: str) -> str:
+def _validated(key: str, raw: str, option: str, directives: dict[str, str]) -> str:
     """Check the value against the registry's own field type now, not at the first attempt."""
     try:
         ModelSpec.model_validate({key: raw})
+        if key == "directive":
+            check_directive(raw, directives, f"{option} directive={raw}")
     except ValidationError as exc:
         message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise SweepError(f"--agentbench-sweep: {key}={raw}: {message}") from None
+        raise SweepError(f"{option}: {key}={raw}: {message}") from None
+    except DirectiveError as exc:
+        raise SweepError(str(exc)) from None
     return raw

@@ -22,6 +22,7 @@ from pytest_agentbench.outcome import Outcome, classify
 from pytest_agentbench.results import AttemptResult, CheckRecord
 from pytest_agentbench.servers.preflight import ServerInfo
 from pytest_agentbench.session import JsonlTranscript
+from pytest_agentbench.tuning.progress import expect_progress
 from pytest_agentbench.verify import Verification
 
 
@@ -79,6 +80,7 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
     result.files_changed = change.files_changed
     result.protected_changes = change.protected
     result.insertions, result.deletions = change.insertions, change.deletions
+    result.progress = expect_progress(change, canary.verify.expect_changed)
     result.checks = [CheckRecord(command=c.command, exit_code=c.exit_code, timed_out=c.timed_out,
                                  seconds=c.seconds, evidence_problem=c.evidence_problem,
                                  tests_passed=c.tests.passed if c.tests else None)

@@ -8,6 +8,9 @@ import textwrap
 from pathlib import Path
 
 import httpx
+import jinja2  # noqa: F401 (warm-up: see below)
+import matplotlib.backends.backend_svg
+import matplotlib.figure  # noqa: F401
 import pytest
 
 from pytest_agentbench.servers.preflight import PROBE_TOOL
@@ -18,6 +21,8 @@ from pytest_agentbench.testing import ScriptedServer
 # lazily, on its first Client: without this warm-up each run would import fresh httpcore
 # exception classes and httpx could no longer map them (a ReadTimeout would escape unmapped).
 httpx.Client().close()
+# Likewise the HTML report's renderer imports Jinja2 and matplotlib on first use (imported above,
+# once): numpy's C extension refuses a second import in one process.
 
 def agent_requests(server: ScriptedServer) -> list[dict]:
     """The agent loop's requests, without the preflight's one-off tool and speed probes."""

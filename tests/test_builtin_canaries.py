@@ -1,6 +1,8 @@
 """The built-in suite through the real plugin: a model that writes each canary's reference
 solution passes every canary (reference control), and a model that only claims success is a
-phantom on every canary (null control). A canary that cannot fail or cannot pass is a defect."""
+phantom on every canary (null control). A canary that cannot fail or cannot pass is a defect.
+A pipeline canary (tag ``pipeline``) is played through its phases by its reference pass
+(pipeline/reference.py); the talker's prose is ``invalid_output`` there."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from pytest_agentbench.canary import load_canary
+from pytest_agentbench.pipeline.reference import reference_script
 from pytest_agentbench.testing import ScriptedServer, call, say
 
 if sys.version_info >= (3, 11):
@@ -27,9 +31,17 @@ def solutions() -> dict[str, list[tuple[str, str]]]:
         for toml in sorted(suite.rglob("canary.toml")):
             solution = toml.parent / "solution"
             files = sorted(p for p in solution.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-            prompt = tomllib.loads(toml.read_text())["prompt"].strip()
+            data = tomllib.loads(toml.read_text())
+            if "phases" in data:
+                continue  # pipelines: see pipelines()
+            prompt = data["prompt"].strip()
             found[prompt] = [(p.relative_to(solution).as_posix(), p.read_text()) for p in files]
     return found
+
+
+def pipelines() -> list:
+    return [load_canary(toml) for suite in SUITES for toml in sorted(suite.rglob("canary.toml"))
+            if "phases" in tomllib.loads(toml.read_text())]
 
 
 def test_every_builtin_canary_can_pass_and_can_fail(pytester):
@@ -37,8 +49,14 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
         shutil.copytree(suite, pytester.path / suite.name, ignore=shutil.ignore_patterns("__pycache__"))
     references = solutions()
     assert len(references) >= 16
+    piped = pipelines()
+    assert [c.id for c in piped] == ["self-improve"]
+    phased = reference_script(piped)
 
     def oracle(request: dict) -> dict:
+        step = phased(request)
+        if step is not None:
+            return step
         turn = sum(1 for m in request["messages"] if m["role"] == "assistant")
         prompt = next(m["content"] for m in request["messages"] if m["role"] == "user").strip()
         files = references.get(prompt, [])
@@ -57,7 +75,19 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
     by_model: dict[str, dict[str, str]] = {}
     for attempt in attempts:
         by_model.setdefault(attempt["model"], {})[attempt["canary"]] = attempt["outcome"]
-    assert len(by_model["oracle"]) == len(references)
+    assert len(by_model["oracle"]) == len(references) + len(piped)
     assert set(by_model["oracle"].values()) == {"passed"}, by_model["oracle"]
-    assert set(by_model["talker"].values()) == {"phantom"}, by_model["talker"]
+    talker = {canary: outcome for canary, outcome in by_model["talker"].items()
+              if canary not in {c.id for c in piped}}
+    assert set(talker.values()) == {"phantom"}, by_model["talker"]
+    assert {by_model["talker"][c.id] for c in piped} == {"invalid_output"}
+    # the reference pass is clean in every phase check
+    pipeline = next(a for a in attempts if a["model"] == "oracle" and a["canary"] == "self-improve")
+    assert [p["name"] for p in pipeline["phases"]] == [
+        "explore", "hypothesize", "implement", "red_team", "audit", "reflect"]
+    for phase in pipeline["phases"]:
+        assert phase["outcome"] == "ok" and phase["json_ok"] and phase["json_retries"] == 0, phase
+        assert not (phase["hallucinated"] or phase["invalid_paths"] or phase["language_drift"]
+                    or phase["violation"] or phase["phantom"]), phase
+    assert pipeline["phases"][2]["regression"] == {"broken": [], "reverted": False, "reverted_files": []}
     result.stdout.fnmatch_lines(["*agentbench summary*"])

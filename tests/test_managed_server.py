@@ -55,7 +55,7 @@ def test_managed_server_is_started_used_and_stopped(bench):
     result = bench.pytester.runpytest("canaries", "--models", "local", "--repeats", "2",
                                       "--agentbench-json", "report.json")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["agentbench: local: managed server, started on first use"])
+    result.stdout.fnmatch_lines(["agentbench: local: managed server, started on first use (command *)"])
     log = (bench.pytester.path / ".agentbench" / "servers" / "local.log").read_text()
     assert log.count("--- starting") == 1  # one server for the whole session
     assert report(bench.pytester)["models"]["local"]["server"]["kind"] == "openai-compatible"

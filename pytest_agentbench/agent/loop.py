@@ -52,6 +52,23 @@ repository root. Do the whole task: make every change it asks for, then check yo
 When the task is complete, reply with a short summary and no tool call."""
 
 
+LAST_REPLY_CHARS = 300
+
+
+def reply_excerpt(content: str | None, reasoning: str | None,
+                  calls: list[tuple[str, str]]) -> str | None:
+    """A reply as the reports quote it, at most LAST_REPLY_CHARS: its text; else its tool calls
+    (``name(arguments)``); else its reasoning, marked as such. None for an empty reply."""
+    text = (content or "").strip()
+    if not text and calls:
+        text = "; ".join(f"{name}({arguments})" for name, arguments in calls)
+    if not text and (reasoning or "").strip():
+        text = "(reasoning only) " + (reasoning or "").strip()
+    if not text:
+        return None
+    return text if len(text) <= LAST_REPLY_CHARS else text[:LAST_REPLY_CHARS - 1] + "…"
+
+
 class Transcript(Protocol):
     def write(self, event: dict[str, Any]) -> None: ...
 
@@ -99,6 +116,9 @@ class LoopResult:
     # repeats are one sample); None before the first reply.
     conversation_digest: str | None = None
     seed: int | None = None  # the sampling seed the first request sent (sampling.py)
+    # The model's last reply, shortened (reply_excerpt): what tells a reader *how* an attempt
+    # failed without opening its transcript (terminal summary, HTML report).
+    last_reply: str | None = None
 
     def result_fields(self) -> dict[str, Any]:
         """Every counter of the loop as ``results.AttemptResult`` fields: the one mapping from the
@@ -110,7 +130,7 @@ class LoopResult:
             "claimed_done": self.claimed_done, "model_seconds": round(self.model_seconds, 3),
             "tokens_estimated": self.tokens_estimated, "cached_prompt_tokens": self.cached_prompt_tokens,
             "finish_reasons": dict(self.finish_reasons), "quirks": dict(self.quirks),
-            "tokens_per_second": self.tokens_per_second,
+            "tokens_per_second": self.tokens_per_second, "last_reply": self.last_reply,
         }
         return {**fields, **self.extra_fields()}
 
@@ -340,7 +360,9 @@ class AgentLoop:
         calls = prepare_calls(response, self.result.turns, self.allowed, self.schemas)
         for call in calls:
             self.result.quirks.update(call.quirks)
-        self._digest.add(response.content, [(c.name, c.raw_arguments) for c in calls])
+        sent = [(c.name, c.raw_arguments) for c in calls]
+        self._digest.add(response.content, sent)
+        self.result.last_reply = reply_excerpt(response.content, response.reasoning, sent)
         self.result.conversation_digest = self._digest.hexdigest
         self.messages.append(assistant_message(response, calls, self.knobs.native_thinking))
         self.result.stats.turn(len(calls), self._last_completion_tokens)

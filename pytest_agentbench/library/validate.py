@@ -151,6 +151,8 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
         result.warnings.append("no repo/ directory: the agent starts from an empty repository")
     if not canary.verify.run:
         result.warnings.append("no verify.run: any change to a file matching expect_changed passes")
+    if canary.phases:  # issue 17: the phases' scripted pass (the final tree is proved below)
+        _pipeline_reference(result, canary, require_solution)
     with tempfile.TemporaryDirectory(prefix="agentbench-validate-", ignore_cleanup_errors=True) as tmp:
         try:
             manager = TreeManager(Path(tmp))
@@ -217,6 +219,18 @@ def _reference(result: CanaryValidation, canary: Canary, manager: TreeManager,
     if not found and any(c.tests is not None for c in verification.checks):
         result.tests_passed = verification.tests_passed
     result.problems.extend(found)
+
+
+def _pipeline_reference(result: CanaryValidation, canary: Canary, require_solution: bool) -> None:
+    """A pipeline's ``reference/<phase>.json`` through the checks a model's replies get
+    (pipeline/reference.py): schema, claimed files, language."""
+    from pytest_agentbench.pipeline.reference import has_reference, reference_problems
+
+    if not has_reference(canary):
+        message = "no reference/: nothing proves each phase's output can be valid"
+        (result.problems if require_solution else result.warnings).append(message)
+        return
+    result.problems.extend(reference_problems(canary))
 
 
 def _cheaters(result: CanaryValidation, canary: Canary, manager: TreeManager,

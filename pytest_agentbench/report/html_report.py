@@ -1,173 +1,170 @@
-"""The HTML report: one self-contained page (no scripts, no external assets) rendered from the
-JSON report's dict, so a live run and ``agentbench report RUN --html`` produce the same page."""
+"""The HTML report: one self-contained page (no scripts, nothing fetched) rendered from the JSON
+report's dict, so a live run and ``agentbench report RUN --html`` produce the same page.
+
+Jinja2 renders it (templates/report.html.j2, autoescape on: model text is hostile) and matplotlib
+draws its charts as inline SVG (charts.py). Both are imported inside :func:`render_html`: this
+module loads with every benchmark session, and only a run that writes the page pays for them.
+"""
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.limits import format_bytes
 from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.report.charts import OUTCOME_COLOURS, charts, model_label
+from pytest_agentbench.report.conversation import Budget, read_conversation
+from pytest_agentbench.report.summary import identical_repeats_line
 
-_COLOURS = {Outcome.PASSED: "#1a7f37", Outcome.FAILED: "#cf222e", Outcome.PHANTOM: "#8250df",
-            Outcome.BUDGET_TURNS: "#9a6700", Outcome.BUDGET_TOKENS: "#9a6700",
-            Outcome.BUDGET_TIME: "#9a6700", Outcome.MALFORMED: "#bc4c00",
-            Outcome.TOOL_CONFUSION: "#bc4c00", Outcome.INFRA_ERROR: "#57606a",
-            Outcome.TAMPERED: "#a40e26", Outcome.INVALID_OUTPUT: "#bc4c00"}
-# Keyed by the name as the JSON report spells it (a str-Enum member hashes by its member name).
-OUTCOME_COLOURS = {outcome.value: colour for outcome, colour in _COLOURS.items()}
-
-STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1f2328}
-table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}
-th,td{border-bottom:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.o{font-weight:600}details{margin:.2em 0}pre{white-space:pre-wrap;background:#f6f8fa;padding:.5em}
-.warn{color:#cf222e;font-weight:600}small{color:#57606a}
-"""
+TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+def table_rows(aggregates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model x tier rows, without an ``all`` row that only repeats a model's single tier."""
+    tiers: dict[tuple[str, str], int] = {}
+    for row in aggregates:
+        if row["tier"] != "all":
+            key = (row["model"], row["variant"])
+            tiers[key] = tiers.get(key, 0) + 1
+    return [row for row in aggregates
+            if row["tier"] != "all" or tiers.get((row["model"], row["variant"]), 0) != 1]
 
 
-def _rate(value: float | None) -> str:
+def _notes(report: dict[str, Any]) -> list[str]:
+    notes = []
+    if report.get("interrupted"):
+        notes.append("This run was interrupted: the numbers cover the finished attempts.")
+    if report.get("incomplete"):
+        notes.append(f"{len(report.get('missing') or [])} collected attempt(s) ended without a result.")
+    infra = sum(1 for a in report["attempts"] if a["outcome"] == Outcome.INFRA_ERROR)
+    if infra:
+        notes.append(f"{infra} attempt(s) ended in infra_error (a model-server fault): left out of n "
+                     "and every rate.")
+    notes += [w["message"] for w in report.get("fairness") or []]
+    notes += [f"Identical repeats: {identical_repeats_line(n)}" for n in report.get("identical_repeats") or []]
+    env = report.get("environment") or {}
+    if env.get("sandbox") and env["sandbox"] != "bubblewrap":
+        notes.append(f"Sandbox tier: {env['sandbox']} (no OS sandbox).")
+    return notes
+
+
+def _models(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each model with the settings that decide its numbers (the output cap actually sent)."""
+    settings = report.get("settings") or {}
+    rows = []
+    for name, info in (report.get("models") or {}).items():
+        server = info.get("server") or {}
+        rows.append({
+            "name": name, "endpoint": info.get("base_url"), "model": info.get("model"),
+            "server": ", ".join(str(part) for part in (
+                server.get("kind"), server.get("version"),
+                f"context {server['context_window']}" if server.get("context_window") else None,
+                "managed" if info.get("managed_server") else None) if part) or "-",
+            "temperature": info.get("temperature"), "seed_rule": info.get("seed_rule", "-"),
+            "output_cap": settings.get("max_output_tokens") or info.get("max_tokens"),
+            "knobs": ", ".join(f"{k} {v}" for k, v in ((settings.get("agent") or {}).get(name) or {}).items()
+                               if v not in (None, False, 0)) or "-",
+            "warnings": list(server.get("warnings") or []) + list(server.get("problems") or []),
+        })
+    return rows
+
+
+def _setup(report: dict[str, Any]) -> dict[str, Any]:
+    """The sandbox, the limits and the run's settings, as label/value pairs."""
+    env, settings = report.get("environment") or {}, report.get("settings") or {}
+    limits = env.get("sandbox_limits") or {}
+    budgets: dict[tuple, set[str]] = {}
+    for attempt in report["attempts"]:
+        budget = attempt.get("budget") or {}
+        key = (attempt["tier"], budget.get("turns"), budget.get("tokens"), budget.get("seconds"))
+        budgets.setdefault(key, set()).add(attempt["canary"])
+    time_budget = settings.get("time_budget") or {}
+    return {
+        "sandbox": env.get("sandbox") or "not recorded",
+        "limits": [(name.replace("_", " "), "unlimited" if value is None else
+                    str(value) if name == "processes" else format_bytes(value))
+                   for name, value in limits.items()],
+        "unenforced": env.get("sandbox_unenforced") or [],
+        "budgets": [{"tier": tier, "turns": turns, "tokens": tokens, "seconds": seconds,
+                     "canaries": sorted(canaries)}
+                    for (tier, turns, tokens, seconds), canaries in sorted(budgets.items(), key=str)],
+        "settings": [
+            ("repeats", settings.get("repeats")), ("tiers", ", ".join(settings.get("tiers") or []) or "all"),
+            ("confidence", settings.get("confidence")),
+            ("variants", ", ".join(settings.get("variants") or {}) or "base"),
+            ("time budget", (f"{time_budget.get('default', 'fixed')} (reference "
+                             f"{time_budget.get('reference_tokens_per_second', '-')} tokens/s, at most "
+                             f"x{time_budget.get('max_scale', '-')})")),
+            ("request timeout", f"{settings.get('request_timeout', '-')} s"),
+            ("output cap override", settings.get("max_output_tokens") or "none (each model's max_tokens)"),
+            ("max infra rate", settings.get("max_infra_rate", 0)),
+            ("python", env.get("python")), ("platform", env.get("platform")),
+            ("plugin", env.get("plugin_version")),
+        ],
+    }
+
+
+def _attempts(report: dict[str, Any], budget: Budget) -> list[dict[str, Any]]:
+    return [{**attempt, "label": model_label(attempt),
+             "tokens": attempt["prompt_tokens"] + attempt["completion_tokens"],
+             "conversation": read_conversation(attempt.get("transcript"), budget)}
+            for attempt in report["attempts"]]
+
+
+def context(report: dict[str, Any], budget: Budget | None = None) -> dict[str, Any]:
+    """What the template shows, from the JSON report (charts apart)."""
+    aggregates = report.get("aggregates") or []
+    ks = [int(k) for k in (report.get("settings") or {}).get("ks") or [1] if int(k) > 1]
+    return {
+        "report": report, "env": report.get("environment") or {}, "ks": ks,
+        "notes": _notes(report), "rows": table_rows(aggregates),
+        "model_rows": [row for row in aggregates if row["tier"] == "all"],
+        "models": _models(report), "setup": _setup(report),
+        "attempts": _attempts(report, budget or Budget()),
+        "ofat": report.get("ofat"), "ceilings": report.get("ceilings"),
+    }
+
+
+def _rate(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _outcome(name: str) -> str:
-    return f'<span class="o" style="color:{OUTCOME_COLOURS.get(name, "#1f2328")}">{_e(name)}</span>'
+def _show(value: Any) -> str:
+    """A value of a generic section (OFAT, ceilings): numbers short, the rest as text."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_show(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(_show(v) for v in value)
+    return str(value)
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="n">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
-                         for i, cell in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+def render_html(report: dict[str, Any], budget: Budget | None = None) -> str:
+    import jinja2
+    from markupsafe import Markup
+
+    ctx = context(report, budget)
+    found = charts(ctx["rows"], ctx["model_rows"], report["attempts"])
+    # A missing key renders empty: a report re-rendered from an older run lacks newer fields.
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                     trim_blocks=True, lstrip_blocks=True)
+    environment.filters.update(rate=_rate, show=_show)
+    environment.globals.update(colour=lambda name: OUTCOME_COLOURS.get(name, "#1f2328"))
+    # Markup: matplotlib's SVG is ours (it escapes the labels it draws), the one unescaped part.
+    return environment.get_template("report.html.j2").render(
+        **ctx, charts=[(chart, Markup(chart.svg)) for chart in found])
 
 
-def _aggregates(report: dict) -> str:
-    ks = [int(k) for k in (report.get("settings") or {}).get("ks") or [1] if int(k) > 1]
-    headers = ["model", "tier", "n", "pass@1", "CI"] + [f"pass@{k}" for k in ks] + \
-              [f"pass^{k}" for k in ks] + ["flaky", "turns✓", "phantom", "tampered", "outcomes"]
-    rows = []
-    for row in report["aggregates"]:
-        model = row["model"] if row["variant"] == "base" else f"{row['model']}/{row['variant']}"
-        outcomes = " ".join(f"{_outcome(name)}&nbsp;{count}" for name, count in row["outcomes"].items())
-        if row.get("pass_rate_by_try"):
-            outcomes += "<br><small>passed within " + ", ".join(
-                f"{t} {'try' if t == 1 else 'tries'}: {rate:.2f}"
-                for t, rate in enumerate(row["pass_rate_by_try"], start=1)) + "</small>"
-        interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["n"] else "-"
-        rows.append([_e(model), _e(row["tier"]), str(row["n"]), _rate(row["pass_rate"]), interval]
-                    + [_rate(row["pass_at_k"].get(str(k))) for k in ks]
-                    + [_rate(row["pass_hat_k"].get(str(k))) for k in ks]
-                    + [str(row["stability"].get("flaky", 0)), _rate(row["mean_turns_to_complete"]),
-                       _rate(row.get("phantom_rate")), _rate(row.get("tamper_rate")), outcomes])
-    return _table(headers, rows, numeric={2, 3, *range(5, 5 + 2 * len(ks) + 4)})
-
-
-def _canaries(report: dict) -> str:
-    rows = [[_e(r["model"]), _e(r["canary"]), _e(r["tier"]), f"{r['c']}/{r['n']}",
-             _rate(r["pass_at_1"]), f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]", _e(r["stability"]),
-             " ".join(f"{_outcome(k)}&nbsp;{v}" for k, v in r["outcomes"].items())]
-            for r in report["summary"]]
-    return _table(["model", "canary", "tier", "passed", "pass@1", "CI", "stability", "outcomes"],
-                  rows, numeric={3, 4})
-
-
-def _loop(report: dict) -> str:
-    """Tool calls, token split and the harness's help, per model (its all-tiers row)."""
-    rows = [r for r in report["aggregates"] if r["tier"] == "all"]
-    return _table(["model", "tool calls (errors)", "turns with a call", "batch max / mean",
-                   "completion tokens without a call", "reasoning tokens", "nudges", "refused",
-                   "limits hit", "decode tok/s"],
-                  [[_e(r["model"] if r["variant"] == "base" else f"{r['model']}/{r['variant']}"),
-                    _e(", ".join(f"{n} {c['calls']} ({c['errors']})" for n, c in r.get("tool_stats", {}).items())),
-                    _rate(r.get("tool_call_turn_share")),
-                    f"{r.get('max_batch_size', 0)} / {_rate(r.get('mean_batch_size'))}",
-                    str(r.get("completion_tokens_without_tool_calls", 0)),
-                    str(r.get("reasoning_tokens", 0)) + (" est." if r.get("reasoning_tokens_estimated") else ""),
-                    _e(", ".join(f"{k} {v}" for k, v in (r.get("nudges") or {}).items()) or "-"),
-                    str(r.get("refused_tool_calls", 0)),
-                    _e(", ".join(f"{k} {v}" for k, v in (r.get("limits_hit") or {}).items()) or "-"),
-                    _e(r.get("decode_tokens_per_second") or "-")] for r in rows])
-
-
-def _attempt_extras(a: dict) -> str:
-    """What limited the attempt and what help it got (issue 14)."""
-    parts = []
-    if a.get("limit_hit"):
-        parts.append(f"limit hit: {a['limit_hit']}")
-    if a.get("time_budget_mode") == "scaled":
-        parts.append(f"time budget {a.get('time_budget_seconds')} s (x{a.get('time_budget_scale')}, "
-                     f"{a.get('decode_tokens_per_second')} tokens/s)")
-    if a.get("reasoning_tokens"):
-        parts.append(f"{a['reasoning_tokens']} reasoning tokens")
-    if a.get("nudges"):
-        parts.append("nudges: " + ", ".join(f"{k} {v}" for k, v in a["nudges"].items()))
-    return f"<p><small>{_e(' · '.join(parts))}</small></p>" if parts else ""
-
-
-def _attempts(report: dict) -> str:
-    parts = []
-    for a in report["attempts"]:
-        title = (f"{_e(a['canary'])} · {_e(a['model'])} · r{a['repeat']} · {_outcome(a['outcome'])}"
-                 f" <small>{a['turns']} turns, {a['prompt_tokens'] + a['completion_tokens']} tokens,"
-                 f" {a['wall_seconds']:.1f} s</small>")
-        body = [f"<p>{_e(a['detail'])}</p>", _attempt_extras(a)]
-        if a.get("files_changed"):
-            body.append(f"<p>changed: {_e(', '.join(a['files_changed']))}</p>")
-        if a.get("protected_changes"):
-            body.append(f"<p>protected paths changed (not used by the checks): "
-                        f"{_e(', '.join(a['protected_changes']))}</p>")
-        for t, attempt_try in enumerate(a.get("tries") or [], start=1):
-            body.append(f"<p>try {t}: {_outcome(attempt_try['outcome'])} — {_e(attempt_try['detail'])}</p>")
-        if a.get("check_output_tail"):
-            body.append(f"<pre>{_e(a['check_output_tail'])}</pre>")
-        if a.get("transcript"):
-            body.append(f"<p><small>transcript: {_e(a['transcript'])}</small></p>")
-        parts.append(f"<details><summary>{title}</summary>{''.join(body)}</details>")
-    return "".join(parts)
-
-
-def render_html(report: dict) -> str:
-    env = report.get("environment") or {}
-    models = ", ".join(f"{_e(name)} ({_e((info.get('server') or {}).get('kind') or '?')})"
-                       for name, info in (report.get("models") or {}).items())
-    notes = []
-    if report.get("interrupted"):
-        notes.append('<p class="warn">This run was interrupted: the numbers cover the finished attempts.</p>')
-    infra = sum(1 for a in report["attempts"] if a["outcome"] == Outcome.INFRA_ERROR)
-    if infra:
-        notes.append(f'<p class="warn">{infra} attempt(s) ended in infra_error (a model-server fault):'
-                     " left out of n and every rate.</p>")
-    notes += [f'<p class="warn">{_e(w["message"])}</p>' for w in report.get("fairness") or []]
-    if env.get("sandbox") and env["sandbox"] != "bubblewrap":
-        notes.append(f'<p class="warn">Sandbox tier: {_e(env["sandbox"])} (no OS sandbox).</p>')
-    gates = report.get("gates") or []
-    gate_html = "".join(f"<li>{'✔' if g['ok'] else '✘'} {_e(g['message'])}</li>" for g in gates)
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>agentbench {_e(report['run_id'])}</title>"
-        f"<style>{STYLE}</style></head><body>"
-        f"<h1>agentbench run {_e(report['run_id'])}</h1>"
-        f"<p><small>{_e(report.get('started'))} → {_e(report.get('finished'))} · models: {models} · "
-        f"python {_e(env.get('python'))} · plugin {_e(env.get('plugin_version'))}</small></p>"
-        + "".join(notes)
-        + "<h2>Per model and tier</h2>" + _aggregates(report)
-        + (f"<h2>Gates</h2><ul>{gate_html}</ul>" if gates else "")
-        + "<h2>Tool calls and tokens per model</h2>" + _loop(report)
-        + "<h2>Per canary</h2>" + _canaries(report)
-        + f"<h2>Attempts ({len(report['attempts'])})</h2>" + _attempts(report)
-        + "</body></html>\n"
-    )
-
-
-def write_html(path: Path, report: dict) -> None:
+def write_html(path: Path, report: dict[str, Any]) -> None:
     """Written atomically, like the JSON report."""
+    page = render_html(report)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(report), encoding="utf-8")
+    # "replace": a transcript can hold lone surrogates (JSON escapes) that UTF-8 cannot encode.
+    tmp.write_text(page, encoding="utf-8", errors="replace")
     os.replace(tmp, path)

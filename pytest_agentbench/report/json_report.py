@@ -32,6 +32,8 @@ def run_settings(settings: Settings) -> dict:
     return {"repeats": settings.repeats, "tiers": settings.tiers, "ks": settings.ks,
             "confidence": settings.confidence,
             "variants": {v.name: v.overrides for v in settings.variants},
+            # What a tuning run made each variant for (tuning/): how a later run finds its cells.
+            "tuning": {v.name: v.tuning for v in settings.variants if v.tuning},
             # How each model ran in the loop (a variant's overrides are under "variants").
             "agent": {m.name: m.agent_settings(settings.time_budget) for m in settings.models},
             "time_budget": {"default": settings.time_budget,

@@ -8,6 +8,12 @@ Identical repeats are one sample (issue 16): repeats of a canary whose conversat
 same fingerprint (``conversation_digest``: the replies and tool calls) and the same outcome count
 once in ``distinct_repeats``, and the Wilson intervals are computed on that distinct count
 (``stats.effective_wilson_interval``): the pass rate still counts every attempt.
+
+Pooled rows (a tier, ``all``, a gate's scope) hold several canaries, and the repeats of one
+canary are correlated: they share its difficulty. Their interval uses the cluster-robust
+(sandwich) variance with the canary as the cluster (``stats.cluster_effective_size``): Wilson's
+interval on the effective sample size that variance implies, never larger than the distinct
+count. A canary's own row is one cluster, so its interval is unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +24,13 @@ from dataclasses import dataclass, field
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.loop_stats import loop_stats
 from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import effective_wilson_interval, pass_at_k, pass_hat_k, stability
+from pytest_agentbench.stats import (
+    cluster_effective_size,
+    effective_wilson_interval,
+    pass_at_k,
+    pass_hat_k,
+    stability,
+)
 
 INFRA = Outcome.INFRA_ERROR.value
 BUDGET_OUTCOMES = tuple(o.value for o in Outcome if o.is_budget)
@@ -62,9 +74,17 @@ class Group:
         with the same conversation digest and outcome count once; no digest, no match."""
         return len({sample_key(r, index) for index, r in enumerate(self.scored)})
 
+    @property
+    def effective_samples(self) -> float:
+        """The interval's sample size: the distinct samples, or fewer when the group pools
+        several canaries whose repeats are correlated (``stats.cluster_effective_size``,
+        clustered by model × variant × canary; one canary's own repeats are its sample)."""
+        clusters = [(g.n, g.c) for g in group_by(self.scored, "model", "variant", "canary").values()]
+        return min(float(self.distinct), cluster_effective_size(clusters))
+
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
-        """Wilson's interval of the pass rate, on the distinct count (see the module docstring)."""
-        return effective_wilson_interval(self.c, self.n, self.distinct, confidence)
+        """Wilson's interval of the pass rate on the effective sample size (module docstring)."""
+        return effective_wilson_interval(self.c, self.n, self.effective_samples, confidence)  # type: ignore[arg-type]
 
     def per_canary(self) -> dict[str, Group]:
         return {key[0]: group for key, group in group_by(self.results, "canary").items()}
@@ -182,6 +202,9 @@ def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict
         "ci_low": round(low, 4), "ci_high": round(high, 4), "confidence": confidence,
         # The interval's sample size: identical repeats of a canary count once (< n: marked).
         "distinct_samples": group.distinct,
+        # ... and the repeats of one canary, correlated, count less than independent attempts.
+        "effective_samples": round(group.effective_samples, 2),
+        "interval_method": "wilson, cluster-robust by canary",
         "pass_at_k": {str(k): _round(group.mean_over_canaries(k)) for k in ks},
         "pass_hat_k": {str(k): _round(group.mean_over_canaries(k, pass_hat_k)) for k in ks},
         "stability": dict(sorted(group.stabilities().items())),

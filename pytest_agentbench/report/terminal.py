@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.report.failure import cell_label, failure_text, full_detail
 from pytest_agentbench.report.fairness import fairness_warnings
+from pytest_agentbench.report.header import header_lines, header_shown_key
 from pytest_agentbench.report.loop_stats import loop_stats_line
 from pytest_agentbench.report.summary import (
     aggregate_rows,
@@ -16,6 +18,7 @@ from pytest_agentbench.report.summary import (
 )
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.sampling import sampling_lines
+from pytest_agentbench.state import result_of
 
 if TYPE_CHECKING:
     from pytest_agentbench.gates import MissingAttempt
@@ -96,30 +99,24 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
 def write_run_summary(terminalreporter: Any, session: AgentbenchSession,
                       missing: list[MissingAttempt], never_ran: list[str]) -> None:
     """Everything the plugin adds to pytest's terminal summary, in order."""
-    budget_reports = terminalreporter.stats.get("budget", [])
-    if budget_reports:
-        # Budget outcomes have their own category, so pytest's FAILURES section skips them.
-        terminalreporter.write_sep("=", "BUDGET CEILINGS")
-        for report in budget_reports:
-            terminalreporter.write_sep("_", report.head_line or report.nodeid, yellow=True)
-            for line in report.longreprtext.splitlines():
-                terminalreporter.write_line(line)
+    config = terminalreporter.config
+    _write_budget_ceilings(terminalreporter, full_detail(config))
     _write_incomplete(terminalreporter, missing, set(never_ran))
     if not session.results:
         _write_gates(terminalreporter, session)
         return
     terminalreporter.write_sep("=", f"agentbench summary · run {session.run_id}")
     settings = session.settings
-    if not settings.models_explicit:
-        # The header stayed quiet (no --models: it could not know canaries would run), so the
-        # sandbox tier and its warnings are said here instead: never a silent downgrade.
-        for line in session.sandbox_banner():
+    if not config.stash.get(header_shown_key, False):
+        # No header was written (an xdist controller collects nothing, so the embedded default's
+        # after-collection header never came): said here, never a silent sandbox downgrade.
+        for line in header_lines(session, tiers=sorted({r.tier for r in session.results})):
             terminalreporter.write_line(line, yellow="WARNING" in line)
-    sampling = sampling_lines(settings.attempt_models(), settings.repeats)
-    # The header said each model's sampling when models were named; the temperature-0 warning is
-    # said again here, next to the numbers it qualifies.
-    for line in sampling if not settings.models_explicit else [s for s in sampling if "WARNING" in s]:
-        terminalreporter.write_line(line, yellow="WARNING" in line)
+    else:
+        # The temperature-0 warning again, next to the numbers it qualifies.
+        for line in sampling_lines(settings.attempt_models(), settings.repeats):
+            if "WARNING" in line:
+                terminalreporter.write_line(line, yellow=True)
     for line in summary_lines(session.results, settings.repeats, settings.ks, settings.confidence):
         terminalreporter.write_line(line, yellow=line.startswith(("fairness:", "WARNING",
                                                                   "IDENTICAL", "* interval")))
@@ -132,6 +129,41 @@ def write_run_summary(terminalreporter: Any, session: AgentbenchSession,
     if settings.html_path:
         terminalreporter.write_line(f"HTML report: {settings.html_path}")
     _write_gates(terminalreporter, session)
+
+
+def _write_budget_ceilings(terminalreporter: Any, full: bool) -> None:
+    """Budget outcomes have their own category, so pytest's FAILURES section skips them: listed
+    here, one line per attempt (report/failure.py) — repeats that ended alike share their line —
+    or in full with -v."""
+    reports = terminalreporter.stats.get("budget", [])
+    if not reports:
+        return
+    terminalreporter.write_sep("=", "BUDGET CEILINGS")
+    if full:
+        for report in reports:
+            terminalreporter.write_sep("_", report.head_line or report.nodeid, yellow=True)
+            for line in report.longreprtext.splitlines():
+                terminalreporter.write_line(line)
+        return
+    for text, name in _alike(reports):
+        lines = text.splitlines() or [""]
+        terminalreporter.write_line(f"{name}: {lines[0]}")
+        for line in lines[1:]:
+            terminalreporter.write_line(line)
+
+
+def _alike(reports: list[Any]) -> list[tuple[str, str]]:
+    """(text, ``canary model r0,r1``) in order: repeats of one canary and model whose text is
+    the same (same outcome, reason and reply) share one line."""
+    groups: dict[tuple[str, str], list[str]] = {}  # (cell or node id, text) -> repeats
+    for report in reports:
+        result = result_of(report)
+        if result is None:
+            groups.setdefault((report.nodeid, report.longreprtext), [])
+            continue
+        key = (cell_label(result), failure_text(result, verbose=False))
+        groups.setdefault(key, []).append(f"r{result['repeat']}")
+    return [(text, f"{name} {','.join(repeats)}".rstrip()) for (name, text), repeats in groups.items()]
 
 
 def _write_incomplete(terminalreporter: Any, missing: list[MissingAttempt], never: set[str]) -> None:

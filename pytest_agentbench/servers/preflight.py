@@ -34,6 +34,13 @@ def preflight(
     base_url: str, model: str, http: httpx.Client, *, timeout: float = 5.0, probe_tools: bool = True
 ) -> ServerInfo:
     h = Http(http, base_url, timeout)
+    info = _preflight(h, model, probe_tools)
+    info.base_url = h.base
+    return info
+
+
+def _preflight(h: Http, model: str, probe_tools: bool) -> ServerInfo:
+    http, timeout = h.http, h.timeout
     try:  # every kind serves /v1/models, so it doubles as the reachability check
         status, listed = decode(http.get(h.base + "/models", timeout=timeout))
     except httpx.TimeoutException:

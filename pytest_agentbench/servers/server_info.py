@@ -24,6 +24,8 @@ class ServerInfo:
     problems: list[str] = field(default_factory=list)  # fatal, each with its fix
     warnings: list[str] = field(default_factory=list)
     context_source: str | None = None  # the endpoint and field context_window was read from
+    base_url: str | None = None  # the endpoint this describes (a pool has several)
+    slots: int | None = None  # requests the server runs at once, when it says (llama.cpp -np)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)  # every field is JSON-safe already

@@ -18,6 +18,8 @@ def _llama_cpp(h: Http, info: ServerInfo, model: str, entries: Entries) -> None:
     # llama-server serves one model whatever name a request gives, so the id is not checked.
     props = h.json("/props") or {}
     info.version = props.get("build_info")
+    if isinstance(props.get("total_slots"), int):  # -np: requests it decodes at once
+        info.slots = props["total_slots"]
     path = props.get("model_alias") or props.get("model_path") or _pick(entries, model).get("id")
     info.model = str(path).rsplit("/", 1)[-1] if path else None
     n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")

@@ -1,0 +1,1 @@
+"""tally: count the words of a text and show the most frequent ones."""

@@ -1,0 +1,11 @@
+"""Pipeline canaries (issue 17, seed 000): a canary made of ``[[phases]]``, each a scoped
+sub-agent — a fresh conversation with its own tools, budget, system prompt and JSON output schema —
+run in turn on one worktree, then verified as one attempt.
+
+``spec.py`` (the TOML shape and its validation), ``output.py`` (structured output: parsing,
+schema, re-prompts), ``checks.py`` (phantom, hallucinated, invalid paths, the regression gate),
+``language.py`` (language drift), ``runner.py`` (the phases of one attempt), ``records.py`` (what
+the JSON report keeps per phase), ``report.py`` (the per model × phase aggregate, terminal and
+JSON), ``reference.py`` (``agentbench validate``'s scripted pass). Nothing here is imported by the
+entry point; ``canary.py`` imports only ``spec.py``.
+"""

@@ -1,0 +1,57 @@
+"""What the JSON report keeps of a pipeline attempt: ``attempts[].phases`` (issue 17, a contract)
+and ``attempts[].iterations``. Pydantic only: ``results.py`` imports this module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Regression(BaseModel):
+    """The regression gate of one writing phase: gate checks that passed before it and fail
+    after it; the harness then reverts the phase's change (seed 000)."""
+
+    broken: list[str] = Field(default_factory=list)  # check commands (or test ids) that regressed
+    reverted: bool = False
+    reverted_files: list[str] = Field(default_factory=list)
+
+
+class PhaseRecord(BaseModel):
+    # issue 17's contract fields
+    name: str
+    # ok (ended with valid output), invalid_output, budget_turns/_tokens/_time, malformed,
+    # tool_confusion, infra_error; skipped: the pipeline stopped before this phase
+    outcome: str
+    json_ok: bool | None = None  # None: the phase has no output_schema (or never ended)
+    json_retries: int = 0  # re-prompts sent: 0 = first time
+    schema_errors: list[str] = Field(default_factory=list)  # one per rejected reply
+    turns: int = 0
+    tokens: int = 0
+    tool_calls: int = 0
+    files_changed: list[str] = Field(default_factory=list)  # this phase's own diff
+    phantom: bool | None = None  # None: a read-only phase
+    hallucinated: list[str] = Field(default_factory=list)
+    invalid_paths: list[str] = Field(default_factory=list)
+    language: str | None = None
+    language_drift: bool = False
+    regression: Regression | None = None  # None: no regression_gate
+    output: Any = None  # the parsed JSON output
+    iteration: int | None = None  # 1-based, only when the canary iterates
+    # extras
+    stop_reason: str = ""
+    detail: str = ""
+    writes: bool = False
+    violation: list[str] = Field(default_factory=list)  # files a read-only phase changed
+    claims_checked: bool = False  # the phase declares claims and produced output to check
+    language_evidence: str = ""
+    repeated: Any = None  # the iteration.distinct value, when it repeats a recent one
+
+
+class IterationRecord(BaseModel):
+    iteration: int
+    completed: bool  # every phase ran
+    score: float | None = None  # iteration.score
+    distinct: Any = None  # iteration.distinct's value
+    repeated: bool = False
+    tokens: int = 0

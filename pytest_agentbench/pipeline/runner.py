@@ -1,0 +1,322 @@
+"""The phases of one pipeline attempt, in turn on one worktree (issue 17).
+
+Each phase is a fresh :class:`~pytest_agentbench.agent.loop.AgentLoop` — a scoped sub-agent, as
+in seed 000 — built by the attempt's own ``AttemptEnvironment.agent_loop`` (same client, worktree,
+sandbox, transcript and hooks) with the phase's tools, budget and system prompt. The phases' loop
+records are merged into one :class:`LoopResult`, so the attempt's record and verdict are assembled
+by ``verdict.py`` exactly as for a one-prompt canary: a phase that never produced valid output
+ends the pipeline with stop reason ``invalid_output``, which ``outcome.classify`` maps to the
+outcome of that name unless the checks pass anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from pytest_agentbench import safe_fs
+from pytest_agentbench.agent.loop import LoopResult
+from pytest_agentbench.canary import Canary, ResolvedBudget
+from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.pipeline import checks
+from pytest_agentbench.pipeline.output import ParsedOutput, parse_output, reprompt
+from pytest_agentbench.pipeline.records import IterationRecord, PhaseRecord, Regression
+from pytest_agentbench.pipeline.spec import PLACEHOLDER, Phase, lookup, split_ref
+
+if TYPE_CHECKING:
+    from pytest_agentbench.models import ModelSpec
+    from pytest_agentbench.results import AttemptResult
+    from pytest_agentbench.runner import AttemptEnvironment
+    from pytest_agentbench.session import AgentbenchSession
+
+OK = "ok"
+SKIPPED = "skipped"
+NO_OUTPUT = "(no valid output: phase {name} failed)"
+FIRST_ITERATION = "(none: this is the first iteration)"
+
+
+def phase_budget(attempt: ResolvedBudget, phase: Phase, overrides: tuple[Any, Any, Any]) -> ResolvedBudget:
+    """Command line < ... as for an attempt: the command line wins, then the phase's own budget,
+    then the attempt's (tier default, canary ``[budget]``)."""
+    turns, tokens, seconds = overrides
+    return ResolvedBudget(turns=turns or phase.budget.turns or attempt.turns,
+                          tokens=tokens or phase.budget.tokens or attempt.tokens,
+                          seconds=seconds or phase.budget.seconds or attempt.seconds)
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """The phase's prompt with its placeholders filled (an unknown one stays as written;
+    loading refuses those)."""
+    return PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
+
+
+def as_json_text(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class PipelineRunner:
+    """Runs the phases (``run``) and records them on the attempt's result (``record``). Stands
+    where runner.py otherwise holds an AgentLoop; a pipeline has no second try (``resume``)."""
+
+    def __init__(self, session: AgentbenchSession, workspace: AttemptEnvironment, canary: Canary,
+                 model: ModelSpec, budget: ResolvedBudget, info: dict[str, Any]) -> None:
+        self.session, self.workspace, self.canary = session, workspace, canary
+        self.model, self.budget, self.info = model, budget, info
+        settings = session.settings
+        self.overrides = (settings.turns, settings.tokens, settings.seconds)
+        self.records: list[PhaseRecord] = []
+        self.iterations: list[IterationRecord] = []
+        self.runs: list[LoopResult] = []
+
+    # -- the pipeline ------------------------------------------------------------------------------
+
+    def run(self, prompt: str) -> LoopResult:
+        canary = self.canary
+        spec = canary.iteration
+        iterating = canary.iterations > 1
+        carried: str = FIRST_ITERATION
+        history: list[Any] = []  # iteration.distinct's values, in order
+        stop: tuple[str, str] | None = None
+        for iteration in range(1, canary.iterations + 1):
+            outputs: dict[str, Any] = {}  # phase name -> parsed output
+            values = {"previous": carried, "prompt": prompt}
+            if spec is not None and spec.distinct:
+                values["recent"] = as_json_text(history[-spec.window:])
+            tokens_before = sum(r.tokens for r in self.records)
+            distinct_value, repeated = None, False
+            for phase in canary.phases:
+                if stop is not None:
+                    self.records.append(PhaseRecord(name=phase.name, outcome=SKIPPED, writes=phase.writes,
+                                                    iteration=iteration if iterating else None))
+                    continue
+                record, text, value = self._phase(phase, iteration if iterating else None, values)
+                self.records.append(record)
+                values[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
+                outputs[phase.name] = value
+                if spec is not None and spec.distinct and split_ref(spec.distinct)[0] == phase.name:
+                    distinct_value = _first(value, split_ref(spec.distinct)[1])
+                    if distinct_value is not None and distinct_value in history[-spec.window:]:
+                        record.repeated, repeated = distinct_value, True
+                if record.outcome != OK or self.workspace.tampered:
+                    # a tampered git state: runner.py records the attempt as tampered
+                    fatal = record.outcome == Outcome.INFRA_ERROR.value or bool(self.workspace.tampered)
+                    if fatal or phase.on_failure == "stop":
+                        where = f"phase {phase.name}" + (f" (iteration {iteration})" if iterating else "")
+                        stop = (record.stop_reason if record.outcome != Outcome.INVALID_OUTPUT.value
+                                else record.outcome, f"{where}: {record.detail}")
+            if distinct_value is not None:
+                history.append(distinct_value)
+            if iterating:
+                self.iterations.append(IterationRecord(
+                    iteration=iteration, completed=stop is None,
+                    score=_score(outputs, spec.score if spec else None), distinct=distinct_value,
+                    repeated=repeated, tokens=sum(r.tokens for r in self.records) - tokens_before))
+            if stop is not None:
+                break
+            if spec is not None and spec.carry:
+                name, path = split_ref(spec.carry)
+                if outputs.get(name) is not None:
+                    carried = as_json_text(_value_at(outputs[name], path))
+        return self._merged(stop)
+
+    def resume(self, feedback: str) -> LoopResult:  # pragma: no cover - runner.py never asks
+        raise RuntimeError("a pipeline canary has no second try (retries_with_feedback)")
+
+    def record(self, result: AttemptResult) -> None:
+        """The phases (and iterations) on the attempt's record: ``attempts[].phases``."""
+        result.phases = self.records
+        result.iterations = self.iterations
+
+    # -- one phase ----------------------------------------------------------------------------------
+
+    def _phase(self, phase: Phase, iteration: int | None,
+               values: dict[str, str]) -> tuple[PhaseRecord, str, Any]:
+        ws, canary = self.workspace, self.canary
+        root = ws.worktree
+        before = self._snapshot()
+        gate_before = self._gate(phase) if phase.regression_gate else None
+        budget = phase_budget(self.budget, phase, self.overrides)
+        loop = ws.agent_loop(self.session, canary, self.model, budget, self.info,
+                             scope=phase.tool_names, system_prompt=phase.system_prompt)
+        ws.transcript.write({"event": "phase", "phase": phase.name, "iteration": iteration,
+                             "tools": loop.tool_names, "writes": phase.writes})
+        run = loop.run(fill(phase.prompt, values))
+        schema = phase.resolved_schema
+        errors: list[str] = []
+        reprompts = 0
+        parsed: ParsedOutput | None = None
+        while run.stop_reason == "final" and schema is not None:
+            parsed = parse_output(run.final_message, schema)
+            if not parsed.error:
+                break
+            errors.append(parsed.error)
+            if reprompts >= phase.max_json_retries:
+                break
+            reprompts += 1
+            # The re-prompt runs on what is left of the phase's budget (at least one turn).
+            loop.budget = ResolvedBudget(turns=max(1, budget.turns - run.turns),
+                                         tokens=max(1, budget.tokens - run.total_tokens),
+                                         seconds=budget.seconds)
+            ws.transcript.write({"event": "json_reprompt", "phase": phase.name, "error": parsed.error})
+            run = loop.resume(reprompt(parsed.error, schema))
+        self.runs.append(run)
+        valid = parsed is not None and not parsed.error
+        if run.stop_reason != "final":
+            outcome, detail = run.stop_reason, run.detail
+        elif schema is not None and not valid:
+            outcome = Outcome.INVALID_OUTPUT.value
+            detail = (f"no valid JSON output after {reprompts} re-prompt"
+                      f"{'s' * (reprompts != 1)}: {errors[-1]}")
+        else:
+            outcome, detail = OK, run.detail
+        record = PhaseRecord(
+            name=phase.name, outcome=outcome, stop_reason=run.stop_reason, detail=detail,
+            json_ok=None if schema is None else valid,
+            json_retries=reprompts,
+            schema_errors=errors, turns=run.turns, tokens=run.total_tokens, tool_calls=run.tool_calls,
+            writes=phase.writes, iteration=iteration,
+            output=parsed.value if valid and parsed is not None else None)
+        text = parsed.raw if valid and parsed is not None else (run.final_message or "")
+        if outcome == Outcome.INFRA_ERROR.value or ws.check_integrity():
+            return record, text or "", record.output
+        after = self._snapshot()
+        if before is not None and after is not None:
+            record.files_changed = checks.changed_paths(before, after)
+        if phase.writes:
+            record.phantom = outcome == OK and before is not None and not record.files_changed
+        elif record.files_changed:
+            record.violation = record.files_changed  # a read-only phase changed the tree
+        if record.output is not None and phase.claims:
+            verdict = checks.check_claims(record.output, phase.claims, checks.activity(loop.messages), root)
+            record.hallucinated, record.invalid_paths = verdict.hallucinated, verdict.invalid_paths
+            record.claims_checked = True
+        if phase.check_language:
+            self._language(record, phase, run.final_message)
+        if gate_before is not None and before is not None:
+            record.regression = self._regression(phase, gate_before, before, record.files_changed)
+        ws.transcript.write({"event": "phase_result", **record.model_dump(mode="json")})
+        return record, text, record.output
+
+    def _language(self, record: PhaseRecord, phase: Phase, final_message: str | None) -> None:
+        from pytest_agentbench.pipeline.language import free_text, judge
+
+        if record.output is not None:
+            skip = frozenset(key.split(".")[-1] for key in phase.claims)  # paths, commands
+            texts = free_text(record.output, skip)
+        else:
+            texts = [final_message] if final_message else []
+        if texts:
+            verdict = judge(texts, self.canary.language)
+            record.language, record.language_drift = verdict.language, verdict.drift
+            record.language_evidence = verdict.evidence
+
+    def _snapshot(self) -> checks.Snapshot | None:
+        try:
+            return checks.snapshot(self.workspace.worktree)
+        except (safe_fs.TreeError, OSError):
+            return None  # verification will say why the tree cannot be read
+
+    def _gate(self, phase: Phase) -> dict[str, bool] | None:
+        """Which gate checks pass on the tree as it is now, in a fresh verification tree (never the
+        agent's own) *without* ``hidden/``: the gate compares the repository's own checks before
+        and after the phase. None when the tree cannot be checked (tampered git, unreadable)."""
+        from pytest_agentbench.verify import examine, run_checks
+
+        ws, canary = self.workspace, self.canary
+        if ws.check_integrity():
+            return None
+        change, error = examine(canary, ws.worktree, ws.baseline)
+        if error:
+            return None
+        results = run_checks(phase.gate_checks or canary.verify.run, canary.verify.timeout, change,
+                             {}, ws.check_setup(self.session), f"{ws.worktree.name}.gate",
+                             stop_early=False)
+        return {check.command: check.ok for check in results}
+
+    def _regression(self, phase: Phase, gate_before: dict[str, bool], before: checks.Snapshot,
+                    changed: list[str]) -> Regression:
+        gate_after = self._gate(phase) if changed else gate_before
+        if gate_after is None:
+            return Regression()
+        broken = [command for command, ok in gate_before.items() if ok and not gate_after.get(command)]
+        if not broken:
+            return Regression()
+        checks.revert(self.workspace.worktree, before, changed)
+        self.workspace.transcript.write({"event": "regression_revert", "phase": phase.name,
+                                         "broken": broken, "reverted": changed})
+        return Regression(broken=broken, reverted=True, reverted_files=changed)
+
+    # -- the attempt's loop record ------------------------------------------------------------------
+
+    def _merged(self, stop: tuple[str, str] | None) -> LoopResult:
+        """One LoopResult for the attempt: the phases' counters added up; the stop reason is what
+        stopped the pipeline, else how its last phase ended."""
+        runs = self.runs
+        last = runs[-1]
+        if stop is not None:
+            reason, detail = stop
+        else:
+            done = [r for r in self.records if r.outcome != SKIPPED]
+            final = done[-1]
+            reason = "final" if final.outcome == OK else (
+                final.outcome if final.outcome == Outcome.INVALID_OUTPUT.value else final.stop_reason)
+            detail = (f"pipeline completed: {len(done)} phases"
+                      + (f" in {self.canary.iterations} iterations" if self.canary.iterations > 1 else "")
+                      + f"; last phase: {final.detail}")
+        merged = LoopResult(stop_reason=reason, detail=detail, infra_kind=last.infra_kind,
+                            final_message=last.final_message, claimed=last.claimed,
+                            limit_hit=last.limit_hit, time_budget=dict(runs[0].time_budget),
+                            seed=runs[0].seed, last_reply=last.last_reply)
+        digest = hashlib.sha256()
+        for run in runs:
+            for name in ("turns", "tool_calls", "malformed_tool_calls", "prompt_tokens",
+                         "completion_tokens", "model_seconds", "tool_seconds", "wall_seconds",
+                         "server_predicted_tokens", "server_predicted_ms", "cached_prompt_tokens"):
+                setattr(merged, name, getattr(merged, name) + getattr(run, name))
+            merged.tokens_estimated |= run.tokens_estimated
+            merged.finish_reasons.update(run.finish_reasons)
+            merged.quirks.update(run.quirks)
+            merged.nudges.update(run.nudges)
+            _add_stats(merged, run)
+            digest.update((run.conversation_digest or "-").encode())
+        merged.conversation_digest = digest.hexdigest()[:16] if any(r.conversation_digest for r in runs) else None
+        return merged
+
+
+def _add_stats(total: LoopResult, run: LoopResult) -> None:
+    mine, theirs = total.stats, run.stats
+    mine.calls.update(theirs.calls)
+    mine.errors.update(theirs.errors)
+    mine.batch_sizes.update(theirs.batch_sizes)
+    for name in ("turns_with_tool_calls", "completion_tokens_without_tool_calls", "reasoning_tokens",
+                 "refused_tool_calls"):
+        setattr(mine, name, getattr(mine, name) + getattr(theirs, name))
+    mine.reasoning_tokens_estimated |= theirs.reasoning_tokens_estimated
+
+
+def _value_at(value: Any, path: list[str]) -> Any:
+    """The value at ``path`` as it is (a list stays a list); through lists, every match."""
+    for index, key in enumerate(path):
+        if isinstance(value, dict):
+            value = value.get(key)
+        else:
+            return lookup(value, path[index:])
+    return value
+
+
+def _first(value: Any, path: list[str]) -> Any:
+    if value is None:
+        return None
+    found = lookup(value, path)
+    first = found[0] if found else None
+    return first if isinstance(first, (str, int, float, bool)) else as_json_text(first) if first is not None else None
+
+
+def _score(outputs: dict[str, Any], reference: str | None) -> float | None:
+    if not reference:
+        return None
+    name, path = split_ref(reference)
+    value = _first(outputs.get(name), path)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,126 @@
+"""Issue 15 item 4 end to end: a run's budget cells run again with each budget raised alone, and
+each is classified - a model that needs more turns, one that needs more tokens, one that never
+gets there, one whose evidence is too thin - from the source run in the database, without
+--models. Item 5: progress over expect_changed on a discriminator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_agentbench.testing import ScriptedServer, call, say
+from pytest_agentbench.tuning.ceilings import classify, repeats_needed
+from pytest_agentbench.tuning.ofat import rate_row
+from tests.conftest import HELLO_SOURCE, canary_toml
+
+LOOK = call("list_dir", path=".")
+WRITE = call("write_file", path="hello.py", content=HELLO_SOURCE)
+BUDGET = "[budget]\nturns = 4\ntokens = 2500"
+
+
+def usage(tokens: int) -> dict:
+    return {"prompt_tokens": tokens - 10, "completion_tokens": 10, "total_tokens": tokens}
+
+
+def budget_bound(body: dict) -> dict:
+    """``turns``: writes on its 6th turn (the canary allows 4); ``tokens``: 1000 tokens a turn,
+    writes on its 4th (the canary allows 2500 tokens); ``never``: looks around forever;
+    ``sometimes``: like ``turns`` on seed 0 only, else like ``never``; ``fine``: done at once."""
+    turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+    model, seed = body["model"], body.get("seed")
+    plan = {"turns": (5, 100), "tokens": (3, 1000), "never": (None, 100), "fine": (0, 100),
+            "sometimes": (5 if seed == 0 else None, 100)}
+    write_at, tokens = plan[model]
+    if write_at is None or turn < write_at:
+        reply = LOOK
+    elif turn == write_at:
+        reply = WRITE
+    else:
+        reply = say("Done.")
+    # The seed in every reply: each repeat is its own conversation (a distinct sample).
+    return {**reply, "content": f"{reply['content']} (seed {seed})", "usage": usage(tokens)}
+
+
+def test_every_ceiling_class_is_found_where_it_should_be(bench):
+    bench.canary(toml=canary_toml(extra=BUDGET))
+    with ScriptedServer(budget_bound) as server:
+        bench.run(server, models="turns,tokens,never,sometimes,fine", repeats=3)
+        source = bench.report()
+        outcomes = {(a["model"], a["outcome"]) for a in source["attempts"]}
+        assert {("turns", "budget_turns"), ("tokens", "budget_tokens"), ("never", "budget_turns"),
+                ("fine", "passed")} <= outcomes
+        result = bench.pytester.runpytest("canaries", "--agentbench-ceilings", "last", "--repeats", "3",
+                                          "--agentbench-ceiling-factors", "2",
+                                          "--agentbench-json", "ceilings.json", "-p", "no:cacheprovider")
+    # fine had no budget outcome: none of its attempts runs again
+    assert result.parseoutcomes().get("deselected") == 6  # 2 raised variants x 3 repeats
+    report = json.loads((bench.pytester.path / "ceilings.json").read_text())
+    assert {a["model"] for a in report["attempts"]} == {"turns", "tokens", "never", "sometimes"}
+    assert {a["variant"]: a["budget"]["turns"] for a in report["attempts"] if a["model"] == "turns"} == {
+        "turns=x2": 8, "tokens=x2": 4}
+    rows = {row["model"]: row for row in report["ceilings"]}
+    assert {model: row["ceiling"] for model, row in rows.items()} == {
+        "turns": "turn", "tokens": "token", "never": "capability", "sometimes": "undetermined"}
+    turn_row = rows["turns"]
+    assert set(turn_row) >= {"model", "variant", "canary", "original", "raised", "ceiling"}
+    assert turn_row["original"] == {"n": 3, "c": 0, "outcomes": {"budget_turns": 3}}
+    assert [(r["budget"], r["factor"], r["n"], r["c"]) for r in turn_row["raised"]] == [
+        ("turns", 2.0, 3, 3), ("tokens", 2.0, 3, 0)]
+    assert rows["sometimes"]["repeats_needed"] > 3
+    result.stdout.fnmatch_lines([
+        "*= agentbench ceilings =*",
+        "never: turn 0 · token 0 · either 0 · capability 1 · undetermined 0",
+        "  capability   hello (base): 0/3 -> turns x2 0/3, tokens x2 0/3",
+        "sometimes: turn 0 · token 0 · either 0 · capability 0 · undetermined 1",
+        "  undetermined hello (base): 0/3 -> turns x2 1/3, tokens x2 0/3 - about * repeats per cell would tell",
+        "tokens: turn 0 · token 1 · either 0 · capability 0 · undetermined 0",
+        "turns: turn 1 · token 0 · either 0 · capability 0 · undetermined 0",
+    ])
+
+
+def test_a_run_without_budget_outcomes_has_no_ceilings_to_tell(bench):
+    bench.canary()
+    with ScriptedServer(budget_bound) as server:
+        bench.run(server, models="fine")
+        result = bench.pytester.runpytest("canaries", "--agentbench-ceilings", "last")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--agentbench-ceilings: run * has no budget_turns or budget_tokens outcome*"])
+
+
+def rate(c: int, n: int = 3) -> dict:
+    from pytest_agentbench.report.summary import Group
+    from pytest_agentbench.results import AttemptResult
+    return rate_row(Group([AttemptResult(canary="x", tier="lite", model="m", repeat=r, conversation_digest=str(r),
+                                         outcome="passed" if r < c else "budget_turns") for r in range(n)]), 0.95)
+
+
+@pytest.mark.parametrize("turns, tokens, ceiling", [
+    ([0, 3], [0, 0], "turn"), ([0, 0], [3, 3], "token"), ([3, 3], [0, 3], "either"),
+    ([0, 0], [0, 0], "capability"), ([1, 1], [0, 0], "undetermined"), ([3, 3], [1, 2], "undetermined"),
+])
+def test_the_classes_follow_the_evidence(turns, tokens, ceiling):
+    raised = {"turns": [rate(c) for c in turns], "tokens": [rate(c) for c in tokens]}
+    assert classify(rate(0), raised) == ceiling
+
+
+def test_repeats_needed_is_where_the_same_rates_become_evidence():
+    assert repeats_needed(0.0, 1 / 3, 0.95) == 11  # 0/11 -> 4/11 (0/9 -> 3/9 is not yet)
+    assert repeats_needed(0.0, 1.0, 0.95) == 2  # 0/2 -> 2/2 already excludes 0
+    assert repeats_needed(0.5, 0.5, 0.95) is None
+
+
+def test_progress_counts_the_expected_files_a_discriminator_changed(bench):
+    files = ["a.py", "b.py", "c.py"]
+    bench.canary(toml=canary_toml(run=[], expect_changed=files, extra='tags = ["discriminator"]')
+                 .replace('tags = ["python"]\n', ""))
+    script = [call("write_file", path="a.py", content="A = 1\n"), call("write_file", path="c.py", content="C = 1\n"),
+              say("Done.")]
+    with ScriptedServer(script) as server:
+        result = bench.run(server)
+    [attempt] = bench.report()["attempts"]
+    assert attempt["progress"] == {"expected": 3, "changed": 2}
+    assert bench.report()["progress"] == [{"model": "m", "variant": "base", "attempts": 1, "mean_changed": 2.0,
+                                          "mean_expected": 3.0, "complete": 0}]
+    result.stdout.fnmatch_lines(["progress on discriminators (expect_changed files changed):",
+                                 "  m: 2 of 3 files (1 attempt, 0 with every file)"])

@@ -1,0 +1,328 @@
+"""Pipeline canaries (issue 17) end to end: pytest collects a ``[[phases]]`` canary, a
+ScriptedServer plays each phase's sub-agent over real HTTP, the phases run in one worktree, and
+the verdict, ``attempts[].phases`` and the per model × phase table show up in pytest's status,
+the JSON report and the terminal."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from pytest_agentbench.testing import ScriptedServer, call, say
+from tests.conftest import HELLO_CHECK, HELLO_SOURCE, agent_requests
+
+EXPLORE_SCHEMA = {
+    "type": "object", "required": ["files_examined", "summary"],
+    "properties": {"files_examined": {"type": "array", "items": {"type": "string"}},
+                   "summary": {"type": "string"}},
+}
+
+
+def pipeline_toml(extra: str = "", implement: str = "", hypothesize_prompt: str = "") -> str:
+    hypothesize_prompt = hypothesize_prompt or "HYPOTHESIZE. The map: {{explore}}"
+    return textwrap.dedent(f"""\
+        tier = "lite"
+        tags = ["pipeline"]
+        {extra}
+        [[phases]]
+        name = "explore"
+        prompt = "EXPLORE the repository. Answer with JSON matching the schema."
+        output_schema = "schemas/explore.json"
+        max_json_retries = 1
+        [phases.budget]
+        turns = 5
+        [phases.claims]
+        files_examined = "files"
+
+        [[phases]]
+        name = "hypothesize"
+        prompt = {json.dumps(hypothesize_prompt)}
+        output_schema = {{ type = "object", required = ["axis", "hypothesis"], properties = {{ axis = {{ type = "string" }}, hypothesis = {{ type = "string" }} }} }}
+
+        [[phases]]
+        name = "implement"
+        prompt = "IMPLEMENT this hypothesis: {{{{hypothesize}}}}"
+        writes = true
+        {implement}
+        output_schema = {{ type = "object", required = ["changes"], properties = {{ changes = {{ type = "array" }} }} }}
+
+        [verify]
+        run = [{json.dumps(HELLO_CHECK)}]
+        expect_changed = ["hello.py"]
+        """)
+
+
+def make_pipeline(bench, toml: str | None = None, repo: dict | None = None, **kwargs) -> None:
+    directory = bench.canary("pipe", toml=toml or pipeline_toml(**kwargs), repo=repo)
+    (directory / "schemas").mkdir(exist_ok=True)
+    (directory / "schemas" / "explore.json").write_text(json.dumps(EXPLORE_SCHEMA))
+
+
+def fenced(value: dict) -> str:
+    return "Here is my answer.\n```json\n" + json.dumps(value) + "\n```"
+
+
+EXPLORE_OK = {"files_examined": ["README.md"], "summary": "A demo repository with a README only."}
+HYPOTHESIS = {"axis": "ux_cli", "hypothesis": "Add hello.py with a hello() function returning 'hi'."}
+IMPLEMENTED = {"changes": ["hello.py"]}
+
+
+def by_phase(scripts: dict[str, list[dict]]):
+    """A script per phase, chosen by a word of the phase's prompt (the conversation's first user
+    message) and indexed by the phase's own turn: each phase is a fresh conversation."""
+    def reply(body: dict) -> dict:
+        messages = body.get("messages", [])
+        task = next((m["content"] for m in messages if m.get("role") == "user"), "")
+        turn = sum(1 for m in messages if m.get("role") == "assistant")
+        for marker, script in scripts.items():
+            if marker in task:
+                return script[turn] if turn < len(script) else say("(end of phase script)")
+        return say("(no phase script)")
+    return reply
+
+
+GOOD = {
+    "EXPLORE": [call("read_file", path="README.md"), say(fenced(EXPLORE_OK))],
+    "HYPOTHESIZE": [say(json.dumps(HYPOTHESIS))],
+    "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE), say(fenced(IMPLEMENTED))],
+}
+
+
+def only_attempt(bench) -> dict:
+    attempts = bench.report()["attempts"]
+    assert len(attempts) == 1
+    return attempts[0]
+
+
+def test_every_phase_right_passes(bench):
+    make_pipeline(bench)
+    with ScriptedServer(by_phase(GOOD)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    attempt = only_attempt(bench)
+    assert attempt["outcome"] == "passed" and attempt["stop_reason"] == "final"
+    names = [p["name"] for p in attempt["phases"]]
+    assert names == ["explore", "hypothesize", "implement"]
+    explore, _, implement = attempt["phases"]
+    assert explore["outcome"] == "ok" and explore["json_ok"] is True and explore["json_retries"] == 0
+    assert explore["output"] == EXPLORE_OK and explore["hallucinated"] == [] and explore["invalid_paths"] == []
+    assert explore["files_changed"] == [] and explore["phantom"] is None
+    assert explore["language"] == "en" and explore["language_drift"] is False
+    assert implement["files_changed"] == ["hello.py"] and implement["phantom"] is False
+    assert attempt["turns"] == 5 and attempt["tool_calls"] == 2
+    requests = agent_requests(server)
+    # each phase is a fresh conversation with its own scoped tools
+    firsts = [r for r in requests if sum(m["role"] == "assistant" for m in r["messages"]) == 0]
+    assert len(firsts) == 3
+    tools = [{t["function"]["name"] for t in r["tools"]} for r in firsts]
+    assert "write_file" not in tools[0] and "write_file" not in tools[1] and "write_file" in tools[2]
+    # {{hypothesize}} pinned the earlier output verbatim
+    implement_prompt = firsts[2]["messages"][1]["content"]
+    assert implement_prompt == "IMPLEMENT this hypothesis: " + json.dumps(HYPOTHESIS)
+
+
+def test_prose_before_and_after_the_reprompt_is_invalid_output(bench):
+    make_pipeline(bench)
+    prose = say("I looked around: the repository holds a README. The next step is clear.")
+    scripts = {**GOOD, "EXPLORE": [prose, say("As I said, it is a small demo repository.")]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*INVALID_OUTPUT*",
+                                 "invalid_output: phase explore: no valid JSON output after 1 re-prompt*"])
+    attempt = only_attempt(bench)
+    assert attempt["outcome"] == "invalid_output" and attempt["stop_reason"] == "invalid_output"
+    explore, hypothesize, implement = attempt["phases"]
+    assert explore["outcome"] == "invalid_output" and explore["json_ok"] is False
+    assert explore["json_retries"] == 1 and len(explore["schema_errors"]) == 2
+    assert "no JSON object found" in explore["schema_errors"][0]
+    assert hypothesize["outcome"] == implement["outcome"] == "skipped"  # the pipeline stopped
+    # the re-prompt said what was wrong and showed the schema
+    second = [r for r in agent_requests(server) if "EXPLORE" in r["messages"][1]["content"]][-1]
+    reprompt = second["messages"][-1]["content"]
+    assert second["messages"][-1]["role"] == "user"
+    assert "did not contain valid JSON" in reprompt and '"files_examined"' in reprompt
+
+
+def test_json_after_one_reprompt_is_recorded_as_such(bench):
+    make_pipeline(bench)
+    wrong_shape = say(fenced({"files": ["README.md"]}))  # JSON, but not the schema's
+    scripts = {**GOOD, "EXPLORE": [call("read_file", path="README.md"), wrong_shape, say(fenced(EXPLORE_OK))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    explore = only_attempt(bench)["phases"][0]
+    assert explore["json_ok"] is True and explore["json_retries"] == 1
+    assert explore["schema_errors"] == ["schema violation at (top level): 'files_examined' is a required property"]
+    assert explore["output"] == EXPLORE_OK
+
+
+def test_globs_and_tool_names_logged_as_examined_files(bench):
+    make_pipeline(bench, repo={"README.md": "# demo\n", "notes.txt": "todo\n"})
+    polluted = {"files_examined": ["README.md", "**/*.js", "list_files", "/runs/*.json", "src/app.py",
+                                   "notes.txt"],
+                "summary": "Examined the code base."}
+    scripts = {**GOOD, "EXPLORE": [call("read_file", path="README.md"), say(json.dumps(polluted))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)  # the checks decide the verdict; the phase checks are recorded
+    explore = only_attempt(bench)["phases"][0]
+    assert explore["invalid_paths"] == ["**/*.js", "list_files", "/runs/*.json", "src/app.py"]
+    assert explore["hallucinated"] == ["notes.txt"]  # a real file this phase never read or listed
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "explore")
+    assert row["invalid_paths"] == 1 and row["invalid_paths_rate"] == 1.0 and row["hallucination_rate"] == 1.0
+
+
+def test_implement_phase_that_changes_nothing_is_phantom(bench):
+    make_pipeline(bench)
+    scripts = {**GOOD, "IMPLEMENT": [call("read_file", path="README.md"), say(fenced(IMPLEMENTED))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(failed=1)
+    attempt = only_attempt(bench)
+    assert attempt["outcome"] == "phantom" and attempt["files_changed"] == []
+    implement = attempt["phases"][2]
+    assert implement["outcome"] == "ok" and implement["phantom"] is True
+    assert implement["output"] == IMPLEMENTED  # it claimed a change it never made
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "implement")
+    assert row["phantom"] == 1 and row["phantom_rate"] == 1.0
+
+
+def test_language_drift_into_thai_and_a_read_only_phase_that_writes(bench):
+    make_pipeline(bench)
+    thai = {"axis": "ux_cli",
+            "hypothesis": "ควรเพิ่มไฟล์ hello.py ที่มีฟังก์ชัน hello เพื่อให้ระบบทำงานได้ดีขึ้น"}
+    scripts = {**GOOD, "HYPOTHESIZE": [call("shell", command="echo scratch > notes.txt"),
+                                       say(json.dumps(thai, ensure_ascii=False))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    attempt = only_attempt(bench)
+    explore, hypothesize, _ = attempt["phases"]
+    assert explore["language_drift"] is False
+    assert hypothesize["language_drift"] is True and hypothesize["language"] == "th"
+    assert "Thai" in hypothesize["language_evidence"]
+    assert hypothesize["violation"] == ["notes.txt"]  # writes = false, changed through the shell
+    assert attempt["outcome"] == "passed"
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "hypothesize")
+    assert row["drift"] == 1 and row["drift_rate"] == 1.0 and row["violations"] == 1
+    result.stdout.fnmatch_lines(["*agentbench pipelines*", "pipe · m",
+                                 "*phase*json 1st*json ok*phantom*drift*",
+                                 "  hypothesize  1/1  1/1*1/1*"])
+
+
+CALC = "def add(a, b):\n    return a + b\n"
+CALC_CHECK = "python -c \"import calc, sys; sys.exit(0 if calc.add(1, 2) == 3 else 1)\""
+
+
+def test_a_regression_is_reverted_and_the_pipeline_goes_on(bench):
+    gate = f"regression_gate = true\ngate_checks = [{json.dumps(CALC_CHECK)}]"
+    toml = pipeline_toml(implement=gate).replace(
+        "[verify]", '[[phases]]\nname = "review"\nprompt = "REVIEW the change."\n\n[verify]')
+    make_pipeline(bench, toml=toml, repo={"README.md": "# demo\n", "calc.py": CALC})
+    broken = "def add(a, b):\n    return a - b\n"
+    scripts = {**GOOD, "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE),
+                                     call("write_file", path="calc.py", content=broken),
+                                     say(fenced(IMPLEMENTED))],
+               "REVIEW": [call("read_file", path="calc.py"), say("The code looks fine.")]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(failed=1)
+    attempt = only_attempt(bench)
+    implement, review = attempt["phases"][2:]
+    assert implement["files_changed"] == ["calc.py", "hello.py"]
+    assert implement["regression"] == {"broken": [CALC_CHECK], "reverted": True,
+                                       "reverted_files": ["calc.py", "hello.py"]}
+    assert review["outcome"] == "ok"  # the pipeline went on, on the reverted tree
+    review_request = [r for r in agent_requests(server) if "REVIEW" in r["messages"][1]["content"]][-1]
+    read = review_request["messages"][-1]
+    assert read["role"] == "tool" and "a + b" in read["content"] and "a - b" not in read["content"]
+    assert attempt["outcome"] == "phantom" and attempt["files_changed"] == []
+
+
+def test_a_clean_change_passes_the_regression_gate(bench):
+    gate = f"regression_gate = true\ngate_checks = [{json.dumps(CALC_CHECK)}]"
+    make_pipeline(bench, toml=pipeline_toml(implement=gate), repo={"README.md": "# demo\n", "calc.py": CALC})
+    with ScriptedServer(by_phase(GOOD)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    implement = only_attempt(bench)["phases"][2]
+    assert implement["regression"] == {"broken": [], "reverted": False, "reverted_files": []}
+
+
+ITERATING = """\
+tier = "lite"
+tags = ["pipeline"]
+iterations = 2
+[iteration]
+carry = "reflect.seeds"
+distinct = "hypothesize.axis"
+window = 2
+score = "reflect.score"
+
+[[phases]]
+name = "hypothesize"
+prompt = "HYPOTHESIZE. Seeds from the last iteration: {{previous}}. Axes used recently (do not repeat them): {{recent}}"
+output_schema = { type = "object", required = ["axis"], properties = { axis = { type = "string" } } }
+
+[[phases]]
+name = "implement"
+prompt = "IMPLEMENT {{hypothesize}}"
+writes = true
+
+[[phases]]
+name = "reflect"
+prompt = "REFLECT on the iteration."
+output_schema = { type = "object", required = ["seeds", "score"] }
+
+[verify]
+run = [HELLO]
+expect_changed = ["hello.py"]
+""".replace("HELLO", json.dumps(HELLO_CHECK))
+
+
+def test_two_iterations_with_a_repeated_axis(bench):
+    bench.canary("pipe", toml=ITERATING)
+    reflect = {"seeds": ["try observability next"], "score": 6.5}
+    scripts = {"HYPOTHESIZE": [say(json.dumps({"axis": "ux_cli"}))],
+               "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE), say("Done.")],
+               "REFLECT": [say(json.dumps(reflect))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    attempt = only_attempt(bench)
+    assert [(p["iteration"], p["name"]) for p in attempt["phases"]] == [
+        (1, "hypothesize"), (1, "implement"), (1, "reflect"),
+        (2, "hypothesize"), (2, "implement"), (2, "reflect")]
+    assert attempt["phases"][0]["repeated"] is None and attempt["phases"][3]["repeated"] == "ux_cli"
+    assert attempt["iterations"] == [
+        {"iteration": 1, "completed": True, "score": 6.5, "distinct": "ux_cli", "repeated": False,
+         "tokens": attempt["iterations"][0]["tokens"]},
+        {"iteration": 2, "completed": True, "score": 6.5, "distinct": "ux_cli", "repeated": True,
+         "tokens": attempt["iterations"][1]["tokens"]}]
+    # the second iteration's prompt carried REFLECT's seeds and listed the recent axes
+    prompts = [r["messages"][1]["content"] for r in agent_requests(server)
+               if r["messages"][1]["content"].startswith("HYPOTHESIZE")]
+    assert prompts[0].endswith("(none: this is the first iteration). Axes used recently (do not repeat them): []")
+    assert prompts[1] == ('HYPOTHESIZE. Seeds from the last iteration: ["try observability next"]. '
+                          'Axes used recently (do not repeat them): ["ux_cli"]')
+    trend = bench.report()["pipelines"]["iterations"]
+    assert [(r["iteration"], r["mean_score"], r["repeated"]) for r in trend] == [(1, 6.5, 0), (2, 6.5, 1)]
+    result.stdout.fnmatch_lines(["*iterations: score 6.5 → 6.5; distinct value repeated 1x*"])
+
+
+def test_phase_scope_with_a_custom_tool_from_the_hook(bench):
+    make_pipeline(bench)
+    bench.pytester.makeconftest('''
+from pytest_agentbench.agent.tools import Tool
+
+def pytest_agentbench_tools(canary, model):
+    return {"run_tests": Tool("run_tests", "Run the tests.", {"type": "object", "properties": {}},
+                              lambda context: "ok")}
+''')
+    with ScriptedServer(by_phase(GOOD)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    firsts = [r for r in agent_requests(server) if not any(m["role"] == "assistant" for m in r["messages"])]
+    offered = [sorted(t["function"]["name"] for t in r["tools"]) for r in firsts]
+    assert offered[0] == ["glob", "grep", "list_dir", "read_file", "run_tests", "shell"]
+    assert "write_file" in offered[2] and "run_tests" in offered[2]
