@@ -19,7 +19,7 @@ class UsageError(Exception):
     """Bad input from the user: reported on stderr with exit status 2, without a traceback."""
 
 
-def _verdict(base_c: int, base_n: int, new_c: int, new_n: int, confidence: float, method: str) -> str:
+def _verdict(base_c: float, base_n: float, new_c: float, new_n: float, confidence: float, method: str) -> str:
     base_low, base_high = wilson_interval(base_c, base_n, confidence)
     new_low, new_high = wilson_interval(new_c, new_n, confidence)
     if method == "overlap":
@@ -48,7 +48,9 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
 
     infra_error attempts are left out of n (as everywhere). The verdict is ``regression`` or
     ``improvement`` only when the Wilson intervals rule out noise (see ``method``); ``new`` and
-    ``gone`` mark canaries present in only one of the two runs.
+    ``gone`` mark canaries present in only one of the two runs. The intervals count distinct
+    samples (issue 16): identical repeats (same conversation and outcome) are one sample, so three
+    byte-identical passes against three identical failures are 1/1 vs 0/1 — noise, not a regression.
     """
     base = group_by(base_results, "model", "variant", "canary")
     new = group_by(new_results, "model", "variant", "canary")
@@ -58,6 +60,7 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
         b, n = base.get(key), new.get(key)
         base_n, base_c = (b.n, b.c) if b else (0, 0)
         new_n, new_c = (n.n, n.c) if n else (0, 0)
+        base_distinct, new_distinct = (b.distinct if b else 0), (n.distinct if n else 0)
         base_rate = base_c / base_n if base_n else None
         new_rate = new_c / new_n if new_n else None
         if b is None:
@@ -65,7 +68,10 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
         elif n is None:
             verdict = "gone"
         else:
-            verdict = _verdict(base_c, base_n, new_c, new_n, confidence, method)
+            # The pass rate keeps every attempt; the sample size is the distinct samples.
+            verdict = _verdict(base_c / base_n * base_distinct if base_n else 0, base_distinct,
+                               new_c / new_n * new_distinct if new_n else 0, new_distinct,
+                               confidence, method)
         # Results recorded before hashes existed have none: they are not called edited.
         hashes = ({r.canary_hash for r in b.results} - {""} if b else set(),
                   {r.canary_hash for r in n.results} - {""} if n else set())
@@ -73,6 +79,7 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
         rows.append({
             "model": model, "variant": variant, "canary": canary,
             "base_n": base_n, "base_c": base_c, "new_n": new_n, "new_c": new_c,
+            "base_distinct": base_distinct, "new_distinct": new_distinct,
             "base_rate": base_rate, "new_rate": new_rate,
             "delta": None if base_rate is None or new_rate is None else new_rate - base_rate,
             "verdict": verdict, "canary_edited": edited,

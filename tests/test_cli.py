@@ -122,8 +122,8 @@ def test_compare_rows_verdicts() -> None:
     assert (rows["gone"]["verdict"], rows["fresh"]["verdict"]) == ("gone", "new")
     assert rows["b"] | {"base_rate": 0, "new_rate": 0, "delta": 0} == {
         "model": "m", "variant": "base", "canary": "b", "base_n": 3, "base_c": 2, "new_n": 3,
-        "new_c": 1, "base_rate": 0, "new_rate": 0, "delta": 0, "verdict": "noise",
-        "canary_edited": False}
+        "new_c": 1, "base_distinct": 3, "new_distinct": 3, "base_rate": 0, "new_rate": 0, "delta": 0,
+        "verdict": "noise", "canary_edited": False}
     assert rows["b"]["delta"] == pytest.approx(-1 / 3)
     assert rows["fresh"]["base_rate"] is None and rows["fresh"]["delta"] is None
     # Symmetric: swapping the runs turns the regression into an improvement.
@@ -131,6 +131,20 @@ def test_compare_rows_verdicts() -> None:
     # Newcombe's interval for the difference (the default) flags 3/3 -> 0/3 but not 2/3 -> 1/3.
     newcombe = {row["canary"]: row["verdict"] for row in compare_rows(base, new)}
     assert (newcombe["a"], newcombe["b"], newcombe["c"]) == ("regression", "noise", "regression")
+
+
+def test_compare_counts_identical_repeats_once() -> None:
+    # 3/3 -> 0/3 is a regression for independent repeats; for byte-identical ones (one
+    # conversation digest per run) it is 1/1 -> 0/1, which no interval can tell from noise.
+    base, new = attempts("a", "m", 3, 3), attempts("a", "m", 0, 3)
+    assert compare_rows(base, new)[0]["verdict"] == "regression"
+    for result in base:
+        result.conversation_digest = "same-pass"
+    for result in new:
+        result.conversation_digest = "same-fail"
+    row = compare_rows(base, new)[0]
+    assert (row["base_distinct"], row["new_distinct"], row["verdict"]) == (1, 1, "noise")
+    assert row["delta"] == -1.0  # the rates still count every attempt
 
 
 def test_compare_says_when_a_canary_was_edited_between_runs() -> None:
