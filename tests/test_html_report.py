@@ -154,6 +154,19 @@ def test_ofat_and_ceilings_sections_when_present():
     assert "undetermined <small>(9 repeats would settle it)" in ceilings
 
 
+def test_sections_added_by_other_parts_are_tables_when_present():
+    assert "Pipelines (per phase)" not in render_html(minimal_report())
+    page = render_html(minimal_report(
+        pipelines={"phases": [{"model": "m", "phase": "explore", "json_first_try_rate": 0.5,
+                               "drift": "<script>x</script>"}], "iterations": []},
+        progress=[{"model": "m", "expected": 5, "changed": 4.2}]))
+    pipelines = page[page.index("Pipelines (per phase): phases"):page.index('id="canaries"')]
+    assert "<th>json first try rate</th>" in pipelines and "<td>explore</td>" in pipelines
+    assert "&lt;script&gt;" in pipelines and "<script>" not in pipelines
+    assert "Pipelines (per phase): iterations" not in page  # an empty table is left out
+    assert "Progress on discriminators" in page and "<td>4.2</td>" in page
+
+
 def test_a_conversation_is_bounded_and_only_read_from_a_transcript(tmp_path):
     transcript = tmp_path / "a.jsonl"
     turn = {"event": "turn", "turn": 1, "response": {"content": "x" * (MAX_TEXT + 500), "tool_calls": []}}

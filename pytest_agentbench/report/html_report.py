@@ -124,7 +124,31 @@ def context(report: dict[str, Any], budget: Budget | None = None) -> dict[str, A
         "models": _models(report), "setup": _setup(report),
         "attempts": _attempts(report, budget or Budget()),
         "ofat": report.get("ofat"), "ceilings": report.get("ceilings"),
+        "sections": extra_sections(report),
     }
+
+
+# Report keys that other parts of the plugin add through pytest_agentbench_report (pipelines,
+# progress, promotion, co-residence...), shown as plain tables: a list of flat rows is one table,
+# a dict of such lists one table per entry. Title by key; unknown keys are left to the JSON.
+EXTRA_SECTIONS = {"pipelines": "Pipelines (per phase)", "progress": "Progress on discriminators",
+                  "promotion": "Roles and promotion", "memory": "Models sharing a machine",
+                  "agents": "Agents"}
+
+
+def extra_sections(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[{"title", "columns", "rows"}]`` for each present EXTRA_SECTIONS key."""
+    sections = []
+    for key, title in EXTRA_SECTIONS.items():
+        value = report.get(key)
+        tables = value.items() if isinstance(value, dict) else [("", value)]
+        for name, rows in tables:
+            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+                continue
+            columns = list(dict.fromkeys(column for row in rows for column in row))
+            sections.append({"title": f"{title}: {name.replace('_', ' ')}" if name else title,
+                             "columns": columns, "rows": [[row.get(c) for c in columns] for row in rows]})
+    return sections
 
 
 def _rate(value: Any) -> str:
