@@ -100,5 +100,21 @@ class Bench:
 
 
 @pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester whose in-process runs ignore PytestAssertRewriteWarning. Such a run shares
+    sys.modules with the pytest running this suite; when the plugin was imported outside the
+    assertion-rewrite hook, pytest warns that it "cannot be rewritten" — seen in CI on one worker,
+    depending on test order. That is about this test harness, not the plugin, and it must not
+    change the outcome counts the tests assert on."""
+    inline_run = pytester.inline_run
+
+    def quiet(*args, **kwargs):
+        return inline_run("-W", "ignore::pytest.PytestAssertRewriteWarning", *args, **kwargs)
+
+    pytester.inline_run = quiet  # type: ignore[method-assign]
+    return pytester
+
+
+@pytest.fixture
 def bench(pytester: pytest.Pytester) -> Bench:
     return Bench(pytester)
