@@ -36,7 +36,7 @@ def expected_attempt(item: pytest.Item) -> ExpectedAttempt | None:
     if parts is None:
         return None
     canary, model, _ = parts
-    return ExpectedAttempt(item.nodeid, canary.id, model.name, model.variant, canary.tier)
+    return ExpectedAttempt(item.nodeid, canary.id, model.name, model.variant, canary.tier, model.agent)
 
 
 def _resume_key(item: pytest.Item) -> tuple[str, AttemptKey] | None:
@@ -45,7 +45,7 @@ def _resume_key(item: pytest.Item) -> tuple[str, AttemptKey] | None:
     if parts is None:
         return None
     canary, model, repeat = parts
-    return canary.tier, attempt_key(canary.id, model.name, model.variant, repeat)
+    return canary.tier, attempt_key(canary.id, model.name, model.variant, repeat, model.agent)
 
 
 def _check_unique_ids(items: list[pytest.Item]) -> None:

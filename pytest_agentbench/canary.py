@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pytest_agentbench.judging.spec import JudgeSpec
 from pytest_agentbench.pipeline.spec import (
     IterationSpec,
     Phase,
@@ -59,6 +60,16 @@ TIER_BUDGETS: dict[str, ResolvedBudget] = {
 }
 
 
+class ReviewCheck(BaseModel):
+    """A review check (``[[verify.review]]``, issue 19): it never decides acceptance; a failing
+    one measures clean-up a reviewer would face, weighted by its severity (routing/review.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: str = Field(min_length=1)
+    severity: int = Field(default=1, ge=0)
+
+
 class Verify(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,6 +83,36 @@ class Verify(BaseModel):
     # (`agentbench validate --write-expect-tests`); None: at least one per pytest check.
     expect_tests: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=120, gt=0)
+    review: list[ReviewCheck] = Field(default_factory=list)  # run after the checks, never gate
+    # Each `run` check's severity: a check may be written {run = "...", severity = 3} (default 1);
+    # filled from `run` by _check_tables, for the severity-weighted pass count (routing/).
+    run_severity: list[int] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_tables(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("run"), list):
+            return data
+        if "run_severity" in data:
+            raise ValueError("run_severity: unknown field (give a check {run = ..., severity = N})")
+        run, severity = [], []
+        for number, entry in enumerate(data["run"]):
+            if not isinstance(entry, dict):
+                run.append(entry)
+                severity.append(1)
+                continue
+            unknown = sorted(set(entry) - {"run", "severity"})
+            if unknown or not isinstance(entry.get("run"), str):
+                raise ValueError(f"run[{number}]: a check table takes run = \"COMMAND\" and an "
+                                 f"optional severity = N" + (f" (unknown: {unknown})" if unknown else ""))
+            level = entry.get("severity", 1)
+            if not isinstance(level, int) or isinstance(level, bool) or level < 0:
+                raise ValueError(f"run[{number}].severity: {level!r} is not a whole number >= 0")
+            run.append(entry["run"])
+            severity.append(level)
+        return {**data, "run": run, "run_severity": severity}
+    # Issue 20: model-judged checks, after `run` passes (judging/; README "Judge checks").
+    judge: list[JudgeSpec] = Field(default_factory=list)
 
 
 class Canary(BaseModel):

@@ -17,8 +17,10 @@ from pytest_agentbench import __version__
 from pytest_agentbench.compare import UsageError, compare_rows, load_results, open_store
 from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import assemble_report, write_report
+from pytest_agentbench.report.summary import row_label
 from pytest_agentbench.report.terminal import default_ks, summary_lines
 from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.routing.command import add_subcommand as add_promote
 from pytest_agentbench.store import RunRecord, StoreError
 
 DEFAULT_DB = Path(".agentbench") / "results.sqlite"
@@ -112,7 +114,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"base: {base_label}\nnew:  {new_label}")
     table = []
     for row in rows:
-        model = row["model"] if row["variant"] == "base" else f"{row['model']}/{row['variant']}"
+        model = row_label(row)  # `qwen via mini` for a registry agent's rows (issue 18)
         delta = "-" if row["delta"] is None else f"{row['delta']:+.2f}"
         table.append([model, row["canary"], f"{row['base_c']}/{row['base_n']}", _pct(row["base_rate"]),
                       f"{row['new_c']}/{row['new_n']}", _pct(row["new_rate"]), delta,
@@ -162,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
                               "at n = 3 it cannot flag a single canary)")
     compare.set_defaults(func=cmd_compare)
     _add_library_commands(sub)
+    add_promote(sub)  # routing/command.py: seed 003's promotion policy
     return parser
 
 

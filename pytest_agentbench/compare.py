@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from pytest_agentbench.report.summary import group_by
+from pytest_agentbench.report.summary import cell_fields, group_by
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.stats import wilson_interval
 from pytest_agentbench.store import ResultStore
@@ -52,11 +52,12 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
     samples (issue 16): identical repeats (same conversation and outcome) are one sample, so three
     byte-identical passes against three identical failures are 1/1 vs 0/1 — noise, not a regression.
     """
-    base = group_by(base_results, "model", "variant", "canary")
-    new = group_by(new_results, "model", "variant", "canary")
+    # The cell variant: two agents on one model are compared like with like (issue 18).
+    base = group_by(base_results, "model", "cell_variant", "canary")
+    new = group_by(new_results, "model", "cell_variant", "canary")
     rows = []
     for key in sorted(set(base) | set(new)):
-        model, variant, canary = key
+        model, cell, canary = key
         b, n = base.get(key), new.get(key)
         base_n, base_c = (b.n, b.c) if b else (0, 0)
         new_n, new_c = (n.n, n.c) if n else (0, 0)
@@ -77,7 +78,7 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
                   {r.canary_hash for r in n.results} - {""} if n else set())
         edited = bool(b and n and all(hashes) and hashes[0] != hashes[1])
         rows.append({
-            "model": model, "variant": variant, "canary": canary,
+            **cell_fields(model, cell), "canary": canary,
             "base_n": base_n, "base_c": base_c, "new_n": new_n, "new_c": new_c,
             "base_distinct": base_distinct, "new_distinct": new_distinct,
             "base_rate": base_rate, "new_rate": new_rate,

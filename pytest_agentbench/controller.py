@@ -27,7 +27,7 @@ from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.summary import aggregate_rows
 from pytest_agentbench.report.terminal import write_run_summary
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.results import AttemptResult, cell_variant
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.state import result_of
 from pytest_agentbench.store import StoreError
@@ -87,7 +87,7 @@ class ResultCollector:
     def model_warnings(self) -> list[str]:
         if self.resumed is None:
             return []
-        now = {"models": [model_label(m.name, m.variant) for m in self.session.settings.attempt_models()]}
+        now = {"models": [model_label(m.name, m.variant, m.agent) for m in self.session.settings.attempt_models()]}
         line = describe_difference(self.session.run_id, "models",
                                    plan_difference(self.resumed, now, "models"))
         return [line] if line else []
@@ -104,7 +104,7 @@ class ResultCollector:
         if self.resumed is None:
             return None
         selection = self.selection or {"canaries": self.resumed.get("canaries", [])}
-        now = {"models": [model_label(m.name, m.variant) for m in self.session.settings.attempt_models()],
+        now = {"models": [model_label(m.name, m.variant, m.agent) for m in self.session.settings.attempt_models()],
                "canaries": selection.get("canaries", [])}
         return {"run_id": self.session.run_id,
                 "models": plan_difference(self.resumed, now, "models"),
@@ -149,7 +149,7 @@ class ResultCollector:
         write_run_summary(terminalreporter, state, self.ledger.missing(), self.ledger.never_ran())
         if state.results:
             settings = state.settings
-            ordered = sorted(state.results, key=lambda r: (r.canary, r.model, r.variant, r.repeat))
+            ordered = sorted(state.results, key=lambda r: (r.canary, r.model, r.cell_variant, r.repeat))
             state.hook.pytest_agentbench_summary(
                 aggregates=aggregate_rows(ordered, settings.ks, settings.confidence),
                 terminalreporter=terminalreporter)
@@ -190,7 +190,7 @@ def complete_canaries(session: AgentbenchSession) -> dict[str, list[str]]:
     """Under xdist the controller sees only the attempts left to run, so a canary whose attempts
     are all done is invisible: count it as selected (nothing of it is lost either way). A canary
     with attempts still to run that no worker collected is really missing."""
-    wanted = {(m.name, m.variant) for m in session.settings.attempt_models()}
+    wanted = {(m.name, cell_variant(m.variant, m.agent)) for m in session.settings.attempt_models()}
     done: dict[str, set] = {}
     for canary, model, variant, repeat in session.done:
         done.setdefault(canary, set()).add((model, variant, repeat))

@@ -7,15 +7,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest_agentbench.report.json_report import environment, run_settings
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.results import AttemptResult, cell_variant
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.store import ResultStore
 
 AttemptKey = tuple[str, str, str, int]
 
 
-def attempt_key(canary: str, model: str, variant: str, repeat: int) -> AttemptKey:
-    return (canary, model, variant, repeat)
+def attempt_key(canary: str, model: str, variant: str, repeat: int, agent: str = "builtin") -> AttemptKey:
+    # The agent is part of an attempt's identity (issue 18), in the variant slot (results.py).
+    return (canary, model, cell_variant(variant, agent), repeat)
 
 
 class RunRecorder:

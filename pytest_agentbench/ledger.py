@@ -26,9 +26,13 @@ from pytest_agentbench.models import ModelSpec
 _ATTEMPT_NODEID = re.compile(r"^(?P<path>[^:]+)::(?P<name>.+?)\[(?P<fragment>.+)-r(?P<repeat>\d+)\]$")
 
 
-def model_label(name: str, variant: str) -> str:
-    """How a model × variant is named in plans and summaries: ``qwen`` or ``qwen/temperature=0``."""
-    return name if variant == "base" else f"{name}/{variant}"
+def model_label(name: str, variant: str, agent: str = "builtin") -> str:
+    """How a model × variant (× agent) is named in plans and summaries: ``qwen``,
+    ``qwen/temperature=0``, ``qwen via mini``. ``variant`` may be a cell variant (results.py)."""
+    variant, _, in_cell = variant.partition(" via ")
+    agent = in_cell or agent
+    label = name if variant == "base" else f"{name}/{variant}"
+    return label if agent == "builtin" else f"{label} via {agent}"
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class ExpectedAttempt:
     model: str | None
     variant: str | None
     tier: str | None
+    agent: str = "builtin"
 
 
 def parse_attempt_nodeid(nodeid: str, models: list[ModelSpec]) -> ExpectedAttempt | None:
@@ -53,7 +58,7 @@ def parse_attempt_nodeid(nodeid: str, models: list[ModelSpec]) -> ExpectedAttemp
         return None
     path, name = PurePosixPath(found["path"]), found["name"]
     canary = name if path.name == "canary.toml" else f"{path.stem}.{name.split('::')[-1]}"
-    return ExpectedAttempt(nodeid, canary, model.name, model.variant, None)
+    return ExpectedAttempt(nodeid, canary, model.name, model.variant, None, model.agent)
 
 
 @dataclass
@@ -75,7 +80,7 @@ class Ledger:
             tier = next((word for word in keywords if word in TIERS), None)
             if tier is not None:
                 self.expected[nodeid] = ExpectedAttempt(nodeid, attempt.canary, attempt.model,
-                                                        attempt.variant, tier)
+                                                        attempt.variant, tier, attempt.agent)
 
     def missing(self) -> list[MissingAttempt]:
         """Collected attempts without a result, in node-id order."""
@@ -88,7 +93,7 @@ class Ledger:
     def plan(self) -> dict[str, list[str]]:
         """What this run set out to run: canary ids and model labels."""
         return {"canaries": sorted({a.canary for a in self.expected.values()}),
-                "models": sorted({model_label(a.model, a.variant or "base")
+                "models": sorted({model_label(a.model, a.variant or "base", a.agent)
                                   for a in self.expected.values() if a.model})}
 
 

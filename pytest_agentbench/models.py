@@ -124,6 +124,23 @@ class ModelSpec(BaseModel):
     seconds: SecondsValue = None
     directive: str | None = None
     variant: str = "base"  # set by a sweep (variants.py), never by the registry
+    agent: str = "builtin"  # set by --agentbench-agent (agents.py), never by the registry
+    # Seed 003's routing (routing/): the training family, for the promotion policy's diversity
+    # guard, and what a call costs (free < paid: a challenger may not raise a role's tier).
+    family: str | None = None
+    cost_tier: Literal["free", "paid"] = "free"
+    # Issue 20: what the model's server holds in memory ("81G"; servers/memory.py), declared so
+    # --agentbench-coreside can refuse a set that does not fit before anything starts.
+    memory: str | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_is_a_size(cls, value: str | None) -> str | None:
+        if value is not None:
+            from pytest_agentbench.servers.memory import parse_size
+
+            parse_size(value)
+        return value
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -173,6 +190,8 @@ class ModelSpec(BaseModel):
         """The model's part of a test id: ``add-function[qwen2.5:14b-r0]``, with the variant
         when a sweep runs: ``add-function[qwen2.5:14b-temperature=0.7-r0]``."""
         fragment = self.name if self.variant == "base" else f"{self.name}-{self.variant}"
+        if self.agent != "builtin":  # issue 18: add-function[qwen2.5:14b-agent=mini-r0]
+            fragment += f"-agent={self.agent}"
         return fragment.replace("/", "_")
 
     def sampling_body(self) -> dict[str, Any]:
@@ -207,7 +226,8 @@ class ModelSpec(BaseModel):
         pool = {"endpoints": [e.model_dump() for e in self.endpoints]} if self.endpoints else {}
         return {"base_url": self.base_url, **pool, "model": self.model, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, **self.sampling_body(),
-                "seed_rule": self.seed_rule(), "managed_server": self.server is not None}
+                "seed_rule": self.seed_rule(), "managed_server": self.server is not None,
+                "family": self.family, "cost_tier": self.cost_tier}
 
 
 def embedded_model() -> ModelSpec:
@@ -245,6 +265,8 @@ def load_registry(rootdir: Path) -> dict[str, ModelSpec]:
                 raise ModelConfigError(f"{where}: must be a table")
             if "variant" in entry:
                 raise ModelConfigError(f"{where}: key 'variant': unknown key (use --agentbench-sweep)")
+            if "agent" in entry:
+                raise ModelConfigError(f"{where}: key 'agent': unknown key (use --agentbench-agent)")
             if "endpoints" in entry and "base_url" in entry:
                 raise ModelConfigError(f"{where}: keys 'base_url' and 'endpoints': give one endpoint "
                                        "or a pool, not both")

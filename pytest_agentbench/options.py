@@ -64,6 +64,11 @@ _INI_OPTIONS: dict[str, tuple[str, str]] = {
                             "and classify each: turn, token, either, capability or undetermined")),
     "ceiling_factors": ("string", "with --agentbench-ceilings: the multiples each budget is raised "
                                   "by (default 2,4)"),
+    "coreside": ("string", ("models that must fit the machine together (comma list): their managed "
+                           "servers start before the first attempt and stay up; preflight refuses "
+                           "the run when their memory exceeds --agentbench-memory-budget")),
+    "memory_budget": ("string", ("memory the --agentbench-coreside models may use together, e.g. 90G "
+                                "(default: the machine's RAM minus a tenth, at least 4 GiB)")),
 }
 
 
@@ -77,7 +82,8 @@ def _ini_defaults() -> dict[str, Any]:
     """Every ini name with the default it is registered with."""
     defaults: dict[str, Any] = {"agentbench_models": "", "agentbench_tier": "",
                                 "agentbench_repeats": _REPEATS, "agentbench_fail_under": [],
-                                "agentbench_sweep": [], "agentbench_ofat": []}
+                                "agentbench_sweep": [], "agentbench_ofat": [],
+                                "agentbench_role": [], "agentbench_agent": ""}
     for name, (kind, _) in _INI_OPTIONS.items():
         defaults[f"agentbench_{name}"] = False if kind == "bool" else ""
     return defaults
@@ -113,6 +119,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "name of [tool.agentbench.directives], or none); repeat for a cartesian "
                          "product")
     parser.addini("agentbench_sweep", "sweeps, e.g. temperature=0,0.7 seed=1,2", type="args", default=[])
+    group.addoption("--agentbench-agent", action="append", default=None, metavar="NAME[,NAME]",
+                    dest="agentbench_agent",
+                    help="agents that drive the attempts (comma list, repeatable; default builtin, "
+                         "the plugin's own loop): a NAME of [tool.agentbench.agents] runs that "
+                         "program through the recording proxy; each is a dimension like a variant")
+    parser.addini("agentbench_agent", "agents to run (comma list; default builtin)", default="")
     group.addoption("--agentbench-ofat", action="append", default=None, metavar="KEY=V1,V2",
                     dest="agentbench_ofat",
                     help="one factor at a time: per model, the baseline (variant base) and one "
@@ -121,6 +133,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "baseline (Newcombe's interval; better / worse / no evidence)")
     parser.addini("agentbench_ofat", "OFAT factors, e.g. temperature=0 directive=completeness",
                   type="args", default=[])
+    group.addoption("--agentbench-role", action="append", default=None, metavar="NAME",
+                    dest="agentbench_role",
+                    help="run a role of the registry ([tool.agentbench.roles.NAME]): its canaries "
+                         "over its incumbent and challengers; repeatable; not with --models")
+    parser.addini("agentbench_role", "roles to run, e.g. coder review", type="args", default=[])
     for name, (kind, help_text) in _INI_OPTIONS.items():
         flag = "--agentbench-" + name.replace("_", "-")
         if kind == "bool":

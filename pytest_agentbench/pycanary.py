@@ -105,7 +105,10 @@ def parametrize(metafunc: pytest.Metafunc, session: AgentbenchSession) -> None:
     canary = canary_from_marker(marker, metafunc.function, metafunc.definition.path)
     values = [pytest.param(PyAttempt(canary, model, repeat), id=f"{model.id_fragment}-r{repeat}",
                            marks=[getattr(pytest.mark, canary.tier), pytest.mark.agentbench])
-              for model in session.settings.attempt_models() for repeat in range(session.settings.repeats)]
+              for model in session.settings.attempt_models() for repeat in range(session.settings.repeats)
+              # Issue 18: a registry agent needs the TOML canary's repo and checks; a Python
+              # canary's body drives the built-in loop itself, so it runs that agent only.
+              if model.agent == "builtin"]
     metafunc.parametrize(ATTEMPT_PARAM, values)
 
 

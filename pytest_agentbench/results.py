@@ -5,10 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
+from pytest_agentbench.judging.records import JudgeRecord
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.pipeline.records import IterationRecord, PhaseRecord
+
+BUILTIN_AGENT = "builtin"
+AGENT_SEPARATOR = " via "
+
+
+def cell_variant(variant: str, agent: str = BUILTIN_AGENT) -> str:
+    """The variant slot of an attempt's identity (database key, resume key, summary cell): the
+    variant itself for the built-in loop — rows of runs without --agentbench-agent stay as they
+    were — else ``"<variant> via <agent>"`` (issue 18), so two agents never share a cell."""
+    return variant if agent == BUILTIN_AGENT else f"{variant}{AGENT_SEPARATOR}{agent}"
+
+
+def split_cell_variant(cell: str) -> tuple[str, str]:
+    """``cell_variant``'s inverse: (variant, agent)."""
+    variant, _, agent = cell.partition(AGENT_SEPARATOR)
+    return variant, agent or BUILTIN_AGENT
 
 
 class CheckRecord(BaseModel):
@@ -36,6 +53,9 @@ class AttemptResult(BaseModel):
     tier: str
     model: str
     variant: str = "base"
+    # Issue 18: the agent that drove the attempt (agents.py). Left out of the JSON when it is the
+    # built-in loop, so records of runs without --agentbench-agent stay as they were.
+    agent: str = "builtin"
     repeat: int
     outcome: str
     detail: str = ""
@@ -107,6 +127,29 @@ class AttemptResult(BaseModel):
     # `iterations = N` each iteration's score and distinct value; empty for other canaries.
     phases: list[PhaseRecord] = Field(default_factory=list)
     iterations: list[IterationRecord] = Field(default_factory=list)
+    # Issue 19's review checks (verify.review; routing/review.py), on an accepted change only:
+    # each one's {"command", "severity", "ok"}, and review_pain = the severities of the failing
+    # ones + the changed files outside expect_changed. None: not measured (not accepted).
+    review_checks: list[dict[str, Any]] = Field(default_factory=list)
+    review_pain: int | None = None
+    # The severities of the acceptance checks that passed, of all of them (verify.run entries
+    # {run, severity}; default 1 each): seed 003's severity-weighted pass count. None: no checks.
+    severity_passed: int | None = None
+    severity_total: int | None = None
+    # Issue 20's judge checks (verify.judge; judging/), in order, when the checks passed: each
+    # one's artifact, mode, the describer's description, the judge's verdict and reason.
+    judges: list[JudgeRecord] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_builtin_agent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("agent") == "builtin":
+            del data["agent"]
+        return data
+
+    @property
+    def cell_variant(self) -> str:
+        return cell_variant(self.variant, self.agent)
 
     @property
     def passed_on_try(self) -> int | None:

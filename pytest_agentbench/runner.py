@@ -93,7 +93,7 @@ class AttemptEnvironment:
         home.mkdir()
         transcript = session.transcript_for(name)
         transcript.write({"event": "attempt", "nodeid": nodeid, "canary": canary.id,
-                          "model": model.name, "repeat": repeat, "run_id": session.run_id,
+                          "model": model.name, "agent": model.agent, "repeat": repeat, "run_id": session.run_id,
                           "worktree": str(worktree),
                           "endpoint": {**model.describe(), "base_url": session.endpoint_of(model)}})
         extra = session.check_paths(canary)
@@ -208,14 +208,23 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
     info = attempt_info(canary, model, repeat, nodeid, worktree)
     if session.hook is not None:
         session.hook.pytest_agentbench_attempt_started(attempt=info)
-    if canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt
-        from pytest_agentbench.pipeline.runner import PipelineRunner
+    external = model.agent != "builtin"
+    if external:  # issue 18: a registry agent through the recording proxy, same tree and checks
+        from pytest_agentbench.external.attempt import run_agent
 
-        loop = PipelineRunner(session, workspace, canary, model, budget, info)
+        if canary.phases:
+            raise ValueError(f"agent {model.agent!r}: pipeline canaries run only the builtin agent")
+        run = run_agent(session, workspace, canary, model, budget)
     else:
-        loop = workspace.agent_loop(session, canary, model, budget, info)
-    run = loop.run(canary.prompt)
-    retries = 0 if canary.phases else _retries_for(canary, settings.retries_with_feedback)
+        if canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt
+            from pytest_agentbench.pipeline.runner import PipelineRunner
+
+            loop = PipelineRunner(session, workspace, canary, model, budget, info)
+        else:
+            loop = workspace.agent_loop(session, canary, model, budget, info)
+        run = loop.run(canary.prompt)
+    # An external agent's conversation cannot be resumed with feedback: one try.
+    retries = 0 if canary.phases or external else _retries_for(canary, settings.retries_with_feedback)
     tries: list[TryRecord] = []
     setup = workspace.check_setup(session)
     for try_number in itertools.count(1):
@@ -256,7 +265,7 @@ def attempt_info(canary: Canary, model: ModelSpec, repeat: int, nodeid: str,
                  worktree: Path) -> dict[str, Any]:
     """What the attempt hooks are told about an attempt (a plain dict: stable and JSON-safe)."""
     return {"canary": canary.id, "tier": canary.tier, "model": model.name, "variant": model.variant,
-            "repeat": repeat, "nodeid": nodeid, "worktree": str(worktree)}
+            "agent": model.agent, "repeat": repeat, "nodeid": nodeid, "worktree": str(worktree)}
 
 
 def _retries_for(canary: Canary, default: int) -> int:

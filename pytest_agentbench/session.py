@@ -85,10 +85,16 @@ class Settings:
     backoff: float = 0.5
     retries_with_feedback: int = 0  # the default of canaries that don't set their own
     time_budget: str = "fixed"  # fixed | scaled: the default of models that don't set their own
+    agents: list[str] = field(default_factory=lambda: ["builtin"])  # --agentbench-agent (agents.py)
+    agent_specs: dict[str, Any] = field(default_factory=dict)  # name → agents.AgentSpec
+    roles: list[Any] = field(default_factory=list)  # --agentbench-role: routing.roles.RoleSpec
 
     def attempt_models(self) -> list[ModelSpec]:
-        """Every model in every variant of the sweep, in a stable order (collection needs one)."""
-        return [variant.apply(model) for model in self.models for variant in self.variants]
+        """Every model in every variant of the sweep, per agent, in a stable order (collection
+        needs one). The builtin agent's specs are the variants' own, unchanged."""
+        specs = [variant.apply(model) for model in self.models for variant in self.variants]
+        return [spec if agent == "builtin" else spec.model_copy(update={"agent": agent})
+                for agent in self.agents for spec in specs]
 
 
 class JsonlTranscript:

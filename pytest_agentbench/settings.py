@@ -26,6 +26,13 @@ from pytest_agentbench.models import (
     split_model_args,
 )
 from pytest_agentbench.options import DEFAULT_BASE_URL, option_value
+from pytest_agentbench.routing.roles import (
+    RoleError,
+    RoleSpec,
+    chosen_roles,
+    load_roles,
+    role_model_names,
+)
 from pytest_agentbench.sandbox import bubblewrap_problem
 from pytest_agentbench.session import Settings
 from pytest_agentbench.tuning.ceilings import FactorError
@@ -63,8 +70,11 @@ def settings_from(config: pytest.Config) -> Settings:
             explicit = True
         else:
             models = resolve_models(model_names or [EMBEDDED], base_url, registry)
+        roles = _roles(config, registry, model_names, source)
+        if roles:  # a role runs its incumbent and challengers (routing/roles.py)
+            models, explicit = resolve_models(role_model_names(roles), base_url, registry), True
         check_model_factors(models, directives)
-    except (ModelConfigError, DirectiveError, SourceError) as exc:
+    except (ModelConfigError, DirectiveError, SourceError, RoleError) as exc:
         raise pytest.UsageError(str(exc)) from None
     tiers = split_model_args(config.getoption("tier") or [config.getini("agentbench_tier")])
     unknown = [t for t in tiers if t not in TIERS]
@@ -124,7 +134,36 @@ def settings_from(config: pytest.Config) -> Settings:
         retries_with_feedback=_retries_with_feedback(config),
         variants=_variants(config, models, directives, source, confidence),
         time_budget=_time_budget(config),
+        **_agents(config),
+        roles=roles,
     )
+
+
+def _roles(config: pytest.Config, registry: dict[str, ModelSpec], model_names: list[str],
+           source: Any) -> list[RoleSpec]:
+    """``--agentbench-role`` (ini ``agentbench_role``): the roles to run. With ``--models`` (or an
+    all-on/ceilings run) it is an error: which models would run would otherwise be a surprise."""
+    names = split_model_args(config.getoption("agentbench_role") or config.getini("agentbench_role"))
+    if not names:
+        return []
+    if model_names or source is not None:
+        other = "--models" if model_names else "--agentbench-all-on/--agentbench-ceilings"
+        raise RoleError(f"--agentbench-role and {other} cannot be combined: a role runs its own "
+                        "incumbent and challengers")
+    return chosen_roles(names, load_roles(config.rootpath, registry))
+
+
+def _agents(config: pytest.Config) -> dict[str, Any]:
+    """``--agentbench-agent`` (ini ``agentbench_agent``): the agents and their registry entries."""
+    from pytest_agentbench.agents import AgentConfigError, load_agents, resolve_agents
+
+    names = split_model_args(config.getoption("agentbench_agent") or [config.getini("agentbench_agent")])
+    try:
+        registry = load_agents(config.rootpath)
+        agents = resolve_agents(names, registry)
+    except AgentConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return {"agents": agents, "agent_specs": {name: registry[name] for name in agents if name in registry}}
 
 
 def max_infra_rate_from(config: pytest.Config) -> float:

@@ -15,7 +15,12 @@ import pytest
 from pytest_agentbench.attempt_hooks import AttemptHooks
 from pytest_agentbench.controller import ResultCollector
 from pytest_agentbench.history import RunRecorder, attempt_key
+from pytest_agentbench.judging.clients import install as install_judging
+from pytest_agentbench.judging.clients import uninstall as uninstall_judging
+from pytest_agentbench.options import option_value
 from pytest_agentbench.pipeline.report import PipelineHooks
+from pytest_agentbench.routing.hooks import RoutingHooks
+from pytest_agentbench.servers.coreside import MemoryHooks
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.settings import max_infra_rate_from, settings_from
 from pytest_agentbench.state import is_worker, new_run_id, run_id_key, session_key
@@ -46,11 +51,19 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
                 raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
     session.hook = config.hook  # how the runner and the reports call the pytest_agentbench_* hooks
     config.stash[session_key] = session
+    # Judge checks (judging/) resolve registry model names through this session.
+    install_judging(session, config.rootpath)
+    config.add_cleanup(lambda: uninstall_judging(session))
+    # Managed servers' memory in the reports; --agentbench-coreside's preflight (servers/coreside.py).
+    config.pluginmanager.register(MemoryHooks(session, config.rootpath, option_value(config, "coreside"),
+                                              option_value(config, "memory_budget")), MemoryHooks.NAME)
     config.pluginmanager.register(AttemptHooks(), "agentbench-attempts")
     # Budget factors, the source run's cells, the OFAT/ceilings/progress tables (tuning/).
     config.pluginmanager.register(TuningHooks(session), TuningHooks.NAME)
     # Pipeline canaries' per model × phase table (pipeline/report.py), through the same hooks.
     config.pluginmanager.register(PipelineHooks(session), PipelineHooks.NAME)
+    # --agentbench-role's canaries and models, the roles' metrics and promotion (routing/).
+    config.pluginmanager.register(RoutingHooks(session), RoutingHooks.NAME)
     if not is_worker(config):
         collector = ResultCollector(session, RunRecorder(session, settings.db_path), max_infra_rate, resumed)
         config.pluginmanager.register(collector, ResultCollector.NAME)
@@ -65,7 +78,7 @@ def _resume(session: AgentbenchSession) -> dict[str, list[str]]:
             session.run_id = store.resolve(session.settings.resume or "last")
             session.done = store.done_keys(session.run_id)
             session.results = [r for r in store.attempts(session.run_id)
-                               if attempt_key(r.canary, r.model, r.variant, r.repeat) in session.done]
+                               if attempt_key(r.canary, r.model, r.variant, r.repeat, r.agent) in session.done]
             return store.plan(session.run_id)
     except StoreError as exc:
         raise pytest.UsageError(f"--agentbench-resume: {exc}") from None

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.ledger import model_label
 from pytest_agentbench.results import AttemptResult
 
 INFRA = "infra_error"
@@ -142,7 +143,8 @@ class ResultStore:
             with self._conn:
                 self._conn.execute(
                     "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, result.canary, result.model, result.variant, result.repeat,
+                    # The variant column holds the cell variant: the agent is part of the key.
+                    (run_id, result.canary, result.model, result.cell_variant, result.repeat,
                      result.outcome, result.turns, result.prompt_tokens, result.completion_tokens,
                      result.wall_seconds, result.malformed_tool_calls, result.model_dump_json()),
                 )
@@ -232,7 +234,7 @@ class ResultStore:
         for canary, model, variant in self._conn.execute(
                 "SELECT DISTINCT canary, model, variant FROM attempts WHERE run_id = ?", (run_id,)):
             canaries.add(canary)
-            models.add(model if variant == "base" else f"{model}/{variant}")
+            models.add(model_label(model, variant))
         return {"canaries": sorted(canaries), "models": sorted(models)}
 
     def done_keys(self, run_id: str) -> set[tuple[str, str, str, int]]:

@@ -95,6 +95,20 @@ def _turn(body: dict[str, Any]) -> int:
     return sum(1 for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "assistant")
 
 
+def varied(script: list[Reply]) -> Callable[[dict[str, Any]], Reply]:
+    """``script`` with the request's sampling seed appended to every text reply. Repeats of a
+    plain list script are byte-identical, and identical repeats count as one sample (summary
+    intervals, ``compare``): use this where a test needs repeats to differ as independently
+    sampled ones would (each repeat sends its own seed)."""
+    def reply(body: dict[str, Any]) -> Reply:
+        turn = _turn(body)
+        base = script[turn] if turn < len(script) else say(END_OF_SCRIPT)
+        if base.get("content"):
+            return {**base, "content": f"{base['content']} (seed {body.get('seed')})"}
+        return base
+    return reply
+
+
 class ScriptedServer:
     def __init__(
         self, script: Script, host: str = "127.0.0.1", port: int = 0, routes: Routes | None = None

@@ -20,6 +20,7 @@ from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome, classify
 from pytest_agentbench.results import AttemptResult, CheckRecord
+from pytest_agentbench.routing.review import record_review
 from pytest_agentbench.servers.preflight import ServerInfo
 from pytest_agentbench.session import JsonlTranscript
 from pytest_agentbench.tuning.progress import expect_progress
@@ -30,7 +31,8 @@ def setup_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, bu
                   server: ServerInfo | None, detail: str, started: float) -> AttemptResult:
     # No usable server, no attempt: an infrastructure error, never a model failure.
     return AttemptResult(
-        canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, repeat=repeat,
+        canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, agent=model.agent,
+        repeat=repeat,
         nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value, stop_reason="setup",
         detail=detail, budget=budget.model_dump(), server=server.to_json() if server else None,
         wall_seconds=round(time.monotonic() - started, 3), canary_hash=canary.content_hash,
@@ -55,7 +57,8 @@ def loop_result(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, run:
                  budget: ResolvedBudget, transcript: JsonlTranscript, server: ServerInfo) -> AttemptResult:
     """The attempt's record from the loop's counters; the verdict is added after verification."""
     return AttemptResult(
-        canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, repeat=repeat,
+        canary=canary.id, tier=canary.tier, model=model.name, variant=model.variant, agent=model.agent,
+        repeat=repeat,
         nodeid=nodeid, tags=canary.tags, outcome=Outcome.INFRA_ERROR.value,
         budget=budget.model_dump(), transcript=str(transcript.path), server=server.to_json(),
         canary_hash=canary.content_hash, **run.result_fields(),
@@ -76,6 +79,11 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
         # The agent's tree could not be read within the bounds (too deep, too big): a failure of
         # the attempt, never a phantom (the change was there, just not verifiable).
         outcome = Outcome.FAILED
+    result.judges = verification.judges
+    if any(judge.verdict == "error" for judge in verification.judges):
+        # No verdict could be had (a judge model unknown or down, an artifact not captured):
+        # the measurement failed, not the model under test.
+        outcome = Outcome.INFRA_ERROR
     result.outcome = outcome.value
     result.files_changed = change.files_changed
     result.protected_changes = change.protected
@@ -98,6 +106,7 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
         result.detail = "; ".join([run.detail, *verification.problems(canary.verify.expect_changed)])
     if hook is not None:
         apply_classify_hook(result, verification, hook)
+    record_review(result, canary, verification)  # after the hook: pain is of the final verdict
 
 
 def apply_classify_hook(result: AttemptResult, verification: Verification, hook: Any) -> None:

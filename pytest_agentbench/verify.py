@@ -9,6 +9,8 @@
    evidence: exit 0 *and* a complete JUnit report (written outside the tree) with passing tests
    and no failure or error; together the pytest checks must pass at least ``verify.expect_tests``.
    Other commands keep exit-code semantics.
+   When they pass, the judge checks' artifacts (``verify.judge``, judging/) are captured in the
+   same tree; their models are asked once it is gone.
 4. The verification tree is removed. The agent never sees the hidden files, in any try.
 """
 
@@ -16,16 +18,27 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_agentbench import safe_fs
 from pytest_agentbench.canary import Canary
+from pytest_agentbench.judging.artifacts import Artifact
+from pytest_agentbench.judging.page import Jail
+from pytest_agentbench.judging.records import JudgeRecord
+from pytest_agentbench.judging.run import can_judge, capture_all, judge_all
 from pytest_agentbench.junit import TestCounts, read_report, report_options, runs_pytest
 from pytest_agentbench.limits import SandboxLimits
 from pytest_agentbench.protect import ProtectionRules
 from pytest_agentbench.sandbox import Sandbox, command_env, run_command
-from pytest_agentbench.tree_diff import TreeChange, apply_change, count_lines, tree_change
+from pytest_agentbench.tree_diff import (
+    TreeChange,
+    apply_change,
+    count_lines,
+    tree_change,
+    unified_diff,
+)
 from pytest_agentbench.workspace import Baseline, TreeManager
 
 OUTPUT_TAIL_CHARS = 3000
@@ -60,6 +73,8 @@ class Verification:
     error: str = ""  # the agent's tree could not be verified (too deep, too big...)
     expect_tests: int | None = None
     run_expected: bool = False  # the canary has verify.run (so no check at all is no pass)
+    review: list[CheckResult] = field(default_factory=list)  # verify.review, in order; never gate
+    judges: list[JudgeRecord] = field(default_factory=list)  # verify.judge (issue 20), in order
 
     @property
     def protected_changes(self) -> list[str]:
@@ -82,7 +97,8 @@ class Verification:
     @property
     def checks_passed(self) -> bool:
         return (not self.error and all(check.ok for check in self.checks)
-                and bool(self.checks or not self.run_expected) and not self.shortfall)
+                and bool(self.checks or not self.run_expected) and not self.shortfall
+                and all(judge.ok for judge in self.judges))
 
     @property
     def failing_check(self) -> CheckResult | None:
@@ -117,6 +133,8 @@ class Verification:
             found.append(f"check `{failing.command}` {status}")
         elif self.shortfall:
             found.append(self.shortfall)
+        found += [f"judge check {j.artifact!r} ({j.judge}): {j.verdict}: {j.reason}"
+                  for j in self.judges if not j.ok]
         return found
 
 
@@ -171,15 +189,35 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
     )
     if not error:
         files = {rel: (canary.hidden_dir / rel).read_bytes() for rel in hidden_files(canary)}
-        verification.checks = run_checks(canary.verify.run, canary.verify.timeout, change, files,
-                                         setup, f"{name}.verify", stop_early)
+        run = canary.verify.run
+        artifacts: list[Artifact] = []
+        capture = None
+        if canary.verify.judge and verification.qualifying_change and can_judge():
+            # Captured in the verification tree after the checks pass; judged once it is gone.
+            def capture(tree: Path, in_tree: Callable[[str], tuple[int | None, str]],
+                        jail: Jail | None) -> None:
+                artifacts.extend(capture_all(canary.verify.judge, tree, in_tree,
+                                             lambda: unified_diff(change, setup.baseline.path,
+                                                                  setup.baseline.manifest), jail))
+        checks = run_checks(run, canary.verify.timeout, change, files, setup, f"{name}.verify",
+                            stop_early, review=[check.run for check in canary.verify.review],
+                            capture=capture)
+        verification.checks, verification.review = checks[:len(run)], checks[len(run):]
+        if artifacts:
+            verification.judges = judge_all(canary.verify.judge, artifacts)
     return verification
 
 
 def run_checks(commands: list[str], timeout: float, change: TreeChange, files: dict[str, bytes],
                setup: CheckSetup, name: str, stop_early: bool = True,
-               output_cap: int | None = None) -> list[CheckResult]:
-    """Run ``commands`` in a fresh tree: baseline + the applied part of ``change`` + ``files``."""
+               output_cap: int | None = None, review: list[str] | None = None,
+               capture: Callable[[Path, Callable[[str], tuple[int | None, str]], Jail | None], None]
+               | None = None,
+               ) -> list[CheckResult]:
+    """Run ``commands`` in a fresh tree: baseline + the applied part of ``change`` + ``files``;
+    then, in the same tree and only when every one of them passed, the ``review`` commands
+    (their results follow the checks' in the list; a failing one does not stop the others)."""
+    review = review or []
     name = f"{name}-{next(_names)}"
     if setup.reuse:
         tree = setup.manager.acquire(setup.baseline)
@@ -196,7 +234,10 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             safe_fs.write_file(tree, relative, data)
         env = command_env(home)
         env["PYTHONNOUSERSITE"] = "1"  # no usercustomize from anywhere but the interpreter
-        for number, command in enumerate(commands):
+        for number, command in enumerate([*commands, *review]):
+            reviewing = number >= len(commands)
+            if reviewing and not all(result.ok for result in results):
+                break  # review pain is measured on accepted changes only
             # A fresh sandbox per check: the tree's growth counts from here.
             sandbox = Sandbox(writable=[tree, home, reports],
                               readonly=[tree / ".git", setup.baseline.path / ".git",
@@ -214,8 +255,26 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             if runs_pytest(command) and not outcome.timed_out:
                 _judge_report(result, report)
             results.append(result)
-            if stop_early and not result.ok:
+            if stop_early and not result.ok and not reviewing:
                 break  # later checks cannot change the verdict; save the time
+        passed = results[:len(commands)]
+        if capture is not None and len(passed) == len(commands) and all(r.ok for r in passed):
+            def in_tree(command: str) -> tuple[int | None, str]:
+                # A judge check's `command:` artifact: in this tree, in a fresh sandbox.
+                sandbox = Sandbox(writable=[tree, home, reports],
+                                  readonly=[tree / ".git", setup.baseline.path / ".git",
+                                            *setup.extra_readonly],
+                                  limits=setup.limits, jail=setup.jail)
+                outcome = run_command(command, tree, timeout, dict(env), sandbox=sandbox)
+                return outcome.exit_code, outcome.output
+            # A page's own scripts (and a serve command) are the agent's code: the browser runs
+            # where the checks do. jail_argv without the rlimit prefix: Chromium reserves
+            # terabytes of address space.
+            browser = Sandbox(writable=[tree, home], readonly=[tree / ".git", *setup.extra_readonly],
+                              limits=setup.limits, jail=True)
+            jail = Jail(lambda argv: browser.jail_argv(tree, dict(env), argv) if setup.jail else argv,
+                        home, dict(env), tree)
+            capture(tree, in_tree, jail)
     finally:
         setup.manager.release(setup.baseline, tree, setup.reuse)
         safe_fs.remove_tree(scratch)

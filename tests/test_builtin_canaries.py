@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from pytest_agentbench.canary import load_canary
+from pytest_agentbench.judging.page import find_browser
 from pytest_agentbench.pipeline.reference import reference_script
 from pytest_agentbench.testing import ScriptedServer, call, say
 
@@ -65,7 +66,13 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
             return call("write_file", path=path, content=content)
         return say("Done.")
 
-    with ScriptedServer({"oracle": oracle, "talker": [say("Done: every change is made.")]}) as server:
+    # The web canary's judge check (issue 20) names the registry models "vision" and "judge".
+    judges = {"vision": [say("Three cards, each with its button, fully visible; no errors.")],
+              "judge": [say('{"verdict": "pass", "reason": "all three cards are visible"}')]}
+    with ScriptedServer({"oracle": oracle, "talker": [say("Done: every change is made.")],
+                         **judges}) as server:
+        (pytester.path / "agentbench.toml").write_text(
+            f'[models.vision]\nbase_url = "{server.url}"\n[models.judge]\nbase_url = "{server.url}"\n')
         result = pytester.runpytest_subprocess(
             "canaries", "examples", "--models", f"oracle@{server.url},talker@{server.url}",
             "--repeats", "1", "-n", "2", "--agentbench-json", "r.json",
@@ -76,11 +83,17 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
     for attempt in attempts:
         by_model.setdefault(attempt["model"], {})[attempt["canary"]] = attempt["outcome"]
     assert len(by_model["oracle"]) == len(references) + len(piped)
+    if find_browser() is None:
+        # No Chromium here (CI installs it): the web canary's page judge cannot look, which is an
+        # infrastructure error, never a verdict on the model.
+        assert by_model["oracle"].pop("web-pricing-page") == "infra_error"
     assert set(by_model["oracle"].values()) == {"passed"}, by_model["oracle"]
     talker = {canary: outcome for canary, outcome in by_model["talker"].items()
               if canary not in {c.id for c in piped}}
     assert set(talker.values()) == {"phantom"}, by_model["talker"]
     assert {by_model["talker"][c.id] for c in piped} == {"invalid_output"}
+    web = next(a for a in attempts if a["model"] == "oracle" and a["canary"] == "web-pricing-page")
+    assert [j["verdict"] for j in web["judges"]] == (["pass"] if find_browser() else ["error"])
     # the reference pass is clean in every phase check
     pipeline = next(a for a in attempts if a["model"] == "oracle" and a["canary"] == "self-improve")
     assert [p["name"] for p in pipeline["phases"]] == [

@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from pytest_agentbench.testing import ScriptedServer, call, http_error, say
+from pytest_agentbench.testing import ScriptedServer, call, http_error, say, varied
 from tests.conftest import HELLO_SOURCE, agent_requests
 
 WRITE = call("write_file", path="hello.py", content=HELLO_SOURCE)
@@ -369,7 +369,7 @@ def test_python_canaries_with_one_id_are_refused(bench):
 def test_a_run_without_attempts_is_no_baseline(bench, monkeypatch):
     bench.canary()
     bench.pytester.makeconftest(INTERRUPT_FIRST)
-    with ScriptedServer(GOOD) as good, ScriptedServer([say("All done.")]) as phantom:
+    with ScriptedServer(varied(GOOD)) as good, ScriptedServer(varied([say("All done.")])) as phantom:
         bench.run(good, repeats=3)
         baseline_id = bench.report()["run_id"]
         monkeypatch.setenv("INTERRUPT_FIRST", "1")

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from pytest_agentbench.testing import ScriptedServer, call, say
+from pytest_agentbench.testing import ScriptedServer, call, say, varied
 from tests.conftest import HELLO_SOURCE
 
 GOOD = [call("write_file", path="hello.py", content=HELLO_SOURCE), say("Done.")]
@@ -86,7 +86,8 @@ def test_xdist_writes_the_same_rows_as_a_serial_run(bench):
 
 def test_baseline_regression_gate(bench):
     bench.canary()
-    with ScriptedServer({"m": GOOD}) as good, ScriptedServer({"m": PHANTOM}) as bad:
+    # varied: independent repeats (identical ones are one sample, and 1/1 -> 0/1 is noise).
+    with ScriptedServer({"m": varied(GOOD)}) as good, ScriptedServer({"m": varied(PHANTOM)}) as bad:
         baseline = bench.run(good, repeats=3)
         assert baseline.ret == 0
         same = bench.run(good, "--agentbench-baseline", "last", "--agentbench-fail-on-regression", repeats=3)

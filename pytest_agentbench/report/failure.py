@@ -94,4 +94,5 @@ def failure_text(result: dict[str, Any], verbose: bool, test_output: str = "") -
 def cell_label(result: dict[str, Any]) -> str:
     """``canary model`` (``model/variant`` when a sweep ran): the cell an attempt is a repeat of."""
     model = result["model"] if result.get("variant", "base") == "base" else f"{result['model']}/{result['variant']}"
-    return f"{result['canary']} {model}"
+    agent = result.get("agent", "builtin")  # issue 18: absent from the built-in loop's records
+    return f"{result['canary']} {model}" + ("" if agent == "builtin" else f" via {agent}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_agentbench.outcome import Outcome
-from pytest_agentbench.report.summary import group_by
+from pytest_agentbench.report.summary import cell_fields, group_by, row_label
 from pytest_agentbench.results import AttemptResult
 
 # The ceilings that depend on a model's reasoning style or speed (turns and the context window
@@ -32,14 +32,14 @@ MIN_SHARE = 0.2  # of a model's scored attempts
 MIN_GAP = 0.2  # above the most any other model of the run lost to the same limit
 
 
-def _label(model: str, variant: str) -> str:
-    return model if variant == "base" else f"{model}/{variant}"
+def _label(model: str, cell: str) -> str:
+    return row_label(cell_fields(model, cell))
 
 
 def fairness_warnings(results: list[AttemptResult]) -> list[dict[str, Any]]:
     """One entry per model (× variant) and limit that starved it and not the others."""
     entrants = {key: [r for r in group.results if r.outcome != Outcome.INFRA_ERROR.value]
-                for key, group in group_by(results, "model", "variant").items()}
+                for key, group in group_by(results, "model", "cell_variant").items()}
     entrants = {key: scored for key, scored in entrants.items() if scored}
     if len(entrants) < 2:
         return []
@@ -54,7 +54,7 @@ def fairness_warnings(results: list[AttemptResult]) -> list[dict[str, Any]]:
                 continue
             n, count = len(entrants[key]), len(cut[key])
             warnings.append({
-                "model": key[0], "variant": key[1], "limit": limit, "count": count, "n": n,
+                **cell_fields(*key), "limit": limit, "count": count, "n": n,
                 "share": round(share, 4), "others_max_share": round(others, 4),
                 "message": _message(_label(*key), what, fix, count, n, others, cut[key], entrants),
             })

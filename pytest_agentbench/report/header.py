@@ -9,7 +9,7 @@ say it — an xdist controller collects nothing — the summary says it instead 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,6 +27,14 @@ header_shown_key = pytest.StashKey[bool]()
 
 def _label(model: ModelSpec) -> str:
     return model.name if model.variant == "base" else f"{model.name}/{model.variant}"
+
+
+def agent_line(settings: Any, name: str) -> str:
+    """``builtin (the plugin's loop)`` or ``mini (mini --yolo ...; through the recording proxy)``."""
+    spec = settings.agent_specs.get(name)
+    if spec is None:
+        return f"{name} (the plugin's loop)"
+    return f"{name} ({' '.join(spec.command)}; through the recording proxy)"
 
 
 def limits_line(session: AgentbenchSession, tiers: list[str] | None = None) -> str:
@@ -51,7 +59,8 @@ def model_lines(session: AgentbenchSession) -> list[str]:
     """Each model (variant) with the settings that decide its numbers, then sampling.py's
     temperature-0 warning when it applies."""
     settings = session.settings
-    models = settings.attempt_models()
+    # One line per model × variant: the agents (issue 18) run the same specs.
+    models = [m for m in settings.attempt_models() if m.agent == settings.agents[0]]
     lines = [f"agentbench: {_label(m)}: temperature {m.temperature:g}, {m.seed_rule()}, output cap "
              f"{settings.max_output_tokens or m.max_tokens} tokens" for m in models]
     return lines + [line for line in sampling_lines(models, settings.repeats) if "WARNING" in line]
@@ -100,5 +109,7 @@ def header_lines(session: AgentbenchSession, extra: list[str] | tuple[str, ...] 
     lines = [f"agentbench: run {session.run_id} · repeats {settings.repeats}", *extra]
     if settings.variants[0].name != "base":
         lines.append("agentbench: sweep: " + " · ".join(v.name for v in settings.variants))
+    if settings.agents != ["builtin"]:
+        lines.append("agentbench: agents: " + " · ".join(agent_line(settings, name) for name in settings.agents))
     return [*lines, *session.sandbox_banner(), limits_line(session, tiers), *model_lines(session),
             *server_lines(session)]

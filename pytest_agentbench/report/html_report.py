@@ -23,13 +23,14 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 def table_rows(aggregates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The model x tier rows, without an ``all`` row that only repeats a model's single tier."""
-    tiers: dict[tuple[str, str], int] = {}
+    def cell(row: dict[str, Any]) -> tuple[str, str, str | None]:
+        return row["model"], row["variant"], row.get("agent")  # an agent's rows are its own
+
+    tiers: dict[tuple[str, str, str | None], int] = {}
     for row in aggregates:
         if row["tier"] != "all":
-            key = (row["model"], row["variant"])
-            tiers[key] = tiers.get(key, 0) + 1
-    return [row for row in aggregates
-            if row["tier"] != "all" or tiers.get((row["model"], row["variant"]), 0) != 1]
+            tiers[cell(row)] = tiers.get(cell(row), 0) + 1
+    return [row for row in aggregates if row["tier"] != "all" or tiers.get(cell(row), 0) != 1]
 
 
 def _notes(report: dict[str, Any]) -> list[str]:

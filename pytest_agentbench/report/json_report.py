@@ -40,7 +40,11 @@ def run_settings(settings: Settings) -> dict:
                             "reference_tokens_per_second": REFERENCE_TOKENS_PER_SECOND,
                             "max_scale": MAX_SCALE},
             "request_timeout": settings.request_timeout,
-            "max_output_tokens": settings.max_output_tokens}
+            "max_output_tokens": settings.max_output_tokens,
+            # Issue 18: the agents and their registry entries (absent when only the builtin ran).
+            **({"agents": {name: (spec.model_dump(mode="json") if (spec := settings.agent_specs.get(name))
+                                  else "builtin") for name in settings.agents}}
+               if settings.agents != ["builtin"] else {})}
 
 
 def assemble_report(*, run_id: str, started: str, finished: str | None, interrupted: bool,
@@ -51,7 +55,7 @@ def assemble_report(*, run_id: str, started: str, finished: str | None, interrup
     ``missing``: collected attempts without a result (None: what the run's settings recorded)."""
     if missing is None:
         missing = list(settings.get("missing") or [])
-    results = sorted(results, key=lambda r: (r.canary, r.model, r.variant, r.repeat))
+    results = sorted(results, key=lambda r: (r.canary, r.model, r.cell_variant, r.repeat))
     confidence = float(settings.get("confidence") or 0.95)
     ks = settings.get("ks") or [1]
     report = {

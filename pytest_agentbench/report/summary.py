@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.loop_stats import loop_stats
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.results import BUILTIN_AGENT, AttemptResult, split_cell_variant
 from pytest_agentbench.stats import (
     cluster_effective_size,
     effective_wilson_interval,
@@ -79,7 +79,7 @@ class Group:
         """The interval's sample size: the distinct samples, or fewer when the group pools
         several canaries whose repeats are correlated (``stats.cluster_effective_size``,
         clustered by model × variant × canary; one canary's own repeats are its sample)."""
-        clusters = [(g.n, g.c) for g in group_by(self.scored, "model", "variant", "canary").values()]
+        clusters = [(g.n, g.c) for g in group_by(self.scored, "model", "cell_variant", "canary").values()]
         return min(float(self.distinct), cluster_effective_size(clusters))
 
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
@@ -122,21 +122,21 @@ class Group:
 def sample_key(result: AttemptResult, index: int) -> tuple:
     """What makes an attempt one sample: identical conversations of one cell share a key."""
     if not result.conversation_digest:
-        return ("unique", index, result.canary, result.model, result.variant, result.repeat)
-    return (result.canary, result.model, result.variant, result.conversation_digest, result.outcome)
+        return ("unique", index, result.canary, result.model, result.cell_variant, result.repeat)
+    return (result.canary, result.model, result.cell_variant, result.conversation_digest, result.outcome)
 
 
 def identical_repeats(results: list[AttemptResult]) -> list[dict]:
     """Per model × variant with identical repeats: how many canaries had them, how many had all
     their repeats identical, and how many samples the interval counts instead of attempts."""
     notes = []
-    for (model, variant), group in group_by(results, "model", "variant").items():
+    for (model, cell), group in group_by(results, "model", "cell_variant").items():
         cells = [g for g in group.per_canary().values() if g.n >= 2]
         repeated = [g for g in cells if g.distinct < g.n]
         if not repeated:
             continue
         notes.append({
-            "model": model, "variant": variant, "canaries": len(cells),
+            **cell_fields(model, cell), "canaries": len(cells),
             "with_identical_repeats": len(repeated),
             "all_identical": sum(1 for g in repeated if g.distinct == 1),
             "repeats": sorted({g.n for g in repeated}),
@@ -147,7 +147,7 @@ def identical_repeats(results: list[AttemptResult]) -> list[dict]:
 
 def identical_repeats_line(note: dict) -> str:
     """``m: 3 repeats identical in 5/5 canaries: the interval counts 5 samples, not 15``."""
-    model = note["model"] if note["variant"] == "base" else f"{note['model']}/{note['variant']}"
+    model = row_label(note)
     shown, total = note["with_identical_repeats"], note["canaries"]
     if note["all_identical"] == shown and len(note["repeats"]) == 1:
         what = f"{note['repeats'][0]} repeats identical in {shown}/{total} canaries"
@@ -157,6 +157,20 @@ def identical_repeats_line(note: dict) -> str:
             what += f" (all of them in {note['all_identical']})"
     samples = f"{note['distinct']} sample{'s' * (note['distinct'] != 1)}"
     return f"{model}: {what}: the interval counts {samples}, not {note['n']}"
+
+
+def cell_fields(model: str, cell: str) -> dict[str, str]:
+    """A row's model, variant and (issue 18: only when it is not the built-in loop) agent: the
+    agent × model rows of a run with --agentbench-agent; other runs' rows are as they were."""
+    variant, agent = split_cell_variant(cell)
+    return {"model": model, "variant": variant, **({"agent": agent} if agent != BUILTIN_AGENT else {})}
+
+
+def row_label(row: dict) -> str:
+    """``qwen``, ``qwen/temperature=0.7``, ``qwen via mini``: how a row's cell is shown."""
+    label = row["model"] if row.get("variant", "base") == "base" else f"{row['model']}/{row['variant']}"
+    agent = row.get("agent", BUILTIN_AGENT)
+    return label if agent == BUILTIN_AGENT else f"{label} via {agent}"
 
 
 def group_by(results: list[AttemptResult], *keys: str) -> dict[tuple, Group]:
@@ -169,11 +183,11 @@ def group_by(results: list[AttemptResult], *keys: str) -> dict[tuple, Group]:
 def canary_rows(results: list[AttemptResult], confidence: float = 0.95) -> list[dict]:
     """The JSON report's ``summary``: one row per model × variant × canary."""
     rows = []
-    for (model, variant, canary), group in group_by(results, "model", "variant", "canary").items():
+    for (model, cell, canary), group in group_by(results, "model", "cell_variant", "canary").items():
         n, c = group.n, group.c
         low, high = group.interval(confidence)
         rows.append({
-            "model": model, "variant": variant, "canary": canary,
+            **cell_fields(model, cell), "canary": canary,
             "tier": group.results[0].tier, "n": n, "c": c,
             "pass_at_1": round(pass_at_k(n, c, 1), 4) if n else None,
             "pass_hat_k": round(pass_hat_k(n, c, n), 4) if n else None,
@@ -224,10 +238,10 @@ def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict
 def aggregate_rows(results: list[AttemptResult], ks: list[int], confidence: float = 0.95) -> list[dict]:
     """Per model × variant × tier, plus an ``all`` row per model × variant."""
     rows = []
-    for (model, variant), group in group_by(results, "model", "variant").items():
+    for (model, cell), group in group_by(results, "model", "cell_variant").items():
         for (tier,), tier_group in group_by(group.results, "tier").items():
-            rows.append({"model": model, "variant": variant, "tier": tier,
+            rows.append({**cell_fields(model, cell), "tier": tier,
                          **aggregate_row(tier_group, ks, confidence)})
-        rows.append({"model": model, "variant": variant, "tier": "all",
+        rows.append({**cell_fields(model, cell), "tier": "all",
                      **aggregate_row(group, ks, confidence)})
     return rows

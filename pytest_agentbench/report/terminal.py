@@ -15,6 +15,7 @@ from pytest_agentbench.report.summary import (
     aggregate_rows,
     identical_repeats,
     identical_repeats_line,
+    row_label,
 )
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.sampling import sampling_lines
@@ -44,20 +45,23 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
                   confidence: float = 0.95) -> list[str]:
     ks = ks or default_ks(repeats)
     pct = f"{confidence * 100:g}% CI"
-    header = (f"{'model':<18} {'tier':<6} {'n':>4} {'pass@1':>6} {pct:>13} "
+    rows = aggregate_rows(results, ks, confidence)
+    # "qwen via builtin-external" (issue 18) must not be cut to look like another row's model.
+    width = max([18, *(len(row_label(row)) for row in rows)])
+    header = (f"{'model':<{width}} {'tier':<6} {'n':>4} {'pass@1':>6} {pct:>13} "
               + " ".join(f"{'pass@' + str(k):>7} {'pass^' + str(k):>7}" for k in ks if k > 1)
               + f" {'flaky':>5} {'turns✓':>6} {'malf%':>5} {'phan%':>5} {'tamp%':>5}")
     lines = [header]
     multi_tier = len({r.tier for r in results}) > 1
-    for row in aggregate_rows(results, ks, confidence):
+    for row in rows:
         if row["tier"] == "all" and not multi_tier:
             continue  # the single tier's row already says it all
-        model = row["model"] if row["variant"] == "base" else f"{row['model']}/{row['variant']}"
+        model = row_label(row)
         interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["n"] else "-"
         if row["n"] and row["distinct_samples"] < row["n"]:
             interval += "*"  # computed on the distinct samples: identical repeats count once
         malformed = row["malformed_call_rate"]
-        cells = [f"{model[:18]:<18} {row['tier']:<6} {row['n']:>4} {_fmt(row['pass_rate']):>6} {interval:>13}"]
+        cells = [f"{model:<{width}} {row['tier']:<6} {row['n']:>4} {_fmt(row['pass_rate']):>6} {interval:>13}"]
         cells += [f"{_fmt(row['pass_at_k'][str(k)]):>7} {_fmt(row['pass_hat_k'][str(k)]):>7}" for k in ks if k > 1]
         cells.append(f"{row['stability'].get('flaky', 0):>5} {_fmt(row['mean_turns_to_complete'], 1):>6} "
                      f"{_percent(malformed):>5} {_percent(row['phantom_rate']):>5} "

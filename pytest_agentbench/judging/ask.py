@@ -1,0 +1,101 @@
+"""Asking the models: the describer states facts with no verdict, the judge decides from the
+description alone in strict JSON, re-prompted once when its answer is not that JSON. Seed 002:
+asked "pass or fail?" a small vision model approved a page whose card was cut off, and described
+the defect correctly when asked only to describe — so the describer is never asked to grade."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pytest_agentbench.client import ChatClient, DeadlineExceeded, InfraError, RequestTimedOut
+from pytest_agentbench.judging.artifacts import Artifact
+from pytest_agentbench.judging.records import JudgeRecord
+from pytest_agentbench.judging.spec import JudgeSpec
+
+DESCRIBER_SYSTEM = (
+    "You describe artifacts precisely. State only facts you can see: what is there, what is cut "
+    "off, overlapping, missing, unreadable or out of place, and any errors listed. Do not judge: "
+    "no verdict, no opinion on whether it is correct, good or acceptable."
+)
+JUDGE_SYSTEM = (
+    "You decide whether an artifact meets a specification. Answer with one JSON object and "
+    'nothing else: {"verdict": "pass" or "fail", "reason": "one sentence"}.'
+)
+REPROMPT = ('Your answer was not the JSON verdict ({problem}). Reply with exactly one JSON object '
+            'and nothing else: {{"verdict": "pass" or "fail", "reason": "..."}}')
+VERDICTS = ("pass", "fail")
+
+
+class JudgeUnavailable(Exception):
+    """No verdict can be had (a model unknown, its server down): not the attempt's fault."""
+
+
+def parse_verdict(text: str | None) -> tuple[str, str] | str:
+    """(verdict, reason), or why ``text`` is not the strict JSON verdict. Strict: one JSON
+    object, surrounding whitespace only (no code fence, no prose around it)."""
+    try:
+        answer = json.loads((text or "").strip())
+    except ValueError:
+        return "not a JSON object"
+    if not isinstance(answer, dict):
+        return "not a JSON object"
+    verdict, reason = answer.get("verdict"), answer.get("reason")
+    if verdict not in VERDICTS:
+        return f"verdict {verdict!r} is not \"pass\" or \"fail\""
+    if not isinstance(reason, str):
+        return "reason is missing or not a string"
+    return verdict, reason
+
+
+def _ask(client: ChatClient, messages: list[dict[str, Any]], deadline: float) -> str:
+    body = client.build_request(messages, [])
+    try:
+        return client.chat(body, deadline).content or ""
+    except (InfraError, DeadlineExceeded, RequestTimedOut) as exc:
+        raise JudgeUnavailable(f"{client.settings.model}: {exc}") from None
+
+
+def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], ChatClient]) -> JudgeRecord:
+    """One judge check on a captured artifact. ``client_for(name)`` resolves a registry model;
+    it raises :class:`JudgeUnavailable` for a name it does not know."""
+    started = time.monotonic()
+    deadline = started + spec.timeout
+    record = JudgeRecord(artifact=spec.artifact, mode=spec.mode, verdict="error", judge=spec.judge,
+                         describer=spec.describer if spec.mode == "describe-then-judge" else None,
+                         severity=spec.severity, capture_problems=artifact.problems)
+    try:
+        if artifact.error:
+            raise JudgeUnavailable(f"the artifact could not be captured: {artifact.error}")
+        if spec.mode == "describe-then-judge":
+            describer = client_for(spec.describer or "")
+            ask = [{"type": "text", "text": "Describe this artifact in detail."},
+                   *artifact.parts(spec.images)]
+            record.description = _ask(describer, [{"role": "system", "content": DESCRIBER_SYSTEM},
+                                                  {"role": "user", "content": ask}], deadline)
+            # The judge never sees the artifact: only the description (and the logs, as text).
+            content: Any = (f"Specification:\n{spec.criteria}\n\nA description of the artifact "
+                            f"({artifact.label}):\n{record.description}")
+        else:
+            content = [{"type": "text", "text": f"Specification:\n{spec.criteria}\n\nDoes this "
+                        "artifact meet it?"}, *artifact.parts(spec.images)]
+        judge = client_for(spec.judge)
+        messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": content}]
+        for _ in range(2):  # the answer, and one re-prompt when it is not the JSON verdict
+            reply = _ask(judge, messages, deadline)
+            record.judge_replies.append(reply)
+            parsed = parse_verdict(reply)
+            if isinstance(parsed, tuple):
+                record.verdict, record.reason = parsed
+                break
+            messages += [{"role": "assistant", "content": reply},
+                         {"role": "user", "content": REPROMPT.format(problem=parsed)}]
+        else:
+            raise JudgeUnavailable(f"judge {spec.judge!r} did not answer with the JSON verdict "
+                                   f"after a re-prompt ({parsed})")
+    except JudgeUnavailable as exc:
+        record.verdict, record.reason = "error", str(exc)
+    record.seconds = round(time.monotonic() - started, 3)
+    return record

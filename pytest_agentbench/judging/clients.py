@@ -1,0 +1,71 @@
+"""Registry model names → clients, the way the attempt's own model gets one (session.client_for,
+a managed server started on first use). The session is installed here when it starts
+(startup.py): verification runs far from it (runner → verify) and judge checks are the only
+part of verification that needs a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_agentbench.judging.ask import JudgeUnavailable
+
+if TYPE_CHECKING:
+    from pytest_agentbench.client import ChatClient
+    from pytest_agentbench.models import ModelSpec
+    from pytest_agentbench.session import AgentbenchSession
+
+_current: _Resolver | None = None
+
+
+class _Resolver:
+    def __init__(self, session: AgentbenchSession, rootdir: Path) -> None:
+        self.session, self.rootdir = session, rootdir
+        self._registry: dict[str, ModelSpec] | None = None
+
+    def spec(self, name: str) -> ModelSpec:
+        # --models first (it may give an endpoint: NAME@URL), then the registry.
+        for model in self.session.settings.models:
+            if model.name == name:
+                return model
+        if self._registry is None:
+            from pytest_agentbench.models import ModelConfigError, load_registry
+
+            try:
+                self._registry = load_registry(self.rootdir)
+            except ModelConfigError as exc:
+                raise JudgeUnavailable(str(exc)) from None
+        if name not in self._registry:
+            raise JudgeUnavailable(f"model {name!r} is neither in the model registry of "
+                                   f"{self.rootdir} nor given with --models")
+        spec = self._registry[name]
+        if not (spec.base_url or spec.server or spec.endpoints):
+            raise JudgeUnavailable(f"model {name!r} has no base_url, server or endpoints in the registry")
+        spec.model = spec.model or name
+        return spec
+
+    def client(self, name: str) -> ChatClient:
+        from pytest_agentbench.servers.managed import ServerStartError
+
+        spec = self.spec(name)
+        try:
+            self.session.ensure_endpoint(spec)
+        except ServerStartError as exc:
+            raise JudgeUnavailable(f"model {name!r}: server could not be started: {exc}") from None
+        return self.session.client_for(spec)
+
+
+def install(session: AgentbenchSession, rootdir: Path) -> None:
+    global _current
+    _current = _Resolver(session, rootdir)
+
+
+def uninstall(session: AgentbenchSession) -> None:
+    global _current
+    if _current is not None and _current.session is session:
+        _current = None
+
+
+def resolver() -> _Resolver | None:
+    """This process's resolver; None where no benchmark session runs (``agentbench validate``)."""
+    return _current

@@ -1,0 +1,77 @@
+"""The ``[[verify.judge]]`` section of ``canary.toml`` (a contract, issue 20):
+
+    artifact = "file:report.txt"     # or "command:python render.py", "diff", "page:site/index.html"
+    criteria = "All three pricing cards are fully visible, with their buttons."
+    describer = "qwen3-vl"           # registry model names
+    judge = "qwen3:32b"
+    mode = "describe-then-judge"     # or "direct" (the judge model looks at the artifact itself)
+    severity = 1
+
+Imports nothing of the harness: canary.py imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ARTIFACT_KINDS = ("file:", "command:", "page:")  # plus the bare "diff"
+
+
+class JudgeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    artifact: str
+    criteria: str
+    describer: str | None = None  # required by describe-then-judge, unused by direct
+    judge: str
+    mode: Literal["describe-then-judge", "direct"] = "describe-then-judge"
+    severity: int = Field(default=1, ge=1)
+    # Screenshots go to the model as image_url parts; false for a text-only model (it then gets
+    # the page's text and logs only).
+    images: bool = True
+    timeout: float = Field(default=300, gt=0)  # seconds for the whole check: capture and models
+    # A command that serves a `page:http://...` artifact, started in the verification tree beside
+    # the browser and stopped after it; "{port}" in it and in the URL is a free port.
+    serve: str | None = None
+
+    @field_validator("artifact")
+    @classmethod
+    def _known_artifact(cls, value: str) -> str:
+        if value == "diff":
+            return value
+        kind = next((k for k in ARTIFACT_KINDS if value.startswith(k)), None)
+        if kind is None:
+            raise ValueError(f"{value!r}: must be 'diff' or start with one of {list(ARTIFACT_KINDS)}")
+        if not value[len(kind):].strip():
+            raise ValueError(f"{value!r}: nothing after {kind!r}")
+        return value
+
+    @field_validator("criteria", "judge")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _describer_for_two_steps(self) -> JudgeSpec:
+        if self.mode == "describe-then-judge" and not (self.describer or "").strip():
+            raise ValueError("mode 'describe-then-judge' needs a describer model "
+                             "(or mode = \"direct\")")
+        return self
+
+    @model_validator(mode="after")
+    def _serve_needs_a_url(self) -> JudgeSpec:
+        if self.serve is not None and not (self.kind == "page" and self.target.startswith(("http://", "https://"))):
+            raise ValueError("serve needs a page:http://... artifact (the URL it serves)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "diff" if self.artifact == "diff" else self.artifact.split(":", 1)[0]
+
+    @property
+    def target(self) -> str:
+        return "" if self.artifact == "diff" else self.artifact.split(":", 1)[1].strip()

@@ -1,0 +1,90 @@
+"""``agentbench promote RUN_ID|last``: seed 003's promotion policy over a recorded run.
+
+The roles, families and cost tiers come from the registry in ``--registry DIR`` (default: the
+current directory; the file ``--write`` updates), a model missing there from the run's record.
+Prints each role's decision with every candidate's metrics and reasons, writes the dated
+markdown report into ``--out`` (default ``reports/``), ``--json PATH`` the decisions, and with
+``--write`` the new incumbents and challengers into the registry (diff printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_agentbench.compare import UsageError, open_store
+from pytest_agentbench.models import ModelConfigError, load_registry
+from pytest_agentbench.routing.metrics import role_metrics
+from pytest_agentbench.routing.policy import Decision, decide, promoted_role
+from pytest_agentbench.routing.registry_edit import write_roles
+from pytest_agentbench.routing.render import decision_lines, markdown_report
+from pytest_agentbench.routing.roles import RoleError, load_roles
+
+REPORT_NAME = "local-model-benchmark-{date}.md"
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        run_id = store.resolve(args.run)
+        record = store.run(run_id)
+        results = store.attempts(run_id)
+    finally:
+        store.close()
+    assert record is not None  # resolve() only returns stored ids
+    try:
+        registry = load_registry(args.registry)
+        roles = load_roles(args.registry, registry)
+    except (ModelConfigError, RoleError) as exc:
+        raise UsageError(str(exc)) from None
+    if not roles:
+        raise UsageError(f"no roles in {args.registry / 'agentbench.toml'} ([roles.NAME]) or "
+                         f"{args.registry / 'pyproject.toml'} ([tool.agentbench.roles.NAME])")
+    models: dict[str, dict[str, Any]] = {
+        name: {"family": described.get("family"), "cost_tier": described.get("cost_tier")}
+        for name, described in record.models.items() if isinstance(described, dict)}
+    models.update({name: {"family": s.family, "cost_tier": s.cost_tier} for name, s in registry.items()})
+    confidence = float(record.settings.get("confidence") or 0.95)
+    decisions = [decide(role, role_metrics(role, results, models, confidence)) for role in roles.values()]
+    print(f"agentbench: promotion over run {run_id} ({len(results)} attempt(s))")
+    for decision in decisions:
+        print("\n".join(decision_lines(decision)))
+    date = record.started[:10]
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = args.out / REPORT_NAME.format(date=date)
+    report.write_text(markdown_report(decisions, run_id, date), encoding="utf-8")
+    print(f"report: {report}")
+    if args.json:
+        args.json.write_text(json.dumps({"promotion": [d.to_json() for d in decisions]}, indent=2) + "\n",
+                             encoding="utf-8")
+        print(f"JSON: {args.json}")
+    if args.write:
+        _write(decisions)
+    return 0
+
+
+def _write(decisions: list[Decision]) -> None:
+    changes = [(d.role, *promoted_role(d.role, d.promoted)) for d in decisions if d.promoted]
+    if not changes:
+        print("registry unchanged: no role promotes")
+        return
+    print(write_roles(changes), end="")
+
+
+def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "promote", help="seed 003's promotion policy per role over a run: decisions, dated report")
+    parser.add_argument("run", metavar="RUN_ID", help="a run id, a unique prefix of one, or 'last'")
+    parser.add_argument("--db", type=Path, default=Path(".agentbench") / "results.sqlite",
+                        help="results database (default: .agentbench/results.sqlite)")
+    parser.add_argument("--registry", type=Path, default=Path("."), metavar="DIR",
+                        help="where agentbench.toml / pyproject.toml with the roles are (default: .)")
+    parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                        help="where the dated markdown report goes (default: reports/)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the decisions as JSON")
+    parser.add_argument("--write", action="store_true",
+                        help="update the registry's incumbents and challengers in place (comments "
+                             "kept) and print the diff")
+    parser.set_defaults(func=cmd_promote)

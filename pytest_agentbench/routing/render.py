@@ -1,0 +1,62 @@
+"""The promotion decisions in words: terminal lines (the summary, ``agentbench promote``) and
+the dated markdown report (``local-model-benchmark-YYYY-MM-DD.md``)."""
+
+from __future__ import annotations
+
+from pytest_agentbench.routing.policy import POLICY_TEXT, Candidate, Decision
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _row(candidate: Candidate) -> list[str]:
+    m = candidate.metrics
+    status = ("incumbent" if candidate.eligible is None
+              else "eligible" if candidate.eligible else "not eligible")
+    return [m.model, m.family or "-", f"{m.passed}/{m.n}", _cell(m.acceptance_rate),
+            f"[{m.interval[0]:.2f}, {m.interval[1]:.2f}]", _cell(m.review_pain),
+            _cell(m.hard_failure_rate), f"{m.severity_passed}/{m.severity_total}", m.cost_tier, status]
+
+
+HEADERS = ["model", "family", "passed", "acceptance", "95% CI", "review_pain", "hard_failure_rate",
+           "weighted_pass", "cost_tier", "status"]
+
+
+def verdict_line(decision: Decision) -> str:
+    if decision.promoted:
+        return f"decision: promote {decision.promoted} (replaces {decision.role.incumbent})"
+    return f"decision: keep {decision.role.incumbent}"
+
+
+def decision_lines(decision: Decision) -> list[str]:
+    """One role: its candidates' metrics, each challenger's reasons, the decision."""
+    rows = [_row(c) for c in decision.candidates]
+    widths = [max(len(r[i]) for r in [HEADERS, *rows]) for i in range(len(HEADERS))]
+    lines = [f"role {decision.role.name}: incumbent {decision.role.incumbent}"]
+    for row in [HEADERS, *rows]:
+        lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for candidate in decision.candidates[1:]:
+        lines.append(f"  {candidate.metrics.model}:")
+        lines.extend(f"    - {reason}" for reason in candidate.reasons)
+    lines.append(f"  {verdict_line(decision)}")
+    return lines
+
+
+def markdown_report(decisions: list[Decision], run_id: str, date: str) -> str:
+    """The dated report: roles, incumbents, challengers, metrics, decisions, reasons, policy."""
+    out = [f"# Local model benchmark {date}", "", f"Run `{run_id}`.", "", "## Roles", ""]
+    for d in decisions:
+        challengers = ", ".join(f"`{n}`" for n in d.role.challengers) or "none"
+        out.append(f"- **{d.role.name}**: incumbent `{d.role.incumbent}`; challengers {challengers}")
+    for d in decisions:
+        out += ["", f"## {d.role.name}", "", "| " + " | ".join(HEADERS) + " |",
+                "|" + "---|" * len(HEADERS)]
+        out += ["| " + " | ".join(_row(c)) + " |" for c in d.candidates]
+        out.append("")
+        for candidate in d.candidates[1:]:
+            out.append(f"- `{candidate.metrics.model}`:")
+            out.extend(f"  - {reason}" for reason in candidate.reasons)
+        out += ["", f"**{verdict_line(d).replace('decision: ', 'Decision: ')}**"]
+    out += ["", "## Promotion policy", "", POLICY_TEXT, ""]
+    return "\n".join(out)

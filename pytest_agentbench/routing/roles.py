@@ -1,0 +1,114 @@
+"""Roles (seed 003's routing slots): ``[tool.agentbench.roles.NAME]`` in pyproject.toml or
+``[roles.NAME]`` in agentbench.toml (which wins, role by role). A canary serves a role when it
+matches every selector the role gives: its tier is one of ``tiers``, it carries every tag of
+``tags``, its id is one of ``canaries``; a role without selectors is served by every canary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pytest_agentbench.canary import Tier
+from pytest_agentbench.models import ModelSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SOURCES = (("agentbench.toml", ("roles",)), ("pyproject.toml", ("tool", "agentbench", "roles")))
+
+
+class RoleError(ValueError):
+    """A role entry or a role name that cannot be used; the message names file, role and key."""
+
+
+class RoleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tiers: list[Tier] | None = None
+    tags: list[str] | None = None
+    canaries: list[str] | None = None
+    incumbent: str = Field(min_length=1)
+    challengers: list[str] = Field(default_factory=list)
+    # Filled in by the loader: the role's name, and the file and table it came from (--write).
+    name: str = Field(default="", exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
+    table: tuple[str, ...] = Field(default=(), exclude=True)
+
+    @model_validator(mode="after")
+    def _distinct_models(self) -> RoleSpec:
+        names = [self.incumbent, *self.challengers]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise ValueError(f"{twice!r} is named twice among incumbent and challengers")
+        return self
+
+    @property
+    def models(self) -> list[str]:
+        return [self.incumbent, *self.challengers]
+
+    def serves(self, canary: str, tier: str, tags: list[str]) -> bool:
+        return ((self.tiers is None or tier in self.tiers)
+                and (self.tags is None or set(self.tags) <= set(tags))
+                and (self.canaries is None or canary in self.canaries))
+
+
+def load_roles(rootdir: Path, registry: dict[str, ModelSpec]) -> dict[str, RoleSpec]:
+    """Every role of the registry files in ``rootdir``; each names only registry models."""
+    roles: dict[str, RoleSpec] = {}
+    for filename, keys in SOURCES:
+        path = rootdir / filename
+        if not path.is_file():
+            continue
+        try:
+            table: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise RoleError(f"{path}: cannot read roles: {exc}") from None
+        for key in keys:
+            table = table.get(key, {}) if isinstance(table, dict) else {}
+        for name, entry in table.items():
+            where = f"{path}: [{'.'.join(keys)}.{name}]"
+            if name in roles:
+                continue  # agentbench.toml wins over pyproject.toml
+            if not isinstance(entry, dict):
+                raise RoleError(f"{where}: must be a table")
+            try:
+                role = RoleSpec.model_validate(entry)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+                key = f"key '{field}': " if field else ""
+                raise RoleError(f"{where}: {key}{message.removeprefix('Value error, ')}") from None
+            for field, names in (("incumbent", [role.incumbent]), ("challengers", role.challengers)):
+                unknown = [n for n in names if n not in registry]
+                if unknown:
+                    raise RoleError(f"{where}: key '{field}': {unknown[0]!r} is not a registry model "
+                                    f"(known: {', '.join(sorted(registry)) or 'none'})")
+            role.name, role.source, role.table = name, path, (*keys, name)
+            roles[name] = role
+    return roles
+
+
+def chosen_roles(names: list[str], roles: dict[str, RoleSpec]) -> list[RoleSpec]:
+    """The roles ``--agentbench-role`` names, in order; an unknown name is an error."""
+    chosen = []
+    for name in names:
+        if name not in roles:
+            raise RoleError(f"--agentbench-role: {name!r}: no such role "
+                            f"(known: {', '.join(sorted(roles)) or 'none'})")
+        if all(role.name != name for role in chosen):
+            chosen.append(roles[name])
+    return chosen
+
+
+def role_model_names(roles: list[RoleSpec]) -> list[str]:
+    """The models the roles run: each incumbent and challenger once, in order."""
+    names: list[str] = []
+    for role in roles:
+        names.extend(n for n in role.models if n not in names)
+    return names

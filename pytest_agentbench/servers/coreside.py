@@ -1,0 +1,161 @@
+"""Models that share a machine (issue 20, README "Models that share a machine").
+
+``--agentbench-coreside A,B`` names models that must fit side by side (seed 002's coder, describer
+and judge; seed 001's 81 GB + 29 GB on a 96 GB machine). At session start, on the controller:
+their declared ``memory`` (registry) together must fit ``--agentbench-memory-budget`` (default:
+the machine's RAM minus a margin); then their managed servers are started, all of them, before the
+first attempt, and kept up for the session; what they measure (resident + GPU, a declared figure
+where it is larger) must fit too. Either refusal is a usage error that names every model and its
+memory — before the machine swaps, not after.
+
+Every managed server's memory (servers/memory.py) goes into the JSON models block
+(``models.NAME.memory``) and a summary line, through the plugin's own report hooks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_agentbench.servers.memory import (
+    MemoryReading,
+    default_budget,
+    human,
+    parse_size,
+    read_memory,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pytest_agentbench.models import ModelSpec
+    from pytest_agentbench.session import AgentbenchSession
+
+
+class MemoryHooks:
+    NAME = "agentbench-memory"
+
+    def __init__(self, session: AgentbenchSession, rootdir: Path, coreside: str | None,
+                 budget: str | None) -> None:
+        self.session, self.rootdir = session, rootdir
+        self.names = [n.strip() for n in (coreside or "").split(",") if n.strip()]
+        try:
+            self.budget = parse_size(budget, "--agentbench-memory-budget") if budget else default_budget()
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.budget_given = budget is not None
+        self.at_start: dict[str, dict[str, Any]] = {}  # what the co-resident set measured at start
+        self._readings: dict[str, MemoryReading | None] | None = None
+
+    # -- preflight ---------------------------------------------------------------------------------
+
+    def specs(self) -> list[ModelSpec]:
+        from pytest_agentbench.models import ModelConfigError, load_registry
+
+        run = {model.name: model for model in self.session.settings.models}
+        try:
+            registry = load_registry(self.rootdir)
+        except ModelConfigError as exc:
+            raise pytest.UsageError(f"--agentbench-coreside: {exc}") from None
+        unknown = [n for n in self.names if n not in run and n not in registry]
+        if unknown:
+            raise pytest.UsageError(f"--agentbench-coreside: {', '.join(map(repr, unknown))}: neither a model "
+                                    f"of this run (--models) nor in the model registry of {self.rootdir}")
+        return [run.get(name) or registry[name] for name in self.names]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """The co-resident models' attempts of each canary interleaved (A r0, B r0, A r1, B r1):
+        they take turns on the machine instead of one model's repeats running back to back. Only
+        the slots those attempts already hold are reordered; everything else stays where it is."""
+        if not self.names:
+            return
+        by_canary: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            model = getattr(getattr(item, "model", None), "name", None)
+            if model in self.names and hasattr(item, "canary") and hasattr(item, "repeat"):
+                by_canary.setdefault(item.canary.id, []).append(index)
+        for slots in by_canary.values():
+            ordered = sorted((items[i] for i in slots),
+                             key=lambda it: (it.repeat, self.names.index(it.model.name)))
+            for slot, item in zip(slots, ordered):
+                items[slot] = item
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not self.names or not self.session.is_controller or session.config.option.collectonly:
+            return
+        specs = self.specs()
+        if self.budget is None:
+            raise pytest.UsageError("--agentbench-coreside: the machine's RAM cannot be read "
+                                    "(/proc/meminfo): give --agentbench-memory-budget")
+        declared = {spec.name: parse_size(spec.memory) for spec in specs if spec.memory}
+        self._refuse_over_budget("declared", declared, specs)
+        measured: dict[str, int] = {}
+        for spec in specs:
+            if spec.server is None:
+                continue  # not ours to start: its declared memory is all we know
+            from pytest_agentbench.servers.managed import ServerStartError
+
+            try:
+                self.session.ensure_endpoint(spec)
+            except ServerStartError:
+                continue  # its attempts say so (infra_error), as without co-residence
+            state = self.session.servers.current(spec.name)
+            reading = read_memory(state.pid) if state is not None else None
+            if reading is not None:
+                measured[spec.name] = reading.total_now
+                self.at_start[spec.name] = reading.to_json()
+        combined = {name: max(declared.get(name, 0), measured.get(name, 0))
+                    for name in {*declared, *measured}}
+        try:
+            self._refuse_over_budget("measured", combined, specs)
+        except pytest.UsageError:
+            self.session.servers.stop_all()  # refused: nothing stays loaded
+            raise
+
+    def _refuse_over_budget(self, how: str, sizes: dict[str, int], specs: list[ModelSpec]) -> None:
+        total = sum(sizes.values())
+        if self.budget is None or total <= self.budget:
+            return
+        each = ", ".join(f"{spec.name} {human(sizes[spec.name]) if spec.name in sizes else 'unknown'}"
+                         for spec in specs)
+        where = "--agentbench-memory-budget" if self.budget_given else "the machine's RAM minus a margin"
+        raise pytest.UsageError(
+            f"--agentbench-coreside: {', '.join(self.names)} need {human(total)} together ({how}: "
+            f"{each}), more than the {human(self.budget)} budget ({where}): running them side by "
+            "side would swap. Drop a model from the set, use smaller ones, or raise the budget.")
+
+    # -- the reports -------------------------------------------------------------------------------
+
+    def readings(self) -> dict[str, MemoryReading | None]:
+        """Every managed server of the run, read once at the end (VmHWM is already the peak)."""
+        if self._readings is None:
+            self._readings = {}
+            for model in self.session.settings.models:
+                state = self.session.servers.current(model.name) if model.server is not None else None
+                if state is not None:
+                    self._readings[model.name] = read_memory(state.pid)
+        return self._readings
+
+    def pytest_agentbench_report(self, report: dict[str, Any]) -> None:
+        models = report.setdefault("models", {})
+        declared = {m.name: m.memory for m in self.session.settings.models if m.memory}
+        for name, reading in self.readings().items():
+            entry = models.setdefault(name, {})
+            entry["memory"] = {**(reading.to_json() if reading else {}), "declared": declared.get(name)}
+        if self.names:
+            report["coreside"] = {"models": self.names, "budget_bytes": self.budget,
+                                  "at_start": self.at_start}
+
+    def pytest_agentbench_summary(self, aggregates: list[dict[str, Any]], terminalreporter: Any) -> None:
+        for name, reading in self.readings().items():
+            if reading is None:
+                continue
+            gpu = f", GPU {human(reading.gpu)}" if reading.gpu is not None else ""
+            terminalreporter.write_line(f"memory: {name}: peak resident {human(reading.peak_rss)}"
+                                        f"{gpu} (managed server, {reading.processes} process(es))")
+        if self.names:
+            terminalreporter.write_line(f"co-resident: {', '.join(self.names)} within a "
+                                        f"{human(self.budget)} budget")

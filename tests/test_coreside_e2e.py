@@ -1,0 +1,139 @@
+"""Models that share a machine (issue 20): managed servers' memory in the reports, and
+--agentbench-coreside refusing at preflight a set whose declared or measured memory exceeds
+the budget — with real server processes (a small script serving a ScriptedServer)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from pytest_agentbench.servers.memory import parse_size, read_memory
+from tests.test_managed_server import SERVER_SOURCE, running
+
+
+def managed(bench, names: tuple[str, ...], memory: dict[str, str] | None = None) -> str:
+    marker = f"agentbench-coreside-{os.getpid()}-{bench.pytester.path.name}"
+    lines = []
+    for name in names:
+        lines += [f"[models.{name}]", 'model = "scripted"']
+        if memory and name in memory:
+            lines.append(f'memory = "{memory[name]}"')
+        lines += [f"[models.{name}.server]",
+                  f"command = {json.dumps([sys.executable, '-c', SERVER_SOURCE, '{port}', marker])}"]
+    (bench.pytester.path / "agentbench.toml").write_text("\n".join(lines) + "\n")
+    return marker
+
+
+def run(bench, *args: str):
+    return bench.pytester.runpytest("canaries", "--repeats", "1", "--agentbench-json", "report.json",
+                                    "-p", "no:cacheprovider", *args)
+
+
+def test_declared_memory_over_the_budget_is_refused_before_anything_starts(bench):
+    bench.canary()
+    marker = managed(bench, ("coder", "vision"), memory={"coder": "81G", "vision": "29G"})
+    result = run(bench, "--models", "coder", "--agentbench-coreside", "coder,vision",
+                 "--agentbench-memory-budget", "90G")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([("*--agentbench-coreside: coder, vision need 110.0 GiB together "
+                                  "(declared: coder 81.0 GiB, vision 29.0 GiB), more than the 90.0 GiB "
+                                  "budget (--agentbench-memory-budget): running them side by side would swap*")])
+    assert not (bench.pytester.path / ".agentbench" / "servers" / "coder.log").exists()
+    assert running(marker) == []
+
+
+def test_measured_memory_over_the_budget_is_refused_and_the_servers_stopped(bench):
+    bench.canary()
+    marker = managed(bench, ("coder", "vision"))
+    result = run(bench, "--models", "coder", "--agentbench-coreside", "coder,vision",
+                 "--agentbench-memory-budget", "8M")  # each Python server holds more than 8 MiB
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([("*--agentbench-coreside: coder, vision need * MiB together "
+                                  "(measured: coder * MiB, vision * MiB), more than the 8.0 MiB budget*")])
+    servers = bench.pytester.path / ".agentbench" / "servers"
+    assert (servers / "coder.log").exists() and (servers / "vision.log").exists()  # both started
+    assert running(marker) == []  # and stopped: nothing stays loaded after a refusal
+
+
+def test_a_set_that_fits_starts_together_and_reports_peak_memory(bench):
+    bench.canary()
+    marker = managed(bench, ("coder", "vision"), memory={"vision": "1M"})
+    result = run(bench, "--models", "coder", "--agentbench-coreside", "coder,vision",
+                 "--agentbench-memory-budget", "4G")
+    result.assert_outcomes(passed=1)
+    # The vision server started before the first attempt although no attempt of this run uses it.
+    assert (bench.pytester.path / ".agentbench" / "servers" / "vision.log").read_text().count("--- starting") == 1
+    report = json.loads((bench.pytester.path / "report.json").read_text())
+    memory = report["models"]["coder"]["memory"]
+    assert memory["peak_rss_bytes"] >= memory["rss_bytes"] > 1 << 20 and memory["declared"] is None
+    assert report["coreside"]["models"] == ["coder", "vision"]
+    assert report["coreside"]["budget_bytes"] == 4 << 30
+    assert set(report["coreside"]["at_start"]) == {"coder", "vision"}
+    result.stdout.fnmatch_lines(["memory: coder: peak resident * MiB (managed server, * process(es))",
+                                 "co-resident: coder, vision within a 4.0 GiB budget"])
+    assert running(marker) == []
+
+
+def test_an_unknown_coreside_model_is_a_usage_error(bench):
+    bench.canary()
+    managed(bench, ("coder",))
+    result = run(bench, "--models", "coder", "--agentbench-coreside", "coder,ghost")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--agentbench-coreside: 'ghost': neither a model of this run*"])
+
+
+@pytest.mark.parametrize("text, size", [("90G", 90 << 30), ("512M", 512 << 20), ("1.5T", int(1.5 * (1 << 40))),
+                                        ("81GB", 81 << 30), ("4gib", 4 << 30), ("1024", 1024)])
+def test_sizes(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "0G", "-1G", "9 Z"])
+def test_a_bad_size_names_the_option(text):
+    with pytest.raises(ValueError, match=f"--agentbench-memory-budget: '{text}': not a size"):
+        parse_size(text, "--agentbench-memory-budget")
+
+
+def test_peak_memory_is_read_from_proc_for_a_process_and_its_children():
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "b = bytearray(64 << 20); import time; time.sleep(30)"])
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        reading = read_memory(os.getpid())
+        while reading.peak_rss < (64 << 20) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            reading = read_memory(os.getpid())
+        assert reading.processes >= 2 and reading.peak_rss >= 64 << 20  # the child's 64 MiB counted
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_coresident_models_attempts_are_interleaved(bench):
+    bench.canary()
+    managed(bench, ("coder", "vision"))
+    result = bench.pytester.runpytest("canaries", "--models", "coder,vision", "--repeats", "2",
+                                      "--agentbench-coreside", "vision,coder", "--collect-only", "-q",
+                                      "-p", "no:cacheprovider")
+    ids = [line.split("[")[1].rstrip("]") for line in result.stdout.lines if "::hello[" in line]
+    assert ids == ["vision-r0", "coder-r0", "vision-r1", "coder-r1"]
+
+
+def test_gpu_memory_is_read_from_nvidia_smi_for_the_servers_processes(tmp_path, monkeypatch):
+    # No GPU here: a stand-in nvidia-smi answering the query read_memory makes.
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = --query-compute-apps=pid,used_memory ] || exit 2\n"
+                    f"echo '{os.getpid()}, 2048'\necho '1, 4096'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    reading = read_memory(os.getpid())
+    assert reading.gpu == 2048 << 20  # this process's MiB only, not pid 1's
+    assert reading.total_now == reading.rss + (2048 << 20)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert read_memory(os.getpid()).gpu is None  # no nvidia-smi: unknown, not zero

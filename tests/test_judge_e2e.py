@@ -1,0 +1,267 @@
+"""Judge checks (issue 20) end to end: a ScriptedServer plays the coder, a describer and a judge
+(one server, answering per model name), the canary's ``[[verify.judge]]`` runs after its checks
+pass, and the verdicts land in pytest's status and ``attempts[].judges``."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+
+import pytest
+
+from pytest_agentbench.canary import CanaryError, load_canary
+from pytest_agentbench.judging.ask import parse_verdict
+from pytest_agentbench.testing import ScriptedServer, call, say
+from tests.conftest import HELLO_CHECK, HELLO_SOURCE
+
+REPORT = "PRICING: Basic | Pro | Enterpr"  # the artifact: the third card is cut off
+DEFECT = "The third card is cut off after 'Enterpr'; its button is not visible."
+CODER = [call("write_file", path="hello.py", content=HELLO_SOURCE),
+         call("write_file", path="report.txt", content=REPORT), say("Done.")]
+
+
+def judge_toml(mode: str = "describe-then-judge", artifact: str = "file:report.txt", extra: str = "") -> str:
+    return textwrap.dedent(f"""\
+        tier = "lite"
+        prompt = "Create hello.py and report.txt."
+        [verify]
+        run = [{json.dumps(HELLO_CHECK)}]
+        expect_changed = ["hello.py"]
+        [[verify.judge]]
+        artifact = "{artifact}"
+        criteria = "All three pricing cards are fully visible, with their buttons."
+        describer = "vl"
+        judge = "big"
+        mode = "{mode}"
+        severity = 2
+        {extra}
+        """)
+
+
+def registry(bench, server: ScriptedServer) -> None:
+    (bench.pytester.path / "agentbench.toml").write_text(
+        f'[models.vl]\nbase_url = "{server.url}"\n[models.big]\nbase_url = "{server.url}"\n')
+
+
+def user_text(body: dict) -> str:
+    content = body["messages"][1]["content"]
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.get("text", "") for part in content if part["type"] == "text")
+
+
+def biased_judge(body: dict) -> dict:
+    """Seed 002's small judge: from a description it fails what the description says is cut off;
+    asked directly, it approves."""
+    text = user_text(body)
+    if "description of the artifact" in text:
+        verdict = "fail" if "cut off" in text else "pass"
+    else:
+        verdict = "pass"
+    return say(json.dumps({"verdict": verdict, "reason": f"judged {verdict}"}))
+
+
+def requests_of(server: ScriptedServer, model: str) -> list[dict]:
+    return [r for r in server.requests if r.get("model") == model and "messages" in r]
+
+
+def run(bench, server: ScriptedServer, mode: str = "describe-then-judge"):
+    bench.canary(toml=judge_toml(mode))
+    registry(bench, server)
+    return bench.run(server)
+
+
+def test_a_describer_that_reports_a_defect_and_a_judge_that_fails_it(bench):
+    with ScriptedServer({"m": CODER, "vl": [say(DEFECT)], "big": biased_judge}) as server:
+        result = run(bench, server)
+    result.assert_outcomes(failed=1)
+    attempt = bench.report()["attempts"][0]
+    assert attempt["outcome"] == "failed"
+    [judge] = attempt["judges"]
+    assert {k: judge[k] for k in ("artifact", "mode", "description", "verdict", "describer", "judge")} == {
+        "artifact": "file:report.txt", "mode": "describe-then-judge", "description": DEFECT,
+        "verdict": "fail", "describer": "vl", "judge": "big"}
+    assert judge["reason"] == "judged fail" and judge["severity"] == 2
+    assert "judge check 'file:report.txt' (big): fail: judged fail" in attempt["detail"]
+    # The describer saw the artifact and was told not to judge; the judge saw only the description.
+    [described] = requests_of(server, "vl")
+    assert REPORT in user_text(described) and "Do not judge" in described["messages"][0]["content"]
+    [judged] = requests_of(server, "big")
+    assert DEFECT in user_text(judged) and REPORT not in json.dumps(judged)
+
+
+def test_the_direct_mode_approves_the_same_artifact(bench):
+    with ScriptedServer({"m": CODER, "vl": [say(DEFECT)], "big": biased_judge}) as server:
+        result = run(bench, server, mode="direct")
+    result.assert_outcomes(passed=1)
+    [judge] = bench.report()["attempts"][0]["judges"]
+    assert judge["verdict"] == "pass" and judge["mode"] == "direct"
+    assert judge["description"] is None and judge["describer"] is None
+    assert requests_of(server, "vl") == []  # no describer in the direct mode
+    [judged] = requests_of(server, "big")
+    assert REPORT in user_text(judged)  # the judge looked at the artifact itself
+
+
+def test_a_malformed_verdict_is_re_prompted_once(bench):
+    judge = [say("PASS - looks great!"), say('{"verdict": "fail", "reason": "card cut off"}')]
+    with ScriptedServer({"m": CODER, "vl": [say(DEFECT)], "big": judge}) as server:
+        result = run(bench, server)
+    result.assert_outcomes(failed=1)
+    [record] = bench.report()["attempts"][0]["judges"]
+    assert record["verdict"] == "fail" and record["reason"] == "card cut off"
+    assert record["judge_replies"] == ["PASS - looks great!", '{"verdict": "fail", "reason": "card cut off"}']
+    first, second = requests_of(server, "big")
+    assert "not the JSON verdict (not a JSON object)" in second["messages"][-1]["content"]
+    assert len(first["messages"]) == 2 and len(second["messages"]) == 4
+
+
+def test_a_judge_that_never_answers_in_json_is_an_infra_error_not_a_model_failure(bench):
+    judge = [say("PASS"), say("```json\n{\"verdict\": \"pass\", \"reason\": \"ok\"}\n```")]
+    with ScriptedServer({"m": CODER, "vl": [say(DEFECT)], "big": judge}) as server:
+        result = run(bench, server)
+    result.assert_outcomes(errors=1)
+    attempt = bench.report()["attempts"][0]
+    assert attempt["outcome"] == "infra_error"
+    assert "did not answer with the JSON verdict after a re-prompt" in attempt["judges"][0]["reason"]
+
+
+def test_judges_do_not_run_when_the_checks_fail(bench):
+    coder = [call("write_file", path="hello.py", content="def hello():\n    return 'no'\n"), say("Done.")]
+    with ScriptedServer({"m": coder, "vl": [say(DEFECT)], "big": biased_judge}) as server:
+        result = run(bench, server)
+    result.assert_outcomes(failed=1)
+    assert bench.report()["attempts"][0]["judges"] == []
+    assert requests_of(server, "vl") == requests_of(server, "big") == []
+
+
+def test_a_judge_model_missing_from_the_registry_is_an_infra_error_naming_it(bench):
+    with ScriptedServer({"m": CODER}) as server:
+        bench.canary(toml=judge_toml())
+        result = bench.run(server)
+    result.assert_outcomes(errors=1)
+    reason = bench.report()["attempts"][0]["judges"][0]["reason"]
+    assert "model 'vl' is neither in the model registry" in reason
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('{"verdict": "pass", "reason": "ok"}', ("pass", "ok")),
+    (' {"verdict": "fail", "reason": ""}\n', ("fail", "")),
+    ('{"verdict": "PASS", "reason": "ok"}', "verdict 'PASS' is not \"pass\" or \"fail\""),
+    ('{"verdict": "pass"}', "reason is missing or not a string"),
+    ('```json\n{"verdict": "pass", "reason": "ok"}\n```', "not a JSON object"),
+    ('["pass"]', "not a JSON object"),
+    (None, "not a JSON object"),
+])
+def test_the_verdict_is_strict_json(text, expected):
+    assert parse_verdict(text) == expected
+
+
+@pytest.mark.parametrize("entry, message", [
+    ('artifact = "screenshot:x"\ncriteria = "c"\ndescriber = "a"\njudge = "b"',
+     "field 'verify.judge.0.artifact': 'screenshot:x': must be 'diff' or start with one of"),
+    ('artifact = "diff"\ncriteria = "c"\njudge = "b"',
+     "mode 'describe-then-judge' needs a describer model"),
+    ('artifact = "diff"\ncriteria = "c"\njudge = "b"\nmode = "direct"\nseverity = 0',
+     "field 'verify.judge.0.severity'"),
+    ('artifact = "diff"\ncriteria = "c"\njudge = "b"\nmode = "vote"',
+     "field 'verify.judge.0.mode'"),
+])
+def test_a_bad_judge_entry_is_a_load_error_naming_the_field(tmp_path, entry, message):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "a.txt").write_text("a\n")
+    path = tmp_path / "canary.toml"
+    path.write_text(f'tier = "lite"\nprompt = "p"\n[verify]\nrun = ["true"]\n[[verify.judge]]\n{entry}\n')
+    with pytest.raises(CanaryError) as error:
+        load_canary(path)
+    assert message in str(error.value) and str(path) in str(error.value)
+
+
+PAGE = ('<!doctype html><html><head><meta name="viewport" content="width=device-width, '
+        'initial-scale=1"></head><body><div style="display:flex;width:1200px">'
+        '<section>Basic</section><section>Pro</section><section>Enterprise</section></div>'
+        '<script>console.log("chatter"); missingSetup();</script></body></html>')
+
+
+def test_a_page_at_two_viewports_with_its_console_error_reaches_the_describer(bench):
+    from pytest_agentbench.judging.page import find_browser
+
+    if find_browser() is None:
+        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (AGENTBENCH_CHROMIUM unset)")
+    coder = [call("write_file", path="hello.py", content=HELLO_SOURCE),
+             call("write_file", path="web/index.html", content=PAGE), say("Done.")]
+    with ScriptedServer({"m": coder, "vl": [say(DEFECT)], "big": biased_judge}) as server:
+        bench.canary(toml=judge_toml(artifact="page:web/index.html"))
+        registry(bench, server)
+        result = bench.run(server)
+    result.assert_outcomes(failed=1)
+    [described] = requests_of(server, "vl")
+    parts = described["messages"][1]["content"]
+    images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert len(images) == 2 and all(url.startswith("data:image/png;base64,iVBOR") for url in images)
+    captions = [p["text"] for p in parts if p["type"] == "text"]
+    assert any("desktop viewport (1280px wide)" in c for c in captions)
+    assert any("phone viewport (390px wide)" in c for c in captions)
+    text = user_text(described)
+    # The uncaught error at both viewports; a console.log is not an error.
+    assert "desktop: uncaught exception: ReferenceError: missingSetup is not defined" in text
+    assert "phone: uncaught exception: ReferenceError: missingSetup is not defined" in text
+    assert "chatter" not in text
+    [judge] = bench.report()["attempts"][0]["judges"]
+    assert judge["verdict"] == "fail" and len(judge["capture_problems"]) == 2
+    # The judge decides from the description alone: no image reaches it.
+    [judged] = requests_of(server, "big")
+    assert "image_url" not in json.dumps(judged)
+
+
+@pytest.mark.parametrize("artifact, expected", [
+    ("diff", "+PRICING: Basic | Pro | Enterpr"),
+    ("command:wc -c report.txt && cat report.txt", "the output of `wc -c report.txt && cat report.txt` (exit code 0)"),
+])
+def test_diff_and_command_artifacts_reach_the_judge(bench, artifact, expected):
+    with ScriptedServer({"m": CODER, "big": biased_judge}) as server:
+        bench.canary(toml=judge_toml(mode="direct", artifact=artifact))
+        registry(bench, server)
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    judged = requests_of(server, "big")[-1]
+    assert expected in user_text(judged) and REPORT in user_text(judged)
+
+
+def test_the_browser_reports_console_errors_and_failed_requests_not_chatter(tmp_path):
+    from pytest_agentbench.judging.page import capture_url, find_browser
+
+    if find_browser() is None:
+        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (AGENTBENCH_CHROMIUM unset)")
+    (tmp_path / "index.html").write_text(
+        '<body><img src="missing.png"><script>console.log("chatter"); console.error("bad", 42);'
+        "</script></body>")
+    capture = capture_url((tmp_path / "index.html").as_uri())  # unjailed: the none tier's path
+    for viewport in ("desktop", "phone"):
+        assert f"{viewport}: console.error: bad 42" in capture.problems
+        assert any(p.startswith(f"{viewport}: failed request: ") and "missing.png: net::ERR_FILE_NOT_FOUND" in p
+                   for p in capture.problems)
+    assert not any("chatter" in p for p in capture.problems)
+    assert [s.viewport for s in capture.shots] == ["desktop", "phone"]
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "none"])
+def test_a_page_served_by_a_command_the_check_starts(bench, sandbox):
+    from pytest_agentbench.judging.page import find_browser
+
+    if find_browser() is None:
+        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (AGENTBENCH_CHROMIUM unset)")
+    page = '<body><p>Served</p><img src="gone.png"><script>notThere();</script></body>'
+    coder = [call("write_file", path="hello.py", content=HELLO_SOURCE),
+             call("write_file", path="web/index.html", content=page), say("Done.")]
+    serve = 'serve = "python -m http.server {port} --bind 127.0.0.1"'
+    with ScriptedServer({"m": coder, "vl": [say(DEFECT)], "big": biased_judge}) as server:
+        bench.canary(toml=judge_toml(artifact="page:http://127.0.0.1:{port}/web/index.html", extra=serve))
+        registry(bench, server)
+        result = bench.run(server, "--agentbench-sandbox", sandbox)
+    result.assert_outcomes(failed=1)
+    text = user_text(requests_of(server, "vl")[-1])
+    assert "Served" in text  # the page itself, not a connection error page
+    for viewport in ("desktop", "phone"):
+        assert f"{viewport}: uncaught exception: ReferenceError: notThere is not defined" in text
+        assert re.search(rf"{viewport}: failed request: http://127\.0\.0\.1:\d+/web/gone\.png: HTTP 404", text)
