@@ -9,16 +9,12 @@ in test ids, results, the database key and the summary rows.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from pytest_agentbench.registry_files import registry_tables, validation_problem
 
 BUILTIN = "builtin"
 PLACEHOLDERS = ("prompt_file", "prompt", "model", "base_url", "api_key", "workdir")
@@ -93,19 +89,9 @@ class AgentSpec(BaseModel):
 
 
 def load_agents(rootdir: Path) -> dict[str, AgentSpec]:
-    """Agent entries from ``pyproject.toml`` then ``agentbench.toml`` (which wins) in ``rootdir``."""
-    sources = [(rootdir / "pyproject.toml", ("tool", "agentbench", "agents")),
-               (rootdir / "agentbench.toml", ("agents",))]
+    """Agent entries from ``agentbench.toml`` and ``pyproject.toml`` (the first wins) in ``rootdir``."""
     registry: dict[str, AgentSpec] = {}
-    for path, keys in sources:
-        if not path.is_file():
-            continue
-        try:
-            table: Any = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise AgentConfigError(f"{path}: cannot read the agent registry: {exc}") from None
-        for key in keys:
-            table = table.get(key, {}) if isinstance(table, dict) else {}
+    for path, keys, table in registry_tables(rootdir, "agents", AgentConfigError, "the agent registry"):
         prefix = ".".join(keys)
         if not isinstance(table, dict):
             raise AgentConfigError(f"{path}: [{prefix}] must be a table")
@@ -116,14 +102,12 @@ def load_agents(rootdir: Path) -> dict[str, AgentSpec]:
                                        f"and not {BUILTIN!r}")
             if not isinstance(entry, dict):
                 raise AgentConfigError(f"{where}: must be a table")
+            if name in registry:
+                continue  # agentbench.toml (read first) wins over pyproject.toml
             try:
                 registry[name] = AgentSpec.model_validate({**entry, "name": name})
             except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"])
-                message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-                key = f"key '{field}': " if field else ""
-                raise AgentConfigError(f"{where}: {key}{message.removeprefix('Value error, ')}") from None
+                raise AgentConfigError(f"{where}: {validation_problem(exc)}") from None
             except ValueError as exc:  # an unknown placeholder (fill)
                 raise AgentConfigError(f"{where}: {exc}") from None
     return registry

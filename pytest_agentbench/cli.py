@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from pytest_agentbench import __version__
-from pytest_agentbench.compare import UsageError, compare_rows, load_results, open_store
+from pytest_agentbench.compare import UsageError, compare_rows, load_results, open_store, stored_run
 from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import assemble_report, write_report
 from pytest_agentbench.report.summary import row_label
@@ -79,14 +79,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    store = open_store(args.db)
-    try:
-        run_id = store.resolve(args.run)
-        record = store.run(run_id)
-        results = store.attempts(run_id)
-    finally:
-        store.close()
-    assert record is not None  # resolve() only returns stored ids
+    run_id, record, results = stored_run(args.db, args.run)
     status = "interrupted" if record.interrupted else "finished" if record.finished else "running"
     print(f"agentbench: run {run_id} · {status} · {len(results)} attempt(s)")
     confidence = float(record.settings.get("confidence") or 0.95)

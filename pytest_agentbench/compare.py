@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from pytest_agentbench.report.summary import cell_fields, group_by
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.stats import wilson_interval
-from pytest_agentbench.store import ResultStore
+from pytest_agentbench.store import ResultStore, RunRecord
 
 
 class UsageError(Exception):
@@ -93,6 +93,19 @@ def open_store(db: Path) -> ResultStore:
     if not db.is_file():
         raise UsageError(f"no results database at {db} (run pytest with --models first, or pass --db)")
     return ResultStore(db)
+
+
+def stored_run(db: Path, ref: str) -> tuple[str, RunRecord, list[AttemptResult]]:
+    """A stored run (an id or ``last``): its id, record and attempts (``report``, ``promote``)."""
+    store = open_store(db)
+    try:
+        run_id = store.resolve(ref)
+        record = store.run(run_id)
+        results = store.attempts(run_id)
+    finally:
+        store.close()
+    assert record is not None  # resolve() only returns stored ids
+    return run_id, record, results
 
 
 def load_results(ref: str, db: Path) -> tuple[str, list[AttemptResult]]:

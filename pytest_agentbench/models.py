@@ -9,21 +9,16 @@ endpoints instead of one ``base_url`` (``endpoints``: replicas of the model, eac
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pytest_agentbench.agent.knobs import AgentKnobs
+from pytest_agentbench.registry_files import registry_tables
 from pytest_agentbench.secrets import secret
 from pytest_agentbench.servers.llama_server import CHATML_TOOLS_TEMPLATE, EMBEDDED_GGUF
 from pytest_agentbench.tuning.budget import SecondsValue, TokensValue, TurnsValue
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434/v1"
 EMBEDDED = "embedded"
@@ -246,18 +241,8 @@ def embedded_model() -> ModelSpec:
 
 def load_registry(rootdir: Path) -> dict[str, ModelSpec]:
     """Read model entries from ``agentbench.toml`` and ``pyproject.toml`` in ``rootdir``."""
-    sources = [(rootdir / "agentbench.toml", ("models",)),
-               (rootdir / "pyproject.toml", ("tool", "agentbench", "models"))]
     registry: dict[str, ModelSpec] = {}
-    for path, keys in sources:
-        if not path.is_file():
-            continue
-        try:
-            table: Any = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ModelConfigError(f"{path}: cannot read model registry: {exc}") from None
-        for key in keys:
-            table = table.get(key, {}) if isinstance(table, dict) else {}
+    for path, keys, table in registry_tables(rootdir, "models", ModelConfigError, "model registry"):
         prefix = ".".join(keys)
         for name, entry in table.items():
             where = f"{path}: [{prefix}.{name}]"

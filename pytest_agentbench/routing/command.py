@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.compare import UsageError, open_store
+from pytest_agentbench.compare import UsageError, stored_run
 from pytest_agentbench.models import ModelConfigError, load_registry
 from pytest_agentbench.routing.metrics import role_metrics
 from pytest_agentbench.routing.policy import Decision, decide, promoted_role
@@ -26,14 +26,7 @@ REPORT_NAME = "local-model-benchmark-{date}.md"
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    store = open_store(args.db)
-    try:
-        run_id = store.resolve(args.run)
-        record = store.run(run_id)
-        results = store.attempts(run_id)
-    finally:
-        store.close()
-    assert record is not None  # resolve() only returns stored ids
+    run_id, record, results = stored_run(args.db, args.run)
     try:
         registry = load_registry(args.registry)
         roles = load_roles(args.registry, registry)

@@ -5,21 +5,13 @@ matches every selector the role gives: its tier is one of ``tiers``, it carries 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pytest_agentbench.canary import Tier
 from pytest_agentbench.models import ModelSpec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-SOURCES = (("agentbench.toml", ("roles",)), ("pyproject.toml", ("tool", "agentbench", "roles")))
+from pytest_agentbench.registry_files import registry_tables, validation_problem
 
 
 class RoleError(ValueError):
@@ -60,16 +52,7 @@ class RoleSpec(BaseModel):
 def load_roles(rootdir: Path, registry: dict[str, ModelSpec]) -> dict[str, RoleSpec]:
     """Every role of the registry files in ``rootdir``; each names only registry models."""
     roles: dict[str, RoleSpec] = {}
-    for filename, keys in SOURCES:
-        path = rootdir / filename
-        if not path.is_file():
-            continue
-        try:
-            table: Any = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise RoleError(f"{path}: cannot read roles: {exc}") from None
-        for key in keys:
-            table = table.get(key, {}) if isinstance(table, dict) else {}
+    for path, keys, table in registry_tables(rootdir, "roles", RoleError, "roles"):
         for name, entry in table.items():
             where = f"{path}: [{'.'.join(keys)}.{name}]"
             if name in roles:
@@ -79,11 +62,7 @@ def load_roles(rootdir: Path, registry: dict[str, ModelSpec]) -> dict[str, RoleS
             try:
                 role = RoleSpec.model_validate(entry)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"])
-                message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-                key = f"key '{field}': " if field else ""
-                raise RoleError(f"{where}: {key}{message.removeprefix('Value error, ')}") from None
+                raise RoleError(f"{where}: {validation_problem(exc)}") from None
             for field, names in (("incumbent", [role.incumbent]), ("challengers", role.challengers)):
                 unknown = [n for n in names if n not in registry]
                 if unknown:

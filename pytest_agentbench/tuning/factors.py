@@ -13,17 +13,12 @@ compared with itself without it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.registry_files import registry_tables
 from pytest_agentbench.tuning.budget import BUDGET_KEYS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 NO_DIRECTIVE = "none"
 # Factors the harness applies (the loop's budgets, the system prompt) rather than the request.
@@ -37,18 +32,8 @@ class DirectiveError(ValueError):
 def load_directives(rootdir: Path) -> dict[str, str]:
     """``{name: text}`` from ``agentbench.toml`` ``[directives]`` and ``pyproject.toml``
     ``[tool.agentbench.directives]`` (the first wins for a name, as for models)."""
-    sources = [(rootdir / "agentbench.toml", ("directives",)),
-               (rootdir / "pyproject.toml", ("tool", "agentbench", "directives"))]
     directives: dict[str, str] = {}
-    for path, keys in sources:
-        if not path.is_file():
-            continue
-        try:
-            table: Any = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise DirectiveError(f"{path}: cannot read directives: {exc}") from None
-        for key in keys:
-            table = table.get(key, {}) if isinstance(table, dict) else {}
+    for path, keys, table in registry_tables(rootdir, "directives", DirectiveError, "directives"):
         where = f"{path}: [{'.'.join(keys)}]"
         if not isinstance(table, dict):
             raise DirectiveError(f"{where}: must be a table of name = \"text\"")
