@@ -225,7 +225,10 @@ def attempts_recorded(db: Path) -> int:
     if not db.exists():  # the run is recorded once its workers have collected
         return 0
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+        try:
+            return conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+        except sqlite3.OperationalError:  # the file is there, its tables not yet
+            return 0
 
 
 def pgrep(pattern: str) -> bytes:
