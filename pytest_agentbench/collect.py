@@ -8,7 +8,7 @@ imported when a canary file is collected and when an attempt runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +26,8 @@ CANARY_SUBDIRS = ("repo", "hidden", "solution")
 # canary id → the canary.toml that claimed it first in this session. Two files with one id would
 # share database rows and report lines: one's results would silently overwrite the other's.
 canary_ids_key = pytest.StashKey[dict[str, Path]]()
+# Model names a judge check may name here: --models and the registry (read once per run).
+judge_models_key = pytest.StashKey[set[str]]()
 
 
 class AttemptFailed(Exception):
@@ -60,12 +62,37 @@ class CanaryFile(pytest.File):
                 f"duplicate canary id {canary.id!r}: {self._shown(first)} and {self._shown(self.path)} "
                 "- ids must be unique (set a different `id = ...` in one of them)")
         session = get_session(self.config)
+        missing = self._unconfigured_judges(canary, session)
+        if missing:
+            # A canary whose judge checks name models nobody configured could only ever end in
+            # infra_error: leave it out, and say so, rather than spend its attempts.
+            self.warn(pytest.PytestWarning(
+                f"agentbench: canary {canary.id!r} left out: its judge checks name models that are "
+                f"neither given with --models nor in the model registry: {', '.join(missing)} "
+                "(README: Judge checks)"))
+            return
         for model in session.settings.attempt_models():
             for repeat in range(session.settings.repeats):
                 yield CanaryItem.from_parent(
                     self, name=f"{canary.id}[{model.id_fragment}-r{repeat}]",
                     canary=canary, model=model, repeat=repeat,
                 )
+
+    def _unconfigured_judges(self, canary: Canary, session: Any) -> list[str]:
+        names = {name for judge in canary.verify.judge for name in (judge.describer, judge.judge) if name}
+        if not names:
+            return []
+        known = self.config.stash.get(judge_models_key, None)
+        if known is None:
+            from pytest_agentbench.models import ModelConfigError, load_registry
+
+            try:
+                registry = set(load_registry(self.config.rootpath))
+            except ModelConfigError:
+                registry = set()  # the session start reports a broken registry itself
+            known = registry | {model.name for model in session.settings.models}
+            self.config.stash[judge_models_key] = known
+        return sorted(names - known)
 
     def _shown(self, path: Path) -> str:
         try:

@@ -135,13 +135,30 @@ def test_judges_do_not_run_when_the_checks_fail(bench):
     assert requests_of(server, "vl") == requests_of(server, "big") == []
 
 
-def test_a_judge_model_missing_from_the_registry_is_an_infra_error_naming_it(bench):
+def test_a_canary_whose_judge_models_are_not_configured_is_left_out_saying_why(bench):
+    # Its attempts could only end in infra_error: it is not collected, and the run says why;
+    # the other canaries run as usual.
+    with ScriptedServer({"m": CODER}) as server:
+        bench.canary(name="judged", toml=judge_toml())
+        bench.canary(name="plain")
+        result = bench.run(server)
+    result.assert_outcomes(passed=1, warnings=1)
+    assert [a["canary"] for a in bench.report()["attempts"]] == ["plain"]
+    result.stdout.fnmatch_lines(["*canary 'judged' left out: its judge checks name models that are "
+                                 "neither given with --models nor in the model registry: big, vl*"])
+
+
+def test_a_judge_model_in_the_registry_but_unreachable_is_an_infra_error_naming_it(bench):
+    with ScriptedServer([]) as gone:
+        dead = gone.url
     with ScriptedServer({"m": CODER}) as server:
         bench.canary(toml=judge_toml())
+        (bench.pytester.path / "agentbench.toml").write_text(
+            f'[models.vl]\nbase_url = "{dead}"\n[models.big]\nbase_url = "{dead}"\n')
         result = bench.run(server)
     result.assert_outcomes(errors=1)
     reason = bench.report()["attempts"][0]["judges"][0]["reason"]
-    assert "model 'vl' is neither in the model registry" in reason
+    assert "vl" in reason, reason
 
 
 @pytest.mark.parametrize("text, expected", [
