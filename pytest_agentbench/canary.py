@@ -165,8 +165,9 @@ class Canary(BaseModel):
 
     @property
     def content_hash(self) -> str:
-        """A digest of what decides this canary's results (canary.toml, repo/, hidden/), so an
-        edited canary is never mixed with its old results (``agentbench compare`` says so)."""
+        """A digest of what decides this canary's results (canary.toml, repo/, hidden/, a
+        pipeline's schema files), so an edited canary is never mixed with its old results
+        (``agentbench compare`` says so)."""
         key = (self.path, self.id)
         cached = _CONTENT_HASHES.get(key)
         if cached is None:
@@ -179,6 +180,10 @@ class Canary(BaseModel):
                 digest.update(self.path.read_bytes())
             for directory in (self.repo_dir, self.hidden_dir):
                 digest.update(tree_digest(directory).encode())
+            for phase in self.phases:  # a pipeline's schema files decide its verdicts too
+                if isinstance(phase.output_schema, str):
+                    schema = self.directory / phase.output_schema
+                    digest.update(schema.read_bytes() if schema.is_file() else b"")
             cached = digest.hexdigest()[:12]
             _CONTENT_HASHES[key] = cached
         return cached

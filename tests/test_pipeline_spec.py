@@ -121,3 +121,18 @@ def test_a_malformed_pipeline_is_a_collection_error(bench):
     result = bench.pytester.runpytest("canaries", "--models", "m@http://127.0.0.1:9/v1", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*ERROR collecting canaries/broken/canary.toml*",
                                  "*canary.toml:4: field 'phases?a?.prompt': {{b}} names no phase of that name*"])
+
+
+def test_a_pipelines_schema_files_are_part_of_its_content_hash(tmp_path):
+    import shutil
+
+    from pytest_agentbench import canary as canary_module
+
+    source = canary_module.Path(__file__).parent.parent / "canaries" / "heavy" / "self-improve"
+    copy = tmp_path / "self-improve"
+    shutil.copytree(source, copy)
+    before = load_canary(copy / "canary.toml").content_hash
+    schema = copy / "schemas" / "explore.json"
+    schema.write_text(schema.read_text().replace('"required"', '"required" ', 1) + "\n")
+    canary_module._CONTENT_HASHES.clear()  # one digest per canary and process, as in a run
+    assert load_canary(copy / "canary.toml").content_hash != before
