@@ -65,11 +65,15 @@ class CanaryFile(pytest.File):
         missing = self._unconfigured_judges(canary, session)
         if missing:
             # A canary whose judge checks name models nobody configured could only ever end in
-            # infra_error: leave it out, and say so, rather than spend its attempts.
-            self.warn(pytest.PytestWarning(
-                f"agentbench: canary {canary.id!r} left out: its judge checks name models that are "
-                f"neither given with --models nor in the model registry: {', '.join(missing)} "
-                "(README: Judge checks)"))
+            # infra_error: leave it out, and say so, rather than spend its attempts. A run that
+            # gates (--agentbench-fail-under, --agentbench-fail-on-regression) must not narrow
+            # its canaries behind a warning: there it is a collection error (the run fails).
+            problem = (f"canary {canary.id!r} left out: its judge checks name models that are "
+                       f"neither given with --models nor in the model registry: {', '.join(missing)} "
+                       "(README: Judge checks)")
+            if session.settings.gates or session.settings.fail_on_regression:
+                raise self.CollectError(f"{problem}; a gated run cannot leave it out")
+            self.warn(pytest.PytestWarning(f"agentbench: {problem}"))
             return
         for model in session.settings.attempt_models():
             for repeat in range(session.settings.repeats):

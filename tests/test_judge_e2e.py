@@ -148,6 +148,16 @@ def test_a_canary_whose_judge_models_are_not_configured_is_left_out_saying_why(b
                                  "neither given with --models nor in the model registry: big, vl*"])
 
 
+def test_a_gated_run_fails_rather_than_leave_out_a_canary_it_cannot_judge(bench):
+    # Nothing may vanish from a gate's view: the left-out canary is a collection error there.
+    with ScriptedServer({"m": CODER}) as server:
+        bench.canary(name="judged", toml=judge_toml())
+        bench.canary(name="plain")
+        result = bench.run(server, "--agentbench-fail-under", "0.5")
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # a collection error: nothing ran, no gate passed
+    result.stdout.fnmatch_lines(["*canary 'judged' left out*a gated run cannot leave it out*"])
+
+
 def test_a_judge_model_in_the_registry_but_unreachable_is_an_infra_error_naming_it(bench):
     with ScriptedServer([]) as gone:
         dead = gone.url

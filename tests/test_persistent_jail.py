@@ -111,3 +111,24 @@ def test_close_ends_the_jail_and_everything_in_it(box):
     left = subprocess.run(["pgrep", "-f", f"-c {jail.proc.pid}"], capture_output=True, text=True)
     assert left.stdout.strip() == ""
     assert shell(box, "echo again").output == "again\n"  # a later command starts a new jail
+
+
+def test_a_jail_that_cannot_start_is_a_recorded_harness_error_not_a_model_failure(bench, monkeypatch):
+    import importlib
+
+    from pytest_agentbench.testing import ScriptedServer, call, say
+
+    jail = importlib.import_module("pytest_agentbench.jail")  # the module in-process runs use
+
+    def broken(self):
+        self.close()  # as the real failure does: nothing of the jail is left running
+        raise jail.JailBroken("the persistent jail did not start: simulated")
+
+    monkeypatch.setattr(jail.PersistentJail, "_await_ready", broken)
+    bench.canary()
+    with ScriptedServer([call("shell", command="ls"), say("Done.")]) as server:
+        result = bench.run(server, "--agentbench-sandbox", "bubblewrap")
+    result.assert_outcomes(errors=1)  # pytest's "error": the harness, not the model
+    [attempt] = bench.report()["attempts"]
+    assert attempt["outcome"] == "infra_error" and attempt["stop_reason"] == "harness_error"
+    assert "JailBroken" in attempt["detail"] and "simulated" in attempt["detail"]
