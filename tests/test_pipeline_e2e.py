@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import textwrap
 
+import pytest
+
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_CHECK, HELLO_SOURCE, agent_requests
 
@@ -188,14 +190,17 @@ def test_implement_phase_that_changes_nothing_is_phantom(bench):
     assert row["phantom"] == 1 and row["phantom_rate"] == 1.0
 
 
-def test_language_drift_into_thai_and_a_read_only_phase_that_writes(bench):
+# Both sandbox tiers: the shell write a read-only phase is caught at, and the revert the harness
+# writes into the agent's tree, must hold with and without the jail.
+@pytest.mark.parametrize("tier", ["auto", "none"])
+def test_language_drift_into_thai_and_a_read_only_phase_that_writes(bench, tier):
     make_pipeline(bench)
     thai = {"axis": "ux_cli",
             "hypothesis": "ควรเพิ่มไฟล์ hello.py ที่มีฟังก์ชัน hello เพื่อให้ระบบทำงานได้ดีขึ้น"}
     scripts = {**GOOD, "HYPOTHESIZE": [call("shell", command="echo scratch > notes.txt"),
                                        say(json.dumps(thai, ensure_ascii=False))]}
     with ScriptedServer(by_phase(scripts)) as server:
-        result = bench.run(server)
+        result = bench.run(server, "--agentbench-sandbox", tier)
     attempt = only_attempt(bench)
     explore, hypothesize, _ = attempt["phases"]
     assert explore["language_drift"] is False
@@ -214,7 +219,10 @@ CALC = "def add(a, b):\n    return a + b\n"
 CALC_CHECK = "python -c \"import calc, sys; sys.exit(0 if calc.add(1, 2) == 3 else 1)\""
 
 
-def test_a_regression_is_reverted_and_the_pipeline_goes_on(bench):
+# Both sandbox tiers: the shell write a read-only phase is caught at, and the revert the harness
+# writes into the agent's tree, must hold with and without the jail.
+@pytest.mark.parametrize("tier", ["auto", "none"])
+def test_a_regression_is_reverted_and_the_pipeline_goes_on(bench, tier):
     gate = f"regression_gate = true\ngate_checks = [{json.dumps(CALC_CHECK)}]"
     toml = pipeline_toml(implement=gate).replace(
         "[verify]", '[[phases]]\nname = "review"\nprompt = "REVIEW the change."\n\n[verify]')
@@ -225,7 +233,7 @@ def test_a_regression_is_reverted_and_the_pipeline_goes_on(bench):
                                      say(fenced(IMPLEMENTED))],
                "REVIEW": [call("read_file", path="calc.py"), say("The code looks fine.")]}
     with ScriptedServer(by_phase(scripts)) as server:
-        result = bench.run(server)
+        result = bench.run(server, "--agentbench-sandbox", tier)
     result.assert_outcomes(failed=1)
     attempt = only_attempt(bench)
     implement, review = attempt["phases"][2:]
