@@ -3,7 +3,7 @@
 Starting a jail costs 6–9 ms (bwrap, namespaces, mounts) — more than the bare command it runs.
 A :class:`PersistentJail` starts once, with a small runner inside (``jail_executor.py``), and each
 command is then a fork in there: its own session, the attempt's rlimits, the host's deadline,
-output cap and growth limit exactly as before (``sandbox._stream`` reads the command's pipe), and
+output cap and growth limit exactly as before (``sandbox.stream_output`` reads the command's pipe), and
 after each command every process in the jail but the runner is killed (also ``setsid`` escapes),
 so nothing outlives a command. What a command leaves is its files: the worktree, the scratch home
 and the jail's ``/tmp``, which now lasts for one ``loop.run()`` (a shell session's lifetime)
@@ -151,7 +151,7 @@ class PersistentJail:
 
 class JailedCommand:
     """A command running in a :class:`PersistentJail`, shaped like the subset of ``Popen`` that
-    ``sandbox._stream`` uses (``fd``, ``poll``, ``kill_tree``, ``wait``)."""
+    ``sandbox.stream_output`` uses (``fd``, ``poll``, ``kill_tree``, ``wait``)."""
 
     def __init__(self, jail: PersistentJail, fd: int, events_before: int) -> None:
         self.jail = jail

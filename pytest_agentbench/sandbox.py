@@ -80,7 +80,7 @@ class Sandbox:
         args += [*self._size(), "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--proc", "/proc",
                  # After the tmpfs: worktrees usually live under /tmp themselves.
                  *self._size(), "--tmpfs", "/tmp"]
-        for path in _interpreter_paths():
+        for path in interpreter_paths():
             # The Python running pytest (`python -m pytest` in the checks) may live under /tmp
             # too, e.g. a virtualenv in a CI checkout: keep it visible, read-only.
             args += ["--ro-bind", str(path), str(path)]
@@ -176,7 +176,7 @@ def _overlaps(a: Path, b: Path) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _interpreter_paths() -> tuple[Path, ...]:
+def interpreter_paths() -> tuple[Path, ...]:
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent,
              Path(sys.executable).resolve().parent}
     return tuple(sorted(p for p in paths if p.exists() and p != Path("/")))
@@ -285,7 +285,7 @@ def run_command(
         cgroup = None
     else:
         process, cgroup = _start_local(command, cwd, env, limits, sandbox)
-    buffer, timed_out, stopped = _stream(process, started + timeout, output_cap, sandbox)
+    buffer, timed_out, stopped = stream_output(process, started + timeout, output_cap, sandbox)
     exit_code = None if timed_out else process.returncode
     if isinstance(process, JailedCommand):
         pids_hit = process.pids_limit_hit()
@@ -319,9 +319,9 @@ def run_command(
     )
 
 
-class _LocalProcess:
+class LocalProcess:
     """A command started here (one jail per command, or none): ``Popen`` in the shape that
-    ``_stream`` shares with :class:`~pytest_agentbench.jail.JailedCommand`."""
+    ``stream_output`` shares with :class:`~pytest_agentbench.jail.JailedCommand`."""
 
     def __init__(self, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
@@ -344,11 +344,11 @@ class _LocalProcess:
         return self.proc.wait()
 
 
-_Process = _LocalProcess | JailedCommand
+_Process = LocalProcess | JailedCommand
 
 
 def _start_local(command: str, cwd: Path, env: dict[str, str], limits: SandboxLimits,
-                 sandbox: Sandbox | None) -> tuple[_LocalProcess, PidsCgroup | None]:
+                 sandbox: Sandbox | None) -> tuple[LocalProcess, PidsCgroup | None]:
     if sandbox:
         argv = sandbox.argv(command, cwd, env)
     else:
@@ -363,10 +363,10 @@ def _start_local(command: str, cwd: Path, env: dict[str, str], limits: SandboxLi
         if cgroup is not None:
             cgroup.close()
         raise
-    return _LocalProcess(proc), cgroup
+    return LocalProcess(proc), cgroup
 
 
-def _stream(proc: _Process, deadline: float, output_cap: int, sandbox: Sandbox | None,
+def stream_output(proc: _Process, deadline: float, output_cap: int, sandbox: Sandbox | None,
             should_stop: Callable[[], bool] | None = None) -> tuple[CappedBuffer, bool, bool]:
     """Read the command's output until EOF, the deadline, the growth limit or ``should_stop``
     (checked every 0.2 s at most); then end its tree. Returns the output, whether the deadline

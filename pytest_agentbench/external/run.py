@@ -32,11 +32,11 @@ from pytest_agentbench.external.proxy import RecordingProxy
 from pytest_agentbench.sandbox import (
     DEFAULT_OUTPUT_CAP,
     SYSTEM_DIRS,
+    LocalProcess,
     Sandbox,
-    _interpreter_paths,
-    _LocalProcess,
-    _stream,
+    interpreter_paths,
     rlimit_prefix,
+    stream_output,
 )
 
 JAIL_PORT = 18080
@@ -106,10 +106,10 @@ def run_external_agent(command_template: list[str], env_template: dict[str, str]
                 command = [*(rlimit_prefix(limits, False) if limits else []), *argv]
             if transcript is not None:
                 transcript.write({"event": "external_agent", "argv": argv, "jailed": jailed})
-            process = _LocalProcess(subprocess.Popen(
+            process = LocalProcess(subprocess.Popen(
                 command, cwd=worktree, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, start_new_session=True))
-            buffer, timed_out, stopped = _stream(process, started + budget.seconds, output_cap, sandbox,
+            buffer, timed_out, stopped = stream_output(process, started + budget.seconds, output_cap, sandbox,
                                                  should_stop=proxy.record.stop.is_set)
     finally:
         if socket_dir is not None:
@@ -149,7 +149,7 @@ def visible_paths(argv: list[str], read_only: list[Path] | None) -> list[Path]:
     candidates = [program] if program else []
     candidates += [a for a in argv[1:] if a.startswith("/")]
     # Already in the jail: the system directories and the interpreter running pytest.
-    shown = [Path("/", name) for name in SYSTEM_DIRS] + list(_interpreter_paths())
+    shown = [Path("/", name) for name in SYSTEM_DIRS] + list(interpreter_paths())
     for candidate in candidates:
         path = Path(candidate)
         if path.exists() and not any(path.is_relative_to(root) for root in shown) and path not in paths:
