@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import shlex
 import shutil
 import subprocess
 import sys
@@ -155,7 +154,3 @@ def visible_paths(argv: list[str], read_only: list[Path] | None) -> list[Path]:
         if path.exists() and not any(path.is_relative_to(root) for root in shown) and path not in paths:
             paths.append(path)
     return paths
-
-
-def describe(argv: list[str]) -> str:
-    return shlex.join(argv)
