@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import ValidationError
@@ -38,8 +38,11 @@ from pytest_agentbench.tuning.factors import budget_factors
 from pytest_agentbench.verdict import finish, loop_result, python_canary_verdict, setup_failure
 from pytest_agentbench.verify import CheckResult, examine, run_checks
 
+if TYPE_CHECKING:
+    from pytest_agentbench.pipeline.python_phases import AgentPhase, PythonPipeline
+
 MARKER = CANARY_MARKER  # the fixtures `agent` and `agentbench_attempt` are in fixtures.py
-MARKER_FIELDS = {"tier", "repo", "id", "tags", "budget", "tools"}
+MARKER_FIELDS = {"tier", "repo", "id", "tags", "budget", "tools", "language"}
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class Agent:
         self.started += session.lease_wait()  # queueing for a pool slot is not the attempt's time
         self.workspace: AttemptEnvironment | None = None
         self.loop: AgentLoop | None = None
+        self.pipeline: PythonPipeline | None = None  # agent.phase() (issue 17)
         self.last: AgentRun | None = None
         self.change: TreeChange | None = None  # the agent's change as of the last run()
         if not self.setup_problem:
@@ -144,28 +148,44 @@ class Agent:
             raise AgentInfraError(self.setup_problem)
         return self.workspace.worktree
 
+    def _started(self) -> dict[str, Any]:
+        """The attempt's info, once its first conversation starts (hook: attempt_started)."""
+        assert self.workspace is not None
+        canary, model = self.attempt.canary, self.attempt.model
+        info = attempt_info(canary, model, self.attempt.repeat, self.nodeid, self.workspace.worktree)
+        if self.session.hook is not None:
+            self.session.hook.pytest_agentbench_attempt_started(attempt=info)
+        return info
+
+    def _examine(self) -> None:
+        """After the agent acted: git intact, and its change as the checks will see it."""
+        assert self.workspace is not None
+        if self.workspace.check_integrity():
+            pytest.fail(f"the agent tampered with git: {'; '.join(self.workspace.tampered)}",
+                        pytrace=False)
+        self.change, error = examine(self.attempt.canary, self.workspace.worktree, self.workspace.baseline)
+        if error:
+            pytest.fail(f"verification error: {error}", pytrace=False)
+
     def run(self, prompt: str) -> AgentRun:
         """Run the agent loop on ``prompt``; a second call continues the same conversation."""
         if self.workspace is None:
             raise AgentInfraError(self.setup_problem)
+        if self.pipeline is not None:
+            pytest.fail(f"{self.nodeid}: agent.run() after agent.phase(): an attempt is either one "
+                        "conversation or phases; run the next step as another agent.phase()",
+                        pytrace=False)
         if self.loop is None:
             canary, model = self.attempt.canary, self.attempt.model
-            info = attempt_info(canary, model, self.attempt.repeat, self.nodeid, self.workspace.worktree)
-            if self.session.hook is not None:
-                self.session.hook.pytest_agentbench_attempt_started(attempt=info)
-            self.loop = self.workspace.agent_loop(self.session, canary, model, self.budget, info)
+            self.loop = self.workspace.agent_loop(self.session, canary, model, self.budget, self._started())
             run = self.loop.run(prompt)
         else:
             run = self.loop.resume(prompt)
         if run.stop_reason == Outcome.INFRA_ERROR.value:
             raise AgentInfraError(f"model server fault: {run.detail}")
-        if self.workspace.check_integrity():
-            pytest.fail(f"the agent tampered with git: {'; '.join(self.workspace.tampered)}",
-                        pytrace=False)
+        self._examine()
+        assert self.change is not None
         baseline = self.workspace.baseline
-        self.change, error = examine(self.attempt.canary, self.workspace.worktree, baseline)
-        if error:
-            pytest.fail(f"verification error: {error}", pytrace=False)
         self.last = AgentRun(
             stop_reason=run.stop_reason, detail=run.detail, final_message=run.final_message,
             turns=run.turns, tool_calls=run.tool_calls, files_changed=self.change.files_changed,
@@ -173,6 +193,35 @@ class Agent:
             protected_changes=self.change.protected, claimed_done=run.claimed_done,
         )
         return self.last
+
+    def phase(self, name: str, prompt: str, **fields: Any) -> AgentPhase:
+        """Run one pipeline phase (issue 17): a fresh conversation on this attempt's tree with the
+        phase's own tools, budget, schema and checks. ``fields`` are a ``[[phases]]`` entry's keys
+        (``tools``, ``writes``, ``system_prompt``, ``budget={"turns": 8}``, ``output_schema`` — a
+        dict or a JSON file beside the test —, ``max_json_retries``, ``claims``,
+        ``check_language``, ``regression_gate`` with ``gate_checks``); ``{{name}}`` in ``prompt``
+        pins an earlier phase's output verbatim. The phase is recorded in ``attempts[].phases``."""
+        if self.workspace is None:
+            raise AgentInfraError(self.setup_problem)
+        if self.loop is not None:
+            pytest.fail(f"{self.nodeid}: agent.phase() after agent.run(): an attempt is either one "
+                        "conversation or phases", pytrace=False)
+        from pytest_agentbench.pipeline.python_phases import PythonPipeline, build_phase
+
+        canary = self.attempt.canary
+        phase = build_phase(self.nodeid, name, prompt, fields,
+                            list(self.pipeline.texts) if self.pipeline else [], canary.directory,
+                            has_gate_checks_default=bool(canary.verify.run))
+        if self.pipeline is None:  # the attempt starts with its first valid phase
+            from pytest_agentbench.pipeline.runner import PipelineRunner
+
+            self.pipeline = PythonPipeline(PipelineRunner(
+                self.session, self.workspace, canary, self.attempt.model, self.budget, self._started()))
+        done = self.pipeline.run(phase)
+        if done.outcome == Outcome.INFRA_ERROR.value:
+            raise AgentInfraError(f"model server fault: {done.detail}")
+        self._examine()
+        return done
 
     def check(self, command: str, timeout: float = 120,
               files: dict[str, str | bytes] | None = None) -> CheckResult:
@@ -201,9 +250,10 @@ class Agent:
         if self.setup_problem:
             return setup_failure(canary, model, repeat, self.nodeid, self.budget, self.server,
                                  self.setup_problem, self.started)
-        if self.loop is None:
+        run: LoopResult | None = (self.loop.result if self.loop is not None
+                                  else self.pipeline.loop_result() if self.pipeline is not None else None)
+        if run is None:
             return None
-        run: LoopResult = self.loop.result
         assert self.workspace is not None and self.server is not None
         result = loop_result(canary, model, repeat, self.nodeid, run, self.budget,
                              self.workspace.transcript, self.server)
@@ -213,9 +263,12 @@ class Agent:
             result.outcome, result.integrity_problems = Outcome.TAMPERED.value, self.workspace.tampered
             result.detail = f"{run.detail}; test failed: {failure}"
         else:
+            change = self.change  # the tree as the last run() or phase() left it
             python_canary_verdict(result, run, test_passed=test_passed, failure=failure,
-                         files=self.last.files_changed if self.last else [],
-                         protected=self.last.protected_changes if self.last else [])
+                         files=change.files_changed if change else [],
+                         protected=change.protected if change else [])
+        if self.pipeline is not None:
+            self.pipeline.runner.record(result)  # attempts[].phases
         finish(result, self.started)
         self.workspace.transcript.write({"event": "result", **result.model_dump(mode="json")})
         return result

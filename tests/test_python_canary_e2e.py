@@ -114,6 +114,39 @@ def test_the_shipped_example_passes_with_a_right_answer_and_is_phantom_without(b
     scripts = {"oracle": [call("write_file", path="inventory.py", content=solved), say("Done.")],
                "talker": [say("I added remove().")]}
     with ScriptedServer(scripts) as server:
-        bench.run(server, models="oracle,talker")
+        bench.run(server, "-k", "not in_phases", models="oracle,talker")
     outcomes = {a["model"]: a["outcome"] for a in bench.report()["attempts"]}
     assert outcomes == {"oracle": "passed", "talker": "phantom"}
+
+
+def test_the_shipped_pipeline_example_passes_with_right_phases_and_catches_a_lying_review(bench):
+    import shutil
+    from pathlib import Path
+
+    from tests.test_pipeline_e2e import by_phase, fenced
+
+    example = Path(__file__).parent.parent / "examples" / "python_canary"
+    shutil.copytree(example, bench.pytester.path / "canaries")
+    source = (example / "inventory_repo" / "inventory.py").read_text()
+    solved = source + (
+        "\n    def remove(self, item: str, quantity: int = 1) -> None:\n"
+        "        if quantity <= 0 or self._stock.get(item, 0) < quantity:\n"
+        "            raise ValueError('not enough in stock')\n"
+        "        self._stock[item] -= quantity\n")
+    explore = [call("read_file", path="inventory.py"),
+               say(fenced({"files_examined": ["inventory.py"], "summary": "One class, Inventory."}))]
+    implement = [call("write_file", path="inventory.py", content=solved), say("Added remove().")]
+    run_it = "python -c 'import inventory'"
+    honest = [call("shell", command=run_it), say(fenced({"verdict": "ok", "commands_run": [run_it]}))]
+    liar = [say(fenced({"verdict": "ok", "commands_run": ["python -m pytest -q"]}))]  # ran nothing
+    scripts = {"oracle": by_phase({"Read the code base": explore, "explorer's map": implement,
+                                   "Review the change": honest}),
+               "liar": by_phase({"Read the code base": explore, "explorer's map": implement,
+                                 "Review the change": liar})}
+    with ScriptedServer(scripts) as server:
+        bench.run(server, "-k", "in_phases", models="oracle,liar")
+    attempts = {a["model"]: a for a in bench.report()["attempts"]}
+    assert attempts["oracle"]["outcome"] == "passed", attempts["oracle"]["detail"]
+    assert [p["name"] for p in attempts["oracle"]["phases"]] == ["explore", "implement", "review"]
+    assert attempts["liar"]["outcome"] == "failed"
+    assert attempts["liar"]["phases"][2]["hallucinated"] == ["python -m pytest -q"]
