@@ -33,6 +33,9 @@ class TestCounts:
     failed: int = 0
     errors: int = 0
     skipped: int = 0
+    # (test id, passed | failed | error | skipped) per test case, in report order; the id is
+    # ``classname::name`` as the report writes them. A pipeline's regression gate compares them.
+    cases: tuple[tuple[str, str], ...] = ()
 
     @property
     def total(self) -> int:
@@ -51,20 +54,16 @@ def read_report(path: Path) -> TestCounts | str:
         root = ElementTree.fromstring(path.read_bytes())
     except ElementTree.ParseError as exc:
         return f"the test report is incomplete or corrupt ({exc})"
-    cases = root.iter("testcase")
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
-    for case in cases:
+    cases: list[tuple[str, str]] = []
+    for case in root.iter("testcase"):
         tags = {child.tag for child in case}
-        if "error" in tags:
-            counts["errors"] += 1
-        elif "failure" in tags:
-            counts["failed"] += 1
-        elif "skipped" in tags:
-            counts["skipped"] += 1
-        else:
-            counts["passed"] += 1
+        status = ("error" if "error" in tags else "failed" if "failure" in tags
+                  else "skipped" if "skipped" in tags else "passed")
+        counts["errors" if status == "error" else status] += 1
+        cases.append((f"{case.get('classname') or ''}::{case.get('name') or ''}", status))
     # Collection errors are reported on the suite, with no test case.
     for suite in root.iter("testsuite"):
         reported = int(suite.get("errors") or 0)
         counts["errors"] = max(counts["errors"], reported)
-    return TestCounts(**counts)
+    return TestCounts(**counts, cases=tuple(cases))

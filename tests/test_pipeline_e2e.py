@@ -257,6 +257,50 @@ def test_a_clean_change_passes_the_regression_gate(bench):
     assert implement["regression"] == {"broken": [], "reverted": False, "reverted_files": []}
 
 
+CALC_TESTS = ("import calc\n\n"
+              "def test_add():\n    assert calc.add(1, 2) == 3\n\n"
+              "def test_sub():\n    assert calc.sub(3, 1) == 2\n")  # sub() does not exist yet
+PYTEST_GATE = "python -m pytest -q -p no:cacheprovider tests"
+
+
+# Test by test: the gate check already fails (test_sub) before the phase, so a per-command gate
+# would never see the phase break test_add. Both sandbox tiers.
+@pytest.mark.parametrize("tier", ["auto", "none"])
+@pytest.mark.parametrize("how", ["break", "delete"])
+def test_the_regression_gate_counts_pytest_tests_one_by_one(bench, tier, how):
+    gate = f"regression_gate = true\ngate_checks = [{json.dumps(PYTEST_GATE)}]"
+    make_pipeline(bench, toml=pipeline_toml(implement=gate),
+                  repo={"README.md": "# demo\n", "calc.py": CALC, "tests/test_calc.py": CALC_TESTS})
+    if how == "break":  # breaks add() while it adds sub()
+        cheat = call("write_file", path="calc.py",
+                     content="def add(a, b):\n    return a - b\n\ndef sub(a, b):\n    return a - b\n")
+    else:  # makes sub() pass and deletes the test it cannot keep passing: no way around the gate
+        cheat = call("write_file", path="tests/test_calc.py",
+                     content="def test_sub():\n    assert True\n")
+    scripts = {**GOOD, "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE),
+                                     cheat, say(fenced(IMPLEMENTED))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server, "--agentbench-sandbox", tier)
+    implement = only_attempt(bench)["phases"][2]
+    assert implement["regression"]["broken"] == [f"{PYTEST_GATE} :: tests.test_calc::test_add"]
+    assert implement["regression"]["reverted"] is True
+    assert only_attempt(bench)["files_changed"] == []  # the revert reached the agent's tree
+
+
+def test_a_fix_that_keeps_every_passing_test_is_not_reverted(bench):
+    gate = f"regression_gate = true\ngate_checks = [{json.dumps(PYTEST_GATE)}]"
+    make_pipeline(bench, toml=pipeline_toml(implement=gate),
+                  repo={"README.md": "# demo\n", "calc.py": CALC, "tests/test_calc.py": CALC_TESTS})
+    fix = call("write_file", path="calc.py", content=CALC + "\ndef sub(a, b):\n    return a - b\n")
+    scripts = {**GOOD, "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE),
+                                     fix, say(fenced(IMPLEMENTED))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server)
+    attempt = only_attempt(bench)
+    assert attempt["phases"][2]["regression"] == {"broken": [], "reverted": False, "reverted_files": []}
+    assert attempt["outcome"] == "passed" and attempt["files_changed"] == ["calc.py", "hello.py"]
+
+
 ITERATING = """\
 tier = "lite"
 tags = ["pipeline"]

@@ -121,6 +121,22 @@ class PipelineRunner:
                     carried = as_json_text(_value_at(outputs[name], path))
         return self._merged(stop)
 
+    def run_phase(self, phase: Phase, values: dict[str, str]) -> tuple[PhaseRecord, str]:
+        """One phase on its own, for a Python canary's ``agent.phase(...)``: its record (kept for
+        the attempt's ``phases``) and the output text a later ``{{name}}`` pins."""
+        record, text, _ = self._phase(phase, None, values)
+        self.records.append(record)
+        return record, text
+
+    def merged_at_first_failure(self) -> LoopResult:
+        """The attempt's loop record for phases a test body ran: the first phase that did not end
+        well is what went wrong (a test that goes on after it and fails fails because of it)."""
+        failed = next((r for r in self.records if r.outcome not in (OK, SKIPPED)), None)
+        if failed is None:
+            return self._merged(None)
+        reason = failed.outcome if failed.outcome == Outcome.INVALID_OUTPUT.value else failed.stop_reason
+        return self._merged((reason, f"phase {failed.name}: {failed.detail}"))
+
     def resume(self, feedback: str) -> LoopResult:  # pragma: no cover - runner.py never asks
         raise RuntimeError("a pipeline canary has no second try (retries_with_feedback)")
 
@@ -221,7 +237,10 @@ class PipelineRunner:
     def _gate(self, phase: Phase) -> dict[str, bool] | None:
         """Which gate checks pass on the tree as it is now, in a fresh verification tree (never the
         agent's own) *without* ``hidden/``: the gate compares the repository's own checks before
-        and after the phase. None when the tree cannot be checked (tampered git, unreadable)."""
+        and after the phase. A pytest check also counts test by test (``command :: test id``,
+        from its report), so a phase that breaks a passing test is caught even when the check
+        already failed on another one. None when the tree cannot be checked (tampered git,
+        unreadable)."""
         from pytest_agentbench.verify import examine, run_checks
 
         ws, canary = self.workspace, self.canary
@@ -233,14 +252,22 @@ class PipelineRunner:
         results = run_checks(phase.gate_checks or canary.verify.run, canary.verify.timeout, change,
                              {}, ws.check_setup(self.session), f"{ws.worktree.name}.gate",
                              stop_early=False)
-        return {check.command: check.ok for check in results}
+        passing: dict[str, bool] = {}
+        for check in results:
+            passing[check.command] = check.ok
+            for test_id, status in check.tests.cases if check.tests is not None else ():
+                passing[f"{check.command} :: {test_id}"] = status == "passed"
+        return passing
 
     def _regression(self, phase: Phase, gate_before: dict[str, bool], before: checks.Snapshot,
                     changed: list[str]) -> Regression:
         gate_after = self._gate(phase) if changed else gate_before
         if gate_after is None:
             return Regression()
-        broken = [command for command, ok in gate_before.items() if ok and not gate_after.get(command)]
+        # Passed before, and failing or gone after (a deleted test is no way around the gate).
+        broken = [key for key, ok in gate_before.items() if ok and not gate_after.get(key)]
+        # A check named with its broken tests needs no line of its own.
+        broken = [key for key in broken if not any(other.startswith(f"{key} :: ") for other in broken)]
         if not broken:
             return Regression()
         checks.revert(self.workspace.worktree, before, changed)
