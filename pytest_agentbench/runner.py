@@ -210,10 +210,11 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         session.hook.pytest_agentbench_attempt_started(attempt=info)
     external = model.agent != "builtin"
     if external:  # issue 18: a registry agent through the recording proxy, same tree and checks
-        from pytest_agentbench.external.attempt import run_agent
+        from pytest_agentbench.external.attempt import agent_budget, run_agent
 
         if canary.phases:
             raise ValueError(f"agent {model.agent!r}: pipeline canaries run only the builtin agent")
+        budget = agent_budget(session, model, budget)  # recorded as the agent had it
         run = run_agent(session, workspace, canary, model, budget)
     else:
         if canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt

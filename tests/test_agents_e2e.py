@@ -151,7 +151,7 @@ def test_a_done_marker_decides_claimed_done_and_setup_runs_first(bench):
     # No model turn: the agent only printed the marker; setup's file is not the change asked for.
     assert (attempt["outcome"], attempt["claimed_done"], attempt["turns"]) == ("phantom", True, 0)
     assert attempt["files_changed"] == ["setup-was-here"]
-    assert attempt["budget"]["seconds"] == 300  # the canary's; timeout caps only the agent's run
+    assert attempt["budget"]["seconds"] == 20  # the agent's timeout capped the canary's 300 s
 
 
 def test_resume_keeps_agents_apart(bench):

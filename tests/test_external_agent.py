@@ -61,6 +61,11 @@ def test_an_agent_that_solves_the_task_is_recorded_like_the_builtin_loop(tmp_pat
     assert result.claimed_done and result.final_message == "Done: wrote hello.py"
     assert result.prompt_tokens > 0 and result.completion_tokens > 0 and not result.tokens_estimated
     assert dict(result.finish_reasons) == {"tool_calls": 1, "stop": 1}
+    fields = result.result_fields()  # the built-in loop's per-tool statistics, from the traffic
+    assert fields["tool_stats"] == {"write_file": {"calls": 1, "errors": 0}}
+    assert fields["turns_with_tool_calls"] == 1 and fields["batch_sizes"] == {"1": 1}
+    assert fields["completion_tokens_without_tool_calls"] > 0
+    assert result.last_reply and "Done: wrote hello.py" in result.last_reply
     events = [json.loads(line) for line in transcript.read_text().splitlines()]
     turns = [e for e in events if e["event"] == "turn"]
     assert [t["response"]["tool_calls"][0]["name"] for t in turns[:1]] == ["write_file"]
@@ -117,6 +122,7 @@ def test_malformed_calls_and_confusion_are_counted_from_the_traffic(tmp_path):
     proxy.record.account(request, confused, 0.01)
     result = proxy.record.result
     assert (result.turns, result.tool_calls, result.malformed_tool_calls) == (2, 1, 1)
+    assert result.result_fields()["tool_stats"] == {"shell": {"calls": 1, "errors": 1}}
     assert result.quirks["tool_confusion"] == 1
     proxy.close()
 

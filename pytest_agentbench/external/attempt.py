@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 PROMPT_FILE = "agentbench-prompt.md"  # in the attempt's scratch home, which the jail shows writable
 
 
+def agent_budget(session: AgentbenchSession, model: ModelSpec, budget: ResolvedBudget) -> ResolvedBudget:
+    """The attempt's budget under ``model.agent``'s registry entry: its ``timeout`` caps the time
+    budget (and is then what the record says the attempt had)."""
+    spec: AgentSpec = session.settings.agent_specs[model.agent]
+    if spec.timeout is not None and spec.timeout < budget.seconds:
+        return budget.model_copy(update={"seconds": spec.timeout})
+    return budget
+
+
 def run_agent(session: AgentbenchSession, workspace: AttemptEnvironment, canary: Canary,
               model: ModelSpec, budget: ResolvedBudget) -> LoopResult:
     """Run ``model.agent``'s registry entry on this attempt's worktree and return its record."""
@@ -33,8 +42,7 @@ def run_agent(session: AgentbenchSession, workspace: AttemptEnvironment, canary:
     if workspace.sandbox is not None:
         # The built-in loop's persistent jail is not used: the agent gets a jail of its own.
         workspace.sandbox.close()
-    if spec.timeout is not None and spec.timeout < budget.seconds:
-        budget = budget.model_copy(update={"seconds": spec.timeout})
+    budget = agent_budget(session, model, budget)
     prompt_file = workspace.home / PROMPT_FILE
     prompt_file.write_text(canary.prompt, encoding="utf-8")
     api_key = model.api_key

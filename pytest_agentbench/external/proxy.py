@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from pytest_agentbench.agent.fingerprint import ConversationDigest
-from pytest_agentbench.agent.loop import LoopResult, Transcript
+from pytest_agentbench.agent.loop import LoopResult, Transcript, reply_excerpt
 from pytest_agentbench.agent.parse import find_tool_confusion, prepare_calls
 from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.client import InfraError, parse_chat_response
@@ -88,12 +88,18 @@ class ProxyRecord:
             calls = prepare_calls(response, result.turns, allowed, schemas) if allowed else []
             result.tool_calls += len(calls)
             result.malformed_tool_calls += sum(1 for call in calls if call.malformed)
+            # The same per-tool statistics and token split as the built-in loop. The proxy never
+            # sees a tool run: a call's error here is a malformed call (the loop counts those too).
+            result.stats.reasoning(response.reasoning_tokens, response.reasoning, completion)
+            result.stats.turn(len(calls), completion)
             for call in calls:
                 result.quirks.update(call.quirks)
+                result.stats.call(call.name, error=call.malformed)
             if not response.tool_calls and allowed and find_tool_confusion(response.content, allowed):
                 # A call written as text where native tool calls were offered (seed 004).
                 result.quirks["tool_confusion"] += 1
             sent = [(call.name, call.raw_arguments) for call in calls]
+            result.last_reply = reply_excerpt(response.content, response.reasoning, sent)
             self.digest.add(response.content, sent)
             result.conversation_digest = self.digest.hexdigest
             result.final_message = response.content
