@@ -105,7 +105,8 @@ class AttemptEnvironment:
         """Where this attempt's checks run: a fresh tree of the same baseline, same tier."""
         return CheckSetup(session.trees, self.baseline, jail=session.sandbox_tier == "bubblewrap",
                           limits=session.settings.sandbox_limits, extra_readonly=self.extra_readonly,
-                          reuse=session.pool_trees)
+                          reuse=session.pool_trees, judge_models=session.judge_models,
+                          log=self.transcript.write)
 
     def check_integrity(self) -> list[str]:
         """How the agent changed host-side git metadata (only possible without bubblewrap).

@@ -137,6 +137,9 @@ class AgentbenchSession:
     # pytest's hook relay (config.hook), set at configure: how the runner and the reports call
     # the pytest_agentbench_* hooks (hookspecs.py). None outside a pytest run (unit tests).
     hook: Any = None
+    # Registry models for judge checks (judging.clients.JudgeModels), set at configure; handed to
+    # each attempt's verification in its CheckSetup. None outside a pytest run.
+    judge_models: Any = None
     endpoints: dict[str, str] = field(default_factory=dict)  # model name -> managed server's URL
     _pools: dict[str, EndpointPool] = field(default_factory=dict)  # model name -> its pool
     # The slot this process holds for its running attempt (model name, lease); one at a time,

@@ -15,8 +15,7 @@ import pytest
 from pytest_agentbench.attempt_hooks import AttemptHooks
 from pytest_agentbench.controller import ResultCollector
 from pytest_agentbench.history import RunRecorder, attempt_key
-from pytest_agentbench.judging.clients import install as install_judging
-from pytest_agentbench.judging.clients import uninstall as uninstall_judging
+from pytest_agentbench.judging.clients import JudgeModels
 from pytest_agentbench.options import option_value
 from pytest_agentbench.pipeline.report import PipelineHooks
 from pytest_agentbench.routing.hooks import RoutingHooks
@@ -52,8 +51,7 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
     session.hook = config.hook  # how the runner and the reports call the pytest_agentbench_* hooks
     config.stash[session_key] = session
     # Judge checks (judging/) resolve registry model names through this session.
-    install_judging(session, config.rootpath)
-    config.add_cleanup(lambda: uninstall_judging(session))
+    session.judge_models = JudgeModels(session, config.rootpath)
     # Managed servers' memory in the reports; --agentbench-coreside's preflight (servers/coreside.py).
     config.pluginmanager.register(MemoryHooks(session, config.rootpath, option_value(config, "coreside"),
                                               option_value(config, "memory_budget")), MemoryHooks.NAME)

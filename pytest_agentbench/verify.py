@@ -21,13 +21,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench import safe_fs
 from pytest_agentbench.canary import Canary
 from pytest_agentbench.judging.artifacts import Artifact
 from pytest_agentbench.judging.page import Jail
 from pytest_agentbench.judging.records import JudgeRecord
-from pytest_agentbench.judging.run import can_judge, capture_all, judge_all
+from pytest_agentbench.judging.run import capture_all, judge_all
 from pytest_agentbench.junit import TestCounts, read_report, report_options, runs_pytest
 from pytest_agentbench.limits import SandboxLimits
 from pytest_agentbench.protect import ProtectionRules
@@ -40,6 +41,9 @@ from pytest_agentbench.tree_diff import (
     unified_diff,
 )
 from pytest_agentbench.workspace import Baseline, TreeManager
+
+if TYPE_CHECKING:
+    from pytest_agentbench.judging.clients import JudgeModels
 
 OUTPUT_TAIL_CHARS = 3000
 _names = itertools.count()
@@ -149,6 +153,10 @@ class CheckSetup:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     extra_readonly: list[Path] = field(default_factory=list)
     reuse: bool = False  # pooled verification trees (bubblewrap tier only: see TreeManager.release)
+    # Judge checks (issue 20): the session's registry models, and where each exchange with them
+    # is logged (the attempt's transcript). No models: judge checks are not run (validate).
+    judge_models: JudgeModels | None = None
+    log: Callable[[dict[str, Any]], None] | None = None
 
 
 def protection_rules(canary: Canary, baseline: Baseline) -> ProtectionRules:
@@ -192,7 +200,7 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
         run = canary.verify.run
         artifacts: list[Artifact] = []
         capture = None
-        if canary.verify.judge and verification.qualifying_change and can_judge():
+        if canary.verify.judge and verification.qualifying_change and setup.judge_models is not None:
             # Captured in the verification tree after the checks pass; judged once it is gone.
             def capture(tree: Path, in_tree: Callable[[str], tuple[int | None, str]],
                         jail: Jail | None) -> None:
@@ -204,7 +212,8 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
                             capture=capture)
         verification.checks, verification.review = checks[:len(run)], checks[len(run):]
         if artifacts:
-            verification.judges = judge_all(canary.verify.judge, artifacts)
+            assert setup.judge_models is not None
+            verification.judges = judge_all(canary.verify.judge, artifacts, setup.judge_models, setup.log)
     return verification
 
 

@@ -5,6 +5,7 @@ pass, and the verdicts land in pytest's status and ``attempts[].judges``."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 import textwrap
 
@@ -114,6 +115,13 @@ def test_a_malformed_verdict_is_re_prompted_once(bench):
     first, second = requests_of(server, "big")
     assert "not the JSON verdict (not a JSON object)" in second["messages"][-1]["content"]
     assert len(first["messages"]) == 2 and len(second["messages"]) == 4
+    # Every exchange with the describer and the judge is in the attempt's transcript.
+    transcript = Path(bench.report()["attempts"][0]["transcript"])
+    events = [json.loads(line) for line in transcript.read_text().splitlines()]
+    asked = [(e["role"], e["model"], e["reply"]) for e in events if e["event"] == "judge_request"]
+    assert asked == [("describer", "vl", DEFECT), ("judge", "big", "PASS - looks great!"),
+                     ("judge", "big", '{"verdict": "fail", "reason": "card cut off"}')]
+    assert [e["messages"] for e in events if e["event"] == "judge_request"][2] == second["messages"]
 
 
 def test_a_judge_that_never_answers_in_json_is_an_infra_error_not_a_model_failure(bench):
@@ -239,6 +247,13 @@ def test_a_page_at_two_viewports_with_its_console_error_reaches_the_describer(be
     # The judge decides from the description alone: no image reaches it.
     [judged] = requests_of(server, "big")
     assert "image_url" not in json.dumps(judged)
+    # The transcript names each screenshot instead of copying it.
+    transcript = Path(bench.report()["attempts"][0]["transcript"])
+    logged = next(json.loads(line) for line in transcript.read_text().splitlines()
+                  if '"judge_request"' in line and '"describer"' in line)
+    shots = [p["image_url"] for p in logged["messages"][1]["content"] if p["type"] == "image_url"]
+    assert len(shots) == 2 and all(s.startswith("<data:image/png;base64, ") for s in shots)
+    assert "iVBOR" not in transcript.read_text()
 
 
 @pytest.mark.parametrize("artifact, expected", [

@@ -50,17 +50,44 @@ def parse_verdict(text: str | None) -> tuple[str, str] | str:
     return verdict, reason
 
 
-def _ask(client: ChatClient, messages: list[dict[str, Any]], deadline: float) -> str:
+Log = Callable[[dict[str, Any]], None]
+
+
+def loggable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` for the transcript: an image is named, not copied (a screenshot is ~100 KB of
+    base64; the JSON report keeps what the describer said about it)."""
+    def part(value: Any) -> Any:
+        if isinstance(value, dict) and value.get("type") == "image_url":
+            url = str((value.get("image_url") or {}).get("url", ""))
+            return {"type": "image_url", "image_url": f"<{url[:url.find(',')] if ',' in url else 'image'}, "
+                                                      f"{len(url)} characters>"}
+        return value
+    return [{**m, "content": [part(p) for p in m["content"]]} if isinstance(m.get("content"), list) else m
+            for m in messages]
+
+
+def _ask(client: ChatClient, messages: list[dict[str, Any]], deadline: float, role: str,
+         log: Log | None) -> str:
     body = client.build_request(messages, [])
+    started = time.monotonic()
+    entry: dict[str, Any] = {"event": "judge_request", "role": role, "model": client.settings.model,
+                             "messages": loggable(messages)}
     try:
-        return client.chat(body, deadline).content or ""
+        reply = client.chat(body, deadline).content or ""
     except (InfraError, DeadlineExceeded, RequestTimedOut) as exc:
+        if log is not None:
+            log({**entry, "error": str(exc), "seconds": round(time.monotonic() - started, 3)})
         raise JudgeUnavailable(f"{client.settings.model}: {exc}") from None
+    if log is not None:
+        log({**entry, "reply": reply, "seconds": round(time.monotonic() - started, 3)})
+    return reply
 
 
-def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], ChatClient]) -> JudgeRecord:
+def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], ChatClient],
+              log: Log | None = None) -> JudgeRecord:
     """One judge check on a captured artifact. ``client_for(name)`` resolves a registry model;
-    it raises :class:`JudgeUnavailable` for a name it does not know."""
+    it raises :class:`JudgeUnavailable` for a name it does not know. ``log`` gets every request
+    and its reply (``judge_request`` events in the attempt's transcript)."""
     started = time.monotonic()
     deadline = started + spec.timeout
     record = JudgeRecord(artifact=spec.artifact, mode=spec.mode, verdict="error", judge=spec.judge,
@@ -74,7 +101,8 @@ def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], C
             ask = [{"type": "text", "text": "Describe this artifact in detail."},
                    *artifact.parts(spec.images)]
             record.description = _ask(describer, [{"role": "system", "content": DESCRIBER_SYSTEM},
-                                                  {"role": "user", "content": ask}], deadline)
+                                                  {"role": "user", "content": ask}], deadline,
+                                      "describer", log)
             # The judge never sees the artifact: only the description (and the logs, as text).
             content: Any = (f"Specification:\n{spec.criteria}\n\nA description of the artifact "
                             f"({artifact.label}):\n{record.description}")
@@ -84,7 +112,7 @@ def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], C
         judge = client_for(spec.judge)
         messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": content}]
         for _ in range(2):  # the answer, and one re-prompt when it is not the JSON verdict
-            reply = _ask(judge, messages, deadline)
+            reply = _ask(judge, messages, deadline, "judge", log)
             record.judge_replies.append(reply)
             parsed = parse_verdict(reply)
             if isinstance(parsed, tuple):

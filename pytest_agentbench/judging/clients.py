@@ -1,7 +1,8 @@
 """Registry model names → clients, the way the attempt's own model gets one (session.client_for,
-a managed server started on first use). The session is installed here when it starts
-(startup.py): verification runs far from it (runner → verify) and judge checks are the only
-part of verification that needs a model."""
+a managed server started on first use). The session owns one :class:`JudgeModels` (made when it
+starts, startup.py); each attempt hands it to verification in its ``CheckSetup``, since judge
+checks are the only part of verification that needs a model. Without one (``agentbench
+validate``) judge checks are not run."""
 
 from __future__ import annotations
 
@@ -15,10 +16,7 @@ if TYPE_CHECKING:
     from pytest_agentbench.models import ModelSpec
     from pytest_agentbench.session import AgentbenchSession
 
-_current: _Resolver | None = None
-
-
-class _Resolver:
+class JudgeModels:
     def __init__(self, session: AgentbenchSession, rootdir: Path) -> None:
         self.session, self.rootdir = session, rootdir
         self._registry: dict[str, ModelSpec] | None = None
@@ -53,19 +51,3 @@ class _Resolver:
         except ServerStartError as exc:
             raise JudgeUnavailable(f"model {name!r}: server could not be started: {exc}") from None
         return self.session.client_for(spec)
-
-
-def install(session: AgentbenchSession, rootdir: Path) -> None:
-    global _current
-    _current = _Resolver(session, rootdir)
-
-
-def uninstall(session: AgentbenchSession) -> None:
-    global _current
-    if _current is not None and _current.session is session:
-        _current = None
-
-
-def resolver() -> _Resolver | None:
-    """This process's resolver; None where no benchmark session runs (``agentbench validate``)."""
-    return _current

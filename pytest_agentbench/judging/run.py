@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.judging.artifacts import Artifact, capture
-from pytest_agentbench.judging.ask import JudgeUnavailable, run_judge
-from pytest_agentbench.judging.clients import resolver
+from pytest_agentbench.judging.ask import run_judge
 from pytest_agentbench.judging.page import Jail
 from pytest_agentbench.judging.records import JudgeRecord
 from pytest_agentbench.judging.spec import JudgeSpec
 
-
-def can_judge() -> bool:
-    """Whether models can be asked here (a benchmark session runs in this process)."""
-    return resolver() is not None
+if TYPE_CHECKING:
+    from pytest_agentbench.judging.clients import JudgeModels
 
 
 def capture_all(specs: list[JudgeSpec], tree: Path, run: Callable[[str], tuple[int | None, str]],
@@ -30,13 +28,8 @@ def capture_all(specs: list[JudgeSpec], tree: Path, run: Callable[[str], tuple[i
     return artifacts
 
 
-def judge_all(specs: list[JudgeSpec], artifacts: list[Artifact]) -> list[JudgeRecord]:
-    """Every check in order (all of them, so the report shows each verdict)."""
-    current = resolver()
-
-    def client_for(name: str):
-        if current is None:
-            raise JudgeUnavailable("no benchmark session in this process to resolve models")
-        return current.client(name)
-
-    return [run_judge(spec, artifact, client_for) for spec, artifact in zip(specs, artifacts)]
+def judge_all(specs: list[JudgeSpec], artifacts: list[Artifact], models: JudgeModels,
+              log: Callable[[dict[str, Any]], None] | None = None) -> list[JudgeRecord]:
+    """Every check in order (all of them, so the report shows each verdict); ``log`` gets each
+    exchange with a model (the attempt's transcript)."""
+    return [run_judge(spec, artifact, models.client, log) for spec, artifact in zip(specs, artifacts)]
