@@ -84,6 +84,8 @@ def test_a_describer_that_reports_a_defect_and_a_judge_that_fails_it(bench):
         "artifact": "file:report.txt", "mode": "describe-then-judge", "description": DEFECT,
         "verdict": "fail", "describer": "vl", "judge": "big"}
     assert judge["reason"] == "judged fail" and judge["severity"] == 2
+    # It counts like any check: the command (1) passed, the judge (2) failed.
+    assert (attempt["severity_passed"], attempt["severity_total"]) == (1, 3)
     assert "judge check 'file:report.txt' (big): fail: judged fail" in attempt["detail"]
     # The describer saw the artifact and was told not to judge; the judge saw only the description.
     [described] = requests_of(server, "vl")
@@ -98,6 +100,8 @@ def test_the_direct_mode_approves_the_same_artifact(bench):
     result.assert_outcomes(passed=1)
     [judge] = bench.report()["attempts"][0]["judges"]
     assert judge["verdict"] == "pass" and judge["mode"] == "direct"
+    attempt = bench.report()["attempts"][0]
+    assert (attempt["severity_passed"], attempt["severity_total"]) == (3, 3)
     assert judge["description"] is None and judge["describer"] is None
     assert requests_of(server, "vl") == []  # no describer in the direct mode
     [judged] = requests_of(server, "big")

@@ -1,6 +1,7 @@
 """Review pain of one attempt (issue 19): the clean-up a reviewer would face on an accepted
 change — the severities of its failing review checks (``[[verify.review]]``) plus the number of
-changed files outside ``verify.expect_changed``."""
+changed files outside ``verify.expect_changed``; and the severity-weighted pass count of its
+acceptance checks and judge checks."""
 
 from __future__ import annotations
 
@@ -24,10 +25,14 @@ def record_review(result: AttemptResult, canary: Canary, verification: Verificat
     """Fill the severity-weighted pass count of an attempt with acceptance checks, and
     ``review_checks`` and ``review_pain`` of an accepted one (others stay None)."""
     weights = canary.verify.run_severity or [1] * len(canary.verify.run)
-    if weights:
-        # A check never run (an earlier one failed and stopped them) did not pass.
-        result.severity_total = sum(weights)
-        result.severity_passed = sum(w for w, check in zip(weights, verification.checks) if check.ok)
+    # A judge check (issue 20) counts like any check, with its own severity.
+    judge_weights = [spec.severity for spec in canary.verify.judge]
+    if weights or judge_weights:
+        # A check never run (an earlier one failed and stopped them, or judges when the checks
+        # failed) did not pass.
+        result.severity_total = sum(weights) + sum(judge_weights)
+        result.severity_passed = (sum(w for w, check in zip(weights, verification.checks) if check.ok)
+                                  + sum(w for w, judge in zip(judge_weights, verification.judges) if judge.ok))
     if result.outcome != Outcome.PASSED.value:
         return
     severities = [check.severity for check in canary.verify.review]
