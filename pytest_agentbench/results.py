@@ -33,7 +33,7 @@ class CheckRecord(BaseModel):
     exit_code: int | None
     timed_out: bool
     seconds: float
-    tests_passed: int | None = None  # from the runner's report (pytest checks)
+    tests_passed: int | None = None  # from the runner's report (pytest checks, $AGENTBENCH_TEST_REPORT)
     evidence_problem: str = ""  # why the report did not prove a pass
 
 

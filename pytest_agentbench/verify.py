@@ -29,7 +29,14 @@ from pytest_agentbench.judging.artifacts import Artifact
 from pytest_agentbench.judging.page import Jail
 from pytest_agentbench.judging.records import JudgeRecord
 from pytest_agentbench.judging.run import capture_all, judge_all
-from pytest_agentbench.junit import TestCounts, read_report, report_options, runs_pytest
+from pytest_agentbench.junit import (
+    REPORT_VAR,
+    TestCounts,
+    read_report,
+    report_options,
+    runs_pytest,
+    wants_report,
+)
 from pytest_agentbench.limits import SandboxLimits
 from pytest_agentbench.protect import ProtectionRules
 from pytest_agentbench.sandbox import Sandbox, command_env, run_command
@@ -252,8 +259,8 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
                               readonly=[tree / ".git", setup.baseline.path / ".git",
                                         *setup.extra_readonly],
                               limits=setup.limits, jail=setup.jail)
-            report = reports / f"check-{number}.xml"
-            check_env = dict(env)
+            report = reports / f"check-{number}.report"
+            check_env = {**env, REPORT_VAR: str(report)}
             if runs_pytest(command):
                 check_env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {report_options(report)}"
             kwargs = {} if output_cap is None else {"output_cap": output_cap}
@@ -261,8 +268,8 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             result = CheckResult(command=command, exit_code=outcome.exit_code,
                                  timed_out=outcome.timed_out, seconds=round(outcome.seconds, 3),
                                  output=outcome.output)
-            if runs_pytest(command) and not outcome.timed_out:
-                _judge_report(result, report)
+            if wants_report(command) and not outcome.timed_out:
+                _judge_report(result, report, tree)
             results.append(result)
             if stop_early and not result.ok and not reviewing:
                 break  # later checks cannot change the verdict; save the time
@@ -290,8 +297,8 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
     return results
 
 
-def _judge_report(result: CheckResult, report: Path) -> None:
-    counts = read_report(report)
+def _judge_report(result: CheckResult, report: Path, tree: Path) -> None:
+    counts = read_report(report, tree)
     if isinstance(counts, str):
         result.evidence_problem = counts
         return

@@ -132,9 +132,12 @@ TRACKS: dict[str, Track] = {track.name: track for track in [
                                   " && cmake --build build"),
           tools=(("cmake",), ("make",), ("c++", "g++", "clang++")), timeout=300,
           build_files=("CMakeLists.txt",)),
+    # Jest's --json report is the check's evidence (junit.py): process.exit(0) in the code under
+    # test makes Jest exit 0 without one.
     Track("javascript", (".js", ".mjs"),
           lambda tests, slug, o: (f"ln -sfn {shlex.quote(str(o.node_modules))} node_modules"
-                                  f" && node node_modules/jest/bin/jest.js --ci {_quote(tests)}"),
+                                  " && node node_modules/jest/bin/jest.js --ci --json"
+                                  f' --outputFile="$AGENTBENCH_TEST_REPORT" {_quote(tests)}'),
           tools=(("node",),), needs=_node_needs, timeout=300,
           build_files=("package.json", "babel.config.js", ".eslintrc", "eslint.config.mjs"),
           skips=((r"\bxtest\(", "test("), (r"\bxit\(", "it("), (r"\bxdescribe\(", "describe("))),
