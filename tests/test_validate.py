@@ -183,3 +183,28 @@ def test_write_expect_tests_records_the_references_passing_tests(tmp_path: Path)
     assert "# keep this comment" in text and "expect_tests = 2" in text
     result = validate_canary(toml)  # the recorded count is what the reference shows: still ok
     assert result.ok and result.tests_passed == 2 and result.cheaters == "fail"
+
+
+JEST_MODULES = Path("/opt/agents/jest/node_modules")
+
+
+@pytest.mark.skipif(not (JEST_MODULES / "jest" / "bin" / "jest.js").is_file(),
+                    reason=f"no jest in {JEST_MODULES} (.ci/run installs it)")
+@pytest.mark.parametrize("evidence", [True, False], ids=["jest-report", "exit-code"])
+def test_a_javascript_exit_0_is_among_the_cheaters(tmp_path: Path, evidence: bool) -> None:
+    # With Jest's report as evidence the exploit fails; on the exit code alone validate says it passes.
+    report = ' --json --outputFile="$AGENTBENCH_TEST_REPORT"' if evidence else ""
+    check = (f"ln -sfn {JEST_MODULES} node_modules && node node_modules/jest/bin/jest.js --ci{report}"
+             " app.test.js")
+    toml = make_canary(
+        tmp_path, run=[check], expect_changed=["app.js"],
+        repo={"package.json": '{"name": "demo"}', "app.js": "module.exports = () => 1;\n"},
+        solution={"app.js": "module.exports = () => 2;\n"},
+        hidden={"app.test.js": "const f = require('./app');\ntest('f', () => expect(f()).toBe(2));\n"})
+    result = validate_canary(toml, sandbox="process")
+    assert (result.null_control, result.reference) == ("fails", "passes"), result.problems
+    if evidence:
+        assert result.cheaters == "fail" and not result.problems, result.problems
+    else:
+        assert result.cheaters == "PASS"
+        assert "cheater control: the exploit 'process.exit(0) appended to app.js' passes the checks" in result.problems
