@@ -216,7 +216,7 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         if canary.phases:
             raise ValueError(f"agent {model.agent!r}: pipeline canaries run only the builtin agent")
         budget = agent_budget(session, model, budget)  # recorded as the agent had it
-        run = run_agent(session, workspace, canary, model, budget)
+        run = run_agent(session, workspace, canary, model, budget, info)
     else:
         if canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt
             from pytest_agentbench.pipeline.runner import PipelineRunner

@@ -194,3 +194,26 @@ def test_the_agent_option_has_an_ini_twin(bench):
     with ScriptedServer(SOLVE) as server:
         result = bench.run(server)
     result.stdout.fnmatch_lines(["*hello?m-agent=tiny-r0? PASSED*"])
+
+
+def test_the_request_hook_reaches_an_external_agents_requests(bench):
+    bench.pytester.makeconftest('''
+def pytest_agentbench_request(body, attempt):
+    body["cache_prompt"] = True
+    body["x_attempt"] = f"{attempt['canary']}/{attempt['model']}/{attempt['repeat']}"
+''')
+    result, [attempt], requests = run(bench, SOLVE)
+    assert attempt["outcome"] == "passed"
+    assert len(requests) == 2
+    assert all(r["cache_prompt"] is True and r["x_attempt"] == "hello/m/0" for r in requests)
+
+
+def test_a_request_hook_that_raises_is_a_harness_fault_not_the_models(bench):
+    bench.pytester.makeconftest('''
+def pytest_agentbench_request(body, attempt):
+    raise RuntimeError("my hook is broken")
+''')
+    result, [attempt], requests = run(bench, SOLVE)
+    assert requests == []  # nothing reached the model
+    assert attempt["outcome"] == "infra_error"
+    assert "pytest_agentbench_request hook raised RuntimeError: my hook is broken" in attempt["detail"]

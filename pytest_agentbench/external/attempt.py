@@ -10,7 +10,7 @@ import dataclasses
 import shlex
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.agent.loop import LoopResult
 from pytest_agentbench.canary import Canary, ResolvedBudget
@@ -36,8 +36,9 @@ def agent_budget(session: AgentbenchSession, model: ModelSpec, budget: ResolvedB
 
 
 def run_agent(session: AgentbenchSession, workspace: AttemptEnvironment, canary: Canary,
-              model: ModelSpec, budget: ResolvedBudget) -> LoopResult:
-    """Run ``model.agent``'s registry entry on this attempt's worktree and return its record."""
+              model: ModelSpec, budget: ResolvedBudget, info: dict[str, Any]) -> LoopResult:
+    """Run ``model.agent``'s registry entry on this attempt's worktree and return its record.
+    ``info`` is the attempt as the hooks see it (``pytest_agentbench_request``'s ``attempt``)."""
     spec: AgentSpec = session.settings.agent_specs[model.agent]
     if workspace.sandbox is not None:
         # The built-in loop's persistent jail is not used: the agent gets a jail of its own.
@@ -61,9 +62,15 @@ def run_agent(session: AgentbenchSession, workspace: AttemptEnvironment, canary:
         if problem:
             return LoopResult(stop_reason="infra_error", detail=problem, infra_kind="agent_setup")
         budget = budget.model_copy(update={"seconds": max(budget.seconds - (time.monotonic() - started), 0.001)})
+    on_request = None
+    hook = session.hook
+    if hook is not None and hook.pytest_agentbench_request.get_hookimpls():
+        def on_request(body: dict[str, Any]) -> None:
+            hook.pytest_agentbench_request(body=body, attempt=info)
     run = run_external_agent(spec.command, spec.env, values, workspace.env, workspace.worktree,
                              workspace.sandbox, session.endpoint_of(model), budget,
-                             transcript=workspace.transcript, api_key=api_key, read_only=read_only)
+                             transcript=workspace.transcript, api_key=api_key, read_only=read_only,
+                             on_request=on_request)
     result = run.result
     if result.stop_reason == "final":
         result.claimed = spec.done.claimed(run.exit_code, run.output)

@@ -18,6 +18,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,17 @@ class _Handler(BaseHTTPRequestHandler):
             if problem:
                 self._send(400, _error_body(f"agentbench: {problem}; stop now", "agentbench_budget"))
                 return
+            on_request = self.server.proxy.on_request
+            if on_request is not None:  # pytest_agentbench_request, as for the built-in loop
+                try:
+                    on_request(request)
+                    raw = json.dumps(request).encode()
+                except Exception as exc:  # noqa: BLE001 - a conftest's hook: any error, the harness's
+                    record.halt("infra_error", f"the pytest_agentbench_request hook raised "
+                                f"{exc.__class__.__name__}: {exc}")
+                    record.result.infra_kind = "harness_error"
+                    self._send(500, _error_body("agentbench: the request hook failed; stop now", "agentbench_hook"))
+                    return
         self._forward(raw, request if chat else None)
 
     def _forward(self, raw: bytes | None, request: dict[str, Any] | None = None) -> None:
@@ -240,8 +252,10 @@ class RecordingProxy:
 
     def __init__(self, upstream: str, budget: ResolvedBudget, transcript: Transcript | None = None,
                  api_key: str | None = None, socket_path: Path | None = None,
-                 request_timeout: float = 600.0) -> None:
+                 request_timeout: float = 600.0,
+                 on_request: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self.on_request = on_request  # adjusts each chat body before it is forwarded
         self.api_key = api_key
         self.transcript = transcript
         self.record = ProxyRecord(budget)

@@ -21,8 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_agentbench import safe_fs
 from pytest_agentbench.agent.loop import LoopResult, Transcript
@@ -76,7 +78,8 @@ def run_external_agent(command_template: list[str], env_template: dict[str, str]
                        base_env: dict[str, str], worktree: Path, sandbox: Sandbox | None,
                        upstream: str, budget: ResolvedBudget, transcript: Transcript | None = None,
                        api_key: str | None = None, output_cap: int = DEFAULT_OUTPUT_CAP,
-                       read_only: list[Path] | None = None) -> AgentRun:
+                       read_only: list[Path] | None = None,
+                       on_request: Callable[[dict[str, Any]], None] | None = None) -> AgentRun:
     """Run the agent's command in ``worktree`` until it exits, the proxy stops it or
     ``budget.seconds`` pass. The templates' placeholders are filled from ``values`` plus
     ``{base_url}`` (where the agent finds the proxy) and ``{workdir}``; its environment is
@@ -86,7 +89,8 @@ def run_external_agent(command_template: list[str], env_template: dict[str, str]
     started = time.monotonic()
     try:
         proxy = RecordingProxy(upstream, budget, transcript, api_key,
-                               socket_path=socket_dir / "proxy.sock" if socket_dir else None)
+                               socket_path=socket_dir / "proxy.sock" if socket_dir else None,
+                               on_request=on_request)
         with proxy:
             base_url = f"http://127.0.0.1:{JAIL_PORT}/v1" if jailed else proxy.url
             filled = {**values, "base_url": base_url, "workdir": str(worktree)}
