@@ -215,6 +215,21 @@ def test_language_drift_into_thai_and_a_read_only_phase_that_writes(bench, tier)
                                  "  hypothesize  1/1  1/1*1/1*"])
 
 
+def test_a_budget_factor_reaches_each_phases_own_budget(bench):
+    # explore needs 2 turns and allows itself 1: the canary as written runs out, a sweep cell with
+    # turns=x2 (what OFAT and the ceilings analysis run) doubles the phase's own budget and passes.
+    toml = pipeline_toml().replace("[phases.budget]\nturns = 5", "[phases.budget]\nturns = 1")
+    assert "turns = 1" in toml
+    make_pipeline(bench, toml=toml)
+    with ScriptedServer(by_phase(GOOD)) as server:
+        bench.run(server, "--agentbench-sweep", "turns=x1,x2,6")
+    attempts = {a["variant"]: a for a in bench.report()["attempts"]}
+    assert attempts["turns=x1"]["outcome"] == "budget_turns"
+    assert attempts["turns=x1"]["phases"][0]["outcome"] == "budget_turns"
+    assert attempts["turns=x2"]["outcome"] == "passed"
+    assert attempts["turns=6"]["outcome"] == "passed"  # a number replaces the phase's own budget
+
+
 CALC = "def add(a, b):\n    return a + b\n"
 CALC_CHECK = "python -c \"import calc, sys; sys.exit(0 if calc.add(1, 2) == 3 else 1)\""
 

@@ -12,6 +12,7 @@ outcome of that name unless the checks pass anyway.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench import safe_fs
@@ -22,6 +23,8 @@ from pytest_agentbench.pipeline import checks
 from pytest_agentbench.pipeline.output import ParsedOutput, parse_output, reprompt
 from pytest_agentbench.pipeline.records import IterationRecord, PhaseRecord, Regression
 from pytest_agentbench.pipeline.spec import PLACEHOLDER, Phase, lookup, split_ref
+from pytest_agentbench.tuning.budget import apply_budget
+from pytest_agentbench.tuning.factors import budget_factors
 
 if TYPE_CHECKING:
     from pytest_agentbench.models import ModelSpec
@@ -35,13 +38,26 @@ NO_OUTPUT = "(no valid output: phase {name} failed)"
 FIRST_ITERATION = "(none: this is the first iteration)"
 
 
-def phase_budget(attempt: ResolvedBudget, phase: Phase, overrides: tuple[Any, Any, Any]) -> ResolvedBudget:
-    """Command line < ... as for an attempt: the command line wins, then the phase's own budget,
-    then the attempt's (tier default, canary ``[budget]``)."""
+def phase_budget(attempt: ResolvedBudget, phase: Phase, overrides: tuple[Any, Any, Any],
+                 factors: Mapping[str, Any] | None = None) -> ResolvedBudget:
+    """As for an attempt: the command line wins; then the model's or variant's budget factor
+    applied to the phase's own budget (``"x2"`` doubles it, a number replaces it: a sweep, OFAT
+    cell or ceiling run changes a pipeline as it changes any canary); then the phase's own
+    budget; a key the phase leaves out takes the attempt's (tier default, canary ``[budget]``,
+    already under the factor)."""
+    factors = factors or {}
+
+    def pick(key: str, override: Any) -> Any:
+        own = getattr(phase.budget, key)
+        if override:
+            return override
+        if own is None:
+            return getattr(attempt, key)
+        return apply_budget(key, own, factors.get(key))
+
     turns, tokens, seconds = overrides
-    return ResolvedBudget(turns=turns or phase.budget.turns or attempt.turns,
-                          tokens=tokens or phase.budget.tokens or attempt.tokens,
-                          seconds=seconds or phase.budget.seconds or attempt.seconds)
+    return ResolvedBudget(turns=pick("turns", turns), tokens=pick("tokens", tokens),
+                          seconds=pick("seconds", seconds))
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -153,7 +169,7 @@ class PipelineRunner:
         root = ws.worktree
         before = self._snapshot()
         gate_before = self._gate(phase) if phase.regression_gate else None
-        budget = phase_budget(self.budget, phase, self.overrides)
+        budget = phase_budget(self.budget, phase, self.overrides, budget_factors(self.model))
         loop = ws.agent_loop(self.session, canary, self.model, budget, self.info,
                              scope=phase.tool_names, system_prompt=phase.system_prompt)
         ws.transcript.write({"event": "phase", "phase": phase.name, "iteration": iteration,
