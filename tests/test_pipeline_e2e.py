@@ -230,6 +230,112 @@ def test_a_budget_factor_reaches_each_phases_own_budget(bench):
     assert attempts["turns=6"]["outcome"] == "passed"  # a number replaces the phase's own budget
 
 
+def with_review_and_reflect(toml: str) -> str:
+    """The three phases, then REVIEW (skipped after a phantom or a revert) and REFLECT."""
+    return toml.replace("[verify]", '[[phases]]\nname = "review"\nprompt = "REVIEW {{implement}}"\n\n'
+                        '[[phases]]\nname = "reflect"\nprompt = "REFLECT on {{implement}}; review: {{review}}"\n\n'
+                        "[verify]")
+
+
+REFLECTED = {"REVIEW": [say("The change looks right.")], "REFLECT": [say("Next time, write the file.")]}
+
+
+@pytest.mark.parametrize("tier", ["auto", "none"])
+def test_a_phantom_implement_skips_to_reflect(bench, tier):
+    make_pipeline(bench, toml=with_review_and_reflect(pipeline_toml(implement='skip_to = "reflect"')))
+    scripts = {**GOOD, **REFLECTED, "IMPLEMENT": [say(fenced(IMPLEMENTED))]}  # claims, changes nothing
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server, "--agentbench-sandbox", tier)
+    attempt = only_attempt(bench)
+    outcomes = [(p["name"], p["outcome"]) for p in attempt["phases"]]
+    assert outcomes == [("explore", "ok"), ("hypothesize", "ok"), ("implement", "ok"),
+                        ("review", "skipped"), ("reflect", "ok")]
+    implement, review, _ = attempt["phases"][2:]
+    assert implement["phantom"] is True and implement["skipped_to"] == "reflect"
+    assert review["detail"] == "skipped: phase implement changed nothing (phantom)"
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "implement")
+    assert row["skipped_to"] == 1 and row["phantom"] == 1
+    prompts = [r["messages"][1]["content"] for r in agent_requests(server)]
+    assert not any(p.startswith("REVIEW") for p in prompts)  # no budget spent scoring nothing
+    reflect = next(p for p in prompts if p.startswith("REFLECT"))
+    assert reflect.endswith("review: (skipped: phase implement changed nothing (phantom))")
+    assert attempt["outcome"] == "phantom"
+
+
+@pytest.mark.parametrize("tier", ["auto", "none"])
+def test_a_reverted_regression_skips_to_reflect(bench, tier):
+    gate = f'regression_gate = true\ngate_checks = [{json.dumps(PYTEST_GATE)}]\nskip_to = "reflect"'
+    make_pipeline(bench, toml=with_review_and_reflect(pipeline_toml(implement=gate)),
+                  repo={"README.md": "# demo\n", "calc.py": CALC, "tests/test_calc.py": CALC_TESTS})
+    broken = call("write_file", path="calc.py", content="def add(a, b):\n    return a - b\n")
+    scripts = {**GOOD, **REFLECTED, "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE),
+                                                  broken, say(fenced(IMPLEMENTED))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server, "--agentbench-sandbox", tier)
+    attempt = only_attempt(bench)
+    implement, review, reflect = attempt["phases"][2:]
+    assert implement["regression"]["reverted"] is True and implement["skipped_to"] == "reflect"
+    assert review["outcome"] == "skipped" and "its change was reverted" in review["detail"]
+    assert reflect["outcome"] == "ok" and attempt["files_changed"] == []
+
+
+def test_without_skip_to_every_phase_runs_after_a_phantom(bench):
+    make_pipeline(bench, toml=with_review_and_reflect(pipeline_toml()))
+    scripts = {**GOOD, **REFLECTED, "IMPLEMENT": [say(fenced(IMPLEMENTED))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server)
+    assert [p["outcome"] for p in only_attempt(bench)["phases"]] == ["ok"] * 5
+
+
+def test_invalid_paths_are_sent_back_and_the_corrected_output_is_kept(bench):
+    toml = pipeline_toml().replace("max_json_retries = 1",
+                                   'max_json_retries = 1\nreprompt_on = ["invalid_paths", "hallucinated"]')
+    assert "reprompt_on" in toml
+    make_pipeline(bench, toml=toml)
+    polluted = {**EXPLORE_OK, "files_examined": ["README.md", "**/*.py", "list_files"]}
+    scripts = {**GOOD, "EXPLORE": [call("read_file", path="README.md"), say(fenced(polluted)),
+                                   say(fenced(EXPLORE_OK))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    explore = only_attempt(bench)["phases"][0]
+    assert explore["json_ok"] is True and explore["json_retries"] == 0
+    assert explore["check_retries"] == 1 and explore["output"] == EXPLORE_OK
+    assert explore["invalid_paths"] == [] and explore["hallucinated"] == []
+    [problem] = explore["check_problems"]
+    assert problem.startswith("these entries are not files of the repository: ['**/*.py', 'list_files']")
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "explore")
+    assert row["check_reprompted"] == 1 and row["invalid_paths"] == 0
+    told = [r for r in agent_requests(server) if "EXPLORE" in r["messages"][1]["content"]][-1]
+    assert "Your JSON output has problems" in told["messages"][-1]["content"]
+
+
+def test_an_output_that_stays_wrong_is_recorded_after_its_last_reprompt(bench):
+    toml = pipeline_toml().replace("max_json_retries = 1", 'max_json_retries = 1\nreprompt_on = ["invalid_paths"]')
+    make_pipeline(bench, toml=toml)
+    polluted = {**EXPLORE_OK, "files_examined": ["README.md", "src/**"]}
+    scripts = {**GOOD, "EXPLORE": [call("read_file", path="README.md"), say(fenced(polluted)), say(fenced(polluted))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server)
+    explore = only_attempt(bench)["phases"][0]
+    assert explore["check_retries"] == 1 and explore["invalid_paths"] == ["src/**"]
+    assert explore["outcome"] == "ok"  # a checked problem is recorded, not a failed phase
+
+
+def test_drift_is_sent_back_in_the_expected_language(bench):
+    toml = pipeline_toml().replace('prompt = "HYPOTHESIZE', 'reprompt_on = ["language_drift"]\nprompt = "HYPOTHESIZE')
+    assert "language_drift" in toml
+    make_pipeline(bench, toml=toml)
+    thai = {"axis": "ux_cli", "hypothesis": "ควรเพิ่มไฟล์ hello.py ที่มีฟังก์ชัน hello เพื่อให้ระบบทำงานได้ดีขึ้น"}
+    scripts = {**GOOD, "HYPOTHESIZE": [say(json.dumps(thai, ensure_ascii=False)), say(json.dumps(HYPOTHESIS))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server)
+    hypothesize = only_attempt(bench)["phases"][1]
+    assert hypothesize["check_retries"] == 1 and hypothesize["output"] == HYPOTHESIS
+    assert hypothesize["language_drift"] is False
+    assert "not in the expected language ('en', found 'th')" in hypothesize["check_problems"][0]
+
+
 CALC = "def add(a, b):\n    return a + b\n"
 CALC_CHECK = "python -c \"import calc, sys; sys.exit(0 if calc.add(1, 2) == 3 else 1)\""
 
@@ -393,3 +499,21 @@ def pytest_agentbench_tools(canary, model):
     offered = [sorted(t["function"]["name"] for t in r["tools"]) for r in firsts]
     assert offered[0] == ["glob", "grep", "list_dir", "read_file", "run_tests", "shell"]
     assert "write_file" in offered[2] and "run_tests" in offered[2]
+
+
+def test_a_repeated_axis_is_sent_back_when_asked(bench):
+    toml = ITERATING.replace('name = "hypothesize"\n', 'name = "hypothesize"\nreprompt_on = ["repeated"]\n')
+    bench.canary("pipe", toml=toml)
+    scripts = {"HYPOTHESIZE": [say(json.dumps({"axis": "ux_cli"})), say(json.dumps({"axis": "observability"}))],
+               "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE), say("Done.")],
+               "REFLECT": [say(json.dumps({"seeds": ["more"], "score": 6}))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server)
+    attempt = only_attempt(bench)
+    first, second = attempt["phases"][0], attempt["phases"][3]
+    assert first["check_retries"] == 0 and first["output"] == {"axis": "ux_cli"}
+    assert second["check_retries"] == 1 and second["output"] == {"axis": "observability"}
+    assert second["repeated"] is None
+    assert "axis 'ux_cli' was used in a recent iteration (['ux_cli'])" in second["check_problems"][0]
+    assert [i["distinct"] for i in attempt["iterations"]] == ["ux_cli", "observability"]
+    assert not any(i["repeated"] for i in attempt["iterations"])

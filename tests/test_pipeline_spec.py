@@ -98,6 +98,18 @@ def test_default_tools_of_a_read_only_phase_do_not_write(tmp_path):
      "canary.toml:2: field 'tools': a pipeline's tools are per phase"),
     ('tier = "lite"\n[[phases]]\nname = "a"\nprompt = "{{prompt}}"\n',
      "field 'phases[a].prompt': {{prompt}} but the canary has no top-level prompt"),
+    (GOOD.replace("regression_gate = true", 'regression_gate = true\nskip_to = "explore"'),
+     "canary.toml:19: field 'phases[implement].skip_to': 'explore' names an earlier phase or itself"),
+    (GOOD.replace("regression_gate = true", 'regression_gate = true\nskip_to = "reflect"'),
+     "canary.toml:19: field 'phases[implement].skip_to': 'reflect' names no phase of that name"),
+    (GOOD.replace("max_json_retries = 2", 'max_json_retries = 2\nskip_to = "implement"'),
+     "canary.toml:9: field 'phases[explore].skip_to': needs writes = true"),
+    (GOOD.replace("regression_gate = true", 'regression_gate = true\nreprompt_on = ["invalid_paths"]'),
+     "canary.toml:19: field 'phases[implement].reprompt_on': needs an output_schema"),
+    (GOOD.replace("max_json_retries = 2", 'max_json_retries = 2\nreprompt_on = ["repeated"]'),
+     "field 'phases[explore].reprompt_on': 'repeated' needs iteration.distinct naming a field of this phase"),
+    (GOOD.replace("max_json_retries = 2", 'max_json_retries = 2\nreprompt_on = ["typos"]'),
+     "field 'phases[explore].reprompt_on.0': Input should be"),
 ])
 def test_a_malformed_pipeline_names_file_line_and_field(tmp_path, body, expected):
     with pytest.raises(CanaryError) as info:

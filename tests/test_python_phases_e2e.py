@@ -170,6 +170,10 @@ def test_a_server_fault_in_a_phase_is_infra_error_not_a_model_failure(bench):
     ('agent.phase("explore", "EXPLORE", output_schema="schemas/missing.json")',
      "field 'output_schema': schema file 'schemas/missing.json' not found"),
     ('agent.phase("explore", "EXPLORE", colour="blue")', "field 'colour': "),
+    ('agent.phase("explore", "EXPLORE", writes=True, skip_to="review")',
+     "field 'skip_to': a test body decides itself which phase comes next"),
+    ('agent.phase("explore", "EXPLORE", output_schema={"type": "object"}, reprompt_on=["hallucinated"])',
+     "field 'reprompt_on': 'hallucinated' needs claims"),
 ])
 def test_a_wrong_phase_is_a_usage_error_naming_the_field(bench, call_text, message):
     body = MODULE.replace('explore = agent.phase("explore", "EXPLORE the repository. Answer with JSON.",',
@@ -191,3 +195,17 @@ def test_phases_under_xdist(bench):
     result.assert_outcomes(passed=2)
     attempts = bench.report()["attempts"]
     assert len(attempts) == 2 and all(len(a["phases"]) == 3 for a in attempts)
+
+
+def test_reprompt_on_sends_a_polluted_output_back(bench):
+    body = MODULE.replace('claims={"files_examined": "files"},',
+                          'claims={"files_examined": "files"}, reprompt_on=["invalid_paths"],')
+    write_module(bench, body)
+    polluted = {**EXPLORE_OK, "files_examined": ["README.md", "**/*.md"]}
+    scripts = {**GOOD, "EXPLORE": [call("read_file", path="README.md"), say(fenced(polluted)),
+                                   say(fenced(EXPLORE_OK))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    explore = only_attempt(bench)["phases"][0]
+    assert explore["check_retries"] == 1 and explore["invalid_paths"] == [] and explore["output"] == EXPLORE_OK

@@ -81,6 +81,13 @@ def build_phase(where: str, name: str, prompt: str, fields: dict[str, Any], earl
         usage("regression_gate", "needs gate_checks=[...] (the commands that must keep passing)")
     if phase.on_failure != "stop":
         usage("on_failure", "a test body decides itself whether to go on after a phase")
+    if phase.skip_to is not None:
+        usage("skip_to", "a test body decides itself which phase comes next")
+    if "repeated" in phase.reprompt_on:
+        usage("reprompt_on", "'repeated' is for a canary.toml pipeline's iteration.distinct")
+    for kind in phase.reprompt_on:
+        if kind in ("invalid_paths", "hallucinated") and not phase.claims:
+            usage("reprompt_on", f"{kind!r} needs claims (it checks the claimed files and commands)")
     return phase
 
 

@@ -46,6 +46,10 @@ class PhaseRecord(BaseModel):
     claims_checked: bool = False  # the phase declares claims and produced output to check
     language_evidence: str = ""
     repeated: Any = None  # the iteration.distinct value, when it repeats a recent one
+    # reprompt_on: re-prompts sent for valid outputs its checks rejected, and what they found
+    check_retries: int = 0
+    check_problems: list[str] = Field(default_factory=list)
+    skipped_to: str | None = None  # skip_to taken after this phase (a phantom, a reverted regression)
 
 
 class IterationRecord(BaseModel):

@@ -54,6 +54,9 @@ def phase_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "gated": len(gated), "reverted": sum(1 for p in gated if (p["regression"] or {}).get("reverted")),
             "violations": sum(1 for p in ran if p.get("violation")),
             "repeated": sum(1 for p in ran if p.get("repeated") is not None),
+            # reprompt_on: outputs sent back at least once; skip_to taken after this phase
+            "check_reprompted": sum(1 for p in ran if p.get("check_retries")),
+            "skipped_to": sum(1 for p in ran if p.get("skipped_to")),
         }
         row["phantom_rate"] = _rate(row["phantom"], len(writing))
         row["hallucination_rate"] = _rate(row["hallucinated"], len(with_output))

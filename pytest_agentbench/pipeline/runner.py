@@ -102,19 +102,34 @@ class PipelineRunner:
                 values["recent"] = as_json_text(history[-spec.window:])
             tokens_before = sum(r.tokens for r in self.records)
             distinct_value, repeated = None, False
+            skip: tuple[str, str] | None = None  # (the phase to skip to, why): seed 000's skip_to
             for phase in canary.phases:
-                if stop is not None:
+                if skip is not None and phase.name == skip[0]:
+                    skip = None
+                if stop is not None or skip is not None:
+                    detail = f"skipped: {skip[1]}" if stop is None and skip is not None else ""
                     self.records.append(PhaseRecord(name=phase.name, outcome=SKIPPED, writes=phase.writes,
-                                                    iteration=iteration if iterating else None))
+                                                    detail=detail, iteration=iteration if iterating else None))
+                    values[phase.name] = f"({detail or 'skipped'})"
                     continue
-                record, text, value = self._phase(phase, iteration if iterating else None, values)
+                distinct_path = (split_ref(spec.distinct)[1] if spec is not None and spec.distinct
+                                 and split_ref(spec.distinct)[0] == phase.name else None)
+                recent = history[-spec.window:] if spec is not None else []
+                record, text, value = self._phase(phase, iteration if iterating else None, values,
+                                                  (distinct_path, recent) if distinct_path else None)
                 self.records.append(record)
                 values[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
                 outputs[phase.name] = value
-                if spec is not None and spec.distinct and split_ref(spec.distinct)[0] == phase.name:
-                    distinct_value = _first(value, split_ref(spec.distinct)[1])
-                    if distinct_value is not None and distinct_value in history[-spec.window:]:
+                if distinct_path is not None:
+                    distinct_value = _first(value, distinct_path)
+                    if distinct_value is not None and distinct_value in recent:
                         record.repeated, repeated = distinct_value, True
+                why = _skip_reason(phase, record)
+                if why:
+                    skip = (str(phase.skip_to), why)
+                    record.skipped_to = phase.skip_to
+                    self.workspace.transcript.write({"event": "skip", "phase": phase.name,
+                                                     "to": phase.skip_to, "why": why})
                 if record.outcome != OK or self.workspace.tampered:
                     # a tampered git state: runner.py records the attempt as tampered
                     fatal = record.outcome == Outcome.INFRA_ERROR.value or bool(self.workspace.tampered)
@@ -163,8 +178,10 @@ class PipelineRunner:
 
     # -- one phase ----------------------------------------------------------------------------------
 
-    def _phase(self, phase: Phase, iteration: int | None,
-               values: dict[str, str]) -> tuple[PhaseRecord, str, Any]:
+    def _phase(self, phase: Phase, iteration: int | None, values: dict[str, str],
+               distinct: tuple[list[str], list[Any]] | None = None) -> tuple[PhaseRecord, str, Any]:
+        """``distinct``: this phase holds ``iteration.distinct``; its path in the output and the
+        recent values it may not repeat."""
         ws, canary = self.workspace, self.canary
         root = ws.worktree
         before = self._snapshot()
@@ -177,22 +194,32 @@ class PipelineRunner:
         run = loop.run(fill(phase.prompt, values))
         schema = phase.resolved_schema
         errors: list[str] = []
-        reprompts = 0
+        reprompts = check_reprompts = 0
+        problems: list[str] = []  # what the reprompt_on checks found in rejected outputs
         parsed: ParsedOutput | None = None
         while run.stop_reason == "final" and schema is not None:
             parsed = parse_output(run.final_message, schema)
-            if not parsed.error:
-                break
-            errors.append(parsed.error)
-            if reprompts >= phase.max_json_retries:
-                break
-            reprompts += 1
-            # The re-prompt runs on what is left of the phase's budget (at least one turn).
+            if parsed.error:
+                errors.append(parsed.error)
+                if reprompts >= phase.max_json_retries:
+                    break
+                reprompts += 1
+                message = reprompt(parsed.error, schema)
+                event = {"event": "json_reprompt", "phase": phase.name, "error": parsed.error}
+            else:
+                found = self._output_problems(phase, parsed.value, loop, distinct)
+                if not found or check_reprompts >= phase.max_check_retries:
+                    break
+                problems += found
+                check_reprompts += 1
+                message = check_reprompt(found)
+                event = {"event": "check_reprompt", "phase": phase.name, "problems": found}
+            # A re-prompt runs on what is left of the phase's budget (at least one turn).
             loop.budget = ResolvedBudget(turns=max(1, budget.turns - run.turns),
                                          tokens=max(1, budget.tokens - run.total_tokens),
                                          seconds=budget.seconds)
-            ws.transcript.write({"event": "json_reprompt", "phase": phase.name, "error": parsed.error})
-            run = loop.resume(reprompt(parsed.error, schema))
+            ws.transcript.write(event)
+            run = loop.resume(message)
         self.runs.append(run)
         valid = parsed is not None and not parsed.error
         if run.stop_reason != "final":
@@ -209,7 +236,8 @@ class PipelineRunner:
             json_retries=reprompts,
             schema_errors=errors, turns=run.turns, tokens=run.total_tokens, tool_calls=run.tool_calls,
             writes=phase.writes, iteration=iteration,
-            output=parsed.value if valid and parsed is not None else None)
+            output=parsed.value if valid and parsed is not None else None,
+            check_retries=check_reprompts, check_problems=problems)
         text = parsed.raw if valid and parsed is not None else (run.final_message or "")
         if outcome == Outcome.INFRA_ERROR.value or ws.check_integrity():
             return record, text or "", record.output
@@ -230,6 +258,37 @@ class PipelineRunner:
             record.regression = self._regression(phase, gate_before, before, record.files_changed)
         ws.transcript.write({"event": "phase_result", **record.model_dump(mode="json")})
         return record, text, record.output
+
+    def _output_problems(self, phase: Phase, output: Any, loop: Any,
+                         distinct: tuple[list[str], list[Any]] | None) -> list[str]:
+        """What the phase's ``reprompt_on`` checks find wrong with a valid output, as the model
+        will be told it; empty when nothing is (or nothing is asked)."""
+        kinds = set(phase.reprompt_on)
+        found: list[str] = []
+        if kinds & {"invalid_paths", "hallucinated"} and phase.claims:
+            verdict = checks.check_claims(output, phase.claims, checks.activity(loop.messages),
+                                          self.workspace.worktree)
+            if "invalid_paths" in kinds and verdict.invalid_paths:
+                found.append(f"these entries are not files of the repository: {verdict.invalid_paths} "
+                             "(no globs, tool names, directories or paths outside it)")
+            if "hallucinated" in kinds and verdict.hallucinated:
+                found.append(f"these entries were never read or run in this phase: {verdict.hallucinated} "
+                             "(list only what you actually did, or do it first)")
+        if "language_drift" in kinds:
+            from pytest_agentbench.pipeline.language import free_text, judge
+
+            skip = frozenset(key.split(".")[-1] for key in phase.claims)
+            texts = free_text(output, skip)
+            verdict_language = judge(texts, self.canary.language) if texts else None
+            if verdict_language is not None and verdict_language.drift:
+                found.append(f"the text is not in the expected language ({self.canary.language!r}, "
+                             f"found {verdict_language.language!r}): write every text field in it")
+        if "repeated" in kinds and distinct is not None:
+            value = _first(output, distinct[0])
+            if value is not None and value in distinct[1]:
+                found.append(f"{'.'.join(distinct[0])} {value!r} was used in a recent iteration "
+                             f"({distinct[1]}): choose a different one")
+        return found
 
     def _language(self, record: PhaseRecord, phase: Phase, final_message: str | None) -> None:
         from pytest_agentbench.pipeline.language import free_text, judge
@@ -326,6 +385,23 @@ class PipelineRunner:
             digest.update((run.conversation_digest or "-").encode())
         merged.conversation_digest = digest.hexdigest()[:16] if any(r.conversation_digest for r in runs) else None
         return merged
+
+
+def check_reprompt(problems: list[str]) -> str:
+    """A valid output that the phase's checks reject: what is wrong, and the JSON again."""
+    return ("Your JSON output has problems:\n" + "\n".join(f"- {p}" for p in problems)
+            + "\nFix them and output the whole JSON object again, in one ```json fenced block.")
+
+
+def _skip_reason(phase: Phase, record: PhaseRecord) -> str:
+    """Why the pipeline jumps to ``phase.skip_to`` after this phase ('' when it does not)."""
+    if phase.skip_to is None:
+        return ""
+    if record.phantom:
+        return f"phase {phase.name} changed nothing (phantom)"
+    if record.regression is not None and record.regression.reverted:
+        return (f"phase {phase.name} broke {record.regression.broken} and its change was reverted")
+    return ""
 
 
 def _add_stats(total: LoopResult, run: LoopResult) -> None:

@@ -26,6 +26,7 @@ RESERVED = ("previous", "recent", "prompt")
 WRITE_TOOLS = ("write_file", "edit_file", "apply_patch")
 READ_ONLY_TOOLS = ["read_file", "list_dir", "glob", "grep", "shell"]  # a read-only phase's default
 ClaimKind = Literal["files", "commands"]
+CheckKind = Literal["invalid_paths", "hallucinated", "language_drift", "repeated"]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
@@ -57,6 +58,14 @@ class Phase(BaseModel):
     regression_gate: bool = False
     gate_checks: list[str] | None = None  # default: the canary's verify.run
     on_failure: Literal["stop", "continue"] = "stop"
+    # Seed 000: "if no files changed, mark the iteration phantom and skip to REFLECT"; "if tests
+    # fail that passed before, revert and skip to REFLECT". A later phase of the same iteration.
+    skip_to: str | None = None
+    # Seed 000: "validate explore output ... reject and re-prompt", "validate output language and
+    # re-prompt on drift", "enforce axis diversity structurally": which checks of a valid output
+    # send it back with what was wrong, up to max_check_retries times.
+    reprompt_on: list[CheckKind] = Field(default_factory=list)
+    max_check_retries: int = Field(default=1, ge=0, le=5)
     _schema: dict[str, Any] | None = PrivateAttr(default=None)
 
     @field_validator("name")
@@ -106,6 +115,21 @@ class Phase(BaseModel):
     def _claims_need_schema(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         if value and info.data.get("output_schema") is None:
             raise ValueError("claims need an output_schema (they are fields of the JSON output)")
+        return value
+
+    @field_validator("skip_to")
+    @classmethod
+    def _skip_from_a_writing_phase(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not info.data.get("writes"):
+            raise ValueError("needs writes = true (a phase is skipped after a phantom or a "
+                             "reverted regression, which only a writing phase can have)")
+        return value
+
+    @field_validator("reprompt_on")
+    @classmethod
+    def _reprompt_needs_schema(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if value and info.data.get("output_schema") is None:
+            raise ValueError("needs an output_schema (the checks read the phase's JSON output)")
         return value
 
     @property
@@ -308,6 +332,17 @@ def pipeline_problems(canary: Canary, text: str, prompt_given: bool) -> list[str
         if phase.regression_gate and not (phase.gate_checks or canary.verify.run):
             problem("regression_gate needs checks: gate_checks or the canary's verify.run",
                     index, "regression_gate")
+        if phase.skip_to is not None and phase.skip_to not in names[index + 1:]:
+            why = "an earlier phase or itself" if phase.skip_to in names else "no phase of that name"
+            problem(f"{phase.skip_to!r} names {why}: skip_to jumps forward to a later phase", index, "skip_to")
+        for kind in phase.reprompt_on:
+            if kind in ("invalid_paths", "hallucinated") and not phase.claims:
+                problem(f"{kind!r} needs claims (it checks the claimed files and commands)",
+                        index, "reprompt_on")
+            distinct = canary.iteration.distinct if canary.iteration else None
+            if kind == "repeated" and not (distinct and split_ref(distinct)[0] == phase.name):
+                problem("'repeated' needs iteration.distinct naming a field of this phase",
+                        index, "reprompt_on")
     spec = canary.iteration
     if spec is not None:
         for key in ("carry", "distinct", "score"):
