@@ -211,22 +211,23 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         session.hook.pytest_agentbench_attempt_started(attempt=info)
     external = model.agent != "builtin"
     if external:  # issue 18: a registry agent through the recording proxy, same tree and checks
-        from pytest_agentbench.external.attempt import agent_budget, run_agent
+        from pytest_agentbench.external.attempt import AgentTries, agent_budget
 
         if canary.phases:
             raise ValueError(f"agent {model.agent!r}: pipeline canaries run only the builtin agent")
         budget = agent_budget(session, model, budget)  # recorded as the agent had it
-        run = run_agent(session, workspace, canary, model, budget, info)
-    else:
-        if canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt
-            from pytest_agentbench.pipeline.runner import PipelineRunner
+        # Its program keeps no conversation across runs: a further try runs it again in the same
+        # worktree on the task plus the feedback (AgentTries.resume), so one try loop serves both.
+        loop = AgentTries(session, workspace, canary, model, budget, info)
+    elif canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt
+        from pytest_agentbench.pipeline.runner import PipelineRunner
 
-            loop = PipelineRunner(session, workspace, canary, model, budget, info)
-        else:
-            loop = workspace.agent_loop(session, canary, model, budget, info)
-        run = loop.run(canary.prompt)
-    # An external agent's conversation cannot be resumed with feedback: one try.
-    retries = 0 if canary.phases or external else _retries_for(canary, settings.retries_with_feedback)
+        loop = PipelineRunner(session, workspace, canary, model, budget, info)
+    else:
+        loop = workspace.agent_loop(session, canary, model, budget, info)
+    run = loop.run(canary.prompt)
+    # A pipeline's phases are separate conversations: it has no second try.
+    retries = 0 if canary.phases else _retries_for(canary, settings.retries_with_feedback)
     tries: list[TryRecord] = []
     setup = workspace.check_setup(session)
     for try_number in itertools.count(1):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pytest_agentbench.sandbox import bubblewrap_problem
-from pytest_agentbench.testing import ScriptedServer, call, say
-from tests.conftest import HELLO_SOURCE, agent_requests
+from pytest_agentbench.testing import ScriptedServer, call, http_error, say
+from tests.conftest import HELLO_CHECK, HELLO_SOURCE, agent_requests
 
 AGENT = Path(__file__).parent / "agents" / "tiny_agent.py"
 NO_BWRAP = bool(bubblewrap_problem())
@@ -217,3 +217,138 @@ def pytest_agentbench_request(body, attempt):
     assert requests == []  # nothing reached the model
     assert attempt["outcome"] == "infra_error"
     assert "pytest_agentbench_request hook raised RuntimeError: my hook is broken" in attempt["detail"]
+
+
+# -- retries_with_feedback for registry agents: the program runs again with the task + feedback --
+
+FEEDBACK = "Your changes do not pass the checks yet"
+PROMPT = "Create hello.py with a function hello() that returns 'hi'."  # conftest.canary_toml's
+WRONG = call("write_file", path="hello.py", content="def hello():\n    return 'bye'\n")
+FIRST_TRY = [WRONG, say("Done.")]
+
+
+def first_user_message(body) -> str:
+    return next((m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user"), "")
+
+
+def by_try(first: list, second: list):
+    """A script answering a try from its own list: the agent program starts a new conversation
+    each try, so the turn is counted within the try, and the second try's prompt carries the
+    feedback."""
+    def script(body):
+        replies = second if FEEDBACK in first_user_message(body) else first
+        turn = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
+        return replies[turn] if turn < len(replies) else say("Done.")
+    return script
+
+
+def split_tries(requests):
+    return ([r for r in requests if FEEDBACK not in first_user_message(r)],
+            [r for r in requests if FEEDBACK in first_user_message(r)])
+
+
+@tiers
+def test_a_registry_agent_gets_a_second_try_with_the_feedback(bench, tier):
+    result, [attempt], requests = run(bench, by_try(FIRST_TRY, SOLVE),
+                                      "--agentbench-retries-with-feedback", "1", tier=tier)
+    result.assert_outcomes(passed=1)
+    assert attempt["outcome"] == "passed", attempt["detail"]
+    assert [t["outcome"] for t in attempt["tries"]] == ["failed", "passed"]
+    # Counters are cumulative over the tries, as for the built-in loop.
+    assert [t["turns"] for t in attempt["tries"]] == [2, 4]
+    first, second = split_tries(requests)  # each request is one turn of its try
+    assert attempt["turns"] == len(first) + len(second) == 2 + 2
+    assert attempt["tool_calls"] == 2 and attempt["tool_stats"]["write_file"]["calls"] == 2
+    assert attempt["tries"][1]["tokens"] == attempt["prompt_tokens"] + attempt["completion_tokens"]
+    assert attempt["tries"][1]["tokens"] > attempt["tries"][0]["tokens"]
+    assert attempt["claimed_done"] is True  # the last try's exit
+    # The second run is a new conversation: the task again, then the failing check.
+    [message] = second[0]["messages"]
+    assert message["role"] == "user"
+    assert message["content"].startswith(PROMPT + "\n\n" + FEEDBACK)
+    assert f"$ {HELLO_CHECK}" in message["content"] and "[exit code 1]" in message["content"]
+    assert FEEDBACK not in json.dumps(first)
+    summary = bench.report()["summary"][0]
+    assert summary["pass_rate_by_try"] == [0.0, 1.0]
+    result.stdout.fnmatch_lines(["*passed within 1 try 0.00, 2 tries 1.00*"])
+    events = [json.loads(line) for line in Path(attempt["transcript"]).read_text().splitlines()]
+    assert [e["event"] for e in events].count("external_agent") == 2
+    assert [e["try"] for e in events if e["event"] == "try"] == [1]
+
+
+def test_a_registry_agent_wrong_in_both_tries_fails(bench):
+    result, [attempt], requests = run(bench, by_try(FIRST_TRY, FIRST_TRY),
+                                      "--agentbench-retries-with-feedback", "1")
+    result.assert_outcomes(failed=1)
+    assert attempt["outcome"] == "failed"
+    assert [t["outcome"] for t in attempt["tries"]] == ["failed", "failed"]
+    assert [t["turns"] for t in attempt["tries"]] == [2, 4] and attempt["turns"] == 4
+    assert [len(t) for t in split_tries(requests)] == [2, 2]
+    assert bench.report()["summary"][0]["pass_rate_by_try"] == [0.0, 0.0]
+
+
+def test_a_model_server_fault_in_the_second_try_is_infra_error(bench):
+    result, [attempt], requests = run(bench, by_try(FIRST_TRY, [http_error(500)]),
+                                      "--agentbench-retries-with-feedback", "1")
+    result.assert_outcomes(errors=1)
+    assert attempt["outcome"] == "infra_error", attempt["detail"]
+    assert "the model server answered every request of the agent with an error" in attempt["detail"]
+    assert [t["outcome"] for t in attempt["tries"]] == ["failed", "infra_error"]
+    assert attempt["turns"] == 2  # the first try's turns are kept; the failed request is no turn
+    assert [len(t) for t in split_tries(requests)] == [2, 1]
+
+
+def test_without_retries_a_registry_agent_runs_once(bench):
+    result, [attempt], requests = run(bench, by_try(FIRST_TRY, SOLVE))
+    result.assert_outcomes(failed=1)
+    assert (attempt["outcome"], attempt["tries"], attempt["turns"]) == ("failed", [], 2)
+    assert len(requests) == 2 and not any(FEEDBACK in json.dumps(r) for r in requests)
+    assert bench.report()["summary"][0]["pass_rate_by_try"] is None
+
+
+def test_setup_runs_once_and_the_prompt_file_holds_each_tries_prompt(bench):
+    # The none tier: the agent may write the log outside its worktree (README "Sandbox").
+    log, setups = bench.pytester.path / "prompts.log", bench.pytester.path / "setups.log"
+    registry = REGISTRY + textwrap.dedent(f"""\
+        [agents.from-file]
+        command = ["sh", "-c", 'cat "$1" >> {log}; echo ---- >> {log}; exec "$2" "$3" "$(cat "$1")"',
+                   "sh", "{{prompt_file}}", {json.dumps(sys.executable)}, {json.dumps(str(AGENT))}]
+        setup = ["sh", "-c", "echo setup >> {setups}"]
+        env = {{ OPENAI_BASE_URL = "{{base_url}}" }}
+        """)
+    _, [attempt], _ = run(bench, by_try(FIRST_TRY, SOLVE), "--agentbench-retries-with-feedback", "1",
+                          registry=registry, agents="from-file")
+    assert [t["outcome"] for t in attempt["tries"]] == ["failed", "passed"]
+    assert setups.read_text() == "setup\n"
+    first, second, _ = log.read_text().split("----\n")
+    assert first == PROMPT
+    assert second.startswith(PROMPT + "\n\n" + FEEDBACK) and f"$ {HELLO_CHECK}" in second
+
+
+def test_add_try_adds_every_counter_and_keeps_the_last_tries_end():
+    from collections import Counter
+
+    from pytest_agentbench.agent.loop import LoopResult
+    from pytest_agentbench.external.attempt import add_try
+
+    def one(stop: str, turns: int, message: str) -> LoopResult:
+        result = LoopResult(stop_reason=stop, detail=f"{stop} after {turns}", turns=turns, tool_calls=turns,
+                            malformed_tool_calls=1, prompt_tokens=10 * turns, completion_tokens=turns,
+                            model_seconds=0.5, tool_seconds=0.25, wall_seconds=1.0,
+                            finish_reasons=Counter(stop=1, tool_calls=turns - 1),
+                            final_message=message, claimed=stop == "final", last_reply=message,
+                            conversation_digest=message)
+        result.stats.call("write_file", error=False)
+        result.stats.turn(1, 3)
+        return result
+
+    first, second = one("final", 2, "first"), one("budget_turns", 3, "second")
+    total = add_try(first, second)
+    assert (total.stop_reason, total.detail, total.final_message, total.claimed, total.last_reply) == (
+        "budget_turns", "budget_turns after 3", "second", False, "second")
+    assert (total.turns, total.tool_calls, total.malformed_tool_calls, total.total_tokens) == (5, 5, 2, 55)
+    assert (total.model_seconds, total.tool_seconds, total.wall_seconds) == (1.0, 0.5, 2.0)
+    assert total.finish_reasons == Counter(stop=2, tool_calls=3)
+    assert total.stats.calls == Counter(write_file=2) and total.stats.turns_with_tool_calls == 2
+    assert total.conversation_digest not in (None, "first", "second")
+    assert (first.turns, second.turns, first.stats.calls["write_file"]) == (2, 3, 1)  # inputs unchanged
