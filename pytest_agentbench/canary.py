@@ -83,6 +83,10 @@ class Verify(BaseModel):
     # (`agentbench validate --write-expect-tests`); None: at least one per pytest check.
     expect_tests: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=120, gt=0)
+    # The attempt's result is its final answer, not (only) a change to the tree: text roles such as
+    # draft, reason and review (seed 003). The checks read it at $AGENTBENCH_ANSWER; a judge check
+    # can take artifact = "answer". README "Answers as results".
+    answer: bool = False
     review: list[ReviewCheck] = Field(default_factory=list)  # run after the checks, never gate
     # Each `run` check's severity: a check may be written {run = "...", severity = 3} (default 1);
     # filled from `run` by _check_tables, for the severity-weighted pass count (routing/).
@@ -113,6 +117,13 @@ class Verify(BaseModel):
         return {**data, "run": run, "run_severity": severity}
     # Issue 20: model-judged checks, after `run` passes (judging/; README "Judge checks").
     judge: list[JudgeSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _answer_artifact_needs_an_answer(self) -> Verify:
+        if not self.answer and any(spec.artifact == "answer" for spec in self.judge):
+            raise ValueError("judge: artifact 'answer' needs answer = true (the attempt's result "
+                             "is then its final answer)")
+        return self
 
 
 class Canary(BaseModel):
@@ -272,9 +283,9 @@ def load_canary(path: Path) -> Canary:
             problems.append(f"{where}: field '{field}': {message}")
         raise CanaryError("\n".join(problems)) from None
     canary.path = path
-    if canary.verify.run == [] and not canary.verify.expect_changed:
+    if canary.verify.run == [] and not canary.verify.expect_changed and not canary.verify.judge:
         raise CanaryError(
-            f"{path}: field 'verify': needs at least one of 'run' or 'expect_changed' -"
+            f"{path}: field 'verify': needs at least one of 'run', 'expect_changed' or 'judge' -"
             " a canary that checks nothing cannot fail"
         )
     problems = pipeline_problems(canary, text, prompt_given)

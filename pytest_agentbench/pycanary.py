@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pytest_agentbench.pipeline.python_phases import AgentPhase, PythonPipeline
 
 MARKER = CANARY_MARKER  # the fixtures `agent` and `agentbench_attempt` are in fixtures.py
-MARKER_FIELDS = {"tier", "repo", "id", "tags", "budget", "tools", "language"}
+MARKER_FIELDS = {"tier", "repo", "id", "tags", "budget", "tools", "language", "answer"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,9 @@ def canary_from_marker(marker: pytest.Mark, function: Any, path: Path) -> Canary
     fields.setdefault("id", f"{path.stem}.{function.__name__}")
     # The prompt is given to agent.run(); the docstring stands in for the record.
     fields["prompt"] = (function.__doc__ or "").strip() or function.__name__
-    fields["verify"] = {"expect_changed": ["*"]}  # unused: the test body verifies
+    # The test body verifies; `answer=True`: the result is the final answer (text roles), so
+    # an attempt that answered and failed the test is failed, not phantom.
+    fields["verify"] = {"expect_changed": ["*"], "answer": fields.pop("answer", False)}
     try:
         canary = Canary.model_validate(fields)
     except ValidationError as exc:
@@ -266,7 +268,8 @@ class Agent:
             change = self.change  # the tree as the last run() or phase() left it
             python_canary_verdict(result, run, test_passed=test_passed, failure=failure,
                          files=change.files_changed if change else [],
-                         protected=change.protected if change else [])
+                         protected=change.protected if change else [],
+                         answer_canary=self.attempt.canary.verify.answer)
         if self.pipeline is not None:
             self.pipeline.runner.record(result)  # attempts[].phases
         finish(result, self.started)

@@ -139,6 +139,8 @@ class AttemptResult(BaseModel):
     # Issue 20's judge checks (verify.judge; judging/), in order, when the checks passed: each
     # one's artifact, mode, the describer's description, the judge's verdict and reason.
     judges: list[JudgeRecord] = Field(default_factory=list)
+    # verify.answer: the final answer the checks read (the head of a long one); None otherwise.
+    answer: str | None = None
 
     @model_serializer(mode="wrap")
     def _without_builtin_agent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

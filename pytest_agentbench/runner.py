@@ -245,7 +245,9 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         else:
             # Checks run in a fresh tree built from the agent's change: the hidden tests never
             # exist where the model can see them, in any try.
-            verification = run_verification(canary, worktree, setup, worktree.name)
+            # An answer canary's result is the final answer: a loop a ceiling ended gave none.
+            answer = (run.final_message or "") if run.stop_reason == "final" else ""
+            verification = run_verification(canary, worktree, setup, worktree.name, answer=answer)
             add_verdict(result, canary, run, verification, session.hook)
         if retries:
             tries.append(TryRecord(outcome=result.outcome, stop_reason=run.stop_reason,
@@ -284,6 +286,10 @@ def feedback_message(verification: Verification, expect_changed: list[str]) -> s
     if failing is not None:
         status = "timed out" if failing.timed_out else f"exit code {failing.exit_code}"
         parts.append(f"$ {failing.command}\n[{status}]\n{failing.output_tail.strip()}")
-    parts.append("The checks are correct: don't change them. Fix the code so that they pass, "
-                 "then reply with a short summary and no tool call.")
+    if verification.answer is not None:  # verify.answer: the result is the final message itself
+        parts.append("The checks are correct. Give your whole answer again, corrected, as your "
+                     "final message (no tool call).")
+    else:
+        parts.append("The checks are correct: don't change them. Fix the code so that they pass, "
+                     "then reply with a short summary and no tool call.")
     return "\n\n".join(parts)

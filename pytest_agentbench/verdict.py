@@ -26,6 +26,8 @@ from pytest_agentbench.session import JsonlTranscript
 from pytest_agentbench.tuning.progress import expect_progress
 from pytest_agentbench.verify import Verification
 
+ANSWER_CAP = 20_000  # characters of an answer kept in the JSON report (the transcript has it all)
+
 
 def setup_failure(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, budget: ResolvedBudget,
                   server: ServerInfo | None, detail: str, started: float) -> AttemptResult:
@@ -80,6 +82,8 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
         # the attempt, never a phantom (the change was there, just not verifiable).
         outcome = Outcome.FAILED
     result.judges = verification.judges
+    if verification.answer is not None:
+        result.answer = verification.answer[:ANSWER_CAP]
     if any(judge.verdict == "error" for judge in verification.judges):
         # No verdict could be had (a judge model unknown or down, an artifact not captured):
         # the measurement failed, not the model under test.
@@ -125,12 +129,16 @@ def apply_classify_hook(result: AttemptResult, verification: Verification, hook:
 
 
 def python_canary_verdict(result: AttemptResult, run: LoopResult, *, test_passed: bool, failure: str,
-                 files: list[str], protected: list[str]) -> None:
+                 files: list[str], protected: list[str], answer_canary: bool = False) -> None:
     """A Python canary's verdict: its test body passing is the checks passing; the qualifying
-    change is what reached the checks' trees (the change minus its protected paths)."""
+    change is what reached the checks' trees (the change minus its protected paths), or for an
+    ``answer=True`` canary a final answer with text."""
+    answered = run.stop_reason == "final" and bool((run.final_message or "").strip())
     outcome = classify(run.stop_reason, checks_passed=test_passed,
-                       qualifying_change=bool(set(files) - set(protected)),
+                       qualifying_change=answered if answer_canary else bool(set(files) - set(protected)),
                        touched_protected=bool(protected))
+    if answer_canary and answered:
+        result.answer = (run.final_message or "")[:ANSWER_CAP]
     result.outcome, result.files_changed, result.protected_changes = outcome.value, files, protected
     result.detail = (f"test passed; loop ended: {run.detail}" if outcome is Outcome.PASSED
                      else f"{run.detail}; test failed: {failure}")

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from pytest_agentbench.judging.clients import JudgeModels
 
 OUTPUT_TAIL_CHARS = 3000
+ANSWER_VAR = "AGENTBENCH_ANSWER"  # an answer canary's checks read the final answer from this file
 _names = itertools.count()
 
 
@@ -86,6 +87,7 @@ class Verification:
     run_expected: bool = False  # the canary has verify.run (so no check at all is no pass)
     review: list[CheckResult] = field(default_factory=list)  # verify.review, in order; never gate
     judges: list[JudgeRecord] = field(default_factory=list)  # verify.judge (issue 20), in order
+    answer: str | None = None  # verify.answer: the final answer the checks read; None otherwise
 
     @property
     def protected_changes(self) -> list[str]:
@@ -121,7 +123,9 @@ class Verification:
         if self.error:
             # The change could not be read: saying "no change" would be false.
             found.append(f"verification error: {self.error}")
-        elif not self.change.files_changed:
+        elif self.answer is not None and not self.answer.strip():
+            found.append("the final answer is empty")
+        elif self.answer is None and not self.change.files_changed:
             found.append("the tree has no change")
         elif not self.qualifying_change:
             applied = self.change.applied_paths
@@ -191,16 +195,23 @@ def examine(canary: Canary, agent_tree: Path, baseline: Baseline) -> tuple[TreeC
 
 
 def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: str,
-                     stop_early: bool = True) -> Verification:
-    """Diff the agent's tree, build the verification tree, run the checks there."""
+                     stop_early: bool = True, answer: str | None = None) -> Verification:
+    """Diff the agent's tree, build the verification tree, run the checks there. ``answer``: the
+    attempt's final answer, which an answer canary's checks read (``verify.answer``)."""
     change, error = examine(canary, agent_tree, setup.baseline)
     expected = canary.verify.expect_changed
     applied = change.applied_paths
+    matching = not expected or bool(change.matching(expected, True))
+    answer = (answer or "") if canary.verify.answer else None
     verification = Verification(
         change=change,
-        qualifying_change=bool(applied) and (not expected or bool(change.matching(expected, True))),
+        # An answer canary's result is its answer: that is the change that qualifies (a tree
+        # change is needed as well only where expect_changed asks for one).
+        qualifying_change=(bool(answer.strip()) and (not expected or matching) if answer is not None
+                           else bool(applied) and matching),
         unchanged_violations=change.matching(canary.verify.expect_unchanged),
         error=error, expect_tests=canary.verify.expect_tests, run_expected=bool(canary.verify.run),
+        answer=answer,
     )
     if not error:
         files = {rel: (canary.hidden_dir / rel).read_bytes() for rel in hidden_files(canary)}
@@ -213,10 +224,11 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
                         jail: Jail | None) -> None:
                 artifacts.extend(capture_all(canary.verify.judge, tree, in_tree,
                                              lambda: unified_diff(change, setup.baseline.path,
-                                                                  setup.baseline.manifest), jail))
+                                                                  setup.baseline.manifest), jail,
+                                             answer))
         checks = run_checks(run, canary.verify.timeout, change, files, setup, f"{name}.verify",
                             stop_early, review=[check.run for check in canary.verify.review],
-                            capture=capture)
+                            capture=capture, answer=answer)
         verification.checks, verification.review = checks[:len(run)], checks[len(run):]
         if artifacts:
             assert setup.judge_models is not None
@@ -228,7 +240,7 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
                setup: CheckSetup, name: str, stop_early: bool = True,
                output_cap: int | None = None, review: list[str] | None = None,
                capture: Callable[[Path, Callable[[str], tuple[int | None, str]], Jail | None], None]
-               | None = None,
+               | None = None, answer: str | None = None,
                ) -> list[CheckResult]:
     """Run ``commands`` in a fresh tree: baseline + the applied part of ``change`` + ``files``;
     then, in the same tree and only when every one of them passed, the ``review`` commands
@@ -240,9 +252,10 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
     else:
         tree = setup.manager.create_worktree(setup.baseline, name)
     scratch = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=tree.parent))
-    home, reports = scratch / "home", scratch / "reports"
+    home, reports, answers = scratch / "home", scratch / "reports", scratch / "answer"
     home.mkdir()
     reports.mkdir()
+    answers.mkdir()
     results: list[CheckResult] = []
     try:
         apply_change(change, tree)
@@ -250,13 +263,17 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             safe_fs.write_file(tree, relative, data)
         env = command_env(home)
         env["PYTHONNOUSERSITE"] = "1"  # no usercustomize from anywhere but the interpreter
+        if answer is not None:
+            # Outside the tree, read-only in the jail: only the model's final message puts text here.
+            (answers / "answer.md").write_text(answer, encoding="utf-8")
+            env[ANSWER_VAR] = str(answers / "answer.md")
         for number, command in enumerate([*commands, *review]):
             reviewing = number >= len(commands)
             if reviewing and not all(result.ok for result in results):
                 break  # review pain is measured on accepted changes only
             # A fresh sandbox per check: the tree's growth counts from here.
             sandbox = Sandbox(writable=[tree, home, reports],
-                              readonly=[tree / ".git", setup.baseline.path / ".git",
+                              readonly=[tree / ".git", setup.baseline.path / ".git", answers,
                                         *setup.extra_readonly],
                               limits=setup.limits, jail=setup.jail)
             report = reports / f"check-{number}.report"
@@ -278,7 +295,7 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             def in_tree(command: str) -> tuple[int | None, str]:
                 # A judge check's `command:` artifact: in this tree, in a fresh sandbox.
                 sandbox = Sandbox(writable=[tree, home, reports],
-                                  readonly=[tree / ".git", setup.baseline.path / ".git",
+                                  readonly=[tree / ".git", setup.baseline.path / ".git", answers,
                                             *setup.extra_readonly],
                                   limits=setup.limits, jail=setup.jail)
                 outcome = run_command(command, tree, timeout, dict(env), sandbox=sandbox)

@@ -25,6 +25,13 @@ ROOT = Path(__file__).parent.parent
 SUITES = [ROOT / "canaries", ROOT / "examples"]
 
 
+def answers() -> dict[str, str]:
+    """Prompt → the reference answer of an answer canary (verify.answer)."""
+    return {tomllib.loads(toml.read_text())["prompt"].strip(): (toml.parent / "reference" / "answer.md").read_text()
+            for suite in SUITES for toml in sorted(suite.rglob("canary.toml"))
+            if tomllib.loads(toml.read_text()).get("verify", {}).get("answer")}
+
+
 def solutions() -> dict[str, list[tuple[str, str]]]:
     """Prompt → the reference solution's files, in a stable order."""
     found = {}
@@ -53,6 +60,10 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
     piped = pipelines()
     assert [c.id for c in piped] == ["self-improve"]
     phased = reference_script(piped)
+    spoken = answers()
+    assert len(spoken) >= 1
+    answered = {load_canary(toml).id for suite in SUITES for toml in sorted(suite.rglob("canary.toml"))
+                if load_canary(toml).verify.answer}
 
     def oracle(request: dict) -> dict:
         step = phased(request)
@@ -64,7 +75,7 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
         if turn < len(files):
             path, content = files[turn]
             return call("write_file", path=path, content=content)
-        return say("Done.")
+        return say(spoken.get(prompt, "Done."))  # an answer canary's result is its answer
 
     # The web canary's judge check (issue 20) names the registry models "vision" and "judge".
     judges = {"vision": [say("Three cards, each with its button, fully visible; no errors.")],
@@ -89,8 +100,10 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
         assert by_model["oracle"].pop("web-pricing-page") == "infra_error"
     assert set(by_model["oracle"].values()) == {"passed"}, by_model["oracle"]
     talker = {canary: outcome for canary, outcome in by_model["talker"].items()
-              if canary not in {c.id for c in piped}}
+              if canary not in {c.id for c in piped} | answered}
     assert set(talker.values()) == {"phantom"}, by_model["talker"]
+    # "Done: every change is made." is an answer, and a wrong one: failed, not phantom
+    assert {by_model["talker"][c] for c in answered} == {"failed"}
     assert {by_model["talker"][c.id] for c in piped} == {"invalid_output"}
     web = next(a for a in attempts if a["model"] == "oracle" and a["canary"] == "web-pricing-page")
     assert [j["verdict"] for j in web["judges"]] == (["pass"] if find_browser() else ["error"])

@@ -67,7 +67,7 @@ def test_tier_is_a_marker_and_tags_are_keywords(bench):
         ('tier = "lite"\nprompt = "x\n', "canary.toml: invalid TOML"),
         ('tier = "lite"\nprompt = "x"\n[budget]\nturns = 0\n[verify]\nrun = ["true"]\n',
          "canary.toml:4: field 'budget.turns': Input should be greater than 0"),
-        ('tier = "lite"\nprompt = "x"\n', "field 'verify': needs at least one of 'run' or 'expect_changed'"),
+        ('tier = "lite"\nprompt = "x"\n', "field 'verify': needs at least one of 'run', 'expect_changed' or 'judge'"),
         ('tier = "lite"\nprompt = "x"\ntools = ["read_file", "fly"]\n[verify]\nrun = ["true"]\n',
          "canary.toml:3: field 'tools': unknown tool(s) ['fly']"),
     ],

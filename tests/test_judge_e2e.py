@@ -198,7 +198,7 @@ def test_the_verdict_is_strict_json(text, expected):
 
 @pytest.mark.parametrize("entry, message", [
     ('artifact = "screenshot:x"\ncriteria = "c"\ndescriber = "a"\njudge = "b"',
-     "field 'verify.judge.0.artifact': 'screenshot:x': must be 'diff' or start with one of"),
+     "field 'verify.judge.0.artifact': 'screenshot:x': must be 'diff', 'answer' or start with one of"),
     ('artifact = "diff"\ncriteria = "c"\njudge = "b"',
      "mode 'describe-then-judge' needs a describer model"),
     ('artifact = "diff"\ncriteria = "c"\njudge = "b"\nmode = "direct"\nseverity = 0',

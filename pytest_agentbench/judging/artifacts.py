@@ -56,11 +56,16 @@ def inside(tree: Path, relative: str) -> Path | None:
 
 
 def capture(spec: JudgeSpec, tree: Path, run: Callable[[str], tuple[int | None, str]],
-            diff: Callable[[], str], jail: Jail | None = None) -> Artifact:
+            diff: Callable[[], str], jail: Jail | None = None, answer: str | None = None) -> Artifact:
     """``run(command)`` runs a command in the tree, in the sandbox (exit code, output);
-    ``diff()`` is the attempt's unified diff; ``jail`` runs the browser in the sandbox."""
+    ``diff()`` is the attempt's unified diff; ``jail`` runs the browser in the sandbox;
+    ``answer`` is the attempt's final answer (None: the canary is not a verify.answer one)."""
     if spec.kind == "diff":
         return Artifact("the change the agent made (unified diff)", diff() or "(no change)")
+    if spec.kind == "answer":
+        if answer is None:
+            return Artifact("the final answer", error="artifact 'answer' needs verify.answer = true")
+        return Artifact("the agent's final answer", answer or "(no answer)")
     if spec.kind == "command":
         code, output = run(spec.target)
         return Artifact(f"the output of `{spec.target}` (exit code {code})", output)

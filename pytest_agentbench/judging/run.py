@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 
 
 def capture_all(specs: list[JudgeSpec], tree: Path, run: Callable[[str], tuple[int | None, str]],
-                diff: Callable[[], str], jail: Jail | None = None) -> list[Artifact]:
+                diff: Callable[[], str], jail: Jail | None = None,
+                answer: str | None = None) -> list[Artifact]:
     artifacts = []
     for spec in specs:
         try:
-            artifacts.append(capture(spec, tree, run, diff, jail))
+            artifacts.append(capture(spec, tree, run, diff, jail, answer))
         except OSError as exc:
             artifacts.append(Artifact(spec.artifact, error=f"{exc.__class__.__name__}: {exc}"))
     return artifacts

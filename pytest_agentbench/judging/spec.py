@@ -1,6 +1,6 @@
 """The ``[[verify.judge]]`` section of ``canary.toml`` (a contract, issue 20):
 
-    artifact = "file:report.txt"     # or "command:python render.py", "diff", "page:site/index.html"
+    artifact = "file:report.txt"     # or "command:python render.py", "diff", "answer", "page:site/index.html"
     criteria = "All three pricing cards are fully visible, with their buttons."
     describer = "qwen3-vl"           # registry model names
     judge = "qwen3:32b"
@@ -16,7 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ARTIFACT_KINDS = ("file:", "command:", "page:")  # plus the bare "diff"
+ARTIFACT_KINDS = ("file:", "command:", "page:")
+# Artifacts named by one word: the attempt's diff, and its final answer (a verify.answer canary's).
+WHOLE_ARTIFACTS = ("diff", "answer")
 
 
 class JudgeSpec(BaseModel):
@@ -39,11 +41,11 @@ class JudgeSpec(BaseModel):
     @field_validator("artifact")
     @classmethod
     def _known_artifact(cls, value: str) -> str:
-        if value == "diff":
+        if value in WHOLE_ARTIFACTS:
             return value
         kind = next((k for k in ARTIFACT_KINDS if value.startswith(k)), None)
         if kind is None:
-            raise ValueError(f"{value!r}: must be 'diff' or start with one of {list(ARTIFACT_KINDS)}")
+            raise ValueError(f"{value!r}: must be 'diff', 'answer' or start with one of {list(ARTIFACT_KINDS)}")
         if not value[len(kind):].strip():
             raise ValueError(f"{value!r}: nothing after {kind!r}")
         return value
@@ -70,8 +72,8 @@ class JudgeSpec(BaseModel):
 
     @property
     def kind(self) -> str:
-        return "diff" if self.artifact == "diff" else self.artifact.split(":", 1)[0]
+        return self.artifact if self.artifact in WHOLE_ARTIFACTS else self.artifact.split(":", 1)[0]
 
     @property
     def target(self) -> str:
-        return "" if self.artifact == "diff" else self.artifact.split(":", 1)[1].strip()
+        return "" if self.artifact in WHOLE_ARTIFACTS else self.artifact.split(":", 1)[1].strip()

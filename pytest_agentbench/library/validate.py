@@ -37,6 +37,7 @@ from pytest_agentbench.canary import Canary, CanaryError, load_canary
 from pytest_agentbench.cli import UsageError, _table
 from pytest_agentbench.collect import CANARY_FILENAME, CANARY_SUBDIRS
 from pytest_agentbench.library.exploits import (
+    Exploit,
     existing_changed_files,
     exploit_bytes,
     generic_exploits,
@@ -48,6 +49,7 @@ from pytest_agentbench.workspace import Baseline, TreeManager, WorkspaceError
 
 SANDBOXES = ("auto", "bubblewrap", "none", "process")  # process: the old name of none
 TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion
+REFERENCE_ANSWER = "reference/answer.md"  # a verify.answer canary's reference: a right answer
 
 
 @dataclass
@@ -106,16 +108,17 @@ def sandbox_tier(sandbox: str) -> str:
 
 
 def _verify(canary: Canary, manager: TreeManager, baseline: Baseline, name: str, tier: str,
-            files: dict[str, bytes] | None = None) -> Verification:
+            files: dict[str, bytes] | None = None, answer: str = "") -> Verification:
     """The plugin's own verification of a tree made of the baseline plus ``files`` (a reference
-    solution, an exploit), exactly as an agent's tree would be verified."""
+    solution, an exploit), exactly as an agent's tree would be verified; ``answer`` is the final
+    answer a ``verify.answer`` canary's checks read (empty: none given)."""
     tree = manager.create_worktree(baseline, name)
     for relative, data in (files or {}).items():
         safe_fs.write_file(tree, relative, data)  # before verification: these files *are* the change
     extra = check_paths(canary.verify.run, [canary.directory.parent], home=Path.home())
     setup = CheckSetup(manager, baseline, jail=tier == "bubblewrap", extra_readonly=extra)
     try:
-        return run_verification(canary, tree, setup, name)
+        return run_verification(canary, tree, setup, name, answer=answer)
     finally:
         manager.remove_worktree(baseline, tree)
 
@@ -185,13 +188,20 @@ def _null_control(result: CanaryValidation, canary: Canary, manager: TreeManager
 
 def _reference(result: CanaryValidation, canary: Canary, manager: TreeManager,
                baseline: Baseline, tier: str, require_solution: bool) -> None:
-    if not _has_files(canary.solution_dir):
+    answer_file = canary.directory / REFERENCE_ANSWER
+    if canary.verify.answer and not answer_file.is_file():
+        result.reference = "missing"
+        message = f"no {REFERENCE_ANSWER}: nothing proves an answer can pass (verify.answer)"
+        (result.problems if require_solution else result.warnings).append(message)
+        return
+    if not canary.verify.answer and not _has_files(canary.solution_dir):
         result.reference = "missing"
         message = "no solution/: nothing proves the canary can pass"
         (result.problems if require_solution else result.warnings).append(message)
         return
-    verification = _verify(canary, manager, baseline, "reference", tier,
-                           files=_directory_files(canary.solution_dir))
+    files = _directory_files(canary.solution_dir) if _has_files(canary.solution_dir) else {}
+    answer = answer_file.read_text(encoding="utf-8") if canary.verify.answer else ""
+    verification = _verify(canary, manager, baseline, "reference", tier, files=files, answer=answer)
     found = []
     change = verification.change
     reasons = change.protected_reasons()
@@ -201,7 +211,9 @@ def _reference(result: CanaryValidation, canary: Canary, manager: TreeManager,
                      + " - list them in verify.allow_changed if the task really changes them")
     if verification.error:
         found.append(f"reference: verification error: {verification.error}")
-    if not verification.qualifying_change and not reasons:
+    if canary.verify.answer and not answer.strip():
+        found.append(f"reference: {REFERENCE_ANSWER} is empty")
+    elif not verification.qualifying_change and not reasons:
         found.append("reference: solution/ changes no file matching expect_changed "
                      f"{canary.verify.expect_changed} (it changes {change.files_changed or 'nothing'})")
     if verification.unchanged_violations:
@@ -245,11 +257,17 @@ def _cheaters(result: CanaryValidation, canary: Canary, manager: TreeManager,
         return
     targets = existing_changed_files(canary.repo_dir, canary.verify.expect_changed)
     passing = []
-    for number, exploit in enumerate(generic_exploits(targets)):
+    # An answer canary's exploits come with an answer that says nothing: the task, repeated.
+    echo = canary.prompt if canary.verify.answer else ""
+    exploits = generic_exploits(targets)
+    if canary.verify.answer:
+        exploits.insert(0, Exploit("an answer that repeats the prompt", {}))
+    for number, exploit in enumerate(exploits):
         files = exploit_bytes(exploit, canary.repo_dir)
-        if all(_protected(canary, baseline, path) for path in files):
+        if files and all(_protected(canary, baseline, path) for path in files):
             continue
-        verification = _verify(canary, manager, baseline, f"exploit{number}", tier, files=files)
+        verification = _verify(canary, manager, baseline, f"exploit{number}", tier, files=files,
+                               answer=echo)
         if verification.checks_passed and verification.qualifying_change:
             passing.append(exploit.name)
     result.cheaters = "PASS" if passing else "fail"
