@@ -145,9 +145,10 @@ TOOL_ALIASES: dict[str, str] = {
     "read": "read_file", "cat": "read_file", "open_file": "read_file", "view": "read_file",
     "write": "write_file", "create_file": "write_file", "save_file": "write_file",
     "edit": "edit_file", "replace_in_file": "edit_file", "str_replace": "edit_file",
-    "str_replace_editor": "edit_file", "patch": "apply_patch",
+    "str_replace_editor": "edit_file", "patch": "apply_patch", "patch_files": "apply_patch",
     "ls": "list_dir", "list_files": "list_dir", "list_directory": "list_dir",
     "find": "glob", "find_files": "glob", "search": "grep", "search_files": "grep",
+    "search_text": "grep",  # seed 004's localcode names
     "bash": "shell", "sh": "shell", "run": "shell", "exec": "shell", "execute": "shell",
     "run_command": "shell", "execute_command": "shell", "terminal": "shell",
 }
