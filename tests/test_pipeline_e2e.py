@@ -469,9 +469,9 @@ def test_two_iterations_with_a_repeated_axis(bench):
     assert attempt["phases"][0]["repeated"] is None and attempt["phases"][3]["repeated"] == "ux_cli"
     assert attempt["iterations"] == [
         {"iteration": 1, "completed": True, "score": 6.5, "distinct": "ux_cli", "repeated": False,
-         "tokens": attempt["iterations"][0]["tokens"]},
+         "tokens": attempt["iterations"][0]["tokens"], "retry": 0},
         {"iteration": 2, "completed": True, "score": 6.5, "distinct": "ux_cli", "repeated": True,
-         "tokens": attempt["iterations"][1]["tokens"]}]
+         "tokens": attempt["iterations"][1]["tokens"], "retry": 0}]
     # the second iteration's prompt carried REFLECT's seeds and listed the recent axes
     prompts = [r["messages"][1]["content"] for r in agent_requests(server)
                if r["messages"][1]["content"].startswith("HYPOTHESIZE")]
@@ -517,3 +517,47 @@ def test_a_repeated_axis_is_sent_back_when_asked(bench):
     assert "axis 'ux_cli' was used in a recent iteration (['ux_cli'])" in second["check_problems"][0]
     assert [i["distinct"] for i in attempt["iterations"]] == ["ux_cli", "observability"]
     assert not any(i["repeated"] for i in attempt["iterations"])
+
+
+def test_an_aborted_iteration_is_run_again_when_asked(bench):
+    # Seed 000's Run B: iteration 2 aborted ("no hypotheses"), its retry completed.
+    toml = ITERATING.replace("score = \"reflect.score\"", "score = \"reflect.score\"\nretry_aborted = 1")
+    assert "retry_aborted = 1" in toml
+    bench.canary("pipe", toml=toml)
+    calls = {"n": 0}
+
+    def hypothesize(body: dict) -> dict:
+        calls["n"] += 1  # 1st iteration fine; the 2nd answers prose twice (abort); its retry fine
+        if calls["n"] in (2, 3):
+            return say("I have no hypotheses this time.")
+        return say(json.dumps({"axis": f"axis{calls['n']}"}))
+
+    scripts = {"HYPOTHESIZE": hypothesize,
+               "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE), say("Done.")],
+               "REFLECT": [say(json.dumps({"seeds": ["more"], "score": 6}))]}
+
+    def reply(body: dict) -> dict:
+        task = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        if task.startswith("HYPOTHESIZE"):
+            return hypothesize(body)
+        return by_phase(scripts)(body)
+
+    with ScriptedServer(reply) as server:
+        result = bench.run(server)
+    result.assert_outcomes(passed=1)
+    attempt = only_attempt(bench)
+    assert [(i["iteration"], i["retry"], i["completed"]) for i in attempt["iterations"]] == [
+        (1, 0, True), (2, 0, False), (2, 1, True)]
+    aborted = [p for p in attempt["phases"] if p["iteration"] == 2 and p["retry"] == 0]
+    assert [p["outcome"] for p in aborted] == ["invalid_output", "skipped", "skipped"]
+    assert attempt["stop_reason"] == "final"
+
+
+def test_without_retry_aborted_an_aborted_iteration_ends_the_pipeline(bench):
+    bench.canary("pipe", toml=ITERATING)
+    scripts = {"HYPOTHESIZE": [say("No idea.")], "IMPLEMENT": [say("Done.")], "REFLECT": [say("{}")]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server)
+    attempt = only_attempt(bench)
+    assert attempt["outcome"] == "invalid_output"
+    assert [(i["iteration"], i["completed"]) for i in attempt["iterations"]] == [(1, False)]

@@ -50,6 +50,7 @@ class PhaseRecord(BaseModel):
     check_retries: int = 0
     check_problems: list[str] = Field(default_factory=list)
     skipped_to: str | None = None  # skip_to taken after this phase (a phantom, a reverted regression)
+    retry: int = 0  # iteration.retry_aborted: 0 in an iteration's first run, 1 in its first retry...
 
 
 class IterationRecord(BaseModel):
@@ -59,3 +60,4 @@ class IterationRecord(BaseModel):
     distinct: Any = None  # iteration.distinct's value
     repeated: bool = False
     tokens: int = 0
+    retry: int = 0  # iteration.retry_aborted: which run of this iteration (0: its first)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench import safe_fs
@@ -72,6 +73,18 @@ def as_json_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+@dataclass
+class _IterationRun:
+    """One pass through the phases: what stopped it (stop reason, detail), whether that may not be
+    retried (a server fault, tampered git), each phase's output, the distinct value."""
+
+    stop: tuple[str, str] | None = None
+    fatal: bool = False
+    outputs: dict[str, Any] = field(default_factory=dict)
+    distinct: Any = None
+    repeated: bool = False
+
+
 class PipelineRunner:
     """Runs the phases (``run``) and records them on the attempt's result (``record``). Stands
     where runner.py otherwise holds an AgentLoop; a pipeline has no second try (``resume``)."""
@@ -94,63 +107,81 @@ class PipelineRunner:
         iterating = canary.iterations > 1
         carried: str = FIRST_ITERATION
         history: list[Any] = []  # iteration.distinct's values, in order
-        stop: tuple[str, str] | None = None
-        for iteration in range(1, canary.iterations + 1):
-            outputs: dict[str, Any] = {}  # phase name -> parsed output
-            values = {"previous": carried, "prompt": prompt}
-            if spec is not None and spec.distinct:
-                values["recent"] = as_json_text(history[-spec.window:])
+        retries_left = spec.retry_aborted if spec is not None else 0
+        iteration, retry = 1, 0
+        while iteration <= canary.iterations:
             tokens_before = sum(r.tokens for r in self.records)
-            distinct_value, repeated = None, False
-            skip: tuple[str, str] | None = None  # (the phase to skip to, why): seed 000's skip_to
-            for phase in canary.phases:
-                if skip is not None and phase.name == skip[0]:
-                    skip = None
-                if stop is not None or skip is not None:
-                    detail = f"skipped: {skip[1]}" if stop is None and skip is not None else ""
-                    self.records.append(PhaseRecord(name=phase.name, outcome=SKIPPED, writes=phase.writes,
-                                                    detail=detail, iteration=iteration if iterating else None))
-                    values[phase.name] = f"({detail or 'skipped'})"
-                    continue
-                distinct_path = (split_ref(spec.distinct)[1] if spec is not None and spec.distinct
-                                 and split_ref(spec.distinct)[0] == phase.name else None)
-                recent = history[-spec.window:] if spec is not None else []
-                record, text, value = self._phase(phase, iteration if iterating else None, values,
-                                                  (distinct_path, recent) if distinct_path else None)
-                self.records.append(record)
-                values[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
-                outputs[phase.name] = value
-                if distinct_path is not None:
-                    distinct_value = _first(value, distinct_path)
-                    if distinct_value is not None and distinct_value in recent:
-                        record.repeated, repeated = distinct_value, True
-                why = _skip_reason(phase, record)
-                if why:
-                    skip = (str(phase.skip_to), why)
-                    record.skipped_to = phase.skip_to
-                    self.workspace.transcript.write({"event": "skip", "phase": phase.name,
-                                                     "to": phase.skip_to, "why": why})
-                if record.outcome != OK or self.workspace.tampered:
-                    # a tampered git state: runner.py records the attempt as tampered
-                    fatal = record.outcome == Outcome.INFRA_ERROR.value or bool(self.workspace.tampered)
-                    if fatal or phase.on_failure == "stop":
-                        where = f"phase {phase.name}" + (f" (iteration {iteration})" if iterating else "")
-                        stop = (record.stop_reason if record.outcome != Outcome.INVALID_OUTPUT.value
-                                else record.outcome, f"{where}: {record.detail}")
-            if distinct_value is not None:
-                history.append(distinct_value)
+            ran = self._iteration(prompt, iteration if iterating else None, retry, carried, history)
+            if ran.distinct is not None:
+                history.append(ran.distinct)
             if iterating:
                 self.iterations.append(IterationRecord(
-                    iteration=iteration, completed=stop is None,
-                    score=_score(outputs, spec.score if spec else None), distinct=distinct_value,
-                    repeated=repeated, tokens=sum(r.tokens for r in self.records) - tokens_before))
-            if stop is not None:
-                break
+                    iteration=iteration, completed=ran.stop is None,
+                    score=_score(ran.outputs, spec.score if spec else None), distinct=ran.distinct,
+                    repeated=ran.repeated, tokens=sum(r.tokens for r in self.records) - tokens_before,
+                    retry=retry))
+            if ran.stop is not None:
+                if ran.fatal or retries_left <= 0:
+                    return self._merged(ran.stop)
+                # Seed 000's Run B: an aborted iteration ("no hypotheses") was run again, on the
+                # tree as it was left, and completed.
+                retries_left -= 1
+                retry += 1
+                self.workspace.transcript.write({"event": "iteration_retry", "iteration": iteration,
+                                                 "retry": retry, "why": ran.stop[1]})
+                continue
             if spec is not None and spec.carry:
                 name, path = split_ref(spec.carry)
-                if outputs.get(name) is not None:
-                    carried = as_json_text(_value_at(outputs[name], path))
-        return self._merged(stop)
+                if ran.outputs.get(name) is not None:
+                    carried = as_json_text(_value_at(ran.outputs[name], path))
+            iteration, retry = iteration + 1, 0
+        return self._merged(None)
+
+    def _iteration(self, prompt: str, iteration: int | None, retry: int, carried: str,
+                   history: list[Any]) -> _IterationRun:
+        """Every phase once, in order, on the tree: what stopped them, and what they produced."""
+        canary, spec = self.canary, self.canary.iteration
+        ran = _IterationRun()
+        values = {"previous": carried, "prompt": prompt}
+        if spec is not None and spec.distinct:
+            values["recent"] = as_json_text(history[-spec.window:])
+        skip: tuple[str, str] | None = None  # (the phase to skip to, why): seed 000's skip_to
+        for phase in canary.phases:
+            if skip is not None and phase.name == skip[0]:
+                skip = None
+            if ran.stop is not None or skip is not None:
+                detail = f"skipped: {skip[1]}" if ran.stop is None and skip is not None else ""
+                self.records.append(PhaseRecord(name=phase.name, outcome=SKIPPED, writes=phase.writes,
+                                                detail=detail, iteration=iteration, retry=retry))
+                values[phase.name] = f"({detail or 'skipped'})"
+                continue
+            distinct_path = (split_ref(spec.distinct)[1] if spec is not None and spec.distinct
+                             and split_ref(spec.distinct)[0] == phase.name else None)
+            recent = history[-spec.window:] if spec is not None else []
+            record, text, value = self._phase(phase, iteration, values,
+                                              (distinct_path, recent) if distinct_path else None)
+            record.retry = retry
+            self.records.append(record)
+            values[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
+            ran.outputs[phase.name] = value
+            if distinct_path is not None:
+                ran.distinct = _first(value, distinct_path)
+                if ran.distinct is not None and ran.distinct in recent:
+                    record.repeated, ran.repeated = ran.distinct, True
+            why = _skip_reason(phase, record)
+            if why:
+                skip = (str(phase.skip_to), why)
+                record.skipped_to = phase.skip_to
+                self.workspace.transcript.write({"event": "skip", "phase": phase.name,
+                                                 "to": phase.skip_to, "why": why})
+            if record.outcome != OK or self.workspace.tampered:
+                # a tampered git state: runner.py records the attempt as tampered
+                ran.fatal = record.outcome == Outcome.INFRA_ERROR.value or bool(self.workspace.tampered)
+                if ran.fatal or phase.on_failure == "stop":
+                    where = f"phase {phase.name}" + (f" (iteration {iteration})" if iteration else "")
+                    ran.stop = (record.stop_reason if record.outcome != Outcome.INVALID_OUTPUT.value
+                                else record.outcome, f"{where}: {record.detail}")
+        return ran
 
     def run_phase(self, phase: Phase, values: dict[str, str]) -> tuple[PhaseRecord, str]:
         """One phase on its own, for a Python canary's ``agent.phase(...)``: its record (kept for

@@ -165,6 +165,9 @@ class IterationSpec(BaseModel):
     distinct: str | None = None
     window: int = Field(default=2, ge=1, le=50)
     score: str | None = None  # "audit.score": the number that makes the trend line
+    # Seed 000's Run B: an iteration a failed phase aborted runs again (on the tree as it was
+    # left), at most this many times in the whole pipeline; 0: the pipeline stops there.
+    retry_aborted: int = Field(default=0, ge=0, le=10)
 
 
 def split_ref(reference: str) -> tuple[str, list[str]]:
