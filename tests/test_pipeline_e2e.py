@@ -561,3 +561,20 @@ def test_without_retry_aborted_an_aborted_iteration_ends_the_pipeline(bench):
     attempt = only_attempt(bench)
     assert attempt["outcome"] == "invalid_output"
     assert [(i["iteration"], i["completed"]) for i in attempt["iterations"]] == [(1, False)]
+
+
+def test_a_tally_counts_a_fields_values_per_model(bench):
+    toml = pipeline_toml(hypothesize_prompt="HYPOTHESIZE. The map: {{explore}}").replace(
+        'prompt = "HYPOTHESIZE', 'tally = ["axis"]\nprompt = "HYPOTHESIZE')
+    assert 'tally = ["axis"]' in toml
+    make_pipeline(bench, toml=toml)
+    with ScriptedServer(by_phase(GOOD)) as server:
+        result = bench.run(server, repeats=2)
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "hypothesize")
+    assert row["tally"] == {"axis": {"ux_cli": 2}}
+    assert only_attempts_phase(bench, "hypothesize") == [{"axis": ["ux_cli"]}] * 2
+    result.stdout.fnmatch_lines(["  hypothesize axis: ux_cli 2"])
+
+
+def only_attempts_phase(bench, name: str) -> list:
+    return [next(p["tally"] for p in a["phases"] if p["name"] == name) for a in bench.report()["attempts"]]

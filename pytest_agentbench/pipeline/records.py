@@ -51,6 +51,7 @@ class PhaseRecord(BaseModel):
     check_problems: list[str] = Field(default_factory=list)
     skipped_to: str | None = None  # skip_to taken after this phase (a phantom, a reverted regression)
     retry: int = 0  # iteration.retry_aborted: 0 in an iteration's first run, 1 in its first retry...
+    tally: dict[str, list[str]] = Field(default_factory=dict)  # phase.tally field -> its values here
 
 
 class IterationRecord(BaseModel):

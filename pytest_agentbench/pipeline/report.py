@@ -10,6 +10,7 @@ when the run has no pipeline attempt); each row is computed from the report's ow
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 SKIPPED = "skipped"
@@ -57,6 +58,7 @@ def phase_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             # reprompt_on: outputs sent back at least once; skip_to taken after this phase
             "check_reprompted": sum(1 for p in ran if p.get("check_retries")),
             "skipped_to": sum(1 for p in ran if p.get("skipped_to")),
+            "tally": _tally(ran),
         }
         row["phantom_rate"] = _rate(row["phantom"], len(writing))
         row["hallucination_rate"] = _rate(row["hallucinated"], len(with_output))
@@ -64,6 +66,15 @@ def phase_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["drift_rate"] = _rate(row["drift"], len(judged))
         rows.append(row)
     return rows
+
+
+def _tally(phases: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """phase.tally: each field's values counted over the runs (most frequent first)."""
+    counts: dict[str, Counter] = {}
+    for phase in phases:
+        for field_path, values in (phase.get("tally") or {}).items():
+            counts.setdefault(field_path, Counter()).update(str(v) for v in values)
+    return {field_path: dict(counter.most_common()) for field_path, counter in counts.items()}
 
 
 def iteration_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,6 +127,10 @@ def summary_lines(tables: dict[str, Any]) -> list[str]:
         ] for row in rows]
         widths = [max(len(r[i]) for r in table) for i in range(len(HEADERS))]
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
+        for row in rows:  # phase.tally: e.g. "red_team verdict: holds 5, partial 2, broken 1"
+            for field_path, counts in row.get("tally", {}).items():
+                shown = ", ".join(f"{value} {count}" for value, count in counts.items())
+                lines.append(f"  {row['phase']} {field_path}: {shown or '-'}")
         trend = [r for r in tables["iterations"]
                  if (r["canary"], r["model"], r["variant"]) == (canary, model, variant)]
         if trend:

@@ -285,6 +285,10 @@ class PipelineRunner:
             record.claims_checked = True
         if phase.check_language:
             self._language(record, phase, run.final_message)
+        if record.output is not None and phase.tally:
+            record.tally = {field_path: [as_json_text(v) if not isinstance(v, str) else v
+                                         for v in lookup(record.output, field_path.split("."))]
+                            for field_path in phase.tally}
         if gate_before is not None and before is not None:
             record.regression = self._regression(phase, gate_before, before, record.files_changed)
         ws.transcript.write({"event": "phase_result", **record.model_dump(mode="json")})

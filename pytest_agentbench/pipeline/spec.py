@@ -65,6 +65,9 @@ class Phase(BaseModel):
     # re-prompt on drift", "enforce axis diversity structurally": which checks of a valid output
     # send it back with what was wrong, up to max_check_retries times.
     reprompt_on: list[CheckKind] = Field(default_factory=list)
+    # Output fields whose values the report counts per model (seed 000's red-team verdicts:
+    # "verdict" → holds 5, partial 2, broken 1; a break rate). Dotted paths walk lists.
+    tally: list[str] = Field(default_factory=list)
     max_check_retries: int = Field(default=1, ge=0, le=5)
     _schema: dict[str, Any] | None = PrivateAttr(default=None)
 
@@ -125,11 +128,11 @@ class Phase(BaseModel):
                              "reverted regression, which only a writing phase can have)")
         return value
 
-    @field_validator("reprompt_on")
+    @field_validator("reprompt_on", "tally")
     @classmethod
     def _reprompt_needs_schema(cls, value: list[str], info: ValidationInfo) -> list[str]:
         if value and info.data.get("output_schema") is None:
-            raise ValueError("needs an output_schema (the checks read the phase's JSON output)")
+            raise ValueError("needs an output_schema (it reads the phase's JSON output)")
         return value
 
     @property
