@@ -16,6 +16,7 @@ from pytest_agentbench.attempt_hooks import AttemptHooks
 from pytest_agentbench.controller import ResultCollector
 from pytest_agentbench.history import RunRecorder, attempt_key
 from pytest_agentbench.judging.clients import JudgeModels
+from pytest_agentbench.judging.report import JudgeHooks
 from pytest_agentbench.options import option_value
 from pytest_agentbench.pipeline.report import PipelineHooks
 from pytest_agentbench.routing.hooks import RoutingHooks
@@ -60,6 +61,8 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
     config.pluginmanager.register(TuningHooks(session), TuningHooks.NAME)
     # Pipeline canaries' per model × phase table (pipeline/report.py), through the same hooks.
     config.pluginmanager.register(PipelineHooks(session), PipelineHooks.NAME)
+    # Judge checks' verdicts per describer, judge and mode (judging/report.py).
+    config.pluginmanager.register(JudgeHooks(session), JudgeHooks.NAME)
     # --agentbench-role's canaries and models, the roles' metrics and promotion (routing/).
     config.pluginmanager.register(RoutingHooks(session), RoutingHooks.NAME)
     if not is_worker(config):

@@ -311,3 +311,25 @@ def test_a_page_served_by_a_command_the_check_starts(bench, sandbox):
     for viewport in ("desktop", "phone"):
         assert f"{viewport}: uncaught exception: ReferenceError: notThere is not defined" in text
         assert re.search(rf"{viewport}: failed request: http://127\.0\.0\.1:\d+/web/gone\.png: HTTP 404", text)
+
+
+def test_two_modes_on_one_artifact_show_the_approval_bias_side_by_side(bench):
+    # Seed 002: the direct judge approves what describe-then-judge fails, on the same artifact.
+    second = textwrap.dedent("""\
+        [[verify.judge]]
+        artifact = "file:report.txt"
+        criteria = "All three pricing cards are fully visible, with their buttons."
+        judge = "big"
+        mode = "direct"
+        """)
+    with ScriptedServer({"m": CODER, "vl": [say(DEFECT)], "big": biased_judge}) as server:
+        bench.canary(toml=judge_toml() + second)
+        registry(bench, server)
+        result = bench.run(server, repeats=2)
+    rows = {r["mode"]: r for r in bench.report()["judges"]}
+    assert (rows["describe-then-judge"]["fail"], rows["describe-then-judge"]["approval_rate"]) == (2, 0.0)
+    assert (rows["direct"]["pass"], rows["direct"]["approval_rate"]) == (2, 1.0)
+    assert rows["direct"]["describer"] == "-" and rows["describe-then-judge"]["describer"] == "vl"
+    result.stdout.fnmatch_lines(["*agentbench judges: verdicts per describer, judge and mode*",
+                                 "hello *file:report.txt *direct *- *big *2 *0 *0 *1.00",
+                                 "hello *file:report.txt *describe-then-judge *vl *big *0 *2 *0 *0.00"])

@@ -134,7 +134,7 @@ def context(report: dict[str, Any], budget: Budget | None = None) -> dict[str, A
 # a dict of such lists one table per entry. Title by key; unknown keys are left to the JSON.
 EXTRA_SECTIONS = {"pipelines": "Pipelines (per phase)", "progress": "Progress on discriminators",
                   "promotion": "Roles and promotion", "memory": "Models sharing a machine",
-                  "agents": "Agents"}
+                  "agents": "Agents", "judges": "Judge verdicts"}
 
 
 def extra_sections(report: dict[str, Any]) -> list[dict[str, Any]]:
