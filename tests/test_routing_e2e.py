@@ -147,6 +147,7 @@ def test_promote_applies_each_rule_of_the_policy(bench, capsys):
     assert len(reports) == 1 and re.fullmatch(r"local-model-benchmark-\d{4}-\d{2}-\d{2}\.md", reports[0].name)
     markdown = reports[0].read_text()
     run_id = json.loads((path / "report.json").read_text())["run_id"]
+    assert re.search(r"- \*\*promo\*\* \(\d+ cases?\): incumbent `p-inc`", markdown), markdown
     for expected in (f"Run `{run_id}`", "## promo", "| p-win | llama | 2/2 | 1.00 |",
                      "**Decision: promote p-win (replaces p-inc)**", "**Decision: keep f-inc**",
                      "## Promotion policy", "at least two families",

@@ -52,6 +52,7 @@ class RoleMetrics:
     severity_passed: int = 0  # seed 003's severity-weighted pass count, of severity_total
     severity_total: int = 0
     interval: tuple[float, float] = (0.0, 1.0)  # of acceptance_rate
+    cases: int = 0  # distinct canaries of the role this model was scored on (seed 003: "3 cases")
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -77,7 +78,7 @@ class RoleMetrics:
                 "review_pain": self.review_pain,
                 "hard_failure_rate": None if hard is None else round(hard, 4),
                 "cost_tier": self.cost_tier, "severity_passed": self.severity_passed,
-                "severity_total": self.severity_total}
+                "severity_total": self.severity_total, "cases": self.cases}
 
 
 def role_attempts(role: RoleSpec, results: list[AttemptResult]) -> list[AttemptResult]:
@@ -108,6 +109,7 @@ def role_metrics(role: RoleSpec, results: list[AttemptResult], models: dict[str,
         cluster[0] += 1
         cluster[1] += accepted
     for name, metrics in found.items():
+        metrics.cases = len(clusters[name])
         effective = cluster_effective_size([tuple(c) for c in clusters[name].values()])
         metrics.interval = effective_wilson_interval(metrics.passed, metrics.n,
                                                      min(metrics.n, round(effective)), confidence)

@@ -48,7 +48,9 @@ def markdown_report(decisions: list[Decision], run_id: str, date: str) -> str:
     out = [f"# Local model benchmark {date}", "", f"Run `{run_id}`.", "", "## Roles", ""]
     for d in decisions:
         challengers = ", ".join(f"`{n}`" for n in d.role.challengers) or "none"
-        out.append(f"- **{d.role.name}**: incumbent `{d.role.incumbent}`; challengers {challengers}")
+        cases = max((c.metrics.cases for c in d.candidates), default=0)
+        out.append(f"- **{d.role.name}** ({cases} case{'s' * (cases != 1)}): incumbent "
+                   f"`{d.role.incumbent}`; challengers {challengers}")
     for d in decisions:
         out += ["", f"## {d.role.name}", "", "| " + " | ".join(HEADERS) + " |",
                 "|" + "---|" * len(HEADERS)]
