@@ -99,12 +99,15 @@ def report_exit(sock: socket.socket, child: tuple) -> None:
 
 def sweep() -> None:
     """SIGKILL every process here but init and this one, until none is left alive (a process
-    caught mid-fork can leave a child: look again). Zombies are already dead and stay for their
-    parent to reap: the shell's exit status must survive the sweep."""
+    caught mid-fork can leave a child: look again), then give init a moment to reap the dead, so
+    the next command starts in a jail with nothing left of this one. The shell's own zombie is
+    this process's child and stays: its exit status must survive the sweep."""
     me = os.getpid()
     for _ in range(200):
-        alive = [pid for pid in _pids() if pid not in (1, me) and not _is_zombie(pid)]
-        if not alive:
+        states = {pid: _state(pid) for pid in _pids() if pid not in (1, me)}
+        alive = [pid for pid, (zombie, _parent) in states.items() if not zombie]
+        unreaped = [pid for pid, (zombie, parent) in states.items() if zombie and parent != me]
+        if not alive and not unreaped:
             return
         for pid in alive:
             try:
@@ -118,13 +121,15 @@ def _pids() -> list:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def _is_zombie(pid: int) -> bool:
+def _state(pid: int) -> tuple:
+    """(is a zombie or gone, parent pid) of ``pid``."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
-            # "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
-            return stat.read().rpartition(b")")[2].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True  # gone already
+            # "pid (comm) S ppid ...": comm may hold spaces and parentheses; the state follows the last ')'.
+            fields = stat.read().rpartition(b")")[2].split()
+            return fields[0] in (b"Z", b"X"), int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return True, 0  # gone already
 
 
 if __name__ == "__main__":
