@@ -97,13 +97,18 @@ def test_python_canaries_under_xdist(bench):
     assert sorted(a["repeat"] for a in bench.report()["attempts"]) == [0, 1, 2]
 
 
-def test_the_shipped_example_passes_with_a_right_answer_and_is_phantom_without(bench):
+def shipped_example(bench) -> str:
+    """examples/python_canary copied in as the suite; the starting inventory.py."""
     import shutil
     from pathlib import Path
 
     example = Path(__file__).parent.parent / "examples" / "python_canary"
     shutil.copytree(example, bench.pytester.path / "canaries")
-    source = (example / "inventory_repo" / "inventory.py").read_text()
+    return (example / "inventory_repo" / "inventory.py").read_text()
+
+
+def test_the_shipped_example_passes_with_a_right_answer_and_is_phantom_without(bench):
+    source = shipped_example(bench)
     solved = source + (
         "\n    def remove(self, item: str, quantity: int = 1) -> None:\n"
         "        if quantity <= 0 or self._stock.get(item, 0) < quantity:\n"
@@ -120,14 +125,9 @@ def test_the_shipped_example_passes_with_a_right_answer_and_is_phantom_without(b
 
 
 def test_the_shipped_pipeline_example_passes_with_right_phases_and_catches_a_lying_review(bench):
-    import shutil
-    from pathlib import Path
-
     from tests.test_pipeline_e2e import by_phase, fenced
 
-    example = Path(__file__).parent.parent / "examples" / "python_canary"
-    shutil.copytree(example, bench.pytester.path / "canaries")
-    source = (example / "inventory_repo" / "inventory.py").read_text()
+    source = shipped_example(bench)
     solved = source + (
         "\n    def remove(self, item: str, quantity: int = 1) -> None:\n"
         "        if quantity <= 0 or self._stock.get(item, 0) < quantity:\n"

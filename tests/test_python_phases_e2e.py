@@ -12,7 +12,17 @@ import pytest
 
 from pytest_agentbench.testing import ScriptedServer, call, http_error, say
 from tests.conftest import HELLO_SOURCE, agent_requests
-from tests.test_pipeline_e2e import EXPLORE_OK, HYPOTHESIS, IMPLEMENTED, by_phase, fenced
+
+# The same three phases, scripted the same way, as the canary.toml pipeline tests.
+from tests.test_pipeline_e2e import (
+    EXPLORE_OK,
+    GOOD,
+    HYPOTHESIS,
+    IMPLEMENTED,
+    by_phase,
+    fenced,
+    only_attempt,
+)
 
 HYPOTHESIS_SCHEMA = {"type": "object", "required": ["axis", "hypothesis"],
                      "properties": {"axis": {"type": "string"}, "hypothesis": {"type": "string"}}}
@@ -51,19 +61,6 @@ def write_module(bench, body: str = MODULE, repo: dict | None = None) -> None:
     (root / "schemas").mkdir(parents=True, exist_ok=True)
     (root / "schemas" / "hypothesis.json").write_text(json.dumps(HYPOTHESIS_SCHEMA))
     (root / "test_pipe_canary.py").write_text(textwrap.dedent(body))
-
-
-GOOD = {
-    "EXPLORE": [call("read_file", path="README.md"), say(fenced(EXPLORE_OK))],
-    "HYPOTHESIZE": [say(json.dumps(HYPOTHESIS))],
-    "IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE), say(fenced(IMPLEMENTED))],
-}
-
-
-def only_attempt(bench) -> dict:
-    attempts = bench.report()["attempts"]
-    assert len(attempts) == 1, attempts
-    return attempts[0]
 
 
 def test_phases_in_a_test_body_pass_and_are_recorded(bench):
