@@ -137,3 +137,38 @@ def test_gpu_memory_is_read_from_nvidia_smi_for_the_servers_processes(tmp_path, 
     assert reading.total_now == reading.rss + (2048 << 20)
     monkeypatch.setenv("PATH", "/nonexistent")
     assert read_memory(os.getpid()).gpu is None  # no nvidia-smi: unknown, not zero
+
+
+GROWING_SERVER = """
+import sys, time
+from pytest_agentbench.testing import ScriptedServer, call, say
+ballast = []
+def reply(body):
+    # A KV cache filling up: the first request makes this server 300 MiB bigger, for real.
+    if not ballast:
+        ballast.append(b"\\x01" * (300 << 20))
+    turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+    return call("write_file", path="hello.py", content="def hello():\\n    return 'hi'\\n") if turn == 0 else say("Done.")
+ScriptedServer(reply, port=int(sys.argv[1])).start()
+time.sleep(3600)
+"""
+
+
+def test_a_set_that_grows_past_the_budget_mid_run_stops_before_the_next_attempt(bench):
+    bench.canary()
+    marker = f"agentbench-coreside-grow-{os.getpid()}"
+    (bench.pytester.path / "agentbench.toml").write_text(
+        '[models.coder]\nmodel = "scripted"\n[models.coder.server]\n'
+        f"command = {json.dumps([sys.executable, '-c', GROWING_SERVER, '{port}', marker])}\n")
+    result = bench.pytester.runpytest("canaries", "--repeats", "3", "--agentbench-json", "report.json",
+                                      "-p", "no:cacheprovider", "--models", "coder",
+                                      "--agentbench-coreside", "coder", "--agentbench-memory-budget", "200M")
+    report = json.loads((bench.pytester.path / "report.json").read_text())
+    # It fit at start (a Python server is far below 200 MiB); the first attempt grew it past.
+    assert [a["outcome"] for a in report["attempts"]] == ["passed"]
+    assert report["incomplete"] is True and len(report["missing"]) == 2
+    assert "grew to" in report["coreside"]["grew_past_budget"]
+    result.stdout.fnmatch_lines(["*co-resident: STOPPED: co-resident models coder grew to * MiB "
+                                 "(coder * MiB), past the 200.0 MiB memory budget*"])
+    assert result.ret != 0
+    assert running(marker) == []

@@ -47,6 +47,9 @@ class MemoryHooks:
         self.budget_given = budget is not None
         self.at_start: dict[str, dict[str, Any]] = {}  # what the co-resident set measured at start
         self._readings: dict[str, MemoryReading | None] | None = None
+        self._session: pytest.Session | None = None  # the run the watchdog may stop
+        self.grew_past: str = ""  # why the watchdog stopped the run ('' while it has not)
+        self._specs: list[ModelSpec] | None = None
 
     # -- preflight ---------------------------------------------------------------------------------
 
@@ -86,7 +89,8 @@ class MemoryHooks:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not self.names or not self.session.is_controller or session.config.option.collectonly:
             return
-        specs = self.specs()
+        self._session = session
+        specs = self.specs_now()
         if self.budget is None:
             raise pytest.UsageError("--agentbench-coreside: the machine's RAM cannot be read "
                                     "(/proc/meminfo): give --agentbench-memory-budget")
@@ -114,6 +118,40 @@ class MemoryHooks:
         except pytest.UsageError:
             self.session.servers.stop_all()  # refused: nothing stays loaded
             raise
+
+    # -- during the run ----------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """After each attempt (on the controller, which started the set): the co-resident servers'
+        memory now, with each model's declared figure where that is larger. A set that has grown
+        past the budget — a KV cache filled by long contexts — stops the run before the next
+        attempt starts: the machine would swap next (seed 002's locked screen). Finished attempts
+        stay; the rest are reported missing and the run incomplete."""
+        if report.when != "call" or self._session is None or self.grew_past or self.budget is None:
+            return
+        sizes: dict[str, int] = {}
+        for spec in self.specs_now():
+            declared = parse_size(spec.memory) if spec.memory else 0
+            state = self.session.servers.current(spec.name) if spec.server is not None else None
+            reading = read_memory(state.pid) if state is not None else None
+            sizes[spec.name] = max(declared, reading.total_now if reading is not None else 0)
+        total = sum(sizes.values())
+        if total <= self.budget:
+            return
+        each = ", ".join(f"{name} {human(size)}" for name, size in sizes.items())
+        self.grew_past = (f"agentbench: co-resident models {', '.join(self.names)} grew to {human(total)} "
+                          f"({each}), past the {human(self.budget)} memory budget: no further "
+                          "attempt is started (the machine would swap next)")
+        self._session.shouldstop = self.grew_past
+        dsession = self._session.config.pluginmanager.getplugin("dsession")  # xdist's controller
+        if dsession is not None:
+            dsession.shouldstop = self.grew_past
+
+    def specs_now(self) -> list[ModelSpec]:
+        """The co-resident models' specs, read once (the registry does not change mid-run)."""
+        if self._specs is None:
+            self._specs = self.specs()
+        return self._specs
 
     def _refuse_over_budget(self, how: str, sizes: dict[str, int], specs: list[ModelSpec]) -> None:
         total = sum(sizes.values())
@@ -147,7 +185,7 @@ class MemoryHooks:
             entry["memory"] = {**(reading.to_json() if reading else {}), "declared": declared.get(name)}
         if self.names:
             report["coreside"] = {"models": self.names, "budget_bytes": self.budget,
-                                  "at_start": self.at_start}
+                                  "at_start": self.at_start, "grew_past_budget": self.grew_past or None}
 
     def pytest_agentbench_summary(self, aggregates: list[dict[str, Any]], terminalreporter: Any) -> None:
         for name, reading in self.readings().items():
@@ -156,6 +194,8 @@ class MemoryHooks:
             gpu = f", GPU {human(reading.gpu)}" if reading.gpu is not None else ""
             terminalreporter.write_line(f"memory: {name}: peak resident {human(reading.peak_rss)}"
                                         f"{gpu} (managed server, {reading.processes} process(es))")
-        if self.names:
+        if self.names and self.grew_past:
+            terminalreporter.write_line(f"co-resident: STOPPED: {self.grew_past.removeprefix('agentbench: ')}")
+        elif self.names:
             terminalreporter.write_line(f"co-resident: {', '.join(self.names)} within a "
                                         f"{human(self.budget)} budget")
