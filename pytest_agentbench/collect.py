@@ -83,7 +83,7 @@ class CanaryFile(pytest.File):
                 )
 
     def _unconfigured_judges(self, canary: Canary, session: Any) -> list[str]:
-        names = {name for judge in canary.verify.judge for name in (judge.describer, judge.judge) if name}
+        names = {name for judge in canary.verify.judge for name in judge.models()}
         if not names:
             return []
         known = self.config.stash.get(judge_models_key, None)

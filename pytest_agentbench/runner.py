@@ -77,6 +77,7 @@ class AttemptEnvironment:
     git_state: GitState | None = None
     tampered: list[str] = field(default_factory=list)
     extra_readonly: list[Path] = field(default_factory=list)  # paths the checks name
+    model: ModelSpec | None = None  # the model under test (a judge check's "{model}")
 
     @classmethod
     def open(cls, session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int,
@@ -99,14 +100,14 @@ class AttemptEnvironment:
         extra = session.check_paths(canary)
         return cls(baseline, worktree, home, command_env(home),
                    session.sandbox_for(worktree, home, baseline.path / ".git", extra), transcript,
-                   GitState.capture(baseline, worktree), extra_readonly=extra)
+                   GitState.capture(baseline, worktree), extra_readonly=extra, model=model)
 
     def check_setup(self, session: AgentbenchSession) -> CheckSetup:
         """Where this attempt's checks run: a fresh tree of the same baseline, same tier."""
         return CheckSetup(session.trees, self.baseline, jail=session.sandbox_tier == "bubblewrap",
                           limits=session.settings.sandbox_limits, extra_readonly=self.extra_readonly,
                           reuse=session.pool_trees, judge_models=session.judge_models,
-                          log=self.transcript.write)
+                          log=self.transcript.write, subject=self.model)
 
     def check_integrity(self) -> list[str]:
         """How the agent changed host-side git metadata (only possible without bubblewrap).

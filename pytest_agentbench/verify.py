@@ -51,6 +51,7 @@ from pytest_agentbench.workspace import Baseline, TreeManager
 
 if TYPE_CHECKING:
     from pytest_agentbench.judging.clients import JudgeModels
+    from pytest_agentbench.models import ModelSpec
 
 OUTPUT_TAIL_CHARS = 3000
 ANSWER_VAR = "AGENTBENCH_ANSWER"  # an answer canary's checks read the final answer from this file
@@ -168,6 +169,7 @@ class CheckSetup:
     # is logged (the attempt's transcript). No models: judge checks are not run (validate).
     judge_models: JudgeModels | None = None
     log: Callable[[dict[str, Any]], None] | None = None
+    subject: ModelSpec | None = None  # the attempt's model: a judge check's "{model}"
 
 
 def protection_rules(canary: Canary, baseline: Baseline) -> ProtectionRules:
@@ -232,7 +234,8 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
         verification.checks, verification.review = checks[:len(run)], checks[len(run):]
         if artifacts:
             assert setup.judge_models is not None
-            verification.judges = judge_all(canary.verify.judge, artifacts, setup.judge_models, setup.log)
+            verification.judges = judge_all(canary.verify.judge, artifacts, setup.judge_models,
+                                            setup.log, setup.subject)
     return verification
 
 

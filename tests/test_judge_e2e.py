@@ -333,3 +333,55 @@ def test_two_modes_on_one_artifact_show_the_approval_bias_side_by_side(bench):
     result.stdout.fnmatch_lines(["*agentbench judges: verdicts per describer, judge and mode*",
                                  "hello *file:report.txt *direct *- *big *2 *0 *0 *1.00",
                                  "hello *file:report.txt *describe-then-judge *vl *big *0 *2 *0 *0.00"])
+
+
+# Seed 002's experiment with the model under test as the describer: on a known-broken artifact the
+# check expects "fail" (the description must let the judge see the defect); on the fixed one, "pass".
+CALIBRATION = """\
+tier = "lite"
+prompt = "Reply with the single word: ready."
+[verify]
+answer = true
+run = []
+[[verify.judge]]
+artifact = "file:report.txt"
+criteria = "All three pricing cards are fully visible, with their buttons."
+describer = "{model}"
+judge = "big"
+expect = "EXPECT"
+"""
+
+
+def describer(description: str):
+    """A model under test: 'ready' in the agent loop; ``description`` when asked to describe."""
+    def reply(body: dict) -> dict:
+        if "You describe artifacts precisely" in json.dumps(body["messages"][:1]):
+            return say(description)
+        return say("ready")
+    return reply
+
+
+@pytest.mark.parametrize(("expect", "outcomes"), [
+    ("fail", {"sharp": "passed", "rosy": "failed"}),   # the broken page: only sharp saw the defect
+    ("pass", {"sharp": "failed", "rosy": "passed"}),   # as if it were fixed: sharp's defect is a false alarm
+])
+def test_the_model_under_test_as_describer_against_a_known_artifact(bench, expect, outcomes):
+    rosy = "Three pricing cards, Basic, Pro and Enterprise, each with its button. It looks fine."
+    with ScriptedServer({"sharp": describer(DEFECT), "rosy": describer(rosy), "big": biased_judge}) as server:
+        bench.canary(toml=CALIBRATION.replace("EXPECT", expect), repo={"report.txt": REPORT})
+        (bench.pytester.path / "agentbench.toml").write_text(f'[models.big]\nbase_url = "{server.url}"\n')
+        bench.run(server, models="sharp,rosy")
+    attempts = {a["model"]: a for a in bench.report()["attempts"]}
+    assert {m: a["outcome"] for m, a in attempts.items()} == outcomes
+    assert {m: a["judges"][0]["describer"] for m, a in attempts.items()} == {"sharp": "sharp", "rosy": "rosy"}
+    assert {m: a["judges"][0]["expect"] for m, a in attempts.items()} == {"sharp": expect, "rosy": expect}
+    rows = {r["describer"]: r["approval_rate"] for r in bench.report()["judges"]}
+    assert rows == {"sharp": 0.0, "rosy": 1.0}  # each model's approval bias as a describer
+
+
+def test_a_placeholder_other_than_model_is_a_load_error(tmp_path):
+    from pytest_agentbench.canary import CanaryError, load_canary
+
+    (tmp_path / "canary.toml").write_text(CALIBRATION.replace("EXPECT", "fail").replace("{model}", "{coder}"))
+    with pytest.raises(CanaryError, match=r"'\{coder\}': a registry model name, or '\{model\}'"):
+        load_canary(tmp_path / "canary.toml")

@@ -13,7 +13,7 @@ from typing import Any
 from pytest_agentbench.client import ChatClient, DeadlineExceeded, InfraError, RequestTimedOut
 from pytest_agentbench.judging.artifacts import Artifact
 from pytest_agentbench.judging.records import JudgeRecord
-from pytest_agentbench.judging.spec import JudgeSpec
+from pytest_agentbench.judging.spec import SUBJECT, JudgeSpec
 
 DESCRIBER_SYSTEM = (
     "You describe artifacts precisely. State only facts you can see: what is there, what is cut "
@@ -84,15 +84,18 @@ def _ask(client: ChatClient, messages: list[dict[str, Any]], deadline: float, ro
 
 
 def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], ChatClient],
-              log: Log | None = None) -> JudgeRecord:
+              log: Log | None = None, subject: str | None = None) -> JudgeRecord:
     """One judge check on a captured artifact. ``client_for(name)`` resolves a registry model;
     it raises :class:`JudgeUnavailable` for a name it does not know. ``log`` gets every request
     and its reply (``judge_request`` events in the attempt's transcript)."""
     started = time.monotonic()
     deadline = started + spec.timeout
-    record = JudgeRecord(artifact=spec.artifact, mode=spec.mode, verdict="error", judge=spec.judge,
-                         describer=spec.describer if spec.mode == "describe-then-judge" else None,
-                         severity=spec.severity, capture_problems=artifact.problems)
+    def named(name: str | None) -> str | None:  # "{model}": the record names the model under test
+        return subject if name == SUBJECT and subject else name
+
+    record = JudgeRecord(artifact=spec.artifact, mode=spec.mode, verdict="error", judge=named(spec.judge),
+                         describer=named(spec.describer) if spec.mode == "describe-then-judge" else None,
+                         severity=spec.severity, expect=spec.expect, capture_problems=artifact.problems)
     try:
         if artifact.error:
             raise JudgeUnavailable(f"the artifact could not be captured: {artifact.error}")

@@ -43,9 +43,14 @@ class JudgeModels:
         return spec
 
     def client(self, name: str) -> ChatClient:
+        return self.client_for(self.spec(name))
+
+    def client_for(self, spec: ModelSpec) -> ChatClient:
+        """A client for ``spec`` (a registry model, or the attempt's own: ``{model}``), its
+        managed server started on first use."""
         from pytest_agentbench.servers.managed import ServerStartError
 
-        spec = self.spec(name)
+        name = spec.name
         try:
             self.session.ensure_endpoint(spec)
         except ServerStartError as exc:

@@ -15,6 +15,7 @@ class JudgeRecord(BaseModel):
     describer: str | None = None
     judge: str
     severity: int = 1
+    expect: str = "pass"  # the verdict that passes the check (judge.expect)
     # The judge's raw replies in order: two when the first was not the JSON verdict.
     judge_replies: list[str] = Field(default_factory=list)
     capture_problems: list[str] = Field(default_factory=list)  # console errors, failed requests
@@ -22,4 +23,4 @@ class JudgeRecord(BaseModel):
 
     @property
     def ok(self) -> bool:
-        return self.verdict == "pass"
+        return self.verdict == self.expect

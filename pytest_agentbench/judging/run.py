@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.judging.artifacts import Artifact, capture
-from pytest_agentbench.judging.ask import run_judge
+from pytest_agentbench.judging.ask import JudgeUnavailable, run_judge
 from pytest_agentbench.judging.page import Jail
 from pytest_agentbench.judging.records import JudgeRecord
-from pytest_agentbench.judging.spec import JudgeSpec
+from pytest_agentbench.judging.spec import SUBJECT, JudgeSpec
 
 if TYPE_CHECKING:
+    from pytest_agentbench.client import ChatClient
     from pytest_agentbench.judging.clients import JudgeModels
+    from pytest_agentbench.models import ModelSpec
 
 
 def capture_all(specs: list[JudgeSpec], tree: Path, run: Callable[[str], tuple[int | None, str]],
@@ -30,7 +32,18 @@ def capture_all(specs: list[JudgeSpec], tree: Path, run: Callable[[str], tuple[i
 
 
 def judge_all(specs: list[JudgeSpec], artifacts: list[Artifact], models: JudgeModels,
-              log: Callable[[dict[str, Any]], None] | None = None) -> list[JudgeRecord]:
+              log: Callable[[dict[str, Any]], None] | None = None,
+              subject: ModelSpec | None = None) -> list[JudgeRecord]:
     """Every check in order (all of them, so the report shows each verdict); ``log`` gets each
-    exchange with a model (the attempt's transcript)."""
-    return [run_judge(spec, artifact, models.client, log) for spec, artifact in zip(specs, artifacts)]
+    exchange with a model (the attempt's transcript); ``subject`` is the attempt's model, which
+    ``"{model}"`` names."""
+    def client_for(name: str) -> ChatClient:
+        if name != SUBJECT:
+            return models.client(name)
+        if subject is None:
+            raise JudgeUnavailable(f"{SUBJECT!r}: no model under test here")
+        return models.client_for(subject)
+
+    subject_name = subject.name if subject is not None else None
+    return [run_judge(spec, artifact, client_for, log, subject_name)
+            for spec, artifact in zip(specs, artifacts)]

@@ -7,6 +7,10 @@
     mode = "describe-then-judge"     # or "direct" (the judge model looks at the artifact itself)
     severity = 1
 
+Beyond the contract: ``describer`` or ``judge`` may be ``"{model}"``, the attempt's own model (the
+model under test describes or judges: seed 002's approval bias measured per model), and ``expect =
+"fail"`` makes a calibration check that passes when the verdict is fail (a known-broken artifact).
+
 Imports nothing of the harness: canary.py imports it.
 """
 
@@ -19,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 ARTIFACT_KINDS = ("file:", "command:", "page:")
 # Artifacts named by one word: the attempt's diff, and its final answer (a verify.answer canary's).
 WHOLE_ARTIFACTS = ("diff", "answer")
+SUBJECT = "{model}"  # as describer or judge: the model under test of the attempt
 
 
 class JudgeSpec(BaseModel):
@@ -37,6 +42,8 @@ class JudgeSpec(BaseModel):
     # A command that serves a `page:http://...` artifact, started in the verification tree beside
     # the browser and stopped after it; "{port}" in it and in the URL is a free port.
     serve: str | None = None
+    # The verdict that makes the check pass: "fail" for a calibration artifact known to be broken.
+    expect: Literal["pass", "fail"] = "pass"
 
     @field_validator("artifact")
     @classmethod
@@ -56,6 +63,17 @@ class JudgeSpec(BaseModel):
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("describer", "judge")
+    @classmethod
+    def _a_name_or_the_subject(cls, value: str | None) -> str | None:
+        if value is not None and "{" in value and value != SUBJECT:
+            raise ValueError(f"{value!r}: a registry model name, or {SUBJECT!r} for the model under test")
+        return value
+
+    def models(self) -> set[str]:
+        """The registry names this check asks (the model under test is no registry name)."""
+        return {name for name in (self.describer, self.judge) if name and name != SUBJECT}
 
     @model_validator(mode="after")
     def _describer_for_two_steps(self) -> JudgeSpec:
