@@ -125,3 +125,12 @@ def test_acceptance_checks_may_carry_a_severity(tmp_path):
         with pytest.raises(CanaryError) as error:
             load_canary(toml)
         assert str(error.value) == f"{toml}: field 'verify': {message}"
+
+
+def test_a_role_scores_its_agents_attempts_only():
+    # --agentbench-agent builtin,mini: the same model's attempts through two agents are two things.
+    results = [attempt("i", "passed"), attempt("i", "passed"),
+               attempt("i", "failed", ["a.py"]).model_copy(update={"agent": "mini"})]
+    builtin = role_metrics(RoleSpec(incumbent="i"), results, {})["i"]
+    mini = role_metrics(RoleSpec(incumbent="i", agent="mini"), results, {})["i"]
+    assert (builtin.n, builtin.passed) == (2, 2) and (mini.n, mini.passed) == (1, 0)

@@ -83,7 +83,7 @@ class RoleMetrics:
 
 def role_attempts(role: RoleSpec, results: list[AttemptResult]) -> list[AttemptResult]:
     """The scored base-variant attempts of the role's models on the canaries that serve it."""
-    return [r for r in results if r.model in role.models and r.variant == "base"
+    return [r for r in results if r.model in role.models and r.variant == "base" and r.agent == role.agent
             and r.outcome != Outcome.INFRA_ERROR.value and role.serves(r.canary, r.tier, r.tags)]
 
 

@@ -26,6 +26,9 @@ class RoleSpec(BaseModel):
     canaries: list[str] | None = None
     incumbent: str = Field(min_length=1)
     challengers: list[str] = Field(default_factory=list)
+    # The agent the role's models work through (issue 18): its attempts alone are scored, so a run
+    # with --agentbench-agent builtin,mini never pools one model's attempts from two agents.
+    agent: str = Field(default="builtin", min_length=1)
     # Filled in by the loader: the role's name, and the file and table it came from (--write).
     name: str = Field(default="", exclude=True)
     source: Path | None = Field(default=None, exclude=True)
