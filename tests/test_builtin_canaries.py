@@ -116,4 +116,7 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
         assert not (phase["hallucinated"] or phase["invalid_paths"] or phase["language_drift"]
                     or phase["violation"] or phase["phantom"]), phase
     assert pipeline["phases"][2]["regression"] == {"broken": [], "reverted": False, "reverted_files": []}
+    implement = pipeline["phases"][2]  # it changed exactly the files its hypothesis planned
+    assert implement["plan_checked"] and implement["off_plan"] == [] and implement["plan_untouched"] == []
+    assert pipeline["phases"][3]["tally"] == {"verdict": ["holds"]}
     result.stdout.fnmatch_lines(["*agentbench summary*"])

@@ -578,3 +578,36 @@ def test_a_tally_counts_a_fields_values_per_model(bench):
 
 def only_attempts_phase(bench, name: str) -> list:
     return [next(p["tally"] for p in a["phases"] if p["name"] == name) for a in bench.report()["attempts"]]
+
+
+def test_an_implementation_off_the_hypothesis_plan_is_recorded(bench):
+    # Seed 000's hypothesis-implementation drift: a plan for hello.py, a logging utility built.
+    make_pipeline(bench, toml=pipeline_toml(implement='plan_files = "hypothesize.files"'))
+    planned = {**HYPOTHESIS, "files": ["./hello.py"]}
+    drifter = [call("write_file", path="logging_util.py", content="import logging\n"),
+               call("write_file", path="hello.py", content=HELLO_SOURCE), say(fenced(IMPLEMENTED))]
+    for script, off, untouched in ((GOOD["IMPLEMENT"], [], []),
+                                   (drifter, ["logging_util.py"], []),
+                                   (drifter[:1] + drifter[2:], ["logging_util.py"], ["hello.py"])):
+        scripts = {**GOOD, "HYPOTHESIZE": [say(json.dumps(planned))], "IMPLEMENT": script}
+        with ScriptedServer(by_phase(scripts)) as server:
+            result = bench.run(server)
+        implement = only_attempt(bench)["phases"][2]
+        assert implement["plan_checked"] is True
+        assert (implement["off_plan"], implement["plan_untouched"]) == (off, untouched)
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "implement")
+    assert (row["off_plan"], row["plan_checked"], row["off_plan_rate"]) == (1, 1, 1.0)
+    result.stdout.fnmatch_lines(["*phase*drift*off plan*reverted*", "  implement *1/1*"])
+
+
+def test_plan_files_must_name_an_earlier_phases_field(tmp_path):
+    from pytest_agentbench.canary import CanaryError, load_canary
+
+    (tmp_path / "repo").mkdir()
+    for reference, message in (('"reflect.files"', "'reflect' is not an earlier phase"),
+                               ('"hypothesize"', "name a field of 'hypothesize'")):
+        (tmp_path / "canary.toml").write_text(pipeline_toml(implement=f"plan_files = {reference}"))
+        (tmp_path / "schemas").mkdir(exist_ok=True)
+        (tmp_path / "schemas" / "explore.json").write_text(json.dumps(EXPLORE_SCHEMA))
+        with pytest.raises(CanaryError, match=message):
+            load_canary(tmp_path / "canary.toml")

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from pytest_agentbench.pipeline.records import PhaseRecord
-from pytest_agentbench.pipeline.runner import NO_OUTPUT, OK
+from pytest_agentbench.pipeline.runner import NO_OUTPUT, OK, check_plan
 from pytest_agentbench.pipeline.spec import RESERVED, Phase, load_schema
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ def build_phase(where: str, name: str, prompt: str, fields: dict[str, Any], earl
         usage("on_failure", "a test body decides itself whether to go on after a phase")
     if phase.skip_to is not None:
         usage("skip_to", "a test body decides itself which phase comes next")
+    if phase.plan_files is not None and phase.plan_files.split(".")[0] not in earlier:
+        usage("plan_files", f"{phase.plan_files!r} names no earlier phase of this attempt")
     if "repeated" in phase.reprompt_on:
         usage("reprompt_on", "'repeated' is for a canary.toml pipeline's iteration.distinct")
     for kind in phase.reprompt_on:
@@ -97,10 +99,13 @@ class PythonPipeline:
     def __init__(self, runner: PipelineRunner) -> None:
         self.runner = runner
         self.texts: dict[str, str] = {}  # phase name -> its output text ({{name}})
+        self.outputs: dict[str, Any] = {}  # phase name -> its parsed output (plan_files)
 
     def run(self, phase: Phase) -> AgentPhase:
         record, text = self.runner.run_phase(phase, dict(self.texts))
+        check_plan(record, phase, self.outputs)
         self.texts[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
+        self.outputs[phase.name] = record.output
         return AgentPhase(record, text)
 
     def loop_result(self) -> LoopResult | None:

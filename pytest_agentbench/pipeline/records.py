@@ -52,6 +52,10 @@ class PhaseRecord(BaseModel):
     skipped_to: str | None = None  # skip_to taken after this phase (a phantom, a reverted regression)
     retry: int = 0  # iteration.retry_aborted: 0 in an iteration's first run, 1 in its first retry...
     tally: dict[str, list[str]] = Field(default_factory=dict)  # phase.tally field -> its values here
+    # plan_files: the files this phase changed outside the plan, and planned files it left alone
+    plan_checked: bool = False
+    off_plan: list[str] = Field(default_factory=list)
+    plan_untouched: list[str] = Field(default_factory=list)
 
 
 class IterationRecord(BaseModel):

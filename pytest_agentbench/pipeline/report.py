@@ -59,11 +59,14 @@ def phase_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "check_reprompted": sum(1 for p in ran if p.get("check_retries")),
             "skipped_to": sum(1 for p in ran if p.get("skipped_to")),
             "tally": _tally(ran),
+            "plan_checked": sum(1 for p in ran if p.get("plan_checked")),
+            "off_plan": sum(1 for p in ran if p.get("off_plan")),
         }
         row["phantom_rate"] = _rate(row["phantom"], len(writing))
         row["hallucination_rate"] = _rate(row["hallucinated"], len(with_output))
         row["invalid_paths_rate"] = _rate(row["invalid_paths"], len(with_output))
         row["drift_rate"] = _rate(row["drift"], len(judged))
+        row["off_plan_rate"] = _rate(row["off_plan"], row["plan_checked"])
         rows.append(row)
     return rows
 
@@ -106,7 +109,7 @@ def _cell(count: int, total: int) -> str:
 
 
 HEADERS = ["phase", "ran", "json 1st", "json ok", "phantom", "halluc.", "bad paths", "drift",
-           "reverted", "read-only viol."]
+           "off plan", "reverted", "read-only viol."]
 
 
 def summary_lines(tables: dict[str, Any]) -> list[str]:
@@ -123,6 +126,7 @@ def summary_lines(tables: dict[str, Any]) -> list[str]:
             _cell(row["json_first_try"], row["json_checked"]), _cell(row["json_first_try"] + row["json_after_reprompt"], row["json_checked"]),
             _cell(row["phantom"], row["writing"]), _cell(row["hallucinated"], row["claims_checked"]),
             _cell(row["invalid_paths"], row["claims_checked"]), _cell(row["drift"], row["language_checked"]),
+            _cell(row["off_plan"], row["plan_checked"]),
             _cell(row["reverted"], row["gated"]), str(row["violations"] or "-"),
         ] for row in rows]
         widths = [max(len(r[i]) for r in table) for i in range(len(HEADERS))]

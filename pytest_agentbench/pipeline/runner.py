@@ -161,6 +161,7 @@ class PipelineRunner:
             record, text, value = self._phase(phase, iteration, values,
                                               (distinct_path, recent) if distinct_path else None)
             record.retry = retry
+            check_plan(record, phase, ran.outputs)
             self.records.append(record)
             values[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
             ran.outputs[phase.name] = value
@@ -420,6 +421,23 @@ class PipelineRunner:
             digest.update((run.conversation_digest or "-").encode())
         merged.conversation_digest = digest.hexdigest()[:16] if any(r.conversation_digest for r in runs) else None
         return merged
+
+
+def check_plan(record: PhaseRecord, phase: Phase, outputs: Mapping[str, Any]) -> None:
+    """``phase.plan_files``: compare the phase's own changes with the files an earlier phase's
+    output planned (seed 000's hypothesis-implementation drift: a performance hypothesis, a logging
+    utility built). Nothing is recorded when the planner produced no output."""
+    if phase.plan_files is None or record.outcome != OK:
+        return
+    planner, path = split_ref(phase.plan_files)
+    if outputs.get(planner) is None:
+        return
+    planned = {str(entry).strip().removeprefix("./") for entry in lookup(outputs[planner], path)
+               if isinstance(entry, str) and entry.strip()}
+    changed = set(record.files_changed)
+    record.plan_checked = True
+    record.off_plan = sorted(changed - planned)
+    record.plan_untouched = sorted(planned - changed)
 
 
 def check_reprompt(problems: list[str]) -> str:

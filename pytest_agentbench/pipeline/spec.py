@@ -68,6 +68,10 @@ class Phase(BaseModel):
     # Output fields whose values the report counts per model (seed 000's red-team verdicts:
     # "verdict" → holds 5, partial 2, broken 1; a break rate). Dotted paths walk lists.
     tally: list[str] = Field(default_factory=list)
+    # Seed 000's hypothesis-implementation drift, checked on the tree: "hypothesize.chosen.files"
+    # names the files an earlier phase's output planned to change; this writing phase's changes
+    # outside them are recorded (`off_plan`), as are planned files it left alone.
+    plan_files: str | None = None
     max_check_retries: int = Field(default=1, ge=0, le=5)
     _schema: dict[str, Any] | None = PrivateAttr(default=None)
 
@@ -118,6 +122,13 @@ class Phase(BaseModel):
     def _claims_need_schema(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         if value and info.data.get("output_schema") is None:
             raise ValueError("claims need an output_schema (they are fields of the JSON output)")
+        return value
+
+    @field_validator("plan_files")
+    @classmethod
+    def _plan_for_a_writing_phase(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not info.data.get("writes"):
+            raise ValueError("needs writes = true (it compares the phase's own changes with a plan)")
         return value
 
     @field_validator("skip_to")
@@ -338,6 +349,13 @@ def pipeline_problems(canary: Canary, text: str, prompt_given: bool) -> list[str
         if phase.regression_gate and not (phase.gate_checks or canary.verify.run):
             problem("regression_gate needs checks: gate_checks or the canary's verify.run",
                     index, "regression_gate")
+        if phase.plan_files is not None:
+            planner, plan_path = split_ref(phase.plan_files)
+            if planner not in names[:index]:
+                problem(f"{phase.plan_files!r}: {planner!r} is not an earlier phase", index, "plan_files")
+            elif not plan_path or phases[names.index(planner)].output_schema is None:
+                problem(f"{phase.plan_files!r}: name a field of {planner!r}'s JSON output (phase.field)",
+                        index, "plan_files")
         if phase.skip_to is not None and phase.skip_to not in names[index + 1:]:
             why = "an earlier phase or itself" if phase.skip_to in names else "no phase of that name"
             problem(f"{phase.skip_to!r} names {why}: skip_to jumps forward to a later phase", index, "skip_to")
