@@ -7,6 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+OK = "ok"  # a phase that ended with its (valid) output
+SKIPPED = "skipped"  # a phase the pipeline stopped before, or a skip_to jumped over
+
 
 class Regression(BaseModel):
     """The regression gate of one writing phase: gate checks that passed before it and fail

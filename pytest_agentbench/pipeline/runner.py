@@ -21,8 +21,15 @@ from pytest_agentbench.agent.loop import LoopResult
 from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.pipeline import checks
+from pytest_agentbench.pipeline.harness_fixes import (
+    check_plan,
+    check_reprompt,
+    first_value,
+    output_problems,
+    skip_reason,
+)
 from pytest_agentbench.pipeline.output import ParsedOutput, parse_output, reprompt
-from pytest_agentbench.pipeline.records import IterationRecord, PhaseRecord, Regression
+from pytest_agentbench.pipeline.records import OK, SKIPPED, IterationRecord, PhaseRecord, Regression
 from pytest_agentbench.pipeline.spec import PLACEHOLDER, Phase, lookup, split_ref
 from pytest_agentbench.tuning.budget import apply_budget
 from pytest_agentbench.tuning.factors import budget_factors
@@ -33,8 +40,6 @@ if TYPE_CHECKING:
     from pytest_agentbench.runner import AttemptEnvironment
     from pytest_agentbench.session import AgentbenchSession
 
-OK = "ok"
-SKIPPED = "skipped"
 NO_OUTPUT = "(no valid output: phase {name} failed)"
 FIRST_ITERATION = "(none: this is the first iteration)"
 
@@ -166,10 +171,10 @@ class PipelineRunner:
             values[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
             ran.outputs[phase.name] = value
             if distinct_path is not None:
-                ran.distinct = _first(value, distinct_path)
+                ran.distinct = first_value(value, distinct_path)
                 if ran.distinct is not None and ran.distinct in recent:
                     record.repeated, ran.repeated = ran.distinct, True
-            why = _skip_reason(phase, record)
+            why = skip_reason(phase, record)
             if why:
                 skip = (str(phase.skip_to), why)
                 record.skipped_to = phase.skip_to
@@ -239,7 +244,8 @@ class PipelineRunner:
                 message = reprompt(parsed.error, schema)
                 event = {"event": "json_reprompt", "phase": phase.name, "error": parsed.error}
             else:
-                found = self._output_problems(phase, parsed.value, loop, distinct)
+                found = output_problems(phase, parsed.value, loop.messages, ws.worktree,
+                                        self.canary.language, distinct)
                 if not found or check_reprompts >= phase.max_check_retries:
                     break
                 problems += found
@@ -294,37 +300,6 @@ class PipelineRunner:
             record.regression = self._regression(phase, gate_before, before, record.files_changed)
         ws.transcript.write({"event": "phase_result", **record.model_dump(mode="json")})
         return record, text, record.output
-
-    def _output_problems(self, phase: Phase, output: Any, loop: Any,
-                         distinct: tuple[list[str], list[Any]] | None) -> list[str]:
-        """What the phase's ``reprompt_on`` checks find wrong with a valid output, as the model
-        will be told it; empty when nothing is (or nothing is asked)."""
-        kinds = set(phase.reprompt_on)
-        found: list[str] = []
-        if kinds & {"invalid_paths", "hallucinated"} and phase.claims:
-            verdict = checks.check_claims(output, phase.claims, checks.activity(loop.messages),
-                                          self.workspace.worktree)
-            if "invalid_paths" in kinds and verdict.invalid_paths:
-                found.append(f"these entries are not files of the repository: {verdict.invalid_paths} "
-                             "(no globs, tool names, directories or paths outside it)")
-            if "hallucinated" in kinds and verdict.hallucinated:
-                found.append(f"these entries were never read or run in this phase: {verdict.hallucinated} "
-                             "(list only what you actually did, or do it first)")
-        if "language_drift" in kinds:
-            from pytest_agentbench.pipeline.language import free_text, judge
-
-            skip = frozenset(key.split(".")[-1] for key in phase.claims)
-            texts = free_text(output, skip)
-            verdict_language = judge(texts, self.canary.language) if texts else None
-            if verdict_language is not None and verdict_language.drift:
-                found.append(f"the text is not in the expected language ({self.canary.language!r}, "
-                             f"found {verdict_language.language!r}): write every text field in it")
-        if "repeated" in kinds and distinct is not None:
-            value = _first(output, distinct[0])
-            if value is not None and value in distinct[1]:
-                found.append(f"{'.'.join(distinct[0])} {value!r} was used in a recent iteration "
-                             f"({distinct[1]}): choose a different one")
-        return found
 
     def _language(self, record: PhaseRecord, phase: Phase, final_message: str | None) -> None:
         from pytest_agentbench.pipeline.language import free_text, judge
@@ -423,40 +398,6 @@ class PipelineRunner:
         return merged
 
 
-def check_plan(record: PhaseRecord, phase: Phase, outputs: Mapping[str, Any]) -> None:
-    """``phase.plan_files``: compare the phase's own changes with the files an earlier phase's
-    output planned (seed 000's hypothesis-implementation drift: a performance hypothesis, a logging
-    utility built). Nothing is recorded when the planner produced no output."""
-    if phase.plan_files is None or record.outcome != OK:
-        return
-    planner, path = split_ref(phase.plan_files)
-    if outputs.get(planner) is None:
-        return
-    planned = {str(entry).strip().removeprefix("./") for entry in lookup(outputs[planner], path)
-               if isinstance(entry, str) and entry.strip()}
-    changed = set(record.files_changed)
-    record.plan_checked = True
-    record.off_plan = sorted(changed - planned)
-    record.plan_untouched = sorted(planned - changed)
-
-
-def check_reprompt(problems: list[str]) -> str:
-    """A valid output that the phase's checks reject: what is wrong, and the JSON again."""
-    return ("Your JSON output has problems:\n" + "\n".join(f"- {p}" for p in problems)
-            + "\nFix them and output the whole JSON object again, in one ```json fenced block.")
-
-
-def _skip_reason(phase: Phase, record: PhaseRecord) -> str:
-    """Why the pipeline jumps to ``phase.skip_to`` after this phase ('' when it does not)."""
-    if phase.skip_to is None:
-        return ""
-    if record.phantom:
-        return f"phase {phase.name} changed nothing (phantom)"
-    if record.regression is not None and record.regression.reverted:
-        return (f"phase {phase.name} broke {record.regression.broken} and its change was reverted")
-    return ""
-
-
 def _add_stats(total: LoopResult, run: LoopResult) -> None:
     mine, theirs = total.stats, run.stats
     mine.calls.update(theirs.calls)
@@ -478,17 +419,9 @@ def _value_at(value: Any, path: list[str]) -> Any:
     return value
 
 
-def _first(value: Any, path: list[str]) -> Any:
-    if value is None:
-        return None
-    found = lookup(value, path)
-    first = found[0] if found else None
-    return first if isinstance(first, (str, int, float, bool)) else as_json_text(first) if first is not None else None
-
-
 def _score(outputs: dict[str, Any], reference: str | None) -> float | None:
     if not reference:
         return None
     name, path = split_ref(reference)
-    value = _first(outputs.get(name), path)
+    value = first_value(outputs.get(name), path)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
