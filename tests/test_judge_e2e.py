@@ -361,16 +361,17 @@ def describer(description: str):
     return reply
 
 
+@pytest.mark.parametrize("tier", ["auto", "none"])
 @pytest.mark.parametrize(("expect", "outcomes"), [
     ("fail", {"sharp": "passed", "rosy": "failed"}),   # the broken page: only sharp saw the defect
     ("pass", {"sharp": "failed", "rosy": "passed"}),   # as if it were fixed: sharp's defect is a false alarm
 ])
-def test_the_model_under_test_as_describer_against_a_known_artifact(bench, expect, outcomes):
+def test_the_model_under_test_as_describer_against_a_known_artifact(bench, expect, outcomes, tier):
     rosy = "Three pricing cards, Basic, Pro and Enterprise, each with its button. It looks fine."
     with ScriptedServer({"sharp": describer(DEFECT), "rosy": describer(rosy), "big": biased_judge}) as server:
         bench.canary(toml=CALIBRATION.replace("EXPECT", expect), repo={"report.txt": REPORT})
         (bench.pytester.path / "agentbench.toml").write_text(f'[models.big]\nbase_url = "{server.url}"\n')
-        bench.run(server, models="sharp,rosy")
+        bench.run(server, "--agentbench-sandbox", tier, models="sharp,rosy")
     attempts = {a["model"]: a for a in bench.report()["attempts"]}
     assert {m: a["outcome"] for m, a in attempts.items()} == outcomes
     assert {m: a["judges"][0]["describer"] for m, a in attempts.items()} == {"sharp": "sharp", "rosy": "rosy"}
