@@ -17,6 +17,7 @@ from pytest_agentbench.judging.spec import JudgeSpec
 from pytest_agentbench.pipeline.spec import (
     IterationSpec,
     Phase,
+    Prompt,
     phase_error_field,
     phase_line,
     pipeline_problems,
@@ -132,7 +133,7 @@ class Canary(BaseModel):
     id: str = Field(min_length=1)
     tier: Tier
     tags: list[str] = Field(default_factory=list)
-    prompt: str
+    prompt: Prompt  # not blank
     tools: list[str] | None = None
     budget: Budget = Field(default_factory=Budget)
     verify: Verify = Field(default_factory=Verify)
@@ -147,13 +148,6 @@ class Canary(BaseModel):
     # Filled in by the loader (or a Python canary's marker), never read from TOML.
     path: Path = Field(default=Path("."), exclude=True)
     repo_path: Path | None = Field(default=None, exclude=True)
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("prompt must not be empty")
-        return value
 
     @field_validator("id")
     @classmethod

@@ -212,14 +212,14 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         session.hook.pytest_agentbench_attempt_started(attempt=info)
     external = model.agent != "builtin"
     if external:  # issue 18: a registry agent through the recording proxy, same tree and checks
-        from pytest_agentbench.external.attempt import AgentTries, agent_budget
+        from pytest_agentbench.external.attempt import AgentTries
 
         if canary.phases:
             raise ValueError(f"agent {model.agent!r}: pipeline canaries run only the builtin agent")
-        budget = agent_budget(session, model, budget)  # recorded as the agent had it
         # Its program keeps no conversation across runs: a further try runs it again in the same
         # worktree on the task plus the feedback (AgentTries.resume), so one try loop serves both.
         loop = AgentTries(session, workspace, canary, model, budget, info)
+        budget = loop.budget  # capped by the agent's timeout: recorded as the agent had it
     elif canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt
         from pytest_agentbench.pipeline.runner import PipelineRunner
 

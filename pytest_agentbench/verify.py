@@ -255,10 +255,10 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
     else:
         tree = setup.manager.create_worktree(setup.baseline, name)
     scratch = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=tree.parent))
-    home, reports, answers = scratch / "home", scratch / "reports", scratch / "answer"
+    home, reports = scratch / "home", scratch / "reports"
     home.mkdir()
     reports.mkdir()
-    answers.mkdir()
+    answers: list[Path] = []  # the answer's directory, read-only in the jail (answer canaries)
     results: list[CheckResult] = []
     try:
         apply_change(change, tree)
@@ -268,15 +268,17 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
         env["PYTHONNOUSERSITE"] = "1"  # no usercustomize from anywhere but the interpreter
         if answer is not None:
             # Outside the tree, read-only in the jail: only the model's final message puts text here.
-            (answers / "answer.md").write_text(answer, encoding="utf-8")
-            env[ANSWER_VAR] = str(answers / "answer.md")
+            answers.append(scratch / "answer")
+            answers[0].mkdir()
+            (answers[0] / "answer.md").write_text(answer, encoding="utf-8")
+            env[ANSWER_VAR] = str(answers[0] / "answer.md")
         for number, command in enumerate([*commands, *review]):
             reviewing = number >= len(commands)
             if reviewing and not all(result.ok for result in results):
                 break  # review pain is measured on accepted changes only
             # A fresh sandbox per check: the tree's growth counts from here.
             sandbox = Sandbox(writable=[tree, home, reports],
-                              readonly=[tree / ".git", setup.baseline.path / ".git", answers,
+                              readonly=[tree / ".git", setup.baseline.path / ".git", *answers,
                                         *setup.extra_readonly],
                               limits=setup.limits, jail=setup.jail)
             report = reports / f"check-{number}.report"
@@ -298,7 +300,7 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             def in_tree(command: str) -> tuple[int | None, str]:
                 # A judge check's `command:` artifact: in this tree, in a fresh sandbox.
                 sandbox = Sandbox(writable=[tree, home, reports],
-                                  readonly=[tree / ".git", setup.baseline.path / ".git", answers,
+                                  readonly=[tree / ".git", setup.baseline.path / ".git", *answers,
                                             *setup.extra_readonly],
                                   limits=setup.limits, jail=setup.jail)
                 outcome = run_command(command, tree, timeout, dict(env), sandbox=sandbox)

@@ -47,10 +47,13 @@ class ProxyRecord:
         self.lock = threading.Lock()
         self.digest = ConversationDigest()
 
-    def halt(self, reason: str, detail: str, limit: str | None = None) -> None:
+    def halt(self, reason: str, detail: str, limit: str | None = None, kind: str | None = None) -> None:
+        """The first reason to stop wins; ``kind`` is the infra_kind of an infra_error."""
         with self.lock:
             if not self.stop.is_set():
                 self.result.stop_reason, self.result.detail, self.result.limit_hit = reason, detail, limit
+                if kind is not None:
+                    self.result.infra_kind = kind
                 self.stop.set()
 
     def budget_problem(self) -> str | None:
@@ -161,8 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raw = json.dumps(request).encode()
                 except Exception as exc:  # noqa: BLE001 - a conftest's hook: any error, the harness's
                     record.halt("infra_error", f"the pytest_agentbench_request hook raised "
-                                f"{exc.__class__.__name__}: {exc}")
-                    record.result.infra_kind = "harness_error"
+                                f"{exc.__class__.__name__}: {exc}", kind="harness_error")
                     self._send(500, _error_body("agentbench: the request hook failed; stop now", "agentbench_hook"))
                     return
         self._forward(raw, request if chat else None)

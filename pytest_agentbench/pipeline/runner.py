@@ -244,9 +244,11 @@ class PipelineRunner:
                 message = reprompt(parsed.error, schema)
                 event = {"event": "json_reprompt", "phase": phase.name, "error": parsed.error}
             else:
+                if check_reprompts >= phase.max_check_retries:
+                    break  # the record's own checks below say what is still wrong
                 found = output_problems(phase, parsed.value, loop.messages, ws.worktree,
                                         self.canary.language, distinct)
-                if not found or check_reprompts >= phase.max_check_retries:
+                if not found:
                     break
                 problems += found
                 check_reprompts += 1

@@ -11,9 +11,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+)
 
 if TYPE_CHECKING:
     from pytest_agentbench.canary import Canary
@@ -31,6 +39,15 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("prompt must not be empty")
+    return value
+
+
+Prompt = Annotated[str, AfterValidator(_not_blank)]  # a canary's prompt, or a phase's
+
+
 class PhaseBudget(BaseModel):
     """A phase's ceilings; a key left out takes the attempt's (tier default, canary ``[budget]``,
     command line)."""
@@ -46,7 +63,7 @@ class Phase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    prompt: str
+    prompt: Prompt
     system_prompt: str | None = None
     writes: bool = False  # before tools, claims and regression_gate: their validators read it
     tools: list[str] | None = None  # None: every tool when writes, else READ_ONLY_TOOLS
@@ -83,13 +100,6 @@ class Phase(BaseModel):
                              "phase's placeholder, {{name}}")
         if value in RESERVED:
             raise ValueError(f"{value!r} is reserved (placeholders {', '.join(RESERVED)})")
-        return value
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("prompt must not be empty")
         return value
 
     @field_validator("tools")
