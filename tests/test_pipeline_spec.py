@@ -108,6 +108,9 @@ def test_default_tools_of_a_read_only_phase_do_not_write(tmp_path):
      "canary.toml:19: field 'phases[implement].reprompt_on': needs an output_schema"),
     (GOOD.replace("max_json_retries = 2", 'max_json_retries = 2\nreprompt_on = ["repeated"]'),
      "field 'phases[explore].reprompt_on': 'repeated' needs iteration.distinct naming a field of this phase"),
+    (GOOD.replace('prompt = "Map it."', 'prompt = "  "'),
+     "canary.toml:5: field 'phases[explore].prompt': prompt must not be empty"),
+    ('tier = "lite"\nprompt = " "\n', "canary.toml:2: field 'prompt': prompt must not be empty"),
     (GOOD.replace("max_json_retries = 2", 'max_json_retries = 2\nreprompt_on = ["typos"]'),
      "field 'phases[explore].reprompt_on.0': Input should be"),
 ])
