@@ -80,6 +80,12 @@ class Verify(BaseModel):
     # Protected paths (conftest.py, ini files, shadowing modules...) this canary's task may change:
     # their change then reaches the verification tree (README "Protected paths").
     allow_changed: list[str] = Field(default_factory=list)
+    # The writable set (writable.py): globs of the paths whose changes reach the verification
+    # tree. None: derived from solution/, else from expect_changed.
+    writable: list[str] | None = None
+    # pytest plugins the checks load with -p (plugin autoload is off in the checks: an installed
+    # plugin is named here, never found through an entry point in the tree).
+    pytest_plugins: list[str] = Field(default_factory=list)
     # Passing tests the reference solution shows in the pytest checks' reports together
     # (`agentbench validate --write-expect-tests`); None: at least one per pytest check.
     expect_tests: int | None = Field(default=None, gt=0)

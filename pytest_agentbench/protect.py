@@ -21,12 +21,22 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pytest_agentbench.writable import WritableSet
+
 # Files that configure test runners or the interpreter, at any depth (pytest looks for its ini
 # file from the test paths' common ancestor upwards, so a tests/pytest.ini counts too).
 CONFIG_NAMES = (
-    "conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml",
-    "sitecustomize.py", "usercustomize.py", "*.pth", ".gitignore", ".gitattributes",
+    "conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox.ini",
+    "setup.cfg", "pyproject.toml", "sitecustomize.py", "usercustomize.py", "*.pth", ".gitignore",
+    ".gitattributes",
+    # JavaScript runners read their configuration (a testResultsProcessor that marks every test
+    # passed) and transforms from these.
+    "package.json", "jest.config.*", "babel.config.*", ".babelrc", ".babelrc.*", "vitest.config.*",
+    "vite.config.*", ".mocharc*",
 )
+# A directory anywhere on the path with one of these names is configuration too: package metadata
+# registers plugins (``[pytest11]`` entry points) and node_modules shadows a runner's dependencies.
+CONFIG_DIRS = ("*.dist-info", "*.egg-info", "node_modules")
 # A new top-level module named like one of these shadows it for `python -m ...` and for every
 # import in the check process; names too common to be a project's own are left out.
 _SHADOW_EXEMPT = {"test", "tests", "main", "app", "src", "lib", "docs", "build", "setup"}
@@ -80,6 +90,7 @@ class ProtectionRules:
     allow_changed: list[str] = field(default_factory=list)
     check_commands: list[str] = field(default_factory=list)
     baseline_paths: frozenset[str] = frozenset()
+    writable: WritableSet = field(default_factory=lambda: WritableSet("everything"))
 
     def __post_init__(self) -> None:
         modules, words = check_programs(self.check_commands)
@@ -111,6 +122,9 @@ class ProtectionRules:
             return None
         name = posixpath.basename(path)
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in CONFIG_NAMES):
+            return "test or interpreter configuration"
+        if any(fnmatch.fnmatchcase(part, pattern) for part in path.split("/")[:-1]
+               for pattern in CONFIG_DIRS):
             return "test or interpreter configuration"
         top = path.split("/", 1)[0]
         module = top.removesuffix(".py") if "/" not in path else top

@@ -93,6 +93,8 @@ class AttemptResult(BaseModel):
     # Protected paths the agent changed (left out of the verification tree), whatever the outcome:
     # a model that solved the task and also wrote a harmless conftest.py passes, with it recorded.
     protected_changes: list[str] = Field(default_factory=list)
+    # Changes outside the canary's writable set (writable.py): never applied, never tampering.
+    ignored_changes: list[str] = Field(default_factory=list)
     tests_passed: int | None = None  # passing tests in the pytest checks' reports
     canary_hash: str = ""  # Canary.content_hash: which version of the canary this result is of
     # Fair limits (issue 14). Which ceiling ended the loop: output_cap, token_budget,

@@ -9,6 +9,7 @@ left out are the harness's own noise list (:data:`NOISE`), documented in the REA
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import posixpath
@@ -41,6 +42,8 @@ class Change:
     status: str  # added | modified | deleted
     entry: Entry | None  # None when deleted
     protected: str | None = None  # why the change is not applied to the verification tree
+    # Outside the canary's writable set (writable.py): not applied, but no tampering either.
+    ignored: bool = False
 
 
 @dataclass
@@ -56,7 +59,21 @@ class TreeChange:
 
     @property
     def applied(self) -> list[Change]:
-        return [c for c in self.changes if c.protected is None]
+        return [c for c in self.changes if c.protected is None and not c.ignored]
+
+    def beyond_writable_set(self) -> TreeChange:
+        """This change with every unprotected regular file applied, inside the writable set or
+        not (a pipeline's regression gate: what a phase broke anywhere)."""
+        def widened(c: Change) -> Change:
+            regular = c.entry is None or c.entry.kind == "file"
+            return dataclasses.replace(c, ignored=c.ignored and not regular)
+
+        return dataclasses.replace(self, changes=[widened(c) for c in self.changes])
+
+    @property
+    def ignored_paths(self) -> list[str]:
+        """Changes outside the writable set: recorded, never applied."""
+        return sorted(c.path for c in self.changes if c.ignored)
 
     @property
     def applied_paths(self) -> list[str]:
@@ -102,13 +119,22 @@ def tree_change(worktree: Path, manifest: dict[str, tuple[str, str]], rules: Pro
             if entry.kind == "file" and (known[0] == "100755") != entry.executable:
                 result.mode_only.append(path)
             continue
-        result.changes.append(Change(path, status, entry, rules.reason(path, entry.kind, entry.target)))
+        result.changes.append(_change(rules, path, status, entry, entry.kind, entry.target))
     for path, (mode, _blob) in manifest.items():
         if path not in found and not is_noise(path, False):
-            result.changes.append(Change(path, "deleted", None, rules.reason(path, _kind_of(mode))))
+            result.changes.append(_change(rules, path, "deleted", None, _kind_of(mode)))
     result.changes.sort(key=lambda c: c.path)
     result.mode_only.sort()
     return result
+
+
+def _change(rules: ProtectionRules, path: str, status: str, entry: Entry | None, kind: str,
+            target: str = "") -> Change:
+    protected = rules.reason(path, kind, target)
+    # Only regular files cross into the verification tree: a link inside the tree is no cheat,
+    # but nothing a check reads may be an indirection the agent chose.
+    outside = kind == "link" or not rules.writable.allows(path)
+    return Change(path, status, entry, protected, ignored=protected is None and outside)
 
 
 def _kind_of(mode: str) -> str:
@@ -116,13 +142,11 @@ def _kind_of(mode: str) -> str:
 
 
 def apply_change(change: TreeChange, destination: Path) -> None:
-    """Write the unprotected part of ``change`` into ``destination`` (a fresh baseline checkout).
-    Links are made as links (they stay inside the tree, or they would be protected)."""
+    """Write the applied part of ``change`` into ``destination`` (a fresh baseline checkout):
+    regular files with at most the executable bit, and removals."""
     for item in change.applied:
         if item.entry is None:
             safe_fs.remove(destination, item.path)
-        elif item.entry.kind == "link":
-            safe_fs.make_link(destination, item.path, item.entry.target)
         else:
             assert item.entry.data is not None
             safe_fs.write_file(destination, item.path, item.entry.data, item.entry.executable)

@@ -91,6 +91,7 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
     result.outcome = outcome.value
     result.files_changed = change.files_changed
     result.protected_changes = change.protected
+    result.ignored_changes = change.ignored_paths
     result.insertions, result.deletions = change.insertions, change.deletions
     result.progress = expect_progress(change, canary.verify.expect_changed)
     result.checks = [CheckRecord(command=c.command, exit_code=c.exit_code, timed_out=c.timed_out,
@@ -106,6 +107,8 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
         result.detail = f"checks pass; loop ended: {run.detail}"
         if change.protected:
             result.detail += f"; protected paths changed but not used: {change.protected}"
+        if change.ignored_paths:
+            result.detail += f"; changes outside the writable set not used: {change.ignored_paths}"
     else:
         result.detail = "; ".join([run.detail, *verification.problems(canary.verify.expect_changed)])
     if hook is not None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_agentbench import safe_fs
+from pytest_agentbench import check_config, safe_fs
 from pytest_agentbench.canary import Canary
 from pytest_agentbench.judging.artifacts import Artifact
 from pytest_agentbench.judging.page import Jail
@@ -48,6 +48,7 @@ from pytest_agentbench.tree_diff import (
     unified_diff,
 )
 from pytest_agentbench.workspace import Baseline, TreeManager
+from pytest_agentbench.writable import WritableSet, writable_set
 
 if TYPE_CHECKING:
     from pytest_agentbench.judging.clients import JudgeModels
@@ -130,13 +131,18 @@ class Verification:
             found.append("the tree has no change")
         elif not self.qualifying_change:
             applied = self.change.applied_paths
-            found.append(f"no file matching expect_changed {expect_changed} was changed"
-                         if applied or not expect_changed
-                         else "the change touched only protected paths")
+            found.append("the change touched only protected paths"
+                         if self.change.protected and not applied and not self.change.ignored_paths
+                         else f"no file matching expect_changed {expect_changed} was changed"
+                         if expect_changed else "the change touched no path of the writable set")
         if self.protected_changes:
             reasons = self.change.protected_reasons()
             found.append("protected paths changed (left out of the verification tree): "
                          + ", ".join(f"{p} ({reasons[p]})" for p in self.protected_changes))
+        if self.change.ignored_paths:
+            found.append("changes outside the writable set (not used by the checks): "
+                         + ", ".join(self.change.ignored_paths[:20])
+                         + (" ..." if len(self.change.ignored_paths) > 20 else ""))
         if self.unchanged_violations:
             found.append(f"files that must stay unchanged were changed: {self.unchanged_violations}")
         failing = self.failing_check
@@ -173,9 +179,15 @@ class CheckSetup:
 
 
 def protection_rules(canary: Canary, baseline: Baseline) -> ProtectionRules:
+    paths = frozenset(baseline.manifest)
     return ProtectionRules(hidden=hidden_files(canary), expect_unchanged=canary.verify.expect_unchanged,
                            allow_changed=canary.verify.allow_changed, check_commands=canary.verify.run,
-                           baseline_paths=frozenset(baseline.manifest))
+                           baseline_paths=paths, writable=canary_writable_set(canary, paths))
+
+
+def canary_writable_set(canary: Canary, baseline_paths: frozenset[str]) -> WritableSet:
+    return writable_set(canary.verify.writable, canary.solution_dir, canary.verify.expect_changed,
+                        baseline_paths, answer=canary.verify.answer)
 
 
 def hidden_files(canary: Canary) -> list[str]:
@@ -230,7 +242,7 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
                                              answer))
         checks = run_checks(run, canary.verify.timeout, change, files, setup, f"{name}.verify",
                             stop_early, review=[check.run for check in canary.verify.review],
-                            capture=capture, answer=answer)
+                            capture=capture, answer=answer, plugins=canary.verify.pytest_plugins)
         verification.checks, verification.review = checks[:len(run)], checks[len(run):]
         if artifacts:
             assert setup.judge_models is not None
@@ -243,12 +255,13 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
                setup: CheckSetup, name: str, stop_early: bool = True,
                output_cap: int | None = None, review: list[str] | None = None,
                capture: Callable[[Path, Callable[[str], tuple[int | None, str]], Jail | None], None]
-               | None = None, answer: str | None = None,
+               | None = None, answer: str | None = None, plugins: list[str] | None = None,
                ) -> list[CheckResult]:
     """Run ``commands`` in a fresh tree: baseline + the applied part of ``change`` + ``files``;
     then, in the same tree and only when every one of them passed, the ``review`` commands
     (their results follow the checks' in the list; a failing one does not stop the others)."""
     review = review or []
+    plugins = plugins or []
     name = f"{name}-{next(_names)}"
     if setup.reuse:
         tree = setup.manager.acquire(setup.baseline)
@@ -261,11 +274,14 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
     answers: list[Path] = []  # the answer's directory, read-only in the jail (answer canaries)
     results: list[CheckResult] = []
     try:
-        apply_change(change, tree)
-        for relative, data in files.items():
+        for relative, data in files.items():  # the canary's configuration: hidden/ included
             safe_fs.write_file(tree, relative, data)
-        env = command_env(home)
-        env["PYTHONNOUSERSITE"] = "1"  # no usercustomize from anywhere but the interpreter
+        config = check_config.canary_config(tree)  # before the agent's change is applied
+        apply_change(change, tree)
+        for relative, data in files.items():  # hidden files win over anything the change brought
+            safe_fs.write_file(tree, relative, data)
+        guard = check_config.write_guard(scratch / "harness")
+        env = {**command_env(home), **check_config.runner_env()}
         if answer is not None:
             # Outside the tree, read-only in the jail: only the model's final message puts text here.
             answers.append(scratch / "answer")
@@ -279,12 +295,14 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             # A fresh sandbox per check: the tree's growth counts from here.
             sandbox = Sandbox(writable=[tree, home, reports],
                               readonly=[tree / ".git", setup.baseline.path / ".git", *answers,
-                                        *setup.extra_readonly],
+                                        guard, *setup.extra_readonly],
                               limits=setup.limits, jail=setup.jail)
             report = reports / f"check-{number}.report"
             check_env = {**env, REPORT_VAR: str(report)}
             if runs_pytest(command):
-                check_env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {report_options(report)}"
+                check_env.update(check_config.pytest_check_env(
+                    tree, config, guard, plugins,
+                    f"{env['PYTEST_ADDOPTS']} {report_options(report)}"))
             kwargs = {} if output_cap is None else {"output_cap": output_cap}
             outcome = run_command(command, tree, timeout, check_env, sandbox=sandbox, **kwargs)
             result = CheckResult(command=command, exit_code=outcome.exit_code,

@@ -106,7 +106,7 @@ def test_the_agents_ignore_files_and_index_do_not_hide_changes(tmp_path):
     assert change.mode_only == ["tests/test_x.py"]
 
 
-def test_applying_a_change_never_follows_a_link(tmp_path):
+def test_only_regular_files_cross_into_the_verification_tree(tmp_path):
     baseline = make_baseline(tmp_path, {"app.py": "x = 1\n"})
     tree = worktree_of(baseline, tmp_path)
     victim = tmp_path / "victim"
@@ -115,14 +115,16 @@ def test_applying_a_change_never_follows_a_link(tmp_path):
     (tree / "inside").symlink_to("app.py")
     (tree / "app.py").write_text("x = 2\n")
     change = tree_change(tree, baseline.manifest, rules(hidden=[], baseline_paths=frozenset(baseline.manifest)))
-    assert change.protected == ["sub"] and change.applied_paths == ["app.py", "inside"]
+    # A link out of the tree is protected (tampering); one inside is left out, never applied.
+    assert change.protected == ["sub"] and change.applied_paths == ["app.py"]
+    assert change.ignored_paths == ["inside"]
     destination = tmp_path / "dest"
     destination.mkdir()
     (destination / "pkg").symlink_to(victim)  # a link in the way of a write is replaced, not followed
     apply_change(change, destination)
     safe_fs.write_file(destination, "pkg/hidden.py", b"secret")
     assert list(victim.iterdir()) == []
-    assert os.readlink(destination / "inside") == "app.py"
+    assert not (destination / "inside").exists() and not (destination / "inside").is_symlink()
     assert (destination / "pkg" / "hidden.py").read_bytes() == b"secret"
 
 

@@ -54,7 +54,10 @@ def test_valid_canary_is_ok_and_leaves_nothing_behind(tmp_path: Path, private_tm
     assert result.ok, result.problems
     assert (result.canary_id, result.tier) == ("demo", "lite")
     assert (result.null_control, result.reference) == ("fails", "passes")
-    assert result.warnings == [] and result.seconds > 0
+    assert result.warnings == [
+        "check `grep -q 'return 2' app.py` passes on its exit code alone (no pytest report, no "
+        "report at $AGENTBENCH_TEST_REPORT): whatever makes it exit 0 passes it"]
+    assert result.writable == ["app.py", "new .py files in ./"] and result.seconds > 0
     assert list(private_tmp.iterdir()) == []
 
 
@@ -208,3 +211,30 @@ def test_a_javascript_exit_0_is_among_the_cheaters(tmp_path: Path, evidence: boo
     else:
         assert result.cheaters == "PASS"
         assert "cheater control: the exploit 'process.exit(0) appended to app.js' passes the checks" in result.problems
+
+
+def test_junk_in_a_file_the_task_creates_is_among_the_cheaters(tmp_path: Path) -> None:
+    """A `test -f` check passes on any file: the cheater that writes junk into the file the
+    solution creates proves it, and an evidence-backed check is rated cheat-proof."""
+    weak = make_canary(tmp_path, "weak", run=["test -f hello.py"], repo={"README.md": "x\n"},
+                       solution={"hello.py": "def hello():\n    return 'hi'\n"},
+                       expect_changed=["hello.py"])
+    result = validate_canary(weak, sandbox="none")
+    assert result.cheaters == "PASS"
+    assert "cheater control: the exploit 'junk in the files the task creates' passes the checks" in result.problems
+    strong = make_canary(tmp_path, "strong", repo={"README.md": "x\n"},
+                         run=["python -m pytest -q test_hello.py"],
+                         hidden={"test_hello.py": "from hello import hello\n\ndef test_hi():\n    assert hello() == 'hi'\n"},
+                         solution={"hello.py": "def hello():\n    return 'hi'\n"},
+                         expect_changed=["hello.py"])
+    result = validate_canary(strong, sandbox="none")
+    assert (result.reference, result.cheaters) == ("passes", "fail"), result.problems
+    assert result.writable == ["hello.py", "new .py files in ./"]
+
+
+def test_a_reference_outside_verify_writable_is_a_problem(tmp_path: Path) -> None:
+    toml = make_canary(tmp_path, extra="", expect_changed=["app.py"])
+    toml.write_text(toml.read_text() + 'writable = ["other/*.py"]\n')
+    result = validate_canary(toml, sandbox="none")
+    assert result.reference == "FAILS"
+    assert any("outside the writable set" in p and "app.py" in p for p in result.problems), result.problems

@@ -36,16 +36,25 @@ from pytest_agentbench import safe_fs
 from pytest_agentbench.canary import Canary, CanaryError, load_canary
 from pytest_agentbench.cli import UsageError, _table
 from pytest_agentbench.collect import CANARY_FILENAME, CANARY_SUBDIRS
+from pytest_agentbench.junit import REPORT_VAR, wants_report
 from pytest_agentbench.library.exploits import (
     Exploit,
+    created_file_exploits,
     existing_changed_files,
     exploit_bytes,
     generic_exploits,
 )
 from pytest_agentbench.library.toml_edit import write_expect_tests
 from pytest_agentbench.sandbox import bubblewrap_problem, check_paths
-from pytest_agentbench.verify import CheckSetup, Verification, protection_rules, run_verification
+from pytest_agentbench.verify import (
+    CheckSetup,
+    Verification,
+    canary_writable_set,
+    protection_rules,
+    run_verification,
+)
 from pytest_agentbench.workspace import Baseline, TreeManager, WorkspaceError
+from pytest_agentbench.writable import solution_files
 
 SANDBOXES = ("auto", "bubblewrap", "none", "process")  # process: the old name of none
 TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion
@@ -63,6 +72,7 @@ class CanaryValidation:
     reference: str = "not run"  # "passes" | "FAILS" | "missing" | "not run"
     cheaters: str = "not run"  # "fail" (good: every generic exploit fails) | "PASS" | "not run"
     tests_passed: int | None = None  # passing tests in the reference's pytest reports
+    writable: list[str] = field(default_factory=list)  # the writable set, one rule a line
     seconds: float = 0.0
 
     @property
@@ -154,12 +164,23 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
         result.warnings.append("no repo/ directory: the agent starts from an empty repository")
     if not canary.verify.run:
         result.warnings.append("no verify.run: any change to a file matching expect_changed passes")
+    for command in canary.verify.run:
+        if not wants_report(command):
+            result.warnings.append(
+                f"check `{command}` passes on its exit code alone (no pytest report, no report at "
+                f"${REPORT_VAR}): whatever makes it exit 0 passes it")
     if canary.phases:  # issue 17: the phases' scripted pass (the final tree is proved below)
         _pipeline_reference(result, canary, require_solution)
     with tempfile.TemporaryDirectory(prefix="agentbench-validate-", ignore_cleanup_errors=True) as tmp:
         try:
             manager = TreeManager(Path(tmp))
             baseline = manager.baseline(canary.repo_dir, canary.id)
+            writable = canary_writable_set(canary, frozenset(baseline.manifest))
+            result.writable = writable.describe()
+            if writable.everything:
+                result.warnings.append("no writable set (no verify.writable, solution/ or "
+                                       "expect_changed): every change but the protected paths "
+                                       "reaches the checks")
             _null_control(result, canary, manager, baseline, tier)
             _reference(result, canary, manager, baseline, tier, require_solution)
             _cheaters(result, canary, manager, baseline, tier)
@@ -205,6 +226,9 @@ def _reference(result: CanaryValidation, canary: Canary, manager: TreeManager,
     found = []
     change = verification.change
     reasons = change.protected_reasons()
+    if change.ignored_paths:
+        found.append("reference: solution/ changes paths outside the writable set, which never "
+                     f"reach the verification tree: {change.ignored_paths} - widen verify.writable")
     if reasons:
         found.append("reference: solution/ changes protected paths, which never reach the "
                      "verification tree: " + ", ".join(f"{p} ({r})" for p, r in reasons.items())
@@ -260,6 +284,8 @@ def _cheaters(result: CanaryValidation, canary: Canary, manager: TreeManager,
     # An answer canary's exploits come with an answer that says nothing: the task, repeated.
     echo = canary.prompt if canary.verify.answer else ""
     exploits = generic_exploits(targets)
+    solution = solution_files(canary.solution_dir)
+    exploits += created_file_exploits([p for p in solution if p not in baseline.manifest])
     if canary.verify.answer:
         exploits.insert(0, Exploit("an answer that repeats the prompt", {}))
     for number, exploit in enumerate(exploits):
@@ -311,6 +337,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for r in results:
             if r.ok and r.tests_passed:
                 write_expect_tests(r.path, r.tests_passed)
+    print("\nwritable sets (changes elsewhere never reach the checks):")
+    for r in results:
+        if r.writable:
+            print(f"  {_label(r)}: {'; '.join(r.writable)}")
     for title, attribute in (("problems", "problems"), ("warnings", "warnings")):
         notes = [(r, note) for r in results for note in getattr(r, attribute)]
         if notes:

@@ -337,9 +337,12 @@ class PipelineRunner:
         change, error = examine(canary, ws.worktree, ws.baseline)
         if error:
             return None
-        results = run_checks(phase.gate_checks or canary.verify.run, canary.verify.timeout, change,
+        # The gate looks for what a phase broke anywhere in the project, not only in the files the
+        # task is about: every unprotected regular file of the change is applied.
+        results = run_checks(phase.gate_checks or canary.verify.run, canary.verify.timeout,
+                             change.beyond_writable_set(),
                              {}, ws.check_setup(self.session), f"{ws.worktree.name}.gate",
-                             stop_early=False)
+                             stop_early=False, plugins=canary.verify.pytest_plugins)
         passing: dict[str, bool] = {}
         for check in results:
             passing[check.command] = check.ok
