@@ -1,6 +1,6 @@
 """What the un-gameable verdict costs per attempt (issue 10), against a floor measured in the same run.
 
-    python benchmarks/verify_overhead.py [--files 20,1000,5000] [--rounds 7]
+    python benchmarks/verify_overhead.py [--files 20,1000,5000] [--rounds 7] [--check CMD]
 
 For repositories of several sizes, one attempt's verification is timed two ways, interleaved:
 
@@ -12,7 +12,9 @@ For repositories of several sizes, one attempt's verification is timed two ways,
 
 Also an attempt's tree set-up + tear-down: a fresh checkout and removal vs a pooled reset.
 
-The check is ``true``, so what is measured is the harness, not the test runner. Then the jail:
+The check is ``true`` by default, so what is measured is the harness, not the test runner;
+``--check "python -m pytest -q test_hidden.py"`` measures a pytest check as the harness configures
+it (the floor then runs the same pytest in the agent's tree, where the hidden test is missing). Then the jail:
 one ``true`` in bubblewrap with the host's root bound read-only (the old root) vs the allow-list
 root. Prints medians in ms and the added cost (clean tree minus floor; allow-list minus host root).
 """
@@ -32,6 +34,9 @@ from pytest_agentbench.verify import CheckSetup, run_verification
 from pytest_agentbench.workspace import TreeManager
 
 
+CHECK = "true"
+
+
 def make_canary(root: Path, files: int) -> Canary:
     repo = root / "canary" / "repo"
     for index in range(files):
@@ -42,9 +47,9 @@ def make_canary(root: Path, files: int) -> Canary:
     hidden.mkdir(parents=True)
     (hidden / "test_hidden.py").write_text("def test_x():\n    pass\n")
     toml = root / "canary" / "canary.toml"
-    toml.write_text('tier = "lite"\nprompt = "x"\n[verify]\nrun = ["true"]\nexpect_changed = ["pkg0/*"]\n')
+    toml.write_text(f'tier = "lite"\nprompt = "x"\n[verify]\nrun = ["{CHECK}"]\nexpect_changed = ["pkg0/*"]\n')
     canary = Canary.model_validate({"tier": "lite", "prompt": "x", "id": "bench",
-                                    "verify": {"run": ["true"], "expect_changed": ["pkg0/*"]}})
+                                    "verify": {"run": [CHECK], "expect_changed": ["pkg0/*"]}})
     canary.path = toml
     return canary
 
@@ -75,7 +80,7 @@ def bench_size(files: int, rounds: int, jail: bool) -> dict[str, float]:
         _ = baseline.manifest  # read once per canary per process, as in a run
 
         def floor() -> None:
-            assert run_command("true", tree, 60, env, sandbox=box).ok
+            assert run_command(CHECK, tree, 60, env, sandbox=box).exit_code is not None
 
         def clean() -> None:
             verification = run_verification(canary, tree, setup, "agent")
@@ -131,10 +136,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", default="20,1000,5000")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--check", default="true", help="the check command (default: true)")
     args = parser.parse_args()
+    global CHECK
+    CHECK = args.check
     jail = not bubblewrap_problem()
     tier = "bubblewrap" if jail else "none"
-    print(f"tier={tier} rounds={args.rounds} (medians, ms per attempt; check = `true`)")
+    print(f"tier={tier} rounds={args.rounds} (medians, ms per attempt; check = `{CHECK}`)")
     for files in (int(n) for n in args.files.split(",")):
         t = bench_size(files, args.rounds, jail)
         print(f"files={files:5d} floor(check in agent tree)={t['floor']:7.1f} clean-tree verification="

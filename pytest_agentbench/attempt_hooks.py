@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_agentbench.agent.encoding import literal_surrogates
 from pytest_agentbench.canary import Canary
 from pytest_agentbench.collect import CanaryItem, junit_properties
 from pytest_agentbench.history import AttemptKey, attempt_key
@@ -126,7 +127,8 @@ class AttemptHooks:
             report.user_properties.extend(junit_properties(python_canary))
         result = item.stash.get(result_key, None)
         if result is not None and report.when == "call":
-            record = result.model_dump(mode="json")
+            # Model text can hold lone surrogates: xdist's channel and the terminal refuse them.
+            record = literal_surrogates(result.model_dump(mode="json"))
             setattr(report, REPORT_ATTR, record)
             if not report.passed:
                 # Compact by default (one line; the check's output only when the tree changed),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -24,6 +24,9 @@ from pytest_agentbench.pipeline.spec import (
     pipeline_summary,
 )
 from pytest_agentbench.tuning.budget import BUDGET_KEYS, apply_budget
+
+if TYPE_CHECKING:
+    from pytest_agentbench.canary_files import CanaryFiles
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -198,6 +201,14 @@ class Canary(BaseModel):
             cached = digest.hexdigest()[:12]
             _CONTENT_HASHES[key] = cached
         return cached
+
+    @property
+    def files(self) -> CanaryFiles:
+        """repo/, hidden/ and solution/ as this process first read them: what baselines,
+        verification trees and the writable set are built from (canary_files.py)."""
+        from pytest_agentbench.canary_files import snapshot
+
+        return snapshot(self.path, self.repo_dir)
 
     @property
     def directory(self) -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from pytest_agentbench.agent.encoding import dumps
 from pytest_agentbench.agent.knobs import AgentKnobs
 from pytest_agentbench.agent.time_budget import SpeedMeter
 
@@ -255,7 +256,7 @@ class ChatClient:
         # Encoded once, outside the clock: ``seconds`` is the time requests were in flight (last
         # byte sent to last byte received); encoding and parsing are the harness's time.
         if content is None:  # the loop passes its incrementally encoded body
-            content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            content = dumps(body)  # as the loop's encoder: lone surrogates as JSON escapes
         in_flight = 0.0
         last_problem = "no attempt made"
         for attempt in range(self.settings.retries + 1):

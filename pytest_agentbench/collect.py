@@ -62,6 +62,10 @@ class CanaryFile(pytest.File):
                 f"duplicate canary id {canary.id!r}: {self._shown(first)} and {self._shown(self.path)} "
                 "- ids must be unique (set a different `id = ...` in one of them)")
         session = get_session(self.config)
+        # Read the canary's files now, before any attempt could change them (without an OS
+        # sandbox a model's commands can write the canary directory): canary_files.py.
+        canary.files  # noqa: B018 - read for its effect
+        canary.content_hash  # noqa: B018 - the version recorded with every result, read now too
         missing = self._unconfigured_judges(canary, session)
         if missing:
             # A canary whose judge checks name models nobody configured could only ever end in

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 MAX_REPORT_BYTES = 32 * 2**20
+# What is kept of the failing cases' messages (the feedback for a further try quotes them): a
+# report of thousands of failures must not make every CheckResult megabytes big.
+MAX_FAILURES = 20
+MAX_MESSAGE_CHARS = 2000
 REPORT_VAR = "AGENTBENCH_TEST_REPORT"  # where a check's runner must write its report
 _PYTEST = re.compile(r"(?<![\w.-])(py\.test|pytest)(?![\w.-])")
 # Jest's per-test statuses; anything else (a status a later Jest adds) is not a pass.
@@ -38,8 +43,21 @@ def wants_report(command: str) -> bool:
 
 
 def report_options(path: Path) -> str:
-    """What a pytest check gets in ``PYTEST_ADDOPTS`` so it writes its report to ``path``."""
-    return f"--junitxml={path} -o junit_family=xunit2"
+    """What a pytest check gets in ``PYTEST_ADDOPTS`` so it writes its report to ``path``.
+    pytest splits the variable as a shell would: a path with spaces must be quoted."""
+    return f"--junitxml={shlex.quote(str(path))} -o junit_family=xunit2"
+
+
+@dataclass(frozen=True)
+class CaseFailure:
+    """A failed or erroring test case as its report tells it, each text cut to
+    ``MAX_MESSAGE_CHARS``: ``message`` is the runner's one-line summary (pytest's assertion
+    message, Jest's first failure message), ``detail`` the end of the traceback."""
+
+    test: str  # the id, as in TestCounts.cases
+    status: str  # failed | error
+    message: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,8 @@ class TestCounts:
     # ``classname::name`` as a JUnit report writes them (Jest: ``file::full name``, the file
     # relative to the tree). A pipeline's regression gate compares them.
     cases: tuple[tuple[str, str], ...] = ()
+    # The first MAX_FAILURES failed or erroring cases, with what the report says about them.
+    failures: tuple[CaseFailure, ...] = ()
 
     @property
     def total(self) -> int:
@@ -77,17 +97,32 @@ def read_report(path: Path, tree: Path | None = None) -> TestCounts | str:
         return f"the test report is incomplete or corrupt ({exc})"
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
     cases: list[tuple[str, str]] = []
+    failures: list[CaseFailure] = []
     for case in root.iter("testcase"):
         tags = {child.tag for child in case}
         status = ("error" if "error" in tags else "failed" if "failure" in tags
                   else "skipped" if "skipped" in tags else "passed")
         counts["errors" if status == "error" else status] += 1
-        cases.append((f"{case.get('classname') or ''}::{case.get('name') or ''}", status))
+        test_id = f"{case.get('classname') or ''}::{case.get('name') or ''}"
+        cases.append((test_id, status))
+        if status in ("failed", "error") and len(failures) < MAX_FAILURES:
+            element = case.find("error" if status == "error" else "failure")
+            assert element is not None
+            failures.append(_failure(test_id, status, element.get("message") or "",
+                                     element.text or "", tree))
     # Collection errors are reported on the suite, with no test case.
     for suite in root.iter("testsuite"):
         reported = int(suite.get("errors") or 0)
         counts["errors"] = max(counts["errors"], reported)
-    return TestCounts(**counts, cases=tuple(cases))
+    return TestCounts(**counts, cases=tuple(cases), failures=tuple(failures))
+
+
+def _failure(test_id: str, status: str, message: str, detail: str, tree: Path | None) -> CaseFailure:
+    """A failure's texts, bounded, and without the checked tree's path (a tree of the harness's,
+    which says nothing to whoever reads them)."""
+    if tree is not None:
+        message, detail = (text.replace(f"{tree}/", "") for text in (message, detail))
+    return CaseFailure(test_id, status, message[:MAX_MESSAGE_CHARS], detail[-MAX_MESSAGE_CHARS:])
 
 
 def _read_jest(data: bytes, tree: Path | None) -> TestCounts | str:
@@ -102,6 +137,7 @@ def _read_jest(data: bytes, tree: Path | None) -> TestCounts | str:
         return "the test report is neither JUnit XML nor a Jest --json report"
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
     cases: list[tuple[str, str]] = []
+    failures: list[CaseFailure] = []
     prefix = f"{tree}/" if tree is not None else None
     for suite in suites:
         if not isinstance(suite, dict):
@@ -114,15 +150,24 @@ def _read_jest(data: bytes, tree: Path | None) -> TestCounts | str:
         assertions = assertions if isinstance(assertions, list) else []
         if suite.get("status") == "failed" and not assertions:
             counts["errors"] += 1  # the file never ran its tests
+            if len(failures) < MAX_FAILURES:
+                failures.append(_failure(f"{name}::", "error", "", str(suite.get("message") or ""), tree))
         for assertion in assertions:
             if not isinstance(assertion, dict):
                 continue
             status = _JEST_STATUS.get(str(assertion.get("status")), "error")
             counts["errors" if status == "error" else status] += 1
-            cases.append((f"{name}::{assertion.get('fullName') or assertion.get('title') or ''}", status))
+            test_id = f"{name}::{assertion.get('fullName') or assertion.get('title') or ''}"
+            cases.append((test_id, status))
+            if status in ("failed", "error") and len(failures) < MAX_FAILURES:
+                messages = assertion.get("failureMessages")
+                messages = [str(m) for m in messages] if isinstance(messages, list) else []
+                first = messages[0] if messages else ""
+                failures.append(_failure(test_id, status, first.split("\n", 1)[0],
+                                         "\n".join(messages), tree))
     runtime_errors = report.get("numRuntimeErrorTestSuites")
     if isinstance(runtime_errors, int):
         counts["errors"] = max(counts["errors"], runtime_errors)
     if report.get("success") is not True and not (counts["failed"] or counts["errors"]):
         counts["errors"] += 1  # Jest itself says the run failed (a hook, an open handle...)
-    return TestCounts(**counts, cases=tuple(cases))
+    return TestCounts(**counts, cases=tuple(cases), failures=tuple(failures))

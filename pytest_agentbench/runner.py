@@ -13,7 +13,9 @@ from pytest_agentbench import safe_fs
 from pytest_agentbench.agent.loop import SYSTEM_PROMPT, AgentLoop
 from pytest_agentbench.agent.tools import Tool, ToolContext
 from pytest_agentbench.canary import Canary, ResolvedBudget
+from pytest_agentbench.canary_files import CanaryFiles
 from pytest_agentbench.endpoint_pool import PoolExhausted
+from pytest_agentbench.feedback import feedback_message
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.results import AttemptResult, TryRecord
@@ -29,7 +31,7 @@ from pytest_agentbench.verdict import (
     loop_result,
     setup_failure,
 )
-from pytest_agentbench.verify import CheckSetup, Verification, run_verification
+from pytest_agentbench.verify import CheckSetup, run_verification
 from pytest_agentbench.workspace import Baseline, GitState
 
 
@@ -78,17 +80,21 @@ class AttemptEnvironment:
     tampered: list[str] = field(default_factory=list)
     extra_readonly: list[Path] = field(default_factory=list)  # paths the checks name
     model: ModelSpec | None = None  # the model under test (a judge check's "{model}")
+    # Without an OS sandbox the canary directory is writable by the agent's commands: checked
+    # (and put back) after the attempt.
+    canary_files: CanaryFiles | None = None
+    canary_problems: list[str] = field(default_factory=list)
 
     @classmethod
     def open(cls, session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int,
              nodeid: str) -> AttemptEnvironment:
         # The variant is part of the name: a sweep runs one model several times per repeat.
         name = slug(f"{canary.id}-{model.id_fragment}-r{repeat}")
-        baseline = session.trees.baseline(canary.repo_dir, canary.id)
+        baseline = session.trees.baseline(canary.repo_dir, canary.id, canary.files.repo)
         if session.pool_trees:
             worktree = session.trees.acquire(baseline)
         else:  # kept worktrees carry the attempt's name
-            worktree = session.trees.create_worktree(baseline, name)
+            worktree = session.trees.checkout(baseline, name)
         home = worktree.parent / f"{name}.home"
         safe_fs.remove_tree(home)  # a home left by an interrupted earlier run of the same name
         home.mkdir()
@@ -100,7 +106,8 @@ class AttemptEnvironment:
         extra = session.check_paths(canary)
         return cls(baseline, worktree, home, command_env(home),
                    session.sandbox_for(worktree, home, baseline.path / ".git", extra), transcript,
-                   GitState.capture(baseline, worktree), extra_readonly=extra, model=model)
+                   GitState.capture(baseline, worktree), extra_readonly=extra, model=model,
+                   canary_files=canary.files if session.sandbox_tier != "bubblewrap" else None)
 
     def check_setup(self, session: AgentbenchSession) -> CheckSetup:
         """Where this attempt's checks run: a fresh tree of the same baseline, same tier."""
@@ -115,6 +122,14 @@ class AttemptEnvironment:
         otherwise make ``git add`` run a filter command on the host."""
         if self.git_state is not None:
             self.tampered = self.git_state.changes(GitState.capture(self.baseline, self.worktree))
+        if self.canary_files is not None:
+            changed = self.canary_files.changed_on_disk()
+            if changed:
+                self.canary_files.restore()
+                shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+                self.canary_problems.append(f"the canary's own files were changed: {shown} "
+                                            "(put back as the run read them)")
+        self.tampered += [p for p in self.canary_problems if p not in self.tampered]
         return self.tampered
 
     def agent_loop(self, session: AgentbenchSession, canary: Canary, model: ModelSpec,
@@ -241,7 +256,7 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         elif workspace.check_integrity():
             result.outcome = Outcome.TAMPERED.value
             result.integrity_problems = workspace.tampered
-            result.detail = f"{run.detail}; the agent tampered with git: {'; '.join(workspace.tampered)}"
+            result.detail = f"{run.detail}; the agent tampered with what the verdict rests on: {'; '.join(workspace.tampered)}"
             break
         else:
             # Checks run in a fresh tree built from the agent's change: the hidden tests never
@@ -256,7 +271,7 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         if last_try or verification is None or result.outcome == Outcome.PASSED.value:
             break
         transcript.write({"event": "try", "try": try_number, "outcome": result.outcome})
-        run = loop.resume(feedback_message(verification, canary.verify.expect_changed))
+        run = loop.resume(feedback_message(verification, canary))
     result.tries = tries
     if canary.phases:
         loop.record(result)  # attempts[].phases
@@ -276,21 +291,3 @@ def attempt_info(canary: Canary, model: ModelSpec, repeat: int, nodeid: str,
 
 def _retries_for(canary: Canary, default: int) -> int:
     return default if canary.retries_with_feedback is None else canary.retries_with_feedback
-
-
-def feedback_message(verification: Verification, expect_changed: list[str]) -> str:
-    """What the model hears before its next try (Aider's wording: the tests are right)."""
-    parts = ["Your changes do not pass the checks yet."]
-    problems = [p for p in verification.problems(expect_changed) if not p.startswith("check `")]
-    parts += [f"- {problem}" for problem in problems]
-    failing = verification.failing_check
-    if failing is not None:
-        status = "timed out" if failing.timed_out else f"exit code {failing.exit_code}"
-        parts.append(f"$ {failing.command}\n[{status}]\n{failing.output_tail.strip()}")
-    if verification.answer is not None:  # verify.answer: the result is the final message itself
-        parts.append("The checks are correct. Give your whole answer again, corrected, as your "
-                     "final message (no tool call).")
-    else:
-        parts.append("The checks are correct: don't change them. Fix the code so that they pass, "
-                     "then reply with a short summary and no tool call.")
-    return "\n\n".join(parts)

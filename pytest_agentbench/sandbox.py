@@ -70,9 +70,11 @@ class Sandbox:
         return self.jail_argv(cwd, env, shell) if self.jail else shell
 
     def jail_argv(self, cwd: Path, env: dict[str, str], inner: list[str],
-                  binds: tuple[tuple[Path, str], ...] = ()) -> list[str]:
+                  binds: tuple[tuple[Path, str], ...] = (),
+                  readonly_binds: tuple[tuple[Path, str], ...] = ()) -> list[str]:
         """bwrap arguments that run ``inner`` in this sandbox's jail; ``binds`` are writable
-        host paths mounted at the given jail paths (an external agent's proxy socket)."""
+        host paths mounted at the given jail paths, ``readonly_binds`` read-only ones (an
+        external agent's proxy socket: it still accepts connections)."""
         args = [BWRAP, "--unshare-all", "--unshare-user", "--cap-drop", "ALL",  # root too
                 "--die-with-parent", "--new-session", *system_root(), "--dev", "/dev"]
         # bwrap's /dev is a writable, unsized tmpfs: give /dev/shm its own sized one, then make
@@ -91,6 +93,8 @@ class Sandbox:
                 args += ["--ro-bind", str(path), str(path)]
         for source, target in binds:
             args += ["--bind", str(source), target]
+        for source, target in readonly_binds:
+            args += ["--ro-bind", str(source), target]
         # The jail's own root (a tmpfs holding the mount points) is read-only too: a write to
         # /root or /opt must fail, not land in a scratch file system the model thinks is the host.
         args += ["--remount-ro", "/", "--chdir", str(cwd), "--clearenv"]

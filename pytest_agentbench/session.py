@@ -7,7 +7,6 @@ the controller's run id through ``workerinput`` so all transcripts land in one r
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import tempfile
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from pytest_agentbench import safe_fs
+from pytest_agentbench.agent.encoding import json_text
 from pytest_agentbench.agent.time_budget import SpeedMeter
 from pytest_agentbench.agent_config import client_settings, probe_speed, with_model_problems
 from pytest_agentbench.canary import Canary
@@ -108,7 +108,7 @@ class JsonlTranscript:
 
     def write(self, event: dict[str, Any]) -> None:
         event = {"t": round(time.monotonic() - self._started, 4), **event}
-        self._handle.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+        self._handle.write(json_text(event, default=str) + "\n")
         self._handle.flush()
 
     def close(self) -> None:

@@ -29,6 +29,10 @@ from pytest_agentbench.tuning.hooks import TuningHooks
 
 
 def start_session(config: pytest.Config) -> AgentbenchSession:
+    # A run reads each canary's files afresh (several runs may share a process: pytester).
+    from pytest_agentbench import canary_files
+
+    canary_files.forget()
     settings = settings_from(config)
     max_infra_rate = max_infra_rate_from(config)
     resumed: dict[str, list[str]] | None = None

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.agent.encoding import json_text
 from pytest_agentbench.ledger import model_label
 from pytest_agentbench.results import AttemptResult
 
@@ -83,7 +84,7 @@ class RunRecord:
 
 def _dumps(value: dict) -> str:
     # default=str: settings may hold Paths and the like; the database only needs to show them.
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return json_text(value, sort_keys=True, default=str)
 
 
 class ResultStore:
@@ -146,7 +147,9 @@ class ResultStore:
                     # The variant column holds the cell variant: the agent is part of the key.
                     (run_id, result.canary, result.model, result.cell_variant, result.repeat,
                      result.outcome, result.turns, result.prompt_tokens, result.completion_tokens,
-                     result.wall_seconds, result.malformed_tool_calls, result.model_dump_json()),
+                     result.wall_seconds, result.malformed_tool_calls,
+                     # Not model_dump_json: it refuses the lone surrogates a model's text can hold.
+                     _dumps(result.model_dump(mode="json"))),
                 )
         except sqlite3.IntegrityError:
             raise StoreError(f"run {run_id!r} is not in {self.path}: call start_run first") from None
@@ -218,7 +221,8 @@ class ResultStore:
             "SELECT data FROM attempts WHERE run_id = ? ORDER BY canary, model, variant, repeat",
             (run_id,),
         )
-        return [AttemptResult.model_validate_json(row[0]) for row in rows]
+        # json.loads, not model_validate_json: pydantic's parser refuses an escaped lone surrogate.
+        return [AttemptResult.model_validate(json.loads(row[0])) for row in rows]
 
     def plan(self, run_id: str) -> dict[str, list[str]]:
         """The canaries and model labels (``name`` or ``name/variant``) a run set out to run —

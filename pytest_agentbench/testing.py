@@ -23,6 +23,9 @@ protocol can be scripted), ``reasoning_content`` or ``reasoning`` (llama.cpp / O
 ``body`` (an HTTP error or a raw body, e.g. ``{"choices": []}`` — see :func:`raw`), ``delay``
 (seconds to wait before answering), ``close`` (drop the connection).
 
+Replies go out as JSON with ``ensure_ascii``: odd text a model may send — a lone surrogate such
+as ``"\\ud800"`` — travels as the escape a real server would send.
+
 ``routes`` (optional) serves other endpoints, for GET and POST alike, and takes precedence over the
 built-in ones: ``{"/props": {...}}`` maps a path (query string ignored) to a JSON-able body, to a
 function ``request_body_or_None -> body``, or to ``{"status": 404, "body": "Not Found",

@@ -186,16 +186,16 @@ def protection_rules(canary: Canary, baseline: Baseline) -> ProtectionRules:
 
 
 def canary_writable_set(canary: Canary, baseline_paths: frozenset[str]) -> WritableSet:
-    return writable_set(canary.verify.writable, canary.solution_dir, canary.verify.expect_changed,
-                        baseline_paths, answer=canary.verify.answer)
+    # Files a judge check reads (file:, page: artifacts) are results of the task: always writable.
+    judged = [spec.target for spec in canary.verify.judge
+              if spec.kind in ("file", "page") and not spec.target.startswith(("http://", "https://"))]
+    return writable_set(canary.verify.writable, sorted(canary.files.solution),
+                        canary.verify.expect_changed, baseline_paths, answer=canary.verify.answer,
+                        also=judged)
 
 
 def hidden_files(canary: Canary) -> list[str]:
-    directory = canary.hidden_dir
-    if not directory.is_dir():
-        return []
-    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(canary.files.hidden)
 
 
 def examine(canary: Canary, agent_tree: Path, baseline: Baseline) -> tuple[TreeChange, str]:
@@ -228,7 +228,7 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
         answer=answer,
     )
     if not error:
-        files = {rel: (canary.hidden_dir / rel).read_bytes() for rel in hidden_files(canary)}
+        files = dict(canary.files.hidden)  # as the run first read them, never from disk now
         run = canary.verify.run
         artifacts: list[Artifact] = []
         capture = None
@@ -264,9 +264,9 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
     plugins = plugins or []
     name = f"{name}-{next(_names)}"
     if setup.reuse:
-        tree = setup.manager.acquire(setup.baseline)
+        tree = setup.manager.acquire(setup.baseline, purpose="verify")
     else:
-        tree = setup.manager.create_worktree(setup.baseline, name)
+        tree = setup.manager.checkout(setup.baseline, name)
     scratch = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=tree.parent))
     home, reports = scratch / "home", scratch / "reports"
     home.mkdir()
@@ -286,7 +286,8 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
             # Outside the tree, read-only in the jail: only the model's final message puts text here.
             answers.append(scratch / "answer")
             answers[0].mkdir()
-            (answers[0] / "answer.md").write_text(answer, encoding="utf-8")
+            # A lone surrogate in the model's answer is the model's: written escaped, not a crash.
+            (answers[0] / "answer.md").write_text(answer, encoding="utf-8", errors="backslashreplace")
             env[ANSWER_VAR] = str(answers[0] / "answer.md")
         for number, command in enumerate([*commands, *review]):
             reviewing = number >= len(commands)
@@ -332,7 +333,7 @@ def run_checks(commands: list[str], timeout: float, change: TreeChange, files: d
                         home, dict(env), tree)
             capture(tree, in_tree, jail)
     finally:
-        setup.manager.release(setup.baseline, tree, setup.reuse)
+        setup.manager.release(setup.baseline, tree, setup.reuse, purpose="verify")
         safe_fs.remove_tree(scratch)
     return results
 

@@ -80,6 +80,15 @@ def tree_digest(directory: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def files_digest(files: dict[str, tuple[bytes, bool]]) -> str:
+    """:func:`tree_digest` of files held in memory (the same value for the same files)."""
+    digest = hashlib.sha256()
+    for relative in sorted(files):
+        digest.update(relative.encode() + b"\0")
+        digest.update(files[relative][0] + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def _safe_digest(directory: Path) -> str:
     """Like :func:`_tree_digest` for a directory the agent may have written (none tier): links
     are not followed, FIFOs not opened, size bounded."""
@@ -93,6 +102,28 @@ def _safe_digest(directory: Path) -> str:
     for path, entry in sorted(entries.items()):
         digest.update(f"{path}\0{entry.kind}\0{entry.blob}\0{entry.target}\0".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:12]
+
+
+def _stat_digest(directory: Path) -> str:
+    """A digest of every entry's name, kind, size, inode and change time under ``directory``,
+    read by ``lstat`` alone (cheap for thousands of objects). A write, a rename over or a chmod
+    moves the change time, which no command can set back."""
+    digest = hashlib.sha256()
+    stack = [directory]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError as exc:
+            digest.update(f"{current}:{exc.errno}".encode())
+            continue
+        for entry in entries:
+            info = entry.stat(follow_symlinks=False)
+            digest.update(f"{entry.path}\0{info.st_mode}\0{info.st_size}\0{info.st_ino}\0"
+                          f"{info.st_ctime_ns}\0".encode("utf-8", "surrogateescape"))
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -113,10 +144,18 @@ class Baseline:
         return self._manifest
 
     @classmethod
-    def build(cls, source: Path, destination: Path) -> Baseline:
+    def build(cls, source: Path, destination: Path,
+              files: dict[str, tuple[bytes, bool]] | None = None) -> Baseline:
+        """The baseline of ``source``, or of ``files`` (path -> content, executable) when given:
+        the canary's files as the run first read them (canary_files.py)."""
         if destination.exists():
             shutil.rmtree(destination)
-        if source.is_dir():
+        if files is not None:
+            destination.mkdir(parents=True)
+            for relative, (data, executable) in files.items():
+                if not relative.startswith(".git/") and relative != ".git":
+                    safe_fs.write_file(destination, relative, data, executable)
+        elif source.is_dir():
             shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".git"))
         else:
             destination.mkdir(parents=True)
@@ -137,14 +176,18 @@ class TreeManager:
         self._baselines: dict[Path, Baseline] = {}
         # Pooled trees, per baseline commit: reset to the baseline and ready for the next attempt
         # (a fresh checkout of a 5,000-file repo costs seconds, a reset tens of milliseconds).
-        self._pools: dict[str, list[Path]] = {}
+        self._pools: dict[tuple[str, str], list[Path]] = {}  # (commit, purpose) -> trees
         self._names = 0
 
-    def baseline(self, repo_dir: Path, canary_id: str) -> Baseline:
+    def baseline(self, repo_dir: Path, canary_id: str,
+                 files: dict[str, tuple[bytes, bool]] | None = None) -> Baseline:
+        """The canary's baseline repository, built on first use from ``files`` (the canary's
+        files as the run read them) or else from ``repo_dir`` on disk."""
         key = repo_dir.resolve()
         if key not in self._baselines:
-            destination = self.root / "baselines" / f"{canary_id}-{tree_digest(repo_dir)}"
-            self._baselines[key] = Baseline.build(repo_dir, destination)
+            digest = files_digest(files) if files is not None else tree_digest(repo_dir)
+            destination = self.root / "baselines" / f"{canary_id}-{digest}"
+            self._baselines[key] = Baseline.build(repo_dir, destination, files)
         return self._baselines[key]
 
     def discard(self, baseline: Baseline) -> None:
@@ -153,48 +196,68 @@ class TreeManager:
         for key, known in list(self._baselines.items()):
             if known is baseline:
                 del self._baselines[key]
-        for tree in self._pools.pop(baseline.commit, []):
-            self.remove_worktree(baseline, tree)
+        for key in [k for k in self._pools if k[0] == baseline.commit]:
+            for tree in self._pools.pop(key):
+                self.remove_worktree(baseline, tree)
 
-    def acquire(self, baseline: Baseline) -> Path:
-        """A tree at the baseline commit: a pooled one when there is one, else a new checkout."""
-        pool = self._pools.get(baseline.commit)
+    def acquire(self, baseline: Baseline, purpose: str = "work") -> Path:
+        """A tree at the baseline commit, checked against the baseline's blob ids: a pooled one
+        when there is one, else a new checkout. ``purpose`` keeps pools apart: a tree that held
+        a verification (the hidden tests, the checks' own writes) is never an agent's worktree."""
+        pool = self._pools.get((baseline.commit, purpose))
         if pool:
             return pool.pop()
         self._names += 1
-        return self.create_worktree(baseline, f"tree-{self._names}")
+        return self.checkout(baseline, f"{purpose}-{self._names}")
 
-    def release(self, baseline: Baseline, tree: Path, reuse: bool) -> str | None:
-        """Return a tree to the pool after resetting it to the baseline, or remove it. Only trees
-        whose git metadata the commands could not write (the jail binds it read-only) may be
-        reused: ``git reset`` trusts the index. Never raises."""
+    def checkout(self, baseline: Baseline, name: str) -> Path:
+        """A new worktree, checked against the baseline's blob ids."""
+        tree = self.create_worktree(baseline, name)
+        problem = pristine_problem(baseline, tree)
+        if problem:
+            # The checkout itself is not the baseline: its objects were rewritten (without a
+            # jail a command can reach the object store). Nothing may be built on it.
+            self.discard(baseline)
+            self.remove_worktree(baseline, tree)
+            raise WorkspaceError(f"a fresh checkout of the baseline differs from it ({problem}): "
+                                 "its git objects were changed; the baseline is rebuilt")
+        return tree
+
+    def release(self, baseline: Baseline, tree: Path, reuse: bool, purpose: str = "work") -> str | None:
+        """Return a tree to its pool after a reset that restores it to the baseline exactly, or
+        remove it. Only trees whose git metadata the commands could not write (the jail binds it
+        read-only) may be reused: ``git reset`` trusts the index. Never raises."""
         if reuse and self._reset(baseline, tree):
-            self._pools.setdefault(baseline.commit, []).append(tree)
+            self._pools.setdefault((baseline.commit, purpose), []).append(tree)
             return None
         return self.remove_worktree(baseline, tree)
 
     def _reset(self, baseline: Baseline, tree: Path) -> bool:
-        # Git never follows a link in the work tree when it writes, removes nested repositories
-        # with -ff and ignored files with -x. Clean first: an untracked .gitattributes the agent
-        # wrote (eol=crlf) would otherwise steer the reset's checkout. Anything git cannot do (a
-        # read-only directory, a tree too deep for PATH_MAX) fails the reset: the tree is removed.
+        # Modes and extended attributes first: git neither sees nor restores them, and a
+        # read-only directory would stop the clean. Git never follows a link in the work tree when
+        # it writes, removes nested repositories with -ff and ignored files with -x. Clean before
+        # the reset: an untracked .gitattributes the agent wrote (eol=crlf) would otherwise steer
+        # the reset's checkout. Anything that fails (a tree too deep for PATH_MAX, an attribute
+        # that cannot be removed) fails the reset, and so does a tree that is not the baseline
+        # afterwards, byte for byte: the tree is then removed, never reused.
+        def top_git(path: str, is_dir: bool) -> bool:
+            return path == ".git"
+
         try:
+            safe_fs.scrub(tree, skip=top_git)
             git("clean", "-ffdxq", cwd=tree, timeout=60)
             git("reset", "-q", "--hard", baseline.commit, cwd=tree, timeout=60)
             # Git does not see special files (a FIFO is neither tracked nor untracked to it):
             # whatever is still there and not in the baseline goes, by a walk that reads nothing.
-            def top_git(path: str, is_dir: bool) -> bool:
-                return path == ".git"
-
             entries = safe_fs.scan_tree(tree, skip=top_git, read=False)
             for path in sorted(set(entries) - set(baseline.manifest)):
                 safe_fs.remove(tree, path)
-            return True
+            return pristine_problem(baseline, tree) is None
         except (WorkspaceError, OSError, ValueError, safe_fs.TreeError):
             return False
 
     def close(self) -> None:
-        for commit, trees in self._pools.items():
+        for (commit, _purpose), trees in self._pools.items():
             baseline = next((b for b in self._baselines.values() if b.commit == commit), None)
             for tree in trees:
                 if baseline is not None:
@@ -222,6 +285,28 @@ class TreeManager:
         return problem
 
 
+def pristine_problem(baseline: Baseline, tree: Path) -> str | None:
+    """Why ``tree`` is not exactly the baseline commit (a file missing, extra, of other content
+    or executable bit, a link or special file where a file belongs), or None. Every file is read
+    and hashed: git's blob ids are the digest it is checked against."""
+    def top_git(path: str, is_dir: bool) -> bool:
+        return path == ".git"
+
+    try:
+        entries = safe_fs.scan_tree(tree, baseline.manifest, skip=top_git)
+    except (safe_fs.TreeError, OSError) as exc:
+        return f"unreadable: {exc}"
+    for path, (mode, blob) in baseline.manifest.items():
+        entry = entries.get(path)
+        kind = "link" if mode == "120000" else "file"
+        if entry is None or entry.kind != kind or entry.blob != blob:
+            return f"{path} is not the baseline's"
+        if kind == "file" and entry.executable != (mode == "100755"):
+            return f"{path} has another mode than the baseline's"
+    extra = sorted(set(entries) - set(baseline.manifest))
+    return f"{extra[0]} is not in the baseline" if extra else None
+
+
 @dataclass(frozen=True)
 class GitState:
     """What an attempt must leave as it found it in the host's git (issue 5, item 4)."""
@@ -230,6 +315,7 @@ class GitState:
     pointer: bytes  # the worktree's .git file, which names its git directory
     config: bytes  # the baseline's .git/config, which host-side git reads
     metadata: str = ""  # digest of the baseline's .git/info/ and .git/hooks/ (exclude, hooks)
+    objects: str = ""  # the baseline's object store: names, sizes, inodes and change times
 
     @classmethod
     def capture(cls, baseline: Baseline, worktree: Path) -> GitState:
@@ -239,6 +325,7 @@ class GitState:
             pointer=pointer.read_bytes() if pointer.is_file() and not pointer.is_symlink() else b"",
             config=(baseline.path / ".git" / "config").read_bytes(),
             metadata=_safe_digest(baseline.path / ".git" / "info") + _safe_digest(baseline.path / ".git" / "hooks"),
+            objects=_stat_digest(baseline.path / ".git" / "objects"),
         )
 
     def changes(self, now: GitState) -> list[str]:
@@ -252,4 +339,7 @@ class GitState:
             found.append("the baseline repository's .git/config was changed")
         if now.metadata != self.metadata:
             found.append("the baseline repository's .git/info/ or .git/hooks/ was changed")
+        if now.objects != self.objects:
+            found.append("the baseline repository's objects (what the diff and the checks' trees "
+                         "are built from) were changed")
         return found

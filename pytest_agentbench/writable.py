@@ -15,6 +15,8 @@ Where the set comes from, first match wins:
    beside the file it edits);
 3. ``verify.expect_changed``, read the same way (a literal path also opens new files of its
    extension in its directory);
+
+the files a judge check reads (``file:`` and ``page:`` artifacts) are added to a derived set;
 4. an answer canary (``verify.answer``) with none of these: no path (its result is its answer);
 5. nothing to derive it from: every path (the protected paths are then the only rule).
    ``agentbench validate`` warns about such canaries.
@@ -26,7 +28,6 @@ import fnmatch
 import glob as globlib
 import posixpath
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -64,19 +65,23 @@ class WritableSet:
         return lines
 
 
-def writable_set(writable: list[str] | None, solution_dir: Path | None,
+def writable_set(writable: list[str] | None, solution: list[str],
                  expect_changed: list[str], baseline: frozenset[str],
-                 answer: bool = False) -> WritableSet:
-    """The canary's writable set (see the module's docstring for the order)."""
+                 answer: bool = False, also: list[str] | None = None) -> WritableSet:
+    """The canary's writable set (see the module's docstring for the order); ``solution``: the
+    paths of the reference solution's files; ``also``: paths added to a derived set (the files
+    a judge check reads)."""
+    also = also or []
     if writable:
         return WritableSet("verify.writable", globs=tuple(writable), baseline=baseline)
-    solution = solution_files(solution_dir) if solution_dir is not None else []
     if solution:
-        return _around("solution", solution, (), baseline)
+        return _around("solution", [*solution, *also], (), baseline)
     if expect_changed:
-        literal = [p for p in expect_changed if not globlib.has_magic(p)]
+        literal = [p for p in [*expect_changed, *also] if not globlib.has_magic(p)]
         patterns = tuple(p for p in expect_changed if globlib.has_magic(p))
         return _around("expect_changed", literal, patterns, baseline)
+    if also:
+        return _around("judge artifacts", also, (), baseline)
     return WritableSet("answer" if answer else "everything", baseline=baseline)
 
 
@@ -85,10 +90,3 @@ def _around(source: str, paths: list[str], globs: tuple[str, ...],
     new_files = {(posixpath.dirname(p), posixpath.splitext(p)[1]) for p in paths
                  if posixpath.splitext(p)[1]}
     return WritableSet(source, frozenset(paths), globs, frozenset(new_files), baseline)
-
-
-def solution_files(directory: Path) -> list[str]:
-    if not directory.is_dir():
-        return []
-    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc"))

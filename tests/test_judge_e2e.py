@@ -29,6 +29,8 @@ def judge_toml(mode: str = "describe-then-judge", artifact: str = "file:report.t
         [verify]
         run = [{json.dumps(HELLO_CHECK)}]
         expect_changed = ["hello.py"]
+        # What the task produces: a command or a served page reads files no file: artifact names.
+        writable = ["hello.py", "report.txt", "web/*"]
         [[verify.judge]]
         artifact = "{artifact}"
         criteria = "All three pricing cards are fully visible, with their buttons."

@@ -10,11 +10,41 @@ that is not the cached one's continuation, is encoded afresh.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+# A lone surrogate is no text in any encoding, yet a model's server may send one as the JSON
+# escape "\ud800" and json.loads keeps it: written raw it fails UTF-8 encoding.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate as the JSON escape that brought it (``\\ud800``); in
+    JSON text, which holds raw characters only inside strings, that decodes back to it."""
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def literal_surrogates(value: Any) -> Any:
+    """``value`` (made of JSON's types) with each lone surrogate in its strings written out as the
+    six characters of its escape: for channels that encode strings as UTF-8 themselves (xdist's,
+    a terminal), where neither the character nor a JSON escape of it can go."""
+    if isinstance(value, str):
+        return escape_surrogates(value) if _SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {literal_surrogates(key): literal_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [literal_surrogates(item) for item in value]
+    return value
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """``json.dumps`` with characters as they are (``ensure_ascii=False``) but lone surrogates
+    escaped: the result always encodes as UTF-8."""
+    return escape_surrogates(json.dumps(value, ensure_ascii=False, **options))
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return json_text(value, separators=(",", ":")).encode()
 
 
 class BodyEncoder:

@@ -15,6 +15,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from pytest_agentbench.agent.encoding import json_text
+
 
 def _canonical_arguments(raw: Any) -> Any:
     if isinstance(raw, str):
@@ -28,8 +30,7 @@ def _canonical_arguments(raw: Any) -> Any:
 def turn_record(content: str | None, calls: Iterable[tuple[str | None, Any]]) -> bytes:
     """One assistant turn as bytes: its text and its ``(name, arguments)`` calls."""
     record = [content or "", [[name or "", _canonical_arguments(arguments)] for name, arguments in calls]]
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str).encode() + b"\n"
+    return json_text(record, sort_keys=True, separators=(",", ":"), default=str).encode() + b"\n"
 
 
 class ConversationDigest:

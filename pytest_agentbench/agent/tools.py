@@ -25,6 +25,10 @@ MAX_LISTING = 500
 MAX_GREP_LINES = 200
 DEFAULT_SHELL_TIMEOUT = 60.0
 MAX_SHELL_TIMEOUT = 600.0
+# A lone surrogate can arrive in a model's JSON ("\ud800"). U+DC80..U+DCFF stand for bytes that
+# are not UTF-8 (Python reads such file names and file bytes that way, and writes them back as the
+# bytes); any other is no character at all: no file can hold it, no path or command name it.
+_UNENCODABLE = re.compile("[\ud800-\udc7f]")
 
 
 class ToolError(Exception):
@@ -194,6 +198,15 @@ def normalize_arguments(arguments: dict[str, Any]) -> tuple[dict[str, Any], bool
 # --- path confinement -------------------------------------------------------------------------
 
 
+def encodable(what: str, text: str) -> str:
+    """``text``, or a ToolError when it holds a lone surrogate that no encoding can write."""
+    found = _UNENCODABLE.search(text)
+    if found:
+        raise ToolError(f"{what} holds a lone surrogate (\\u{ord(found.group()):04x}, character "
+                        f"{found.start() + 1}), which is not a character: nothing was done")
+    return text
+
+
 def resolve_path(ctx: ToolContext, raw: str, *, must_exist: bool = False) -> Path:
     """Map a model-given path into the worktree; reject escapes and anything under ``.git``.
 
@@ -201,6 +214,7 @@ def resolve_path(ctx: ToolContext, raw: str, *, must_exist: bool = False) -> Pat
     """
     if not isinstance(raw, str) or "\x00" in raw:
         raise ToolError("path must be a string")
+    encodable("the path", raw)
     text = raw.strip() or "."
     if os.path.isabs(text) or text.startswith("~"):
         raise ToolError(f"absolute paths are not allowed: {raw!r}; use a path relative to the repository root")
@@ -284,6 +298,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> str:
     target = resolve_path(ctx, path)
     if target.is_dir():
         raise ToolError(f"{path!r} is a directory")
+    encodable("content", content)
     existed = target.exists()
     _atomic_write(target, content)
     return f"{'Overwrote' if existed else 'Created'} {_relative(ctx, target)} ({len(content)} characters)"
@@ -299,6 +314,7 @@ def edit_file(ctx: ToolContext, path: str, old: str, new: str) -> str:
         raise ToolError(f"`old` text not found in {path}; read the file and copy the text exactly")
     if count > 1:
         raise ToolError(f"`old` text occurs {count} times in {path}; include more context to make it unique")
+    encodable("`new`", new)
     _atomic_write(target, text.replace(old, new, 1))
     return f"Edited {_relative(ctx, target)}"
 
@@ -308,13 +324,15 @@ def apply_patch(ctx: ToolContext, patch: str) -> str:
         raise ToolError("empty patch")
     if not patch.endswith("\n"):
         patch += "\n"
+    encodable("the patch", patch)
     base = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "apply"]
     # --check first: git apply is atomic per invocation, but checking gives a cleaner message.
     for extra in (["--check"], []):
         try:
             proc = subprocess.run(
                 [*base, *extra, "--recount", "-"],
-                cwd=ctx.root, input=patch.encode(), capture_output=True, env=ctx.env, timeout=60,
+                cwd=ctx.root, input=patch.encode("utf-8", "surrogateescape"), capture_output=True,
+                env=ctx.env, timeout=60,
             )
         except subprocess.TimeoutExpired:
             step = "checking" if extra else "applying"
@@ -395,6 +413,7 @@ def grep(ctx: ToolContext, pattern: str, path: str = ".") -> str:
 def shell(ctx: ToolContext, command: str, timeout: float | None = None) -> str:
     if not command.strip():
         raise ToolError("empty command")
+    encodable("the command", command)
     remaining = ctx.remaining_seconds()
     if remaining <= 0:
         raise ToolError("time budget exhausted; the command was not run")

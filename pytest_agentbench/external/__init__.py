@@ -1,2 +1,2 @@
-"""External agents (issue 18): any OpenAI-compatible agent, run in the attempt's sandbox behind a
+"""External agents: any OpenAI-compatible agent, run in the attempt's sandbox behind a
 recording proxy, so every metric of the built-in loop holds for it too."""

@@ -1,4 +1,4 @@
-"""One attempt driven by a registry agent (issue 18): the attempt's own environment (worktree,
+"""One attempt driven by a registry agent: the attempt's own environment (worktree,
 scratch home, sandbox, transcript) handed to :func:`~pytest_agentbench.external.run.run_external_agent`.
 The result is a :class:`~pytest_agentbench.agent.loop.LoopResult`, so the runner verifies and
 classifies it exactly as it does the built-in loop's.

@@ -6,10 +6,13 @@ The result is the loop's own record (:class:`~pytest_agentbench.agent.loop.LoopR
 verdict (verification, outcome, reports) is the built-in loop's, unchanged.
 
 How the agent reaches the model: in the bubblewrap tier the proxy listens on a Unix socket in a
-private host directory, bound into the jail at ``/agentbench-proxy``; ``forwarder.py`` serves it
-on the jail's own loopback at ``http://127.0.0.1:18080/v1`` and then runs the agent. The jail has
-its own network namespace, so that address is the only thing the agent can reach. In the ``none``
-tier the proxy listens on the host's loopback and the agent runs unjailed (as ``shell`` does).
+private host directory (mode 0700); the socket alone is bound into the jail, at
+``/agentbench-proxy/proxy.sock`` on the jail's read-only root, so the agent can neither reach the
+host directory, nor put files beside the socket, nor replace it. ``forwarder.py`` serves it on the
+jail's own loopback at ``http://127.0.0.1:18080/v1`` and then runs the agent. The jail has its own
+network namespace, so that address is the only thing the agent can reach. In the ``none`` tier
+there is no socket and no directory: the proxy listens on a loopback TCP port and the agent runs
+unjailed (as ``shell`` does); whoever connects to that port is held to the same budget.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from pytest_agentbench.sandbox import (
 )
 
 JAIL_PORT = 18080
-SOCKET_DIR_IN_JAIL = "/agentbench-proxy"
+SOCKET_IN_JAIL = "/agentbench-proxy/proxy.sock"
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +88,9 @@ def run_external_agent(command_template: list[str], env_template: dict[str, str]
     ``{base_url}`` (where the agent finds the proxy) and ``{workdir}``; its environment is
     ``base_env`` (the sandbox's cleared one) plus the filled ``env_template``."""
     jailed = sandbox is not None and sandbox.jail
-    socket_dir = Path(tempfile.mkdtemp(prefix="agentbench-proxy-")) if jailed else None
+    # A Unix socket's path is limited to about 107 bytes: a long TMPDIR would make it unbindable.
+    short_tmp = None if len(tempfile.gettempdir()) <= 60 else "/tmp"
+    socket_dir = Path(tempfile.mkdtemp(prefix="agentbench-proxy-", dir=short_tmp)) if jailed else None
     started = time.monotonic()
     try:
         proxy = RecordingProxy(upstream, budget, transcript, api_key,
@@ -101,9 +106,9 @@ def run_external_agent(command_template: list[str], env_template: dict[str, str]
                 sandbox = dataclasses.replace(sandbox, persistent=False,
                                               readonly=[*sandbox.readonly, *visible_paths(argv, read_only)])
                 inner = [sys.executable, "-I", "-S", "-c", forwarder_source(),
-                         f"{SOCKET_DIR_IN_JAIL}/proxy.sock", str(JAIL_PORT), "--", *argv]
+                         SOCKET_IN_JAIL, str(JAIL_PORT), "--", *argv]
                 command = sandbox.jail_argv(worktree, env, [*rlimit_prefix(sandbox.limits, True), *inner],
-                                            binds=((socket_dir, SOCKET_DIR_IN_JAIL),))
+                                            readonly_binds=((socket_dir / "proxy.sock", SOCKET_IN_JAIL),))
             else:
                 limits = sandbox.limits if sandbox else None
                 command = [*(rlimit_prefix(limits, False) if limits else []), *argv]
@@ -139,7 +144,7 @@ def run_external_agent(command_template: list[str], env_template: dict[str, str]
     output = buffer.text()
     if transcript is not None:
         transcript.write({"event": "external_agent_end", "exit_code": exit_code, "killed_by": killed_by,
-                          "output_tail": output[-4000:]})
+                          "proxy_refused": proxy.record.refused, "output_tail": output[-4000:]})
         transcript.write({"event": "stop", "reason": result.stop_reason, "detail": result.detail})
     return AgentRun(result, exit_code, output, killed_by, list(argv))
 

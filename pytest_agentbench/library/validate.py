@@ -54,7 +54,6 @@ from pytest_agentbench.verify import (
     run_verification,
 )
 from pytest_agentbench.workspace import Baseline, TreeManager, WorkspaceError
-from pytest_agentbench.writable import solution_files
 
 SANDBOXES = ("auto", "bubblewrap", "none", "process")  # process: the old name of none
 TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion
@@ -174,7 +173,7 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
     with tempfile.TemporaryDirectory(prefix="agentbench-validate-", ignore_cleanup_errors=True) as tmp:
         try:
             manager = TreeManager(Path(tmp))
-            baseline = manager.baseline(canary.repo_dir, canary.id)
+            baseline = manager.baseline(canary.repo_dir, canary.id, canary.files.repo)
             writable = canary_writable_set(canary, frozenset(baseline.manifest))
             result.writable = writable.describe()
             if writable.everything:
@@ -284,7 +283,7 @@ def _cheaters(result: CanaryValidation, canary: Canary, manager: TreeManager,
     # An answer canary's exploits come with an answer that says nothing: the task, repeated.
     echo = canary.prompt if canary.verify.answer else ""
     exploits = generic_exploits(targets)
-    solution = solution_files(canary.solution_dir)
+    solution = sorted(canary.files.solution)
     exploits += created_file_exploits([p for p in solution if p not in baseline.manifest])
     if canary.verify.answer:
         exploits.insert(0, Exploit("an answer that repeats the prompt", {}))

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.agent.encoding import escape_surrogates
 from pytest_agentbench.limits import format_bytes
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.report.charts import OUTCOME_COLOURS, charts, model_label
@@ -190,6 +191,7 @@ def write_html(path: Path, report: dict[str, Any]) -> None:
     page = render_html(report)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    # "replace": a transcript can hold lone surrogates (JSON escapes) that UTF-8 cannot encode.
-    tmp.write_text(page, encoding="utf-8", errors="replace")
+    # A model's text can hold lone surrogates (sent as JSON escapes), which UTF-8 cannot encode:
+    # shown as those escapes.
+    tmp.write_text(escape_surrogates(page), encoding="utf-8")
     os.replace(tmp, path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -10,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest_agentbench import __version__
+from pytest_agentbench.agent.encoding import json_text
 from pytest_agentbench.agent.time_budget import (
     MAX_SCALE,
     REFERENCE_TOKENS_PER_SECOND,
@@ -116,5 +116,5 @@ def write_report(path: Path, report: dict) -> None:
     """Write atomically: a reader (or a crash) never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json_text(report, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
