@@ -81,6 +81,8 @@ def test_a_report_in_an_unknown_format_is_no_evidence(bench):
 
 # -- Jest, for real -------------------------------------------------------------------------------
 
+from pytest_agentbench.library.exploits import JEST_PROCESSOR  # noqa: E402
+
 JEST_MODULES = Path(os.environ.get("AGENTBENCH_JEST_NODE_MODULES", "/opt/agents/jest/node_modules"))
 needs_jest = pytest.mark.skipif(not (JEST_MODULES / "jest" / "bin" / "jest.js").is_file(),
                                 reason=f"no jest in {JEST_MODULES} (npm install --prefix "
@@ -95,6 +97,15 @@ JS_MODELS = {
     "wrong": [call("write_file", path="hello.js", content="module.exports = () => 'no';\n"), say("Done.")],
     # Jest exits 0 and writes no report when the code under test calls process.exit(0).
     "exiter": [call("write_file", path="hello.js", content="process.exit(0);\n"), say("Done.")],
+    # A testResultsProcessor rewrites every result (and so the --json report) to passed.
+    "jest-config": [call("write_file", path="hello.js", content="module.exports = () => 'no';\n"),
+                    call("write_file", path="jest.config.js",
+                         content="module.exports = {testResultsProcessor: './processor.js'};\n"),
+                    call("write_file", path="processor.js", content=JEST_PROCESSOR), say("Done.")],
+    "package-jest": [call("write_file", path="hello.js", content="module.exports = () => 'no';\n"),
+                     call("write_file", path="package.json",
+                          content=json.dumps({"name": "demo", "jest": {"testResultsProcessor": "./processor.js"}})),
+                     call("write_file", path="processor.js", content=JEST_PROCESSOR), say("Done.")],
 }
 
 
@@ -107,10 +118,11 @@ def test_jest_passes_on_its_json_report_and_process_exit_0_is_no_pass(bench, tie
                                   "hello.js": "module.exports = () => '';\n"},
                  hidden={"hello.test.js": JEST_TEST})
     with ScriptedServer(JS_MODELS) as server:
-        bench.run(server, "--agentbench-sandbox", tier, models="good,wrong,exiter")
+        bench.run(server, "--agentbench-sandbox", tier, models=",".join(JS_MODELS))
     by_model = outcomes(bench)
     assert {m: a["outcome"] for m, a in by_model.items()} == {
-        "good": "passed", "wrong": "failed", "exiter": "failed"}, {m: a["detail"] for m, a in by_model.items()}
+        "good": "passed", "wrong": "failed", "exiter": "failed", "jest-config": "tampered",
+        "package-jest": "tampered"}, {m: a["detail"] for m, a in by_model.items()}
     assert by_model["good"]["tests_passed"] == 2
     assert by_model["exiter"]["checks"][0]["exit_code"] == 0  # what jest said, and no pass
     assert "wrote no test report" in by_model["exiter"]["detail"]
