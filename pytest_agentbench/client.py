@@ -22,25 +22,17 @@ import httpx
 from pytest_agentbench.agent.encoding import dumps
 from pytest_agentbench.agent.knobs import AgentKnobs
 from pytest_agentbench.agent.time_budget import SpeedMeter
+from pytest_agentbench.faults import FaultKind, server_fault
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
-# What servers say when a request does not fit the context: llama.cpp ("the request exceeds the
-# available context size", type "exceed_context_size_error"; per-slot HTTP 500 "Context size has
-# been exceeded", also LM Studio's), OpenAI / vLLM ("maximum context length", code
-# "context_length_exceeded"), Ollama ("input length exceeds the context length", "prompt too long").
-CONTEXT_OVERFLOW_MARKERS = (
-    "context length", "context_length", "context window", "maximum context",
-    "exceeds the available context", "exceed_context_size", "too many tokens", "n_ctx",
-    "prompt too long", "prompt is too long", "context size has been exceeded", "context overflow",
-)
 
 
 class InfraError(Exception):
     """The model server failed (unreachable, 5xx after retries, bad body, context overflow).
 
-    ``kind`` says which: ``server_error``, ``http_error``, ``protocol_violation`` (a reply whose
-    shape is not the chat-completions protocol) or ``context_overflow`` (the request does not
-    fit; the loop decides whether the model or the canary made it too long)."""
+    ``kind`` is a :class:`~pytest_agentbench.faults.FaultKind` value: ``context_overflow`` (the
+    request does not fit; the loop decides whether the model or the canary made it too long) is
+    the attempt's own; every other kind is the server's."""
 
     def __init__(self, detail: str, kind: str = "server_error") -> None:
         super().__init__(detail)
@@ -210,15 +202,6 @@ def parse_chat_response(body: Any, seconds: float) -> ChatResponse:
     )
 
 
-def _mentions_overflow(text: str) -> bool:
-    lowered = text.lower()
-    return any(marker in lowered for marker in CONTEXT_OVERFLOW_MARKERS)
-
-
-def _is_context_overflow(status: int, text: str) -> bool:
-    return status in (400, 413, 500) and _mentions_overflow(text)
-
-
 class ChatClient:
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
@@ -259,6 +242,7 @@ class ChatClient:
             content = dumps(body)  # as the loop's encoder: lone surrogates as JSON escapes
         in_flight = 0.0
         last_problem = "no attempt made"
+        last_kind = FaultKind.SERVER_ERROR
         for attempt in range(self.settings.retries + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -280,9 +264,10 @@ class ChatClient:
             except httpx.TimeoutException:  # connect / write / pool: the connection's fault
                 if time.monotonic() >= deadline:
                     raise DeadlineExceeded("the model was still answering") from None
-                last_problem = f"request timed out after {timeout:.0f}s"
+                last_problem, last_kind = f"request timed out after {timeout:.0f}s", FaultKind.SERVER_ERROR
             except httpx.TransportError as exc:
                 last_problem = f"cannot reach {self.url}: {exc.__class__.__name__}: {exc}"
+                last_kind = FaultKind.SERVER_ERROR
             else:
                 text = response.text
                 if response.status_code == 200:
@@ -293,19 +278,23 @@ class ChatClient:
                     else:
                         if isinstance(body_json, dict) and "error" in body_json and "choices" not in body_json:
                             error = json.dumps(body_json["error"])
-                            if _mentions_overflow(error):  # the same request would overflow again
-                                raise InfraError(f"context_overflow: {error[:300]}", "context_overflow")
-                            last_problem = f"server error: {error[:300]}"
+                            last_kind = server_fault(200, error) or FaultKind.SERVER_ERROR
+                            if last_kind is FaultKind.CONTEXT_OVERFLOW:  # it would overflow again
+                                raise InfraError(f"context_overflow: {error[:300]}", last_kind.value)
+                            last_problem = f"server error ({last_kind.value}): {error[:300]}"
                         else:
                             return parse_chat_response(body_json, in_flight)
-                elif _is_context_overflow(response.status_code, text):
-                    raise InfraError(f"context_overflow: {text[:300]}", "context_overflow")
-                elif response.status_code not in RETRY_STATUSES:
-                    raise InfraError(f"HTTP {response.status_code} from {self.url}: {text[:300]}", "http_error")
                 else:
-                    last_problem = f"HTTP {response.status_code}: {text[:200]}"
+                    status = response.status_code
+                    last_kind = server_fault(status, text) or FaultKind.SERVER_ERROR
+                    if last_kind is FaultKind.CONTEXT_OVERFLOW:
+                        raise InfraError(f"context_overflow: {text[:300]}", last_kind.value)
+                    if status not in RETRY_STATUSES and last_kind in (FaultKind.HTTP_ERROR,):
+                        # The request itself is wrong (a model name, auth): again would be the same.
+                        raise InfraError(f"HTTP {status} from {self.url}: {text[:300]}", last_kind.value)
+                    last_problem = f"HTTP {status} ({last_kind.value}): {text[:200]}"
             if attempt < self.settings.retries:
                 pause = self.settings.backoff * (2**attempt) * (0.5 + random.random())
                 pause = min(pause, max(deadline - time.monotonic(), 0))
                 time.sleep(pause)
-        raise InfraError(f"{last_problem} (after {self.settings.retries} retries)")
+        raise InfraError(f"{last_problem} (after {self.settings.retries} retries)", last_kind.value)

@@ -292,7 +292,7 @@ def test_a_model_server_fault_in_the_second_try_is_infra_error(bench):
                                       "--agentbench-retries-with-feedback", "1")
     result.assert_outcomes(errors=1)
     assert attempt["outcome"] == "infra_error", attempt["detail"]
-    assert "the model server answered every request of the agent with an error" in attempt["detail"]
+    assert "the model server failed the agent's last 1 request(s) (server_error)" in attempt["detail"]
     assert [t["outcome"] for t in attempt["tries"]] == ["failed", "infra_error"]
     assert attempt["turns"] == 2  # the first try's turns are kept; the failed request is no turn
     assert [len(t) for t in split_tries(requests)] == [2, 1]

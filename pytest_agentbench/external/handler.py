@@ -19,6 +19,7 @@ from pytest_agentbench.client import InfraError
 from pytest_agentbench.external.record import OverBudget, Turn
 from pytest_agentbench.external.routes import MODELS, chat_problem, route
 from pytest_agentbench.external.sse import reassemble_stream
+from pytest_agentbench.faults import FaultKind, server_fault
 
 if TYPE_CHECKING:
     from pytest_agentbench.external.proxy import RecordingProxy
@@ -198,16 +199,28 @@ class Handler(BaseHTTPRequestHandler):
     def _record(self, request: dict[str, Any], turn: Turn, status: int, body: bytes | dict, seconds: float) -> None:
         proxy: RecordingProxy = self.server.proxy
         record = proxy.record
-        if status != 200:
-            record.failed(turn)
-            proxy.log({"event": "upstream_error", "status": status,
-                       "body": (body if isinstance(body, bytes) else json.dumps(body).encode())[:500].decode(errors="replace")})
+        text = (body if isinstance(body, bytes) else json.dumps(body).encode()).decode(errors="replace")
+        parsed: Any = None
+        if status == 200:
+            try:
+                parsed = body if isinstance(body, dict) else json.loads(body)
+            except ValueError:
+                parsed = None
+        # One reading of server errors for every driver (faults.py): a 200 whose body is an error
+        # is one too.
+        erred = status != 200 or (isinstance(parsed, dict) and "error" in parsed and "choices" not in parsed)
+        if erred:
+            kind = server_fault(status, text) or FaultKind.SERVER_ERROR
+            proxy.log({"event": "upstream_error", "status": status, "kind": kind.value, "body": text[:500]})
+            if kind is FaultKind.CONTEXT_OVERFLOW:
+                record.context_overflow(turn, text)
+            else:
+                record.failed(turn, kind)
             return
         try:
-            parsed = body if isinstance(body, dict) else json.loads(body)
             entry = record.account(request, parsed, seconds, turn)
         except (ValueError, InfraError) as exc:
-            record.failed(turn)
+            record.failed(turn, FaultKind.PROTOCOL_VIOLATION)
             proxy.log({"event": "upstream_error", "status": status, "problem": str(exc)[:500]})
             return
         proxy.log({**entry, "request_messages": len(request.get("messages") or [])})

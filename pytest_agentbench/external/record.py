@@ -26,6 +26,7 @@ from pytest_agentbench.agent.loop import LoopResult, reply_excerpt
 from pytest_agentbench.agent.parse import find_tool_confusion, prepare_calls
 from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.client import parse_chat_response
+from pytest_agentbench.faults import FaultKind
 
 MAX_FAILURES_IN_A_ROW = 8  # above the OpenAI SDK's own 3 tries a request, so an agent's retries fit
 
@@ -64,6 +65,7 @@ class ProxyRecord:
         self.failures_in_a_row = 0
         self.in_flight = 0  # turns reserved by requests the model has not answered yet
         self.refused = 0  # requests refused without forwarding
+        self.last_fault = FaultKind.SERVER_ERROR  # what the server's last failure was
         self.lock = threading.Lock()
         self.digest = ConversationDigest()
 
@@ -101,7 +103,7 @@ class ProxyRecord:
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    def failed(self, turn: Turn | None = None) -> None:
+    def failed(self, turn: Turn | None = None, kind: FaultKind = FaultKind.SERVER_ERROR) -> None:
         """The server answered a forwarded request with an error or an unreadable body: the turn
         goes back, the failure counts, and too many in a row stop the agent."""
         with self.lock:
@@ -109,9 +111,31 @@ class ProxyRecord:
                 turn.close()
             self.upstream_errors += 1
             self.failures_in_a_row += 1
+            self.last_fault = kind
             if self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
                 self._halt("infra_error", f"the model server answered {self.failures_in_a_row} requests "
-                           "in a row with an error", kind="http_error")
+                           f"in a row with an error ({kind.value})", kind=kind.value)
+
+    def context_overflow(self, turn: Turn, detail: str) -> None:
+        """The request does not fit the model's context: the attempt's own ceiling, as for the
+        built-in loop (the turn is spent; the agent cannot go on)."""
+        with self.lock:
+            turn.close()
+            self.failures_in_a_row = 0
+            self.result.turns += 1
+            self._halt("budget_tokens", f"context_overflow: {detail[:300]}", "context_window")
+
+    def agent_ended(self, how: str) -> bool:
+        """The agent's program ended (``how``: what ended it). When the server had failed its
+        last requests, whatever the agent did next — give up, claim success, retry until the
+        deadline — followed a server fault: ``infra_error``. Returns whether that was so."""
+        with self.lock:
+            if self.stop.is_set() or not self.failures_in_a_row:
+                return False
+            kind = self.last_fault.value
+            self._halt("infra_error", f"the model server failed the agent's last "
+                       f"{self.failures_in_a_row} request(s) ({kind}); then {how}", kind=kind)
+            return True
 
     def account(self, request: dict[str, Any], body: Any, seconds: float, turn: Turn | None = None) -> dict[str, Any]:
         """Add one model reply to the record (spending ``turn``); returns its transcript entry.

@@ -126,18 +126,16 @@ def run_external_agent(command_template: list[str], env_template: dict[str, str]
     result.wall_seconds = time.monotonic() - started
     exit_code = None if timed_out or stopped else process.returncode
     killed_by = "deadline" if timed_out else "proxy" if stopped else None
+    if not stopped:
+        proxy.record.agent_ended("the agent was stopped at its time budget" if timed_out
+                                 else f"the agent exited with code {exit_code}")
     if timed_out and not proxy.record.stop.is_set():
         result.stop_reason, result.limit_hit = "budget_time", "time_budget"
         result.detail = f"time budget of {budget.seconds:g}s exhausted: the agent was stopped"
     elif not proxy.record.stop.is_set():
-        if result.turns == 0 and proxy.record.upstream_errors:
-            result.stop_reason = "infra_error"
-            result.detail = (f"the model server answered every request of the agent with an error "
-                             f"({proxy.record.upstream_errors})")
-        else:
-            result.stop_reason = "final"
-            result.detail = f"the agent exited with code {exit_code} after {result.turns} turns"
-    else:
+        result.stop_reason = "final"
+        result.detail = f"the agent exited with code {exit_code} after {result.turns} turns"
+    elif killed_by is not None:
         result.detail += "; the harness stopped the agent"
     if result.stop_reason != "final":
         result.claimed = False
