@@ -176,3 +176,82 @@ def test_attempt_kept_after_process_dies(tmp_path: Path) -> None:
     assert subprocess.run([sys.executable, "-c", script, str(path)], check=False).returncode == 3
     with ResultStore(path) as store:
         assert store.done_keys("r1") == {("c", "m", "base", 0)}
+
+
+class Holder:
+    """Another process's lock on the database, as a ``sqlite3`` shell in ``BEGIN EXCLUSIVE``
+    holds it: taken at once, released after ``seconds`` (None: when ``release`` is called)."""
+
+    def __init__(self, path: Path, seconds: float | None = None) -> None:
+        import threading
+
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("BEGIN EXCLUSIVE")
+        self.timer = threading.Timer(seconds, self.release) if seconds is not None else None
+        if self.timer:
+            self.timer.start()
+
+    def release(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self.timer:
+            self.timer.join()
+        self.release()
+        self.conn.close()
+
+
+def test_a_write_waits_for_a_lock_that_frees(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from pytest_agentbench import store as store_module
+
+    path = tmp_path / "results.sqlite"
+    monkeypatch.setattr(store_module, "LOCK_WAIT_SECONDS", 30.0)
+    with ResultStore(path) as s:
+        start(s, "r1")
+        holder = Holder(path, seconds=1.5)
+        began = time.monotonic()
+        s.add_attempt("r1", attempt())  # waits for the lock, then writes
+        waited = time.monotonic() - began
+        holder.close()
+        assert 1.0 < waited < 10
+        assert [r.outcome for r in s.attempts("r1")] == ["passed"]
+
+
+def test_a_write_gives_up_on_a_lock_held_past_the_wait(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from pytest_agentbench import store as store_module
+    from pytest_agentbench.store import StoreUnavailable
+
+    path = tmp_path / "results.sqlite"
+    monkeypatch.setattr(store_module, "LOCK_WAIT_SECONDS", 0.5)
+    with ResultStore(path) as s:
+        start(s, "r1")
+        holder = Holder(path)
+        began = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="locked by another process") as raised:
+            s.add_attempt("r1", attempt())
+        assert time.monotonic() - began < 5
+        assert raised.value.locked and str(path) in str(raised.value)
+        with pytest.raises(StoreUnavailable):  # a run's setting too: nothing writes past a lock
+            s.update_settings("r1", missing=[])
+        holder.close()
+        s.add_attempt("r1", attempt())  # the same connection writes once the lock is gone
+        assert len(s.attempts("r1")) == 1
+
+
+def test_opening_a_database_locked_before_it_has_a_schema_gives_up(tmp_path: Path, monkeypatch) -> None:
+    from pytest_agentbench import store as store_module
+    from pytest_agentbench.store import StoreUnavailable
+
+    path = tmp_path / "results.sqlite"
+    holder = Holder(path)  # a fresh file in rollback mode: even reading it waits
+    holder.conn.execute("CREATE TABLE scratch (x)")
+    monkeypatch.setattr(store_module, "LOCK_WAIT_SECONDS", 0.3)
+    with pytest.raises(StoreUnavailable, match="locked by another process"):
+        ResultStore(path)
+    holder.close()
+    ResultStore(path).close()

@@ -1,16 +1,43 @@
-"""What one judge check leaves in the attempt's record: ``attempts[].judges`` (issue 20's
-contract keys first, then what explains them)."""
+"""What one judge check leaves in the attempt's record: ``attempts[].judges``.
+
+A record's ``verdict`` is one of :data:`VERDICTS`, and each says whose the outcome is — the same
+split as everywhere else in the harness (the model under test answers for what it made, a
+server's or the harness's own fault is ``infra_error``, an indirection where a result goes is
+tampering):
+
+``pass``, ``fail``
+    The judge model's verdict on the artifact. The check passes when it is the check's
+    ``expect`` (``pass`` unless it is a calibration check on a known-broken artifact).
+``not_captured``
+    What the model under test left cannot be judged: the file is missing or not a regular file,
+    the page is empty or blank, its scripts keep it from loading or settling in time, the
+    ``command:`` artifact exits non-zero or times out. No model is asked; the check fails
+    whatever ``expect`` says, and the attempt fails with it (it counts in n).
+``tampered``
+    The artifact's path (or a directory on it) is a link the model under test made: an
+    artifact must be a regular file. The check fails and the attempt is ``tampered``.
+``error``
+    No verdict could be had for a reason outside the model under test, and only then: no
+    browser or one that does not start, a describer or judge model that is unknown, whose
+    server is unreachable or answers a 5xx or an error body, or a judge that never answers
+    with the JSON verdict. The attempt is ``infra_error`` and left out of every rate.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+Verdict = Literal["pass", "fail", "not_captured", "tampered", "error"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "not_captured", "tampered", "error")
 
 
 class JudgeRecord(BaseModel):
     artifact: str
     mode: str
     description: str | None = None  # the describer's reply (describe-then-judge)
-    verdict: str  # pass | fail | error (no verdict could be had: not the attempt's fault)
+    verdict: Verdict  # see the module docstring: whose each one is
     reason: str = ""
     describer: str | None = None
     judge: str
@@ -23,4 +50,14 @@ class JudgeRecord(BaseModel):
 
     @property
     def ok(self) -> bool:
+        # Only a judge's verdict can meet expect: not_captured, tampered and error never do.
         return self.verdict == self.expect
+
+    @property
+    def infrastructure(self) -> bool:
+        """No verdict, and not the attempt's fault: the attempt is ``infra_error``."""
+        return self.verdict == "error"
+
+    @property
+    def tampered(self) -> bool:
+        return self.verdict == "tampered"
