@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,11 @@ def run_attempt(
         result = harness_failure(canary, model, repeat, nodeid, budget, server, exc, started,
                                  "running the attempt")
         result.transcript = str(workspace.transcript.path)
+        try:  # the whole traceback, for the bug report: the record names only its last frame
+            workspace.transcript.write({"event": "harness_error", "detail": result.detail,
+                                        "traceback": "".join(traceback.format_exception(exc))})
+        except Exception:  # noqa: BLE001, S110 - the record above is what must not be lost
+            pass
     finally:
         # Also on Ctrl-C/SIGTERM (not an Exception): the tree is released before it propagates.
         cleanup_problem = workspace.close(session)

@@ -5,6 +5,7 @@ exit status is right."""
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,13 @@ def test_a_harness_failure_is_recorded_as_infra_error_and_fails_the_gate(bench, 
     assert "harness error while running the attempt: KeyError: 'a bug in the harness'" in attempt["detail"]
     assert attempt["transcript"]
     assert result.ret == 1  # the one attempt is a gap the gate cannot vouch for
+    # Our bug, never called a server fault; the whole traceback is in the transcript.
+    result.stdout.fnmatch_lines(["*1 attempt(s) ended in infra_error (1 harness error(s): a bug in "
+                                 "pytest-agentbench, traceback in the transcript)*"])
+    assert "model server fault" not in result.stdout.str()
+    events = [json.loads(line) for line in Path(attempt["transcript"]).read_text().splitlines()]
+    [crash] = [e for e in events if e["event"] == "harness_error"]
+    assert "Traceback (most recent call last)" in crash["traceback"] and "broken" in crash["traceback"]
 
 
 @pytest.mark.parametrize("tier", TIERS)

@@ -84,11 +84,16 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
     if identical:
         notes.append("* interval on the distinct samples (repeats with the same replies, tool calls "
                      "and outcome count once): identical repeats are one sample, not several")
-    infra = sum(1 for r in results if r.outcome == Outcome.INFRA_ERROR)
+    infra = [r for r in results if r.outcome == Outcome.INFRA_ERROR]
+    harness = sum(1 for r in infra if r.stop_reason == "harness_error")
     if infra:
+        # A harness crash is our fault, not the server's: the two are never one word.
+        causes = [f"{len(infra) - harness} model server fault(s)"] * bool(len(infra) - harness)
+        causes += [f"{harness} harness error(s): a bug in pytest-agentbench, traceback in the "
+                   "transcript"] * bool(harness)
         notes.append(
-            f"WARNING: {infra} attempt(s) ended in infra_error (model server fault); they are left out "
-            "of n and every rate"
+            f"WARNING: {len(infra)} attempt(s) ended in infra_error ({'; '.join(causes)}); they are "
+            "left out of n and every rate"
         )
     if repeats < 3:
         notes.append(f"NOTE: {repeats} repeat(s) per canary: anecdotal, use --repeats 3 or more")
