@@ -4,8 +4,8 @@ Registered with ``pytest_addhooks`` (the pytest-xdist ``newhooks.py`` pattern). 
 optional; argument names are the contract (pluggy passes arguments by name, so an implementation
 may take any subset of them). Where each runs:
 
-- on the process that runs the attempt (a worker under ``-n``): ``tools``, ``request``,
-  ``attempt_started``, ``classify``;
+- on the process that runs the attempt (a worker under ``-n``): ``driver``, ``tools``,
+  ``request``, ``attempt_started``, ``classify``;
 - on the controller (the only process under plain ``pytest``): ``attempt_finished``, ``summary``,
   ``report``.
 
@@ -20,9 +20,21 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_agentbench.canary import Canary
+    from pytest_agentbench.drivers import AttemptSetup, Driver
     from pytest_agentbench.models import ModelSpec
     from pytest_agentbench.results import AttemptResult
     from pytest_agentbench.verify import Verification
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_agentbench_driver(setup: AttemptSetup) -> Driver | None:
+    """Who drives this attempt: return a :class:`pytest_agentbench.drivers.Driver` (``run(prompt)``
+    and ``resume(feedback)``, each returning the loop's record, and the ``budget`` it holds the
+    attempt to), or None to leave it to the next implementation. The first answer wins; the
+    plugin's own agent loop answers last. ``setup`` (:class:`pytest_agentbench.drivers.AttemptSetup`)
+    holds the session, the attempt's worktree environment, the canary, the model, the budget and
+    the attempt's description. Raise ``ValueError`` for an attempt the driver cannot run: it is
+    recorded as a harness error naming the reason."""
 
 
 @pytest.hookspec

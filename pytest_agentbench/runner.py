@@ -15,6 +15,7 @@ from pytest_agentbench.agent.loop import SYSTEM_PROMPT, AgentLoop
 from pytest_agentbench.agent.tools import Tool, ToolContext
 from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.canary_files import CanaryFiles
+from pytest_agentbench.drivers import AttemptSetup, BuiltinDriver
 from pytest_agentbench.endpoint_pool import PoolExhausted
 from pytest_agentbench.feedback import feedback_message
 from pytest_agentbench.models import ModelSpec
@@ -231,25 +232,15 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
     info = attempt_info(canary, model, repeat, nodeid, worktree)
     if session.hook is not None:
         session.hook.pytest_agentbench_attempt_started(attempt=info)
-    external = model.agent != "builtin"
-    if external:  # issue 18: a registry agent through the recording proxy, same tree and checks
-        from pytest_agentbench.external.attempt import AgentTries
-
-        if canary.phases:
-            raise ValueError(f"agent {model.agent!r}: pipeline canaries run only the builtin agent")
-        # Its program keeps no conversation across runs: a further try runs it again in the same
-        # worktree on the task plus the feedback (AgentTries.resume), so one try loop serves both.
-        loop = AgentTries(session, workspace, canary, model, budget, info)
-        budget = loop.budget  # capped by the agent's timeout: recorded as the agent had it
-    elif canary.phases:  # issue 17: scoped sub-agents in turn on this tree, verified as one attempt
-        from pytest_agentbench.pipeline.runner import PipelineRunner
-
-        loop = PipelineRunner(session, workspace, canary, model, budget, info)
-    else:
-        loop = workspace.agent_loop(session, canary, model, budget, info)
+    # Who drives it (the built-in loop, an external agent, a pipeline...) is the plugins' answer.
+    driving = AttemptSetup(session, workspace, canary, model, budget, info)
+    loop = (session.hook.pytest_agentbench_driver(setup=driving) if session.hook is not None
+            else BuiltinDriver().pytest_agentbench_driver(driving))
+    budget = loop.budget  # the driver's own (an external agent's is capped by its timeout)
     run = loop.run(canary.prompt)
-    # A pipeline's phases are separate conversations: it has no second try.
-    retries = 0 if canary.phases else _retries_for(canary, settings.retries_with_feedback)
+    # A driver that keeps no conversation to resume (a pipeline's phases) has no second try.
+    retries = (_retries_for(canary, settings.retries_with_feedback)
+               if getattr(loop, "takes_feedback", True) else 0)
     tries: list[TryRecord] = []
     setup = workspace.check_setup(session)
     for try_number in itertools.count(1):
@@ -279,8 +270,9 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         transcript.write({"event": "try", "try": try_number, "outcome": result.outcome})
         run = loop.resume(feedback_message(verification, canary))
     result.tries = tries
-    if canary.phases:
-        loop.record(result)  # attempts[].phases
+    annotate = getattr(loop, "record", None)  # what the driver adds (a pipeline: its phases)
+    if annotate is not None:
+        annotate(result)
     finish(result, started)
     transcript.write({"event": "result", **result.model_dump(mode="json")})
     if settings.keep_worktrees:

@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 
 from pytest_agentbench.attempt_hooks import AttemptHooks
-from pytest_agentbench.controller import ResultCollector
+from pytest_agentbench.controller import ResultCollector, terminal_warning
+from pytest_agentbench.drivers import BuiltinDriver
+from pytest_agentbench.external.driver import ExternalAgentDriver
 from pytest_agentbench.history import RunRecorder, attempt_key
 from pytest_agentbench.judging.clients import JudgeModels
 from pytest_agentbench.judging.report import JudgeHooks
 from pytest_agentbench.options import option_value
+from pytest_agentbench.pipeline.driver import PipelineDriver
 from pytest_agentbench.pipeline.report import PipelineHooks
 from pytest_agentbench.routing.hooks import RoutingHooks
 from pytest_agentbench.servers.coreside import MemoryHooks
@@ -61,6 +64,10 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
     config.pluginmanager.register(MemoryHooks(session, config.rootpath, option_value(config, "coreside"),
                                               option_value(config, "memory_budget")), MemoryHooks.NAME)
     config.pluginmanager.register(AttemptHooks(), "agentbench-attempts")
+    # Who drives an attempt: the features' drivers first, the built-in loop last (drivers.py).
+    config.pluginmanager.register(ExternalAgentDriver(), ExternalAgentDriver.NAME)
+    config.pluginmanager.register(PipelineDriver(), PipelineDriver.NAME)
+    config.pluginmanager.register(BuiltinDriver(), BuiltinDriver.NAME)
     # Budget factors, the source run's cells, the OFAT/ceilings/progress tables (tuning/).
     config.pluginmanager.register(TuningHooks(session), TuningHooks.NAME)
     # Pipeline canaries' per model × phase table (pipeline/report.py), through the same hooks.
@@ -70,7 +77,8 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
     # --agentbench-role's canaries and models, the roles' metrics and promotion (routing/).
     config.pluginmanager.register(RoutingHooks(session), RoutingHooks.NAME)
     if not is_worker(config):
-        collector = ResultCollector(session, RunRecorder(session, settings.db_path), max_infra_rate, resumed)
+        collector = ResultCollector(session, RunRecorder(session, settings.db_path, terminal_warning(config)),
+                                    max_infra_rate, resumed)
         config.pluginmanager.register(collector, ResultCollector.NAME)
     return session
 

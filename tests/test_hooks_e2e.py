@@ -111,3 +111,42 @@ def test_a_classify_hook_that_answers_nonsense_is_a_loud_harness_error(bench):
     attempt = bench.report()["attempts"][0]
     assert attempt["outcome"] == "infra_error" and attempt["stop_reason"] == "harness_error"
     assert "pytest_agentbench_classify returned 'great'" in attempt["detail"]
+
+
+DRIVER_CONFTEST = '''
+from pytest_agentbench.agent.loop import LoopResult
+
+
+class Scripted:
+    """A driver of the project's own: writes the answer itself, no model involved."""
+
+    def __init__(self, setup):
+        self.setup, self.budget = setup, setup.budget
+
+    def run(self, prompt):
+        (self.setup.workspace.worktree / "shout.txt").write_text("HELLO")
+        return LoopResult(stop_reason="final", detail="the scripted driver wrote shout.txt", turns=1)
+
+    def resume(self, feedback):
+        return LoopResult(stop_reason="final", detail="nothing more to do")
+
+
+def pytest_agentbench_driver(setup):
+    if setup.model.name == "own":
+        return Scripted(setup)
+    return None
+'''
+
+
+def test_a_conftest_driver_takes_the_attempts_it_claims_and_the_builtin_loop_the_rest(bench):
+    bench.pytester.makeconftest(DRIVER_CONFTEST)
+    bench.canary(toml=CANARY.replace('tools = ["read_file"]\n', ""))
+    with ScriptedServer({"own": [say("never asked")], "loop": [call("write_file", path="shout.txt", content="HELLO"),
+                                                                say("Done.")]}) as server:
+        bench.run(server, models="own,loop")
+        requests = agent_requests(server)
+    by_model = {a["model"]: a for a in bench.report()["attempts"]}
+    assert by_model["own"]["outcome"] == "passed", by_model["own"]["detail"]
+    assert "the scripted driver wrote shout.txt" in by_model["own"]["detail"]
+    assert by_model["loop"]["outcome"] == "passed", by_model["loop"]["detail"]
+    assert {r["model"] for r in requests} == {"loop"}  # the own driver asked no model

@@ -91,8 +91,10 @@ class _IterationRun:
 
 
 class PipelineRunner:
-    """Runs the phases (``run``) and records them on the attempt's result (``record``). Stands
-    where runner.py otherwise holds an AgentLoop; a pipeline has no second try (``resume``)."""
+    """Runs the phases (``run``) and records them on the attempt's result (``record``): the
+    pipelines' driver (drivers.py). A pipeline has no second try (``resume``)."""
+
+    takes_feedback = False
 
     def __init__(self, session: AgentbenchSession, workspace: AttemptEnvironment, canary: Canary,
                  model: ModelSpec, budget: ResolvedBudget, info: dict[str, Any]) -> None:
