@@ -170,12 +170,9 @@ class Canary(BaseModel):
     def _known_tools(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return value
-        from pytest_agentbench.agent.tools import TOOL_NAMES
+        from pytest_agentbench.agent.tools import tool_list
 
-        unknown = [name for name in value if name not in TOOL_NAMES]
-        if unknown:
-            raise ValueError(f"unknown tool(s) {unknown}; known: {sorted(TOOL_NAMES)}")
-        return value
+        return tool_list(value)  # aliases become the tools they stand for
 
     @property
     def content_hash(self) -> str:

@@ -7,6 +7,9 @@ Registered as a plugin when the session starts (startup.py); never on xdist work
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ import pytest
 from pytest_agentbench.attempt_hooks import expected_attempt
 from pytest_agentbench.compare import UsageError, compare_rows, load_results
 from pytest_agentbench.gates import evaluate
-from pytest_agentbench.history import RunRecorder
+from pytest_agentbench.history import RunRecorder, attempt_name
 from pytest_agentbench.ledger import (
     Ledger,
     describe_difference,
@@ -49,6 +52,7 @@ class ResultCollector:
         self.selection: dict[str, list[str]] | None = None  # this session's canaries, done or not
         self.ledger = Ledger()
         self.begun = False
+        self.kept_report: Path | None = None  # written only for attempts the database lacks
 
     @classmethod
     def of(cls, config: pytest.Config) -> ResultCollector | None:
@@ -61,8 +65,7 @@ class ResultCollector:
         self.begun = True
         self.selection = plan
         try:
-            self.recorder.store.update_settings(self.session.run_id,
-                                                plan=merge_plans(self.resumed or {}, plan))
+            self.recorder.begin(merge_plans(self.resumed or {}, plan))
         except StoreError as exc:
             raise pytest.UsageError(f"--agentbench-db: {exc}") from None
 
@@ -139,7 +142,7 @@ class ResultCollector:
         bring_transcript_home(report, result, self.session.run_dir)
         attempt = AttemptResult.model_validate(result)
         self.session.results.append(attempt)
-        self.recorder.record(attempt)  # committed now: a Ctrl-C or a crash keeps it
+        self.recorder.record(attempt)  # kept in memory (above) if the database cannot take it
         if attempt.server:  # workers preflight their endpoints; the report needs one copy
             self.session.server_info.setdefault(attempt.model, attempt.server)
         self.session.hook.pytest_agentbench_attempt_finished(result=attempt)
@@ -147,6 +150,11 @@ class ResultCollector:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         state = self.session
         write_run_summary(terminalreporter, state, self.ledger.missing(), self.ledger.never_ran())
+        lines = unrecorded_lines(self.recorder, state.settings.json_path or self.kept_report)
+        if lines:
+            terminalreporter.write_sep("=", "agentbench: not in the results database", yellow=True)
+            for line in lines:
+                terminalreporter.write_line(line, yellow=True)
         if state.results:
             settings = state.settings
             ordered = sorted(state.results, key=lambda r: (r.canary, r.model, r.cell_variant, r.repeat))
@@ -173,17 +181,57 @@ class ResultCollector:
                 failed = any(not result.ok for result in state.gate_results)
                 failed = failed or (settings.fail_on_regression and bool(state.regressions))
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+
+        def report() -> dict:
+            return build_report(state, interrupted=interrupted, missing=[m.nodeid for m in missing],
+                                max_infra_rate=self.max_infra_rate, resume=self.resume_difference())
+
         if (settings.json_path or settings.html_path) and (state.results or settings.models):
-            report = build_report(state, interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
-                                  missing=[m.nodeid for m in missing], max_infra_rate=self.max_infra_rate,
-                                  resume=self.resume_difference())
+            built = report()
             if settings.json_path:
-                write_report(settings.json_path, report)
+                write_report(settings.json_path, built)
             if settings.html_path:
-                write_html(settings.html_path, report)
-        if self.begun:  # `agentbench report` re-renders the run as incomplete too
-            self.recorder.store.update_settings(state.run_id, missing=[m.nodeid for m in missing])
-        self.recorder.finish(session.exitstatus, exitstatus == pytest.ExitCode.INTERRUPTED)
+                write_html(settings.html_path, built)
+        # `agentbench report` re-renders the run as incomplete too (missing).
+        self.recorder.finish(session.exitstatus, interrupted,
+                             missing=[m.nodeid for m in missing] if self.begun else None)
+        if self.recorder.unsaved and not settings.json_path:
+            # The database could not take them and no JSON report was asked for: without one,
+            # these attempts would end with this process.
+            self.kept_report = state.run_dir / "report.json"
+            write_report(self.kept_report, report())
+
+
+def terminal_warning(config: pytest.Config) -> Callable[[str], None]:
+    """Shows a line to the user mid-run: on the terminal, or on stderr without one."""
+    def warn(line: str) -> None:
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None:
+            sys.stderr.write(line + "\n")
+        else:
+            terminal.write_line(line, yellow=True)
+    return warn
+
+
+def unrecorded_lines(recorder: RunRecorder, report: Path | None) -> list[str]:
+    """What of this run the results database lacks, and why, for the terminal summary."""
+    if not recorder.incomplete:
+        return []
+    run_id = recorder.session.run_id
+    unsaved = recorder.unsaved
+    if not unsaved:
+        return [f"the end of run {run_id} (its exit status) is not in the results database "
+                f"{recorder.db_path}: {recorder.problem}"]
+    where = f"They are in the JSON report {report}" if report else "They are in this summary only"
+    return [
+        f"{len(unsaved)} attempt{'s' if len(unsaved) != 1 else ''} of run {run_id} "
+        f"{'are' if len(unsaved) != 1 else 'is'} not in the results database {recorder.db_path}",
+        f"  why: {recorder.problem}",
+        *(f"  {attempt_name(result)}" for result in unsaved),
+        f"{where}; `agentbench runs/report/compare`, --agentbench-resume and "
+        "--agentbench-baseline read the database and do not see them",
+    ]
 
 
 def complete_canaries(session: AgentbenchSession) -> dict[str, list[str]]:

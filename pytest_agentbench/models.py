@@ -137,6 +137,16 @@ class ModelSpec(BaseModel):
             parse_size(value)
         return value
 
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: list[str] | None) -> list[str] | None:
+        # Checked at load, as a canary's list is: an unknown name would fail every attempt.
+        if value is None:
+            return value
+        from pytest_agentbench.agent.tools import tool_list
+
+        return tool_list(value)  # aliases become the tools they stand for
+
     @field_validator("endpoints", mode="before")
     @classmethod
     def _url_shorthand(cls, value: Any) -> Any:

@@ -7,22 +7,41 @@ WAL lets readers and the one writer proceed side by side).
 
 Each attempt keeps its full :class:`AttemptResult` JSON in ``data``; the other columns are copies
 for queries by hand (``sqlite3 .agentbench/results.sqlite``) and may grow in later schemas.
+
+Another process may hold the file locked (a ``sqlite3`` shell inside a transaction, a second run
+committing): every write waits for the lock, with backoff, up to :data:`LOCK_WAIT_SECONDS` in all,
+then raises :class:`StoreUnavailable`, which the plugin survives (history.py).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_agentbench.agent.encoding import json_text
 from pytest_agentbench.ledger import model_label
 from pytest_agentbench.results import AttemptResult
 
 INFRA = "infra_error"
+
+# How long one write waits, in all, for a lock another process holds. Long enough for any ordinary
+# writer (a second run commits in milliseconds) and for a person to end a transaction they forgot
+# in a sqlite3 shell; short enough that a benchmark does not stall on it.
+LOCK_WAIT_SECONDS = 120.0
+# The longest single wait inside SQLite's busy handler, and the longest pause between tries: a
+# freed lock is noticed within seconds, and the overall wait above is kept to within a step.
+_LOCK_STEP_SECONDS = 2.0
+_FIRST_PAUSE_SECONDS = 0.05
+# What a reader (the ``agentbench`` command, a resume) waits inside SQLite for a writer's lock.
+_READ_BUSY_MS = 30_000
+
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +87,59 @@ class StoreError(Exception):
     """A problem with the results database, worded for the user (no traceback needed)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database could not be written just now: locked by another process past the wait
+    (``locked``), or an error of the file itself (disk full, read-only). Nothing was written by
+    the call that raised it; the same call may succeed later."""
+
+    def __init__(self, message: str, locked: bool) -> None:
+        super().__init__(message)
+        self.locked = locked
+
+
+def _is_lock(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return (code & 0xFF) in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED and their extended codes
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _retrying(conn: sqlite3.Connection, path: Path, action: Callable[[], _T],
+              wait: float | None = None, on_wait: Callable[[float], None] | None = None) -> _T:
+    """``action()``, tried again while another connection holds the lock, for up to ``wait``
+    seconds (default :data:`LOCK_WAIT_SECONDS`) in all; each try rolls back whole, so a retry
+    never doubles a row. Any other database error is raised as it is. ``on_wait(wait)`` is
+    called once the wait has outlasted a moment, so a long one is not a silent stall."""
+    wait = LOCK_WAIT_SECONDS if wait is None else wait
+    started = time.monotonic()
+    deadline = started + wait
+    pause = _FIRST_PAUSE_SECONDS
+    told = on_wait is None
+    try:
+        while True:
+            # SQLite's own busy handler waits inside a try; bounded, so the deadline is checked.
+            step = max(0.0, min(deadline - time.monotonic(), _LOCK_STEP_SECONDS))
+            conn.execute(f"PRAGMA busy_timeout = {int(step * 1000)}")
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if not _is_lock(exc):
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StoreUnavailable(
+                        f"{path} is locked by another process (waited {wait:g} s): end that "
+                        "process's transaction or close it (a sqlite3 shell, a second run)",
+                        locked=True) from None
+                if not told and time.monotonic() - started >= _LOCK_STEP_SECONDS:
+                    on_wait(wait)
+                    told = True
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, _LOCK_STEP_SECONDS)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {_READ_BUSY_MS}")
+
+
 @dataclass
 class RunRecord:
     run_id: str
@@ -90,14 +162,29 @@ def _dumps(value: dict) -> str:
 class ResultStore:
     SCHEMA_VERSION = 1
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wait: float | None = None,
+                 on_wait: Callable[[float], None] | None = None) -> None:
+        """``wait``: how long opening waits for another process's lock, default
+        :data:`LOCK_WAIT_SECONDS` (each write takes its own); ``on_wait(wait)``: told whenever a
+        wait for a lock is a long one."""
         self.path = Path(path)
+        self.on_wait = on_wait
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            # timeout: a reader (the CLI) or a second writer waits for the lock instead of failing.
-            self._conn = sqlite3.connect(str(self.path), timeout=30)
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            # timeout: a reader (the CLI) waits for a writer's lock instead of failing.
+            self._conn = sqlite3.connect(str(self.path), timeout=_READ_BUSY_MS / 1000)
         except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a readable results database: {exc}") from None
+        try:
+            # Only a file not yet in WAL mode (new, or made by another tool) blocks a reader.
+            version = _retrying(self._conn, self.path,
+                                lambda: self._conn.execute("PRAGMA user_version").fetchone()[0],
+                                wait, on_wait)
+        except StoreUnavailable:
+            self._conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
             raise StoreError(f"{self.path} is not a readable results database: {exc}") from None
         if version > self.SCHEMA_VERSION:
             self._conn.close()
@@ -107,74 +194,111 @@ class ResultStore:
                 "pytest-agentbench understands: upgrade pytest-agentbench or use another database"
             )
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL loses nothing on a process crash (only on power loss) and saves
-            # an fsync per attempt.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            if version < self.SCHEMA_VERSION:
+            _retrying(self._conn, self.path, lambda: self._setup(version), wait, on_wait)
+        except StoreUnavailable:
+            self._conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(f"cannot set up the results database {self.path}: {exc}") from None
+
+    def _setup(self, version: int) -> None:
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL loses nothing on a process crash (only on power loss) and saves
+        # an fsync per attempt.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        if version < self.SCHEMA_VERSION:
+            try:
                 # One transaction: a second process creating the same file waits, then no-ops.
                 self._conn.executescript(
                     f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR REPLACE INTO meta VALUES "
                     f"('schema_version', '{self.SCHEMA_VERSION}'); "
                     f"PRAGMA user_version = {self.SCHEMA_VERSION}; COMMIT;"
                 )
+            except sqlite3.DatabaseError:
+                if self._conn.in_transaction:  # a failed try leaves nothing behind to retry into
+                    self._conn.rollback()
+                raise
+
+    def _write(self, action: Callable[[], _T], wait: float | None) -> _T:
+        """One committed write, waiting out another process's lock (up to ``wait`` seconds,
+        default :data:`LOCK_WAIT_SECONDS`). A file that cannot take it (locked past the wait,
+        disk full, read-only) raises :class:`StoreUnavailable`."""
+        try:
+            return _retrying(self._conn, self.path, action, wait, self.on_wait)
+        except (StoreUnavailable, sqlite3.IntegrityError):
+            raise
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise StoreError(f"cannot set up the results database {self.path}: {exc}") from None
+            raise StoreUnavailable(f"cannot write to {self.path}: {exc}", locked=False) from None
 
     # -- writing (controller only) ------------------------------------------------------------
 
+    # Every write below commits at once and takes ``wait``: how long to wait for another
+    # process's lock before raising StoreUnavailable (default LOCK_WAIT_SECONDS).
+
     def start_run(self, run_id: str, started: datetime, settings: dict, environment: dict,
-                  models: dict) -> None:
+                  models: dict, *, wait: float | None = None) -> None:
         """Record a new run; for an existing one (resume) refresh settings and models and mark it
         running again — its original start time and environment stay."""
-        with self._conn:
-            self._conn.execute(
-                "INSERT INTO runs (run_id, started, settings, environment, models) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
-                "settings = excluded.settings, models = excluded.models, "
-                "finished = NULL, exit_status = NULL, interrupted = 0",
-                (run_id, started.isoformat(), _dumps(settings), _dumps(environment), _dumps(models)),
-            )
+        def write() -> None:
+            with self._conn:
+                self._conn.execute(
+                    "INSERT INTO runs (run_id, started, settings, environment, models) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
+                    "settings = excluded.settings, models = excluded.models, "
+                    "finished = NULL, exit_status = NULL, interrupted = 0",
+                    (run_id, started.isoformat(), _dumps(settings), _dumps(environment), _dumps(models)),
+                )
+        self._write(write, wait)
 
-    def add_attempt(self, run_id: str, result: AttemptResult) -> None:
+    def add_attempt(self, run_id: str, result: AttemptResult, *, wait: float | None = None) -> None:
         """Upsert one attempt and commit at once, so a crash right after still keeps it."""
-        try:
+        # Not model_dump_json: it refuses the lone surrogates a model's text can hold.
+        data = _dumps(result.model_dump(mode="json"))
+
+        def write() -> None:
             with self._conn:
                 self._conn.execute(
                     "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     # The variant column holds the cell variant: the agent is part of the key.
                     (run_id, result.canary, result.model, result.cell_variant, result.repeat,
                      result.outcome, result.turns, result.prompt_tokens, result.completion_tokens,
-                     result.wall_seconds, result.malformed_tool_calls,
-                     # Not model_dump_json: it refuses the lone surrogates a model's text can hold.
-                     _dumps(result.model_dump(mode="json"))),
+                     result.wall_seconds, result.malformed_tool_calls, data),
                 )
+        try:
+            self._write(write, wait)
         except sqlite3.IntegrityError:
             raise StoreError(f"run {run_id!r} is not in {self.path}: call start_run first") from None
 
-    def finish_run(self, run_id: str, finished: datetime, exit_status: int, interrupted: bool) -> None:
-        with self._conn:
-            self._conn.execute(
-                "UPDATE runs SET finished = ?, exit_status = ?, interrupted = ? WHERE run_id = ?",
-                (finished.isoformat(), int(exit_status), int(interrupted), run_id),
-            )
+    def finish_run(self, run_id: str, finished: datetime, exit_status: int, interrupted: bool, *,
+                   wait: float | None = None) -> None:
+        def write() -> None:
+            with self._conn:
+                self._conn.execute(
+                    "UPDATE runs SET finished = ?, exit_status = ?, interrupted = ? WHERE run_id = ?",
+                    (finished.isoformat(), int(exit_status), int(interrupted), run_id),
+                )
+        self._write(write, wait)
 
-    def update_settings(self, run_id: str, **values: Any) -> None:
+    def update_settings(self, run_id: str, *, wait: float | None = None, **values: Any) -> None:
         """Merge keys into a run's settings: its plan (what it set out to run) is known only once
         collection is done, what went missing only at its end."""
-        with self._conn:
-            row = self._conn.execute("SELECT settings FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise StoreError(f"run {run_id!r} is not in {self.path}: call start_run first")
-            settings = {**json.loads(row[0]), **values}
-            self._conn.execute("UPDATE runs SET settings = ? WHERE run_id = ?", (_dumps(settings), run_id))
+        def write() -> None:
+            with self._conn:
+                row = self._conn.execute("SELECT settings FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+                if row is None:
+                    raise StoreError(f"run {run_id!r} is not in {self.path}: call start_run first")
+                settings = {**json.loads(row[0]), **values}
+                self._conn.execute("UPDATE runs SET settings = ? WHERE run_id = ?", (_dumps(settings), run_id))
+        self._write(write, wait)
 
-    def update_models(self, run_id: str, models: dict) -> None:
+    def update_models(self, run_id: str, models: dict, *, wait: float | None = None) -> None:
         """Models gain server details (preflight) only once attempts run: store them late."""
-        with self._conn:
-            self._conn.execute("UPDATE runs SET models = ? WHERE run_id = ?", (_dumps(models), run_id))
+        def write() -> None:
+            with self._conn:
+                self._conn.execute("UPDATE runs SET models = ? WHERE run_id = ?", (_dumps(models), run_id))
+        self._write(write, wait)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The one place where an attempt's record is assembled and its verdict decided (DESIGN §5).
+"""The one place where an attempt's record is assembled and its verdict decided (README
+"Outcomes").
 
 ``loop_result`` copies the loop's counters into an :class:`AttemptResult`; ``add_verdict`` adds
 the verification's change, checks and outcome (``canary.toml`` canaries); ``python_canary_verdict`` does
@@ -84,9 +85,12 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
     result.judges = verification.judges
     if verification.answer is not None:
         result.answer = verification.answer[:ANSWER_CAP]
-    if any(judge.verdict == "error" for judge in verification.judges):
-        # No verdict could be had (a judge model unknown or down, an artifact not captured):
-        # the measurement failed, not the model under test.
+    if any(judge.tampered for judge in verification.judges):
+        # A link where an artifact goes: a finding about the model, whatever else went wrong.
+        outcome = Outcome.TAMPERED
+    elif any(judge.infrastructure for judge in verification.judges):
+        # No verdict could be had (a judge model unknown or down, no browser): the measurement
+        # failed, not the model under test. What the model left uncapturable is a failed check.
         outcome = Outcome.INFRA_ERROR
     result.outcome = outcome.value
     result.files_changed = change.files_changed

@@ -88,7 +88,7 @@ class Verification:
     expect_tests: int | None = None
     run_expected: bool = False  # the canary has verify.run (so no check at all is no pass)
     review: list[CheckResult] = field(default_factory=list)  # verify.review, in order; never gate
-    judges: list[JudgeRecord] = field(default_factory=list)  # verify.judge (issue 20), in order
+    judges: list[JudgeRecord] = field(default_factory=list)  # verify.judge, in order
     answer: str | None = None  # verify.answer: the final answer the checks read; None otherwise
 
     @property
@@ -171,7 +171,7 @@ class CheckSetup:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     extra_readonly: list[Path] = field(default_factory=list)
     reuse: bool = False  # pooled verification trees (bubblewrap tier only: see TreeManager.release)
-    # Judge checks (issue 20): the session's registry models, and where each exchange with them
+    # Judge checks: the session's registry models, and where each exchange with them
     # is logged (the attempt's transcript). No models: judge checks are not run (validate).
     judge_models: JudgeModels | None = None
     log: Callable[[dict[str, Any]], None] | None = None
@@ -234,12 +234,17 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
         capture = None
         if canary.verify.judge and verification.qualifying_change and setup.judge_models is not None:
             # Captured in the verification tree after the checks pass; judged once it is gone.
+            # The model's links never reach that tree: an artifact at one is told apart from a
+            # missing one by the change itself.
+            links = {c.path: c.entry.target for c in change.changes
+                     if c.entry is not None and c.entry.kind == "link"}
+
             def capture(tree: Path, in_tree: Callable[[str], tuple[int | None, str]],
                         jail: Jail | None) -> None:
                 artifacts.extend(capture_all(canary.verify.judge, tree, in_tree,
                                              lambda: unified_diff(change, setup.baseline.path,
                                                                   setup.baseline.manifest), jail,
-                                             answer))
+                                             answer, links))
         checks = run_checks(run, canary.verify.timeout, change, files, setup, f"{name}.verify",
                             stop_early, review=[check.run for check in canary.verify.review],
                             capture=capture, answer=answer, plugins=canary.verify.pytest_plugins)

@@ -184,6 +184,33 @@ def canonical_tool_name(name: str) -> str | None:
     return TOOL_ALIASES.get(name.strip().lower())
 
 
+def tool_list(names: list[str]) -> list[str]:
+    """A ``tools`` list (a canary's, a pipeline phase's, a registry model's) as the loop offers
+    it: each name the loop accepts from a model — a tool's own name or an alias — becomes the tool
+    it stands for, in the order first named, each once. Any other name raises ValueError naming
+    every accepted one, so all three lists accept the same names and none fails mid-run."""
+    tools: list[str] = []
+    unknown: list[str] = []
+    for name in names:
+        tool = canonical_tool_name(name)
+        if tool is None:
+            unknown.append(name)
+        elif tool not in tools:
+            tools.append(tool)
+    if unknown:
+        import difflib
+
+        accepted = [*SCHEMAS, *TOOL_ALIASES]
+        guesses = [match for name in unknown for match in difflib.get_close_matches(name, accepted, n=1)]
+        guess = f" (did you mean {', '.join(repr(g) for g in guesses)}?)" if guesses else ""
+        aliases = {tool: [alias for alias, target in TOOL_ALIASES.items() if target == tool]
+                   for tool in SCHEMAS}
+        known = ", ".join(f"{tool} ({', '.join(aliases[tool])})" if aliases[tool] else tool
+                          for tool in sorted(SCHEMAS))
+        raise ValueError(f"unknown tool(s) {unknown}{guess}; known: {known}")
+    return tools
+
+
 def normalize_arguments(arguments: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Map argument aliases (``file_path`` → ``path``); report whether any alias was used."""
     normalized: dict[str, Any] = {}

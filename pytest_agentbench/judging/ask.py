@@ -1,7 +1,12 @@
 """Asking the models: the describer states facts with no verdict, the judge decides from the
-description alone in strict JSON, re-prompted once when its answer is not that JSON. Seed 002:
-asked "pass or fail?" a small vision model approved a page whose card was cut off, and described
-the defect correctly when asked only to describe — so the describer is never asked to grade."""
+description alone in strict JSON, re-prompted once when its answer is not that JSON. Asked "pass
+or fail?", a small vision model approved a page whose card was cut off, and described the defect
+correctly when asked only to describe — so the describer is never asked to grade.
+
+An artifact that could not be captured asks no model: its fault decides the record's verdict
+(``not_captured``, ``tampered`` or ``error``; records.py says whose each is). A describer or
+judge that cannot answer — unknown, its server unreachable or failing, no JSON verdict after a
+re-prompt — is ``error``: a fault of the measurement, never of the model under test."""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_agentbench.client import ChatClient, DeadlineExceeded, InfraError, RequestTimedOut
-from pytest_agentbench.judging.artifacts import Artifact
-from pytest_agentbench.judging.records import JudgeRecord
+from pytest_agentbench.judging.artifacts import MODEL, TAMPERED, Artifact
+from pytest_agentbench.judging.records import JudgeRecord, Verdict
 from pytest_agentbench.judging.spec import SUBJECT, JudgeSpec
 
 DESCRIBER_SYSTEM = (
@@ -31,6 +36,10 @@ VERDICTS = ("pass", "fail")
 
 class JudgeUnavailable(Exception):
     """No verdict can be had (a model unknown, its server down): not the attempt's fault."""
+
+
+# An artifact the model under test left unusable, by whose fault (artifacts.py) → the verdict.
+NOT_JUDGED: dict[str, Verdict] = {MODEL: "not_captured", TAMPERED: "tampered"}
 
 
 def parse_verdict(text: str | None) -> tuple[str, str] | str:
@@ -96,6 +105,10 @@ def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], C
     record = JudgeRecord(artifact=spec.artifact, mode=spec.mode, verdict="error", judge=named(spec.judge),
                          describer=named(spec.describer) if spec.mode == "describe-then-judge" else None,
                          severity=spec.severity, expect=spec.expect, capture_problems=artifact.problems)
+    if artifact.error and artifact.fault in NOT_JUDGED:
+        record.verdict, record.reason = NOT_JUDGED[artifact.fault], artifact.error
+        record.seconds = round(time.monotonic() - started, 3)
+        return record
     try:
         if artifact.error:
             raise JudgeUnavailable(f"the artifact could not be captured: {artifact.error}")

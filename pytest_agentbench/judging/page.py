@@ -8,6 +8,12 @@ chatter. The pipe needs no port (nothing another process could connect to) and n
 library: it is NUL-separated JSON on file descriptors 3 and 4. Playwright would need a browser
 download, which an offline machine cannot make. The phone viewport is a device-metrics override
 (390×844 CSS pixels, mobile, scale 1 to keep the image small for a small vision model): media queries and the layout viewport behave as on a phone.
+
+Whose fault a page that cannot be captured is: the browser not found, not starting or exiting is
+the harness's (:class:`BrowserError`, the check gets no verdict); once it has been asked to load
+the page, a page that does not load or settle in time — its scripts loop, a resource never
+arrives, its serve command serves nothing — or one that renders nothing at any viewport is the
+model's (:class:`~pytest_agentbench.judging.artifacts.NotCaptured` with the model's fault).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.judging.artifacts import Artifact, inside
+from pytest_agentbench.judging.artifacts import INFRASTRUCTURE, MODEL, Artifact, NotCaptured, locate
 
 VIEWPORTS = {"desktop": (1280, 800, 1, False), "phone": (390, 844, 1, True)}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -44,7 +50,12 @@ def find_browser() -> str | None:
 
 
 class BrowserError(Exception):
-    pass
+    """The browser failed: the harness's fault, not the page's."""
+
+
+class BrowserTimeout(BrowserError):
+    """The browser did not answer in time: its own fault before it was given the page, the
+    page's after (a script that never yields keeps the renderer from answering)."""
 
 
 @dataclass
@@ -101,7 +112,7 @@ class _Pipe:
         while b"\0" not in self.buffer:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.read_fd], [], [], left)[0]:
-                raise BrowserError("the browser did not answer in time")
+                raise BrowserTimeout("the browser did not answer in time")
             chunk = os.read(self.read_fd, 1 << 20)
             if not chunk:
                 raise BrowserError(f"the browser exited (code {self.process.poll()})")
@@ -142,11 +153,12 @@ def _problems(events: list[dict[str, Any]]) -> list[str]:
 
 
 def capture_url(url: str, browser: str | None = None, jail: Jail | None = None,
-                serve: str | None = None) -> PageCapture:
-    """Render ``url`` at every viewport of :data:`VIEWPORTS`; raise :class:`BrowserError`.
-    ``jail``: where the browser runs (None: here, as this process). ``serve``: a command that
-    serves ``url``, started beside the browser — in the same jail, whose network namespace
-    has only its own loopback — and gone with it."""
+                serve: str | None = None, load_timeout: float = LOAD_TIMEOUT) -> PageCapture:
+    """Render ``url`` at every viewport of :data:`VIEWPORTS`; raise :class:`BrowserError` (the
+    browser's fault) or :class:`NotCaptured` (the page's). ``jail``: where the browser runs
+    (None: here, as this process). ``serve``: a command that serves ``url``, started beside the
+    browser — in the same jail, whose network namespace has only its own loopback — and gone
+    with it. ``load_timeout``: seconds for the page to load, and again to settle, per viewport."""
     browser = browser or find_browser()
     if browser is None:
         raise BrowserError("no Chromium found (chromium, chromium-browser, google-chrome; "
@@ -177,7 +189,7 @@ def capture_url(url: str, browser: str | None = None, jail: Jail | None = None,
     os.close(from_browser_w)
     pipe = _Pipe(process, to_browser_w, from_browser_r)
     try:
-        return _capture(pipe, url, retry=bool(serve))
+        return _capture(pipe, url, retry=bool(serve), load_timeout=load_timeout)
     finally:
         try:
             pipe.send("Browser.close", timeout=2)
@@ -201,39 +213,93 @@ def capture_url(url: str, browser: str | None = None, jail: Jail | None = None,
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _capture(pipe: _Pipe, url: str, retry: bool = False) -> PageCapture:
+# The page's text, and whether it shows nothing at all: no text, and no element (html and body
+# included) that draws something — a replaced element (image, canvas, form control...), a
+# background, a border, a shadow or generated content. A page whose app never rendered (an empty
+# root element, a script that failed before drawing) is blank; one with only a coloured
+# background is not (its colour may be the point), nor is one drawn on a canvas.
+INSPECT = """(() => {
+  const body = document.body, text = body ? body.innerText : '';
+  if (text.trim()) return {text, blank: false};
+  const replaced = /^(img|picture|canvas|svg|video|iframe|object|embed|input|textarea|select|button|progress|meter)$/i;
+  const generated = (el, pseudo) => !['none', 'normal'].includes(getComputedStyle(el, pseudo).content);
+  const draws = (el) => {
+    const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+    if (box.width < 1 || box.height < 1 || style.visibility === 'hidden' || +style.opacity === 0) return false;
+    return replaced.test(el.tagName) || style.backgroundImage !== 'none'
+      || !/^(transparent|rgba\\(0, 0, 0, 0\\))$/.test(style.backgroundColor) || style.boxShadow !== 'none'
+      || ['Top', 'Right', 'Bottom', 'Left'].some((side) => parseFloat(style['border' + side + 'Width']) > 0)
+      || generated(el, '::before') || generated(el, '::after');
+  };
+  return {text, blank: ![...document.querySelectorAll('*')].some(draws)};
+})()"""
+
+
+def _capture(pipe: _Pipe, url: str, retry: bool = False, load_timeout: float = LOAD_TIMEOUT) -> PageCapture:
     capture = PageCapture()
+    blank = []
     for viewport, (width, height, scale, mobile) in VIEWPORTS.items():
         # A fresh page per viewport: each load logs its own errors, nothing cached between.
+        # Until the page is asked for, every failure is the browser's own.
         target = pipe.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Network", "Log"):
             pipe.send(f"{domain}.enable", session=session)
         pipe.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                   "deviceScaleFactor": scale, "mobile": mobile}, session=session)
-        deadline = time.monotonic() + LOAD_TIMEOUT
-        while True:  # a served page: until its server listens (connection refused meanwhile)
-            pipe.events = []
-            navigated = pipe.send("Page.navigate", {"url": url}, session=session)
-            if not (retry and navigated.get("errorText")) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        pipe.wait_for("Page.loadEventFired", session, time.monotonic() + LOAD_TIMEOUT)
-        time.sleep(SETTLE)
-        text = pipe.send("Runtime.evaluate", {"expression": "document.body ? document.body.innerText : ''",
-                                              "returnByValue": True}, session=session)
-        shot = pipe.send("Page.captureScreenshot", {"format": "png"}, session=session)
+        text, png, empty = _render(pipe, session, url, viewport, retry, load_timeout)
         mine = [e for e in pipe.events if e.get("sessionId") == session]
         capture.problems += [f"{viewport}: {p}" for p in _problems(mine)]
-        capture.shots.append(Shot(viewport, base64.b64decode(shot["data"]),
-                                  str(text.get("result", {}).get("value", ""))[:TEXT_CAP]))
+        capture.shots.append(Shot(viewport, png, text[:TEXT_CAP]))
+        blank.append(empty)
         pipe.send("Target.closeTarget", {"targetId": target})
+    if all(blank):
+        logs = "; ".join(capture.problems[:5])
+        raise NotCaptured("the page is blank at every viewport: no text and nothing drawn"
+                          + (f" (the browser logged: {logs})" if logs else ""), MODEL)
     return capture
 
 
-def capture_page(target: str, tree: Path, jail: Jail | None = None, serve: str | None = None) -> Artifact:
+def _render(pipe: _Pipe, session: str, url: str, viewport: str, retry: bool,
+            load_timeout: float) -> tuple[str, bytes, bool]:
+    """Load ``url`` in the page of ``session``: (its text, a screenshot, whether it is blank).
+    The browser not answering now is the page's doing: a script that never yields holds the
+    renderer, and the load event waits for every resource."""
+    stage = "start loading"
+    try:
+        deadline = time.monotonic() + load_timeout
+        while True:  # a served page: until its server listens (connection refused meanwhile)
+            pipe.events = []
+            navigated = pipe.send("Page.navigate", {"url": url}, session=session, timeout=load_timeout)
+            if not (retry and navigated.get("errorText")) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if retry and navigated.get("errorText"):
+            # The serve command runs in the tree the model made: serving nothing is its result.
+            raise NotCaptured(f"nothing served {url} within {load_timeout:g}s "
+                              f"({navigated['errorText']})", MODEL)
+        stage = "finish loading"
+        pipe.wait_for("Page.loadEventFired", session, time.monotonic() + load_timeout)
+        time.sleep(SETTLE)
+        stage = "settle after loading"
+        inspected = pipe.send("Runtime.evaluate", {"expression": INSPECT, "returnByValue": True},
+                              session=session, timeout=load_timeout)
+        shot = pipe.send("Page.captureScreenshot", {"format": "png"}, session=session, timeout=load_timeout)
+    except BrowserTimeout:
+        raise NotCaptured(f"the page did not {stage} within {load_timeout:g}s at the {viewport} "
+                          "viewport: its scripts kept it busy (an endless loop?) or a resource "
+                          "it waits for never arrived", MODEL) from None
+    value = inspected.get("result", {}).get("value") or {}
+    return str(value.get("text", "")), base64.b64decode(shot["data"]), bool(value.get("blank"))
+
+
+def capture_page(target: str, tree: Path, jail: Jail | None = None, serve: str | None = None,
+                 links: dict[str, str] | None = None, load_timeout: float = LOAD_TIMEOUT) -> Artifact:
     """A ``page:`` artifact: an http(s) URL (served by ``serve`` when given: ``{port}`` in both
-    is a free port), or an HTML file of the verification tree."""
+    is a free port), or an HTML file of the verification tree (``links``: the links the model
+    made in its own tree, path → target). Raises :class:`NotCaptured` for what the model left
+    that cannot be rendered; the browser's own failure is an artifact with an infrastructure
+    error."""
     if target.startswith(("http://", "https://")):
         if serve:
             from pytest_agentbench.servers.managed import free_port
@@ -242,14 +308,16 @@ def capture_page(target: str, tree: Path, jail: Jail | None = None, serve: str |
             target, serve = target.replace("{port}", port), serve.replace("{port}", port)
         url, label = target, f"the web page {target}"
     else:
-        path = inside(tree, target)
-        if path is None:
-            return Artifact(f"page {target}", error=f"page {target!r} is not a file in the tree")
+        path = locate(tree, target, "page", links or {})
+        with path.open("rb") as handle:
+            if not handle.read(1 << 16).strip():
+                raise NotCaptured(f"page {target!r} is empty", MODEL)
         url, label = path.as_uri(), f"the web page {target}"
     try:
-        capture = capture_url(url, jail=jail, serve=serve)
+        capture = capture_url(url, jail=jail, serve=serve, load_timeout=load_timeout)
     except (BrowserError, OSError) as exc:
-        return Artifact(label, error=f"headless Chromium could not render {target}: {exc}")
+        return Artifact(label, error=f"headless Chromium could not render {target}: {exc}",
+                        fault=INFRASTRUCTURE)
     sizes = ", ".join(f"{name} {w}x{h}" for name, (w, h, _, _) in VIEWPORTS.items())
     logs = "\n".join(f"- {p}" for p in capture.problems) or "- none"
     texts = "\n\n".join(f"Visible text at the {s.viewport} viewport:\n{s.text}" for s in capture.shots)

@@ -1,14 +1,15 @@
 """How the judges judged, per canary × artifact × describer × judge × mode: the report's ``judges``
-section and a terminal table (seed 002). Two ``[[verify.judge]]`` entries on one artifact, one
+section and a terminal table. Two ``[[verify.judge]]`` entries on one artifact, one
 ``describe-then-judge`` and one ``direct``, put the approval bias side by side: the direct judge
-approving what the two-step check fails is the bias seed 002 measured (0 of 3 defects caught
-against 3 of 3). A judge runs only on attempts whose deterministic checks passed."""
+approving what the two-step check fails is that bias (measured at 0 of 3 defects caught against 3
+of 3). A judge runs only on attempts whose deterministic checks passed. The approval rate counts
+judged artifacts only: one not captured or tampered with was never shown to a judge."""
 
 from __future__ import annotations
 
 from typing import Any
 
-VERDICTS = ("pass", "fail", "error")
+from pytest_agentbench.judging.records import VERDICTS
 
 
 def judge_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -25,15 +26,16 @@ def judge_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (canary, artifact, describer, judge, mode), counts in sorted(groups.items()):
         decided = counts["pass"] + counts["fail"]
         rows.append({"canary": canary, "artifact": artifact, "describer": describer, "judge": judge,
-                     "mode": mode, "n": decided + counts["error"], **counts,
+                     "mode": mode, "n": sum(counts.values()), **counts,
                      "approval_rate": round(counts["pass"] / decided, 3) if decided else None})
     return rows
 
 
 def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
-    header = ["canary", "artifact", "mode", "describer", "judge", "pass", "fail", "error", "approved"]
+    header = ["canary", "artifact", "mode", "describer", "judge", "pass", "fail", "not captured",
+              "tampered", "error", "approved"]
     table = [header] + [[r["canary"], r["artifact"], r["mode"], r["describer"], r["judge"],
-                         str(r["pass"]), str(r["fail"]), str(r["error"]),
+                         *(str(r.get(v, 0)) for v in VERDICTS),
                          "-" if r["approval_rate"] is None else f"{r['approval_rate']:.2f}"]
                         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

@@ -3,11 +3,11 @@ models asked (after it is gone). verify.py calls these two."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_agentbench.judging.artifacts import Artifact, capture
+from pytest_agentbench.judging.artifacts import INFRASTRUCTURE, Artifact, capture
 from pytest_agentbench.judging.ask import JudgeUnavailable, run_judge
 from pytest_agentbench.judging.page import Jail
 from pytest_agentbench.judging.records import JudgeRecord
@@ -21,13 +21,17 @@ if TYPE_CHECKING:
 
 def capture_all(specs: list[JudgeSpec], tree: Path, run: Callable[[str], tuple[int | None, str]],
                 diff: Callable[[], str], jail: Jail | None = None,
-                answer: str | None = None) -> list[Artifact]:
+                answer: str | None = None, links: Mapping[str, str] | None = None) -> list[Artifact]:
+    """Each check's artifact from ``tree``; ``links``: the links the model made in its own tree
+    (path → target), which never reach ``tree`` but make an artifact at or under them tampered."""
     artifacts = []
     for spec in specs:
         try:
-            artifacts.append(capture(spec, tree, run, diff, jail, answer))
+            artifacts.append(capture(spec, tree, run, diff, jail, answer, links))
         except OSError as exc:
-            artifacts.append(Artifact(spec.artifact, error=f"{exc.__class__.__name__}: {exc}"))
+            # Reading a regular file the harness wrote, starting a process: the host's trouble.
+            artifacts.append(Artifact(spec.artifact, error=f"{exc.__class__.__name__}: {exc}",
+                                      fault=INFRASTRUCTURE))
     return artifacts
 
 

@@ -1,4 +1,4 @@
-"""The ``[[verify.judge]]`` section of ``canary.toml`` (a contract, issue 20):
+"""The ``[[verify.judge]]`` section of ``canary.toml`` (a contract):
 
     artifact = "file:report.txt"     # or "command:python render.py", "diff", "answer", "page:site/index.html"
     criteria = "All three pricing cards are fully visible, with their buttons."
@@ -8,7 +8,7 @@
     severity = 1
 
 Beyond the contract: ``describer`` or ``judge`` may be ``"{model}"``, the attempt's own model (the
-model under test describes or judges: seed 002's approval bias measured per model), and ``expect =
+model under test describes or judges: its approval bias measured per model), and ``expect =
 "fail"`` makes a calibration check that passes when the verdict is fail (a known-broken artifact).
 
 Imports nothing of the harness: canary.py imports it.
@@ -38,7 +38,9 @@ class JudgeSpec(BaseModel):
     # Screenshots go to the model as image_url parts; false for a text-only model (it then gets
     # the page's text and logs only).
     images: bool = True
-    timeout: float = Field(default=300, gt=0)  # seconds for the whole check: capture and models
+    # Seconds for the check's models, and at most this (and at most 15) for a page to load and
+    # again to settle, per viewport.
+    timeout: float = Field(default=300, gt=0)
     # A command that serves a `page:http://...` artifact, started in the verification tree beside
     # the browser and stopped after it; "{port}" in it and in the URL is a free port.
     serve: str | None = None
@@ -53,8 +55,13 @@ class JudgeSpec(BaseModel):
         kind = next((k for k in ARTIFACT_KINDS if value.startswith(k)), None)
         if kind is None:
             raise ValueError(f"{value!r}: must be 'diff', 'answer' or start with one of {list(ARTIFACT_KINDS)}")
-        if not value[len(kind):].strip():
+        target = value[len(kind):].strip()
+        if not target:
             raise ValueError(f"{value!r}: nothing after {kind!r}")
+        local = kind == "file:" or (kind == "page:" and not target.startswith(("http://", "https://")))
+        if local and (target.startswith("/") or ".." in target.split("/")):
+            # What the model left is read from the verification tree, and only from there.
+            raise ValueError(f"{value!r}: a path relative to the repository, inside it")
         return value
 
     @field_validator("criteria", "judge")

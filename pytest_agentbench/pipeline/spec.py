@@ -107,11 +107,9 @@ class Phase(BaseModel):
     def _known_tools(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
         if value is None:
             return value
-        from pytest_agentbench.agent.tools import TOOL_NAMES
+        from pytest_agentbench.agent.tools import tool_list
 
-        unknown = [name for name in value if name not in TOOL_NAMES]
-        if unknown:
-            raise ValueError(f"unknown tool(s) {unknown}; known: {sorted(TOOL_NAMES)}")
+        value = tool_list(value)  # aliases become the tools they stand for
         if not value:
             raise ValueError("a phase needs at least one tool")
         writing = [name for name in value if name in WRITE_TOOLS]
