@@ -17,7 +17,7 @@ from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.pycanary import attempt_of, finish_report
 from pytest_agentbench.report.failure import failure_text, full_detail
 from pytest_agentbench.report.header import header_lines, header_shown_key
-from pytest_agentbench.state import REPORT_ATTR, get_session, result_key, result_of
+from pytest_agentbench.state import COLLECTOR_NAME, REPORT_ATTR, get_session, result_key, result_of
 
 if TYPE_CHECKING:
     from pytest_agentbench.controller import ResultCollector
@@ -66,9 +66,7 @@ def _check_unique_ids(items: list[pytest.Item]) -> None:
 
 
 def _collector(config: pytest.Config) -> ResultCollector | None:
-    from pytest_agentbench.controller import ResultCollector
-
-    return ResultCollector.of(config)
+    return config.pluginmanager.get_plugin(COLLECTOR_NAME)  # by name: no import of the controller
 
 
 class AttemptHooks:

@@ -32,7 +32,7 @@ from pytest_agentbench.report.summary import aggregate_rows
 from pytest_agentbench.report.terminal import write_run_summary
 from pytest_agentbench.results import AttemptResult, cell_variant
 from pytest_agentbench.session import AgentbenchSession
-from pytest_agentbench.state import result_of
+from pytest_agentbench.state import COLLECTOR_NAME, result_of
 from pytest_agentbench.store import StoreError
 from pytest_agentbench.xdist_support import bring_transcript_home
 
@@ -41,7 +41,7 @@ class ResultCollector:
     """The controller's run state: gathers results (with xdist, reports arrive from the workers),
     keeps the ledger of collected attempts, and what differs from a resumed run."""
 
-    NAME = "agentbench-results"
+    NAME = COLLECTOR_NAME
 
     def __init__(self, session: AgentbenchSession, recorder: RunRecorder, max_infra_rate: float,
                  resumed: dict[str, list[str]] | None) -> None:

@@ -17,6 +17,7 @@ canary collected). Where the rest lives:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -34,15 +35,26 @@ from pytest_agentbench.state import (
     get_session,
     is_python_attempt,
     peek_session,
+    starter_key,
 )
+
+if TYPE_CHECKING:
+    from pytest_agentbench.session import AgentbenchSession
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+def _start_session(config: pytest.Config) -> AgentbenchSession:
+    from pytest_agentbench.startup import start_session  # the heavy part: only when benchmarking
+
+    return start_session(config)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[starter_key] = _start_session
     for tier in TIERS:
         config.addinivalue_line("markers", f"{tier}: agentbench canaries of the {tier} tier")
     config.addinivalue_line("markers", "agentbench: an agentbench canary attempt")

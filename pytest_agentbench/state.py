@@ -15,6 +15,9 @@ import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    pass
+
 import pytest
 
 if TYPE_CHECKING:
@@ -24,6 +27,10 @@ if TYPE_CHECKING:
 session_key = pytest.StashKey["AgentbenchSession"]()
 result_key = pytest.StashKey["AttemptResult"]()  # a canary.toml attempt's result, on its item
 run_id_key = pytest.StashKey[str]()  # xdist controller: the run id given to workers before a session
+# How this process starts its session (startup.start_session, handed in by plugin.py).
+starter_key = pytest.StashKey["Callable[[pytest.Config], AgentbenchSession]"]()
+# The controller's run state (controller.ResultCollector) is a plugin registered under this name.
+COLLECTOR_NAME = "agentbench-results"
 REPORT_ATTR = "agentbench_result"  # JSON-safe dict on the TestReport: the xdist channel
 
 # canary.TIERS, spelled here so that registering the tier markers imports no pydantic model
@@ -50,9 +57,9 @@ def get_session(config: pytest.Config) -> AgentbenchSession:
     """This process's session, started on first use (see the module docstring)."""
     session = peek_session(config)
     if session is None:
-        from pytest_agentbench.startup import start_session
-
-        session = start_session(config)
+        # The entry point (plugin.py) hands in how a session starts: this module, which every
+        # part of the plugin reads, imports none of what a session is made of.
+        session = config.stash[starter_key](config)
     return session
 
 

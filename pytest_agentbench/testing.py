@@ -45,7 +45,6 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pytest_agentbench.fixtures import scripted_server  # noqa: F401 (the fixture, defined there)
 
 Reply = dict[str, Any]
 Script = list[Reply] | Callable[[dict[str, Any]], Reply] | dict[str, Any]

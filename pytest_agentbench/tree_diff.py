@@ -13,13 +13,13 @@ import dataclasses
 import difflib
 import fnmatch
 import posixpath
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_agentbench import safe_fs
 from pytest_agentbench.protect import ProtectionRules
 from pytest_agentbench.safe_fs import Entry, ScanLimits
+from pytest_agentbench.workspace import baseline_blobs
 
 # Files that running code and tests create; never a change the agent made, never applied.
 NOISE_DIRS = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hypothesis")
@@ -91,19 +91,6 @@ class TreeChange:
         return [p for p in paths if any(fnmatch.fnmatch(p, pattern) for pattern in patterns)]
 
 
-def baseline_manifest(repo: Path, commit: str) -> dict[str, tuple[str, str]]:
-    """``{path: (mode, blob id)}`` of every entry of ``commit`` (``git ls-tree -r``)."""
-    from pytest_agentbench.workspace import git_bytes
-
-    manifest: dict[str, tuple[str, str]] = {}
-    for record in git_bytes("ls-tree", "-r", "-z", "--full-tree", commit, cwd=repo).split(b"\0"):
-        if record:
-            meta, _, raw_path = record.partition(b"\t")
-            mode, _kind, blob = meta.decode().split()
-            manifest[raw_path.decode("utf-8", "surrogateescape")] = (mode, blob)
-    return manifest
-
-
 def tree_change(worktree: Path, manifest: dict[str, tuple[str, str]], rules: ProtectionRules,
                 limits: ScanLimits = DEFAULT_LIMITS) -> TreeChange:
     """Compare the agent's tree with the baseline; raises ``safe_fs.TreeError`` past the limits."""
@@ -150,29 +137,6 @@ def apply_change(change: TreeChange, destination: Path) -> None:
         else:
             assert item.entry.data is not None
             safe_fs.write_file(destination, item.path, item.entry.data, item.entry.executable)
-
-
-def baseline_blobs(repo: Path, blobs: list[str]) -> dict[str, bytes]:
-    """Contents of baseline blobs, in one ``git cat-file --batch`` (object store only: no
-    filters, no attributes)."""
-    if not blobs:
-        return {}
-    from pytest_agentbench.workspace import git_environment
-
-    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=repo, env=git_environment(),
-                          input="".join(f"{b}\n" for b in blobs).encode(), capture_output=True,
-                          timeout=60, check=True)
-    out, found, position = proc.stdout, {}, 0
-    for blob in blobs:
-        header_end = out.index(b"\n", position)
-        header = out[position:header_end].split()
-        if len(header) < 3:  # "<id> missing"
-            position = header_end + 1
-            continue
-        size = int(header[2])
-        found[blob] = out[header_end + 1:header_end + 1 + size]
-        position = header_end + 1 + size + 1
-    return found
 
 
 def _before_and_after(change: TreeChange, repo: Path, manifest: dict[str, tuple[str, str]]):

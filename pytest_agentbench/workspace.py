@@ -70,6 +70,38 @@ def git_bytes(*args: str, cwd: Path, input: bytes | None = None, timeout: float 
     return proc.stdout
 
 
+def baseline_manifest(repo: Path, commit: str) -> dict[str, tuple[str, str]]:
+    """``{path: (mode, blob id)}`` of every entry of ``commit`` (``git ls-tree -r``)."""
+    manifest: dict[str, tuple[str, str]] = {}
+    for record in git_bytes("ls-tree", "-r", "-z", "--full-tree", commit, cwd=repo).split(b"\0"):
+        if record:
+            meta, _, raw_path = record.partition(b"\t")
+            mode, _kind, blob = meta.decode().split()
+            manifest[raw_path.decode("utf-8", "surrogateescape")] = (mode, blob)
+    return manifest
+
+
+def baseline_blobs(repo: Path, blobs: list[str]) -> dict[str, bytes]:
+    """Contents of baseline blobs, in one ``git cat-file --batch`` (object store only: no
+    filters, no attributes)."""
+    if not blobs:
+        return {}
+    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=repo, env=git_environment(),
+                          input="".join(f"{b}\n" for b in blobs).encode(), capture_output=True,
+                          timeout=60, check=True)
+    out, found, position = proc.stdout, {}, 0
+    for blob in blobs:
+        header_end = out.index(b"\n", position)
+        header = out[position:header_end].split()
+        if len(header) < 3:  # "<id> missing"
+            position = header_end + 1
+            continue
+        size = int(header[2])
+        found[blob] = out[header_end + 1:header_end + 1 + size]
+        position = header_end + 1 + size + 1
+    return found
+
+
 def tree_digest(directory: Path) -> str:
     digest = hashlib.sha256()
     if directory.is_dir():
@@ -138,8 +170,6 @@ class Baseline:
     def manifest(self) -> dict[str, tuple[str, str]]:
         """``{path: (mode, blob id)}`` of the baseline commit, read once."""
         if self._manifest is None:
-            from pytest_agentbench.tree_diff import baseline_manifest
-
             self._manifest = baseline_manifest(self.path, self.commit)
         return self._manifest
 

@@ -17,6 +17,7 @@ import pytest
 from pytest_agentbench.interrupts import interrupts_held
 from pytest_agentbench.options import asks_for_agentbench, option_value
 from pytest_agentbench.state import (
+    COLLECTOR_NAME,
     get_session,
     is_worker,
     peek_session,
@@ -117,9 +118,7 @@ class XdistHooks:
         if peek_session(node.config) is None and not any(_ATTEMPT_ID.search(i) for i in ids):
             return  # no canary here: the benchmark machinery stays unloaded
         get_session(node.config)
-        from pytest_agentbench.controller import ResultCollector
-
-        collector = ResultCollector.of(node.config)
+        collector = node.config.pluginmanager.get_plugin(COLLECTOR_NAME)
         if collector is not None:
             collector.expect_node_ids(ids, node.config.pluginmanager.get_plugin("terminalreporter"))
 
