@@ -89,6 +89,9 @@ class Verify(BaseModel):
     # pytest plugins the checks load with -p (plugin autoload is off in the checks: an installed
     # plugin is named here, never found through an entry point in the tree).
     pytest_plugins: list[str] = Field(default_factory=list)
+    # The result is what the agent committed and pushed to a local remote's main (push.py);
+    # work left in the tree is `unpushed`.
+    push: bool = False
     # Passing tests the reference solution shows in the pytest checks' reports together
     # (`agentbench validate --write-expect-tests`); None: at least one per pytest check.
     expect_tests: int | None = Field(default=None, gt=0)

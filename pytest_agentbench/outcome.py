@@ -16,6 +16,7 @@ class Outcome(str, Enum):
     TOOL_CONFUSION = "tool_confusion"
     TAMPERED = "tampered"
     INVALID_OUTPUT = "invalid_output"
+    UNPUSHED = "unpushed"  # a push canary: work left in the tree, not what was pushed
     INFRA_ERROR = "infra_error"
 
     @property
@@ -42,14 +43,17 @@ _STOP_OUTCOMES = {
 
 
 def classify(stop_reason: str, checks_passed: bool, qualifying_change: bool,
-             touched_protected: bool = False, unchanged_ok: bool = True) -> Outcome:
+             touched_protected: bool = False, unchanged_ok: bool = True,
+             unpushed: bool = False) -> Outcome:
     """Decide the outcome exactly as DESIGN §5 says.
 
     ``checks_passed``: the checks passed on the clean verification tree (baseline + the agent's
     change to unprotected paths + hidden files). ``qualifying_change``: that applied change is not
     empty and matches ``expect_changed`` when it is given. ``touched_protected``: the change touched
     a protected path (whether or not it was applied). ``unchanged_ok``: nothing matching
-    ``expect_unchanged`` changed — part of "the diff meets expectations".
+    ``expect_unchanged`` changed — part of "the diff meets expectations". ``unpushed``: a push
+    canary whose working tree holds a qualifying change that is not what was pushed (the checks
+    ran on what was pushed).
     Verification runs whatever ended the loop (except a server fault), so a model that did the
     work and then hit a ceiling still passes; what ended the loop is recorded separately.
     """
@@ -61,6 +65,8 @@ def classify(stop_reason: str, checks_passed: bool, qualifying_change: bool,
         return Outcome.TAMPERED
     if stop_reason in _STOP_OUTCOMES:
         return _STOP_OUTCOMES[stop_reason]
+    if unpushed:
+        return Outcome.UNPUSHED
     if not qualifying_change:
         return Outcome.PHANTOM
     return Outcome.FAILED

@@ -16,6 +16,7 @@ from pytest_agentbench.agent.tools import Tool, ToolContext
 from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.canary_files import CanaryFiles
 from pytest_agentbench.drivers import AttemptSetup, BuiltinDriver
+from pytest_agentbench.push import PushRemote
 from pytest_agentbench.endpoint_pool import PoolExhausted
 from pytest_agentbench.feedback import feedback_message
 from pytest_agentbench.models import ModelSpec
@@ -33,7 +34,7 @@ from pytest_agentbench.verdict import (
     loop_result,
     setup_failure,
 )
-from pytest_agentbench.verify import CheckSetup, run_verification
+from pytest_agentbench.verify import CheckSetup, run_verification, verify_pushed
 from pytest_agentbench.workspace import Baseline, GitState
 
 
@@ -86,6 +87,7 @@ class AttemptEnvironment:
     # (and put back) after the attempt.
     canary_files: CanaryFiles | None = None
     canary_problems: list[str] = field(default_factory=list)
+    push: PushRemote | None = None  # verify.push: the remote the agent pushes to (push.py)
 
     @classmethod
     def open(cls, session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int,
@@ -93,7 +95,14 @@ class AttemptEnvironment:
         # The variant is part of the name: a sweep runs one model several times per repeat.
         name = slug(f"{canary.id}-{model.id_fragment}-r{repeat}")
         baseline = session.trees.baseline(canary.repo_dir, canary.id, canary.files.repo)
-        if session.pool_trees:
+        push = None
+        if canary.verify.push:
+            # A clone of a local remote, with a git directory of its own the agent may write.
+            worktree = session.trees.root / "worktrees" / f"{name}.clone"
+            safe_fs.remove_tree(worktree)
+            push = PushRemote.create(baseline, session.trees.root / "worktrees" / f"{name}.remote",
+                                     worktree)
+        elif session.pool_trees:
             worktree = session.trees.acquire(baseline)
         else:  # kept worktrees carry the attempt's name
             worktree = session.trees.checkout(baseline, name)
@@ -107,9 +116,11 @@ class AttemptEnvironment:
                           "endpoint": {**model.describe(), "base_url": session.endpoint_of(model)}})
         extra = session.check_paths(canary)
         return cls(baseline, worktree, home, command_env(home),
-                   session.sandbox_for(worktree, home, baseline.path / ".git", extra), transcript,
+                   session.sandbox_for(worktree, home, baseline.path / ".git", extra,
+                                       remote=push.remote if push else None), transcript,
                    GitState.capture(baseline, worktree), extra_readonly=extra, model=model,
-                   canary_files=canary.files if session.sandbox_tier != "bubblewrap" else None)
+                   canary_files=canary.files if session.sandbox_tier != "bubblewrap" else None,
+                   push=push)
 
     def check_setup(self, session: AgentbenchSession) -> CheckSetup:
         """Where this attempt's checks run: a fresh tree of the same baseline, same tier."""
@@ -180,9 +191,11 @@ class AttemptEnvironment:
             # The baseline repository can't be trusted any more: later attempts rebuild it.
             session.trees.discard(self.baseline)
         if not session.settings.keep_worktrees:
-            reuse = session.pool_trees and not self.tampered
+            reuse = session.pool_trees and not self.tampered and self.push is None
             problems.append(session.trees.release(self.baseline, self.worktree, reuse) or "")
             problems.append(safe_fs.remove_tree(self.home) or "")
+            if self.push is not None:
+                problems.append(safe_fs.remove_tree(self.push.remote.parent) or "")
         return "; ".join(p for p in problems if p) or None
 
 
@@ -260,7 +273,10 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
             # exist where the model can see them, in any try.
             # An answer canary's result is the final answer: a loop a ceiling ended gave none.
             answer = (run.final_message or "") if run.stop_reason == "final" else ""
-            verification = run_verification(canary, worktree, setup, worktree.name, answer=answer)
+            if workspace.push is not None:  # the result is what was pushed, not the working tree
+                verification = verify_pushed(canary, workspace.push, worktree, setup, worktree.name)
+            else:
+                verification = run_verification(canary, worktree, setup, worktree.name, answer=answer)
             add_verdict(result, canary, run, verification, session.hook)
         if retries:
             tries.append(TryRecord(outcome=result.outcome, stop_reason=run.stop_reason,

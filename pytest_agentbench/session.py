@@ -180,12 +180,15 @@ class AgentbenchSession:
         return self.sandbox_tier == "bubblewrap" and not self.settings.keep_worktrees
 
     def sandbox_for(self, worktree: Path, home: Path, git_dir: Path,
-                    extra_readonly: list[Path] | None = None) -> Sandbox:
+                    extra_readonly: list[Path] | None = None, remote: Path | None = None) -> Sandbox:
         """One attempt's sandbox; the limits apply in both tiers, the jail only with bubblewrap.
-        Create it right after the worktree: the worktree's growth counts from here."""
+        Create it right after the worktree: the worktree's growth counts from here. ``remote``:
+        a push canary's bare remote, writable (the worktree is then a clone whose own git
+        directory the agent writes when it commits)."""
         # The worktree's .git pointer file and the baseline's git dir stay read-only inside.
-        return Sandbox(writable=[worktree, home],
-                       readonly=[worktree / ".git", git_dir, *(extra_readonly or [])],
+        pointer = [] if remote is not None else [worktree / ".git"]
+        return Sandbox(writable=[worktree, home, *([remote] if remote is not None else [])],
+                       readonly=[*pointer, git_dir, *(extra_readonly or [])],
                        limits=self.settings.sandbox_limits, jail=self.sandbox_tier == "bubblewrap",
                        persistent=True)
 

@@ -77,6 +77,7 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
         qualifying_change=verification.qualifying_change,
         touched_protected=bool(change.protected),
         unchanged_ok=not verification.unchanged_violations,
+        unpushed=bool(verification.unpushed),
     )
     if verification.error:
         # The agent's tree could not be read within the bounds (too deep, too big): a failure of

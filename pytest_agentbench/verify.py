@@ -39,6 +39,7 @@ from pytest_agentbench.junit import (
 )
 from pytest_agentbench.limits import SandboxLimits
 from pytest_agentbench.protect import ProtectionRules
+from pytest_agentbench.push import PushRemote, pushed_tree
 from pytest_agentbench.sandbox import Sandbox, command_env, run_command
 from pytest_agentbench.tree_diff import (
     TreeChange,
@@ -90,6 +91,11 @@ class Verification:
     review: list[CheckResult] = field(default_factory=list)  # verify.review, in order; never gate
     judges: list[JudgeRecord] = field(default_factory=list)  # verify.judge, in order
     answer: str | None = None  # verify.answer: the final answer the checks read; None otherwise
+    # verify.push: the commit on the remote's main (None: nothing pushed), and the paths whose
+    # change in the working tree is not what was pushed
+    pushed_commit: str | None = None
+    unpushed: list[str] = field(default_factory=list)
+    push: bool = False
 
     @property
     def protected_changes(self) -> list[str]:
@@ -127,6 +133,8 @@ class Verification:
             found.append(f"verification error: {self.error}")
         elif self.answer is not None and not self.answer.strip():
             found.append("the final answer is empty")
+        elif self.push and self.pushed_commit is None:
+            found.append("nothing was pushed to the remote's main")
         elif self.answer is None and not self.change.files_changed:
             found.append("the tree has no change")
         elif not self.qualifying_change:
@@ -139,6 +147,8 @@ class Verification:
             reasons = self.change.protected_reasons()
             found.append("protected paths changed (left out of the verification tree): "
                          + ", ".join(f"{p} ({reasons[p]})" for p in self.protected_changes))
+        if self.unpushed:
+            found.append("work in the tree that was not pushed: " + ", ".join(self.unpushed[:20]))
         if self.change.ignored_paths:
             found.append("changes outside the writable set (not used by the checks): "
                          + ", ".join(self.change.ignored_paths[:20])
@@ -253,6 +263,26 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
             assert setup.judge_models is not None
             verification.judges = judge_all(canary.verify.judge, artifacts, setup.judge_models,
                                             setup.log, setup.subject)
+    return verification
+
+
+def verify_pushed(canary: Canary, push: PushRemote, working_tree: Path, setup: CheckSetup,
+                  name: str) -> Verification:
+    """A push canary's verification (push.py): of the commit on the remote's main, read from the
+    remote by the harness; the working tree only says whether work was left unpushed."""
+    pushed_dir, commit = pushed_tree(push, setup.baseline, working_tree.parent)
+    try:
+        verification = run_verification(canary, pushed_dir, setup, name)
+    finally:
+        safe_fs.remove_tree(pushed_dir)
+    verification.push, verification.pushed_commit = True, commit
+    if not (verification.checks_passed and verification.qualifying_change):
+        work, error = examine(canary, working_tree, setup.baseline)
+        expected = canary.verify.expect_changed
+        if not error and work.applied and (not expected or work.matching(expected, True)):
+            mine = {(c.path, c.entry.blob if c.entry else "") for c in work.applied}
+            pushed = {(c.path, c.entry.blob if c.entry else "") for c in verification.change.applied}
+            verification.unpushed = sorted({path for path, _ in mine ^ pushed})
     return verification
 
 

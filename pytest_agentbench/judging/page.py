@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.judging.artifacts import INFRASTRUCTURE, MODEL, Artifact, NotCaptured, locate
+from pytest_agentbench.judging.captured import INFRASTRUCTURE, MODEL, Artifact, NotCaptured, locate
 
 VIEWPORTS = {"desktop": (1280, 800, 1, False), "phone": (390, 844, 1, True)}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -22,7 +22,8 @@ OUTCOME_COLOURS = {
     Outcome.TAMPERED.value: "#a40e26", Outcome.BUDGET_TURNS.value: "#9a6700",
     Outcome.BUDGET_TOKENS.value: "#d4a72c", Outcome.BUDGET_TIME.value: "#7d4e00",
     Outcome.MALFORMED.value: "#bc4c00", Outcome.TOOL_CONFUSION.value: "#fb8f44",
-    Outcome.INVALID_OUTPUT.value: "#953800", Outcome.INFRA_ERROR.value: "#6e7781",
+    Outcome.INVALID_OUTPUT.value: "#953800", Outcome.UNPUSHED.value: "#0969da",
+    Outcome.INFRA_ERROR.value: "#6e7781",
 }
 OUTCOME_ORDER = [outcome.value for outcome in Outcome]
 _STYLE = {
