@@ -64,6 +64,9 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
     assert len(spoken) >= 1
     answered = {load_canary(toml).id for suite in SUITES for toml in sorted(suite.rglob("canary.toml"))
                 if load_canary(toml).verify.answer}
+    pushed = {load_canary(toml).prompt.strip() for suite in SUITES
+              for toml in sorted(suite.rglob("canary.toml")) if load_canary(toml).verify.push}
+    assert len(pushed) >= 1
 
     def oracle(request: dict) -> dict:
         step = phased(request)
@@ -75,6 +78,8 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
         if turn < len(files):
             path, content = files[turn]
             return call("write_file", path=path, content=content)
+        if turn == len(files) and prompt in pushed:  # verify.push: only what is pushed counts
+            return call("shell", command="git add -A && git commit -qm fix && git push -q origin main")
         return say(spoken.get(prompt, "Done."))  # an answer canary's result is its answer
 
     # The web canary's judge check (issue 20) names the registry models "vision" and "judge".
