@@ -199,8 +199,12 @@ class ResultCollector:
         if self.recorder.unsaved and not settings.json_path:
             # The database could not take them and no JSON report was asked for: without one,
             # these attempts would end with this process.
-            self.kept_report = state.run_dir / "report.json"
-            write_report(self.kept_report, report())
+            kept = state.run_dir / "report.json"
+            try:
+                write_report(kept, report())
+                self.kept_report = kept
+            except OSError as exc:
+                self.recorder.warn(f"agentbench: WARNING cannot write {kept}: {exc}")
 
 
 def terminal_warning(config: pytest.Config) -> Callable[[str], None]:
@@ -216,21 +220,21 @@ def terminal_warning(config: pytest.Config) -> Callable[[str], None]:
 
 def unrecorded_lines(recorder: RunRecorder, report: Path | None) -> list[str]:
     """What of this run the results database lacks, and why, for the terminal summary."""
-    if not recorder.incomplete:
+    if recorder.problem is None:
         return []
     run_id = recorder.session.run_id
     unsaved = recorder.unsaved
-    if not unsaved:
-        return [f"the end of run {run_id} (its exit status) is not in the results database "
-                f"{recorder.db_path}: {recorder.problem}"]
+    if not unsaved:  # every attempt made it; the last writes, at the run's end, did not
+        return [(f"the end of run {run_id} (its exit status, what went missing) is not in the "
+                 f"results database {recorder.db_path}: {recorder.problem}")]
     where = f"They are in the JSON report {report}" if report else "They are in this summary only"
+    attempts, are = ("attempt", "is") if len(unsaved) == 1 else ("attempts", "are")
     return [
-        f"{len(unsaved)} attempt{'s' if len(unsaved) != 1 else ''} of run {run_id} "
-        f"{'are' if len(unsaved) != 1 else 'is'} not in the results database {recorder.db_path}",
+        f"{len(unsaved)} {attempts} of run {run_id} {are} not in the results database {recorder.db_path}",
         f"  why: {recorder.problem}",
         *(f"  {attempt_name(result)}" for result in unsaved),
-        f"{where}; `agentbench runs/report/compare`, --agentbench-resume and "
-        "--agentbench-baseline read the database and do not see them",
+        (f"{where}; `agentbench runs/report/compare`, --agentbench-resume and "
+         "--agentbench-baseline read the database and do not see them"),
     ]
 
 

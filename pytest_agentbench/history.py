@@ -58,18 +58,13 @@ class RunRecorder:
         self._run_written = False
         self._settings: dict[str, Any] = {}  # run settings not written yet (plan, missing)
         self._unsaved: dict[AttemptKey, AttemptResult] = {}  # finished, not in the database yet
-        self._ended = False  # the run's end (exit status, models) is in the database
-        self.problem: str | None = None  # why the last write failed; None: it did not
+        # Why the last write failed; None: it did not, and the database holds all it was given.
+        self.problem: str | None = None
 
     @property
     def unsaved(self) -> list[AttemptResult]:
         """Finished attempts the database does not hold (yet)."""
         return list(self._unsaved.values())
-
-    @property
-    def incomplete(self) -> bool:
-        """Whether the database lacks anything of this run it should hold."""
-        return self._active and (bool(self._unsaved) or not self._ended)
 
     def begin(self, plan: dict[str, list[str]]) -> None:
         """Record the run and what it sets out to run, before any attempt finishes. A file that
@@ -98,7 +93,6 @@ class RunRecorder:
             store.update_models(session.run_id, models, wait=wait)
             store.finish_run(session.run_id, datetime.now(timezone.utc), int(exit_status), interrupted,
                              wait=wait)
-            self._ended = True
 
         self._save("the end of this run", then=end)
         if self._store is not None:
@@ -138,6 +132,7 @@ class RunRecorder:
                 then(store, wait)
         except StoreError as exc:
             if strict and not (isinstance(exc, StoreUnavailable) and exc.locked):
+                self._active = False  # the run stops on this: nothing is owed to this file
                 raise
             if self.problem is None:
                 self.warn(f"agentbench: WARNING cannot record {what} in the results database: {exc}. "

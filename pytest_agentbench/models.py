@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pytest_agentbench.agent.knobs import AgentKnobs
 from pytest_agentbench.registry_files import registry_tables
 from pytest_agentbench.secrets import secret
+from pytest_agentbench.servers.hub import HubFile
 from pytest_agentbench.servers.llama_server import CHATML_TOOLS_TEMPLATE, EMBEDDED_GGUF
 from pytest_agentbench.tuning.budget import SecondsValue, TokensValue, TurnsValue
 
@@ -61,12 +62,16 @@ class EndpointSpec(BaseModel):
 
 
 class ServerSpec(BaseModel):
-    """A server the plugin starts itself (seed 004's start-server/stop-server)."""
+    """A server the plugin starts itself (README "Managed servers")."""
 
     model_config = ConfigDict(extra="forbid")
 
     command: list[str] | None = None  # any OpenAI-compatible server; {port} is substituted
     gguf: str | None = None  # or: a GGUF file served by a managed llama-server
+    # ... fetched from the Hugging Face hub when gguf is not given or not there (servers/hub.py):
+    # "owner/repo:file.gguf", at hf_revision (a branch, tag or commit; default main).
+    hf_model: str | None = None
+    hf_revision: str | None = None
     args: list[str] = Field(default_factory=list)  # extra llama-server arguments
     chat_template_file: str | None = None
     context_window: int = Field(default=8192, gt=0)
@@ -79,6 +84,22 @@ class ServerSpec(BaseModel):
     @classmethod
     def _split_command(cls, value: Any) -> Any:
         return value.split() if isinstance(value, str) else value
+
+    @field_validator("hf_model")
+    @classmethod
+    def _hub_file(cls, value: str | None) -> str | None:
+        if value is not None:
+            HubFile.parse(value)  # a malformed name fails at load, not minutes into the run
+        return value
+
+    @model_validator(mode="after")
+    def _hub_file_for_llama_server(self) -> ServerSpec:
+        if self.command and self.hf_model:
+            raise ValueError("command and hf_model cannot be combined: hf_model is served by the "
+                             "managed llama-server, a command runs a server of its own")
+        if self.hf_revision and not self.hf_model:
+            raise ValueError("hf_revision needs hf_model")
+        return self
 
 
 class ModelSpec(BaseModel):
@@ -119,6 +140,8 @@ class ModelSpec(BaseModel):
     seconds: SecondsValue = None
     directive: str | None = None
     variant: str = "base"  # set by a sweep (variants.py), never by the registry
+    # What the variant changed (variants.py): an external agent's requests get the sampling ones.
+    variant_settings: dict[str, Any] = Field(default_factory=dict, exclude=True)
     agent: str = "builtin"  # set by --agentbench-agent (agents.py), never by the registry
     # Seed 003's routing (routing/): the training family, for the promotion policy's diversity
     # guard, and what a call costs (free < paid: a challenger may not raise a role's tier).

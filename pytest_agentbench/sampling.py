@@ -21,17 +21,29 @@ from pytest_agentbench.models import ModelSpec
 
 def greedy_models(models: list[ModelSpec]) -> list[ModelSpec]:
     """The models (variants) that decode greedily: their repeats cannot be independent."""
-    return [model for model in models if model.temperature == 0]
+    return [model for model in models
+            if model.temperature == 0 and (model.agent == "builtin" or "temperature" in model.variant_settings)]
 
 
 def _label(model: ModelSpec) -> str:
     return model.name if model.variant == "base" else f"{model.name}/{model.variant}"
 
 
+def _external_sampling(model: ModelSpec) -> str:
+    """What an external agent's requests carry: its own sampling, but what the variant sets."""
+    sent = {key: getattr(model, key) for key in model.variant_settings
+            if key in ("temperature", "top_p", "seed", "max_tokens")}
+    if not sent:
+        return "sampling: the agent's own (no temperature or seed sent by the harness)"
+    return ("sampling: the agent's own, with " + ", ".join(f"{k} {v}" for k, v in sent.items())
+            + " set on each request by the recording proxy")
+
+
 def sampling_lines(models: list[ModelSpec], repeats: int) -> list[str]:
     """Header and summary lines: each model's temperature and seed rule, and a loud note for
     those at temperature 0 (when more than one repeat runs: one repeat compares with nothing)."""
-    lines = [f"agentbench: {_label(m)}: temperature {m.temperature:g}, {m.seed_rule()}" for m in models]
+    lines = [f"agentbench: {_label(m)}: temperature {m.temperature:g}, {m.seed_rule()}" if m.agent == "builtin"
+             else f"agentbench: {_label(m)} via {m.agent}: {_external_sampling(m)}" for m in models]
     greedy = greedy_models(models)
     if greedy and repeats > 1:
         names = ", ".join(_label(m) for m in greedy)

@@ -39,7 +39,7 @@ from pytest_agentbench.tuning.ceilings import FactorError
 from pytest_agentbench.tuning.factors import DirectiveError, check_model_factors, load_directives
 from pytest_agentbench.tuning.plan import tuning_source, tuning_variants
 from pytest_agentbench.tuning.source import SourceError, SourceRun, source_models
-from pytest_agentbench.variants import SweepError, Variant
+from pytest_agentbench.variants import SweepError, Variant, external_agent_problem
 
 
 def _number(config: pytest.Config, name: str, kind: type, minimum: float, default: Any = None) -> Any:
@@ -102,7 +102,7 @@ def settings_from(config: pytest.Config) -> Settings:
     sandbox, sandbox_limits = _sandbox(config)
     json_path = option_value(config, "json")
     workdir = option_value(config, "workdir")
-    return Settings(
+    settings = Settings(
         models=models,
         models_explicit=explicit,
         ks=ks,
@@ -132,11 +132,15 @@ def settings_from(config: pytest.Config) -> Settings:
         retries=_number(config, "retries", int, 0, default=3),
         backoff=_number(config, "retry_backoff", float, 0, default=0.5),
         retries_with_feedback=_retries_with_feedback(config),
-        variants=_variants(config, models, directives, source, confidence),
+        variants=(variants := _variants(config, models, directives, source, confidence)),
         time_budget=_time_budget(config),
-        **_agents(config),
+        **(agents := _agents(config)),
         roles=roles,
     )
+    problem = external_agent_problem(variants, models, agents["agents"])
+    if problem:
+        raise pytest.UsageError(problem)
+    return settings
 
 
 def _roles(config: pytest.Config, registry: dict[str, ModelSpec], model_names: list[str],

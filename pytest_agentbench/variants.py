@@ -34,6 +34,32 @@ SWEEPABLE = ("temperature", "top_p", "seed", "max_tokens", "tool_choice", "max_f
              "turns", "tokens", "seconds", "directive")
 
 
+# What a variant may change for an external agent: the sampling fields the recording proxy sets
+# on each of its requests, and the budgets the proxy and the deadline enforce. Everything else
+# (knobs, the system prompt, tool choice, thinking) is decided by the agent's own program.
+EXTERNAL_AGENT_KEYS = ("temperature", "top_p", "seed", "max_tokens", "turns", "tokens", "seconds")
+PROXY_SAMPLING_KEYS = ("temperature", "top_p", "seed", "max_tokens")
+
+
+def external_agent_problem(variants: list[Variant], models: list[ModelSpec],
+                           agents: list[str]) -> str | None:
+    """Why these variants cannot run under these agents, or None: a variant that changes what
+    an external agent's program decides would be a cell that measures nothing."""
+    external = [agent for agent in agents if agent != "builtin"]
+    if not external:
+        return None
+    for variant in variants:
+        for model in models:
+            refused = sorted(set(variant.settings_for(model.name)) - set(EXTERNAL_AGENT_KEYS))
+            if refused:
+                return (f"--agentbench-agent {external[0]}: the variant {variant.name!r} of "
+                        f"{model.name} sets {', '.join(refused)}, which an external agent's own "
+                        f"program decides; only {', '.join(EXTERNAL_AGENT_KEYS)} reach it (the "
+                        "recording proxy sets the sampling fields on each request). Run that "
+                        "sweep with --agentbench-agent builtin.")
+    return None
+
+
 class SweepError(ValueError):
     """A ``--agentbench-sweep`` value that cannot be used; the message names it."""
 
@@ -64,6 +90,7 @@ class Variant:
             return model
         spec = ModelSpec.model_validate({**model.model_dump(), **overrides})
         spec.variant = self.name
+        spec.variant_settings = dict(overrides)
         if directive not in (None, NO_DIRECTIVE):
             spec.system_prompt = system_prompt_with(model.system_prompt or SYSTEM_PROMPT, directive,
                                                     self.directives)

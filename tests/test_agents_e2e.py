@@ -352,3 +352,27 @@ def test_add_try_adds_every_counter_and_keeps_the_last_tries_end():
     assert total.stats.calls == Counter(write_file=2) and total.stats.turns_with_tool_calls == 2
     assert total.conversation_digest not in (None, "first", "second")
     assert (first.turns, second.turns, first.stats.calls["write_file"]) == (2, 3, 1)  # inputs unchanged
+
+
+def test_a_variants_sampling_reaches_an_external_agents_requests(bench):
+    (bench.pytester.path / "agentbench.toml").write_text(REGISTRY)
+    bench.canary()
+    with ScriptedServer(SOLVE) as server:
+        result = bench.run(server, "--agentbench-agent", "tiny", "--agentbench-sandbox", "none",
+                           "--agentbench-sweep", "temperature=0.7")
+        requests = agent_requests(server)
+    assert requests and all(r.get("temperature") == 0.7 for r in requests)
+    result.stdout.fnmatch_lines(["*m/temperature=0.7 via tiny: sampling: the agent's own, with "
+                                 "temperature 0.7 set on each request by the recording proxy*"])
+
+
+def test_a_variant_an_external_agent_cannot_feel_is_refused(bench):
+    (bench.pytester.path / "agentbench.toml").write_text(REGISTRY)
+    bench.canary()
+    with ScriptedServer(SOLVE) as server:
+        result = bench.run(server, "--agentbench-agent", "tiny", "--agentbench-sandbox", "none",
+                           "--agentbench-sweep", "max_batch_tool_calls=1,2")
+        assert agent_requests(server) == []
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--agentbench-agent tiny: the variant 'max_batch_tool_calls=1' of m "
+                                 "sets max_batch_tool_calls, which an external agent's own program decides*"])

