@@ -88,6 +88,9 @@ class AttemptResult(BaseModel):
     worktree: str | None = None
     # With retries_with_feedback: every try in order; the attempt's outcome is the last one's.
     tries: list[TryRecord] = Field(default_factory=list)
+    # Tries the attempt was allowed (1 + retries_with_feedback): a pass on the first try of a run
+    # with retries still says "first try" apart from "final".
+    max_tries: int = 1
     # Host-side git metadata the agent changed (the .git pointer, refs, config): a failed attempt.
     integrity_problems: list[str] = Field(default_factory=list)
     # Protected paths the agent changed (left out of the verification tree), whatever the outcome:

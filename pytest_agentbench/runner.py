@@ -285,7 +285,7 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
             break
         transcript.write({"event": "try", "try": try_number, "outcome": result.outcome})
         run = loop.resume(feedback_message(verification, canary))
-    result.tries = tries
+    result.tries, result.max_tries = tries, retries + 1
     annotate = getattr(loop, "record", None)  # what the driver adds (a pipeline: its phases)
     if annotate is not None:
         annotate(result)

@@ -38,7 +38,7 @@ def test_second_try_gets_the_failing_output_and_passes(bench):
 
     summary = bench.report()["summary"][0]
     assert summary["pass_rate_by_try"] == [0.0, 1.0]
-    result.stdout.fnmatch_lines(["*passed within 1 try 0.00, 2 tries 1.00*"])
+    result.stdout.fnmatch_lines(["*first try 0.00, final 1.00*"])
 
 
 def test_command_line_default_and_a_model_wrong_both_times(bench):
@@ -78,3 +78,13 @@ def test_retries_above_three_are_refused(bench):
     with ScriptedServer([say("no")]) as server:
         result = bench.run(server)
     result.stdout.fnmatch_lines(["*field 'retries_with_feedback'*less than or equal to 3*"])
+
+
+def test_a_pass_on_the_first_try_still_reports_the_rate_by_try(bench):
+    """With retries on, a model that never needs its second try is still "first try 1.00"."""
+    two_try_canary(bench, retries="")
+    with ScriptedServer([RIGHT, say("Done.")]) as server:
+        result = bench.run(server, "--agentbench-retries-with-feedback", "1")
+    result.assert_outcomes(passed=1)
+    assert bench.report()["summary"][0]["pass_rate_by_try"] == [1.0, 1.0]
+    result.stdout.fnmatch_lines(["*first try 1.00, final 1.00*"])

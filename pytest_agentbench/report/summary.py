@@ -108,8 +108,9 @@ class Group:
 
     def pass_rate_by_try(self) -> list[float] | None:
         """Aider's pass_rate_1, pass_rate_2...: the share of scored attempts that passed within
-        1, 2... tries. None when no attempt of the group had a second try available."""
-        most = max((len(r.tries) for r in self.scored), default=0)
+        1, 2... tries: the first is the first try's pass rate, the last the final one. None when
+        no attempt of the group had a second try available."""
+        most = max((max(len(r.tries), r.max_tries) for r in self.scored), default=0)
         if most < 2 or not self.n:
             return None
         return [round(sum(1 for r in self.scored if (r.passed_on_try or most + 1) <= t) / self.n, 4)

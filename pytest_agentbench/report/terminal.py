@@ -72,9 +72,12 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
         if row["discriminator"]:
             outcomes += f" · discriminator {row['discriminator']['c']}/{row['discriminator']['n']}"
         if row["pass_rate_by_try"]:
-            outcomes += " · passed within " + ", ".join(
-                f"{t} {'try' if t == 1 else 'tries'} {rate:.2f}"
-                for t, rate in enumerate(row["pass_rate_by_try"], start=1))
+            # pass@1 above is the final outcome; these say what the first try alone achieved.
+            by_try = row["pass_rate_by_try"]
+            outcomes += f" · first try {by_try[0]:.2f}, final {by_try[-1]:.2f}"
+            if len(by_try) > 2:
+                outcomes += " (within " + ", ".join(f"{t} tries {rate:.2f}"
+                                                    for t, rate in enumerate(by_try[1:-1], start=2)) + ")"
         lines.append(f"{'':<25}{outcomes}")
         if row["n"] and (row["tier"] == "all" or not multi_tier):
             lines.append(f"{'':<25}{loop_stats_line(row)}")
