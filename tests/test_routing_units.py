@@ -134,3 +134,29 @@ def test_a_role_scores_its_agents_attempts_only():
     builtin = role_metrics(RoleSpec(incumbent="i"), results, {})["i"]
     mini = role_metrics(RoleSpec(incumbent="i", agent="mini"), results, {})["i"]
     assert (builtin.n, builtin.passed) == (2, 2) and (mini.n, mini.passed) == (1, 0)
+
+
+def test_a_challenger_that_only_ties_the_incumbent_does_not_replace_it():
+    role = RoleSpec(incumbent="i", challengers=["a", "b"])  # b keeps two families after a change
+    table = {"i": metrics("i", "x", 3, 3, [1, 1, 1]), "a": metrics("a", "y", 3, 3, [1, 1, 1]),
+             "b": metrics("b", "z", 0, 3, [])}
+    decision = decide(role, table)
+    assert decision.candidates[1].eligible is True and decision.promoted is None
+    assert decision.candidates[1].reasons[-1] == "ties the incumbent on every measure: the incumbent stays"
+
+
+def test_identical_repeats_are_one_sample_in_the_promotion_intervals():
+    """Three byte-identical 3/3 repeats against 0/3 are one sample each: no evidence, as every
+    other report says; three independent repeats of each are beyond noise."""
+    def repeats(model: str, outcome: str, digest: str | None) -> list[AttemptResult]:
+        return [AttemptResult(canary="c1", tier="lite", model=model, repeat=r, outcome=outcome,
+                              conversation_digest=digest if digest else f"{model}-{r}") for r in range(3)]
+
+    role = RoleSpec(incumbent="i", challengers=["a"])
+    models = {"i": {"family": "x"}, "a": {"family": "y"}}
+    identical = role_metrics(role, repeats("i", "failed", "same-i") + repeats("a", "passed", "same-a"), models)
+    assert identical["a"].effective == 1.0 and identical["i"].effective == 1.0
+    reason = decide(role, identical).candidates[1].reasons[0]
+    assert "within noise at this N" in reason, reason
+    distinct = role_metrics(role, repeats("i", "failed", None) + repeats("a", "passed", None), models)
+    assert "beyond noise" in decide(role, distinct).candidates[1].reasons[0]

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.report.summary import Group
 from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.routing.roles import RoleSpec
 from pytest_agentbench.stats import (
-    cluster_effective_size,
     effective_wilson_interval,
-    wilson_interval,
 )
 
 # Outcomes that leave nothing to review, whatever the tree holds.
@@ -52,6 +51,7 @@ class RoleMetrics:
     severity_passed: int = 0  # seed 003's severity-weighted pass count, of severity_total
     severity_total: int = 0
     interval: tuple[float, float] = (0.0, 1.0)  # of acceptance_rate
+    effective: float | None = None  # the intervals' sample size (None: n): distinct, clustered
     cases: int = 0  # distinct canaries of the role this model was scored on (seed 003: "3 cases")
 
     @property
@@ -64,7 +64,8 @@ class RoleMetrics:
 
     @property
     def hard_failure_interval(self) -> tuple[float, float]:
-        return wilson_interval(self.hard_failures, self.n)
+        return effective_wilson_interval(self.hard_failures, self.n,
+                                         self.n if self.effective is None else self.effective)
 
     @property
     def review_pain(self) -> float | None:
@@ -95,7 +96,9 @@ def role_metrics(role: RoleSpec, results: list[AttemptResult], models: dict[str,
                                models.get(name, {}).get("cost_tier") or "free")
              for name in role.models}
     clusters: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    scored: dict[str, list[AttemptResult]] = defaultdict(list)
     for result in role_attempts(role, results):
+        scored[result.model].append(result)
         metrics = found[result.model]
         accepted = result.outcome == Outcome.PASSED.value
         metrics.n += 1
@@ -110,7 +113,9 @@ def role_metrics(role: RoleSpec, results: list[AttemptResult], models: dict[str,
         cluster[1] += accepted
     for name, metrics in found.items():
         metrics.cases = len(clusters[name])
-        effective = cluster_effective_size([tuple(c) for c in clusters[name].values()])
-        metrics.interval = effective_wilson_interval(metrics.passed, metrics.n,
-                                                     min(metrics.n, round(effective)), confidence)
+        # The one noise rule of every report (report/summary.py): identical repeats are one
+        # sample, and repeats clustered by canary count as fewer.
+        metrics.effective = Group(scored[name]).effective_samples if scored[name] else 0.0
+        metrics.interval = effective_wilson_interval(metrics.passed, metrics.n, metrics.effective,
+                                                     confidence)
     return found

@@ -1,11 +1,13 @@
-"""Seed 003's promotion policy, mechanically: same metrics every run, same gates for every model.
+"""The promotion policy, mechanically: same metrics every run, same gates for every model.
 
 A challenger may replace the incumbent only if its acceptance_rate is >= the incumbent's, its
 review_pain <=, its hard_failure_rate <=, its cost_tier not worse (free unless the incumbent is
 also paid), and the role keeps at least two families among its incumbent and challengers after
 the change (the replaced incumbent retires). Several eligible challengers: the best acceptance
-rate, then the lowest review pain, then the fewest hard failures (then the registry's order).
-Each comparison says whether its difference is beyond noise at this N (Newcombe's interval).
+rate, then the lowest review pain, then the fewest hard failures (then the registry's order); a
+challenger that only ties the incumbent on all three does not replace it. Each comparison says
+whether its difference is beyond noise at this N (Newcombe's interval on the same effective sample
+sizes as every other report: identical repeats count once).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ POLICY_TEXT = (
     "incumbent and challengers after the change (the replaced incumbent retires). Several "
     "eligible challengers: best acceptance_rate, then review_pain, then hard_failure_rate. "
     "A model without a family counts as none. A review_pain with no accepted attempt is not "
-    "measured and does not decide. Differences are beyond noise when Newcombe's 95% interval "
-    "excludes 0.")
+    "measured and does not decide. On a tie on all three the incumbent stays. Differences are "
+    "beyond noise when Newcombe's 95% interval excludes 0 (identical repeats count once).")
 COST_TIERS = ("free", "paid")  # cheapest first
 
 
@@ -122,11 +124,17 @@ def decide(role: RoleSpec, metrics: dict[str, RoleMetrics]) -> Decision:
     eligible = [c.metrics for c in candidates if c.eligible]
     decision = Decision(role, candidates)
     if eligible:
+        def rank(m: RoleMetrics) -> tuple[float, float, float]:
+            return (-(m.acceptance_rate or 0.0), m.review_pain if m.review_pain is not None else 0.0,
+                    m.hard_failure_rate or 0.0)
+
         # min() returns the first of equals: equal challengers keep the registry's order.
-        best = min(eligible, key=lambda m: (-(m.acceptance_rate or 0.0),
-                                            m.review_pain if m.review_pain is not None else 0.0,
-                                            m.hard_failure_rate or 0.0))
-        decision.promoted = best.model
+        best = min(eligible, key=rank)
+        if rank(best) < rank(incumbent):
+            decision.promoted = best.model
+        else:  # a tie changes nothing: the incumbent stays
+            tied = next(c for c in candidates if c.metrics is best)
+            tied.reasons.append("ties the incumbent on every measure: the incumbent stays")
     return decision
 
 
