@@ -207,7 +207,8 @@ def test_language_drift_into_thai_and_a_read_only_phase_that_writes(bench, tier)
     assert hypothesize["language_drift"] is True and hypothesize["language"] == "th"
     assert "Thai" in hypothesize["language_evidence"]
     assert hypothesize["violation"] == ["notes.txt"]  # writes = false, changed through the shell
-    assert attempt["outcome"] == "passed"
+    assert hypothesize["violation_reverted"] is True
+    assert attempt["outcome"] == "passed" and attempt["files_changed"] == ["hello.py"]
     row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "hypothesize")
     assert row["drift"] == 1 and row["drift_rate"] == 1.0 and row["violations"] == 1
     result.stdout.fnmatch_lines(["*agentbench pipelines*", "pipe · m",
@@ -611,3 +612,31 @@ def test_plan_files_must_name_an_earlier_phases_field(tmp_path):
         (tmp_path / "schemas" / "explore.json").write_text(json.dumps(EXPLORE_SCHEMA))
         with pytest.raises(CanaryError, match=message):
             load_canary(tmp_path / "canary.toml")
+
+
+DEEP_WRITE = ("python -c \"import os\n"
+              "p = 'deep'\n"
+              "for i in range(140): p = os.path.join(p, 'd')\n"
+              "os.makedirs(p)\n"
+              "open('hello.py', 'w').write('def hello():\\n    return \\'hi\\'\\n')\"")
+
+
+# Both sandbox tiers: a read-only phase that does the writing phase's work through the shell gets
+# no credit for it: the write is recorded and undone, also when a directory too deep to walk hides it.
+@pytest.mark.parametrize("tier", ["auto", "none"])
+@pytest.mark.parametrize("how", ["plain", "deep"])
+def test_a_read_only_phase_cannot_do_the_work(bench, tier, how):
+    make_pipeline(bench)
+    command = (f"printf 'def hello():\\n    return \\\\'hi\\\\'\\n' > hello.py && cat hello.py"
+               if how == "plain" else DEEP_WRITE)
+    scripts = {**GOOD, "HYPOTHESIZE": [call("shell", command=command), say(json.dumps(HYPOTHESIS))],
+               "IMPLEMENT": [say(fenced(IMPLEMENTED))]}  # claims the change, makes none
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server, "--agentbench-sandbox", tier)
+    attempt = only_attempt(bench)
+    hypothesize, implement = attempt["phases"][1:3]
+    assert hypothesize["violation"] and hypothesize["violation_reverted"] is True, hypothesize
+    if how == "plain":
+        assert hypothesize["violation"] == ["hello.py"]
+    assert implement["phantom"] is True
+    assert attempt["outcome"] == "phantom", attempt["detail"]

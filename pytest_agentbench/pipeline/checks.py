@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,21 @@ def revert(root: Path, before: Snapshot, paths: list[str]) -> None:
         if entry is None:
             safe_fs.remove(root, path)
         elif entry.kind == "link":
+            safe_fs.make_link(root, path, entry.target)
+        elif entry.kind == "file" and entry.data is not None:
+            safe_fs.write_file(root, path, entry.data, entry.executable)
+
+
+def restore_all(root: Path, before: Snapshot) -> None:
+    """Put the whole tree back as ``before`` had it, whatever is there now (a directory too deep
+    to read, special files): everything but ``.git`` is removed, then ``before`` written back."""
+    with os.scandir(root) as entries:
+        names = [entry.name for entry in entries]
+    for name in names:
+        if name != ".git":
+            safe_fs.remove(root, name)
+    for path, entry in before.items():
+        if entry.kind == "link":
             safe_fs.make_link(root, path, entry.target)
         elif entry.kind == "file" and entry.data is not None:
             safe_fs.write_file(root, path, entry.data, entry.executable)

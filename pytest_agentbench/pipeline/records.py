@@ -46,6 +46,7 @@ class PhaseRecord(BaseModel):
     detail: str = ""
     writes: bool = False
     violation: list[str] = Field(default_factory=list)  # files a read-only phase changed
+    violation_reverted: bool = False  # ... and the harness put them back
     claims_checked: bool = False  # the phase declares claims and produced output to check
     language_evidence: str = ""
     repeated: Any = None  # the iteration.distinct value, when it repeats a recent one

@@ -288,8 +288,18 @@ class PipelineRunner:
             record.files_changed = checks.changed_paths(before, after)
         if phase.writes:
             record.phantom = outcome == OK and before is not None and not record.files_changed
-        elif record.files_changed:
-            record.violation = record.files_changed  # a read-only phase changed the tree
+        elif before is not None and (after is None or record.files_changed):
+            # Read-only means read-only: what the phase wrote (through the shell: its file tools
+            # are read-only) is recorded and undone, so no later phase or the verdict builds on
+            # it. A tree that cannot be read any more (a directory nested past the walk's bound)
+            # hides what changed: the whole tree goes back.
+            record.violation = record.files_changed or ["(the tree could not be read after the "
+                                                        "phase: restored whole)"]
+            if after is None:
+                checks.restore_all(ws.worktree, before)
+            else:
+                checks.revert(ws.worktree, before, record.files_changed)
+            record.violation_reverted = True
         if record.output is not None and phase.claims:
             verdict = checks.check_claims(record.output, phase.claims, checks.activity(loop.messages), root)
             record.hallucinated, record.invalid_paths = verdict.hallucinated, verdict.invalid_paths
