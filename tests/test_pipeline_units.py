@@ -107,3 +107,16 @@ def test_activity_and_claims_from_the_phases_own_history(tmp_path):
     assert verdict.invalid_paths == ["*.py"]
     assert verdict.hallucinated == ["c.py", "python attack.py"]
     assert check_claims({"files": "d.py"}, {"files": "files"}, Activity(), tmp_path).hallucinated == ["d.py"]
+
+
+def test_a_claimed_command_matches_what_ran_whatever_its_spelling(tmp_path):
+    messages = [
+        {"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+        _call("1", "bash", {"command": "python -m pytest -q tests"}),
+        {"role": "tool", "tool_call_id": "1", "content": "[exit code 0]\nok"},
+    ]
+    done = activity(messages)
+    claims = {"runs": ["python -m pytest -q tests/", "python  -m pytest -q ./tests", "pytest -q"],
+              "others": ["python -m pytest -q tests/unit", "-m pytest -q tes"]}
+    verdict = check_claims(claims, {"runs": "commands", "others": "commands"}, done, tmp_path)
+    assert verdict.hallucinated == ["python -m pytest -q tests/unit", "-m pytest -q tes"]

@@ -141,8 +141,24 @@ def _in_text(path: str, texts: list[str]) -> bool:
     return any(pattern.search(text.replace("./", "")) for text in texts)
 
 
-def _squash(command: str) -> str:
-    return " ".join(command.split())
+def _command_words(command: str) -> list[str]:
+    """A command as words compared for a claim: whitespace, quotes, a leading ``./`` and a
+    trailing ``/`` aside (``pytest tests/`` ran is ``pytest ./tests`` claimed)."""
+    words = []
+    for word in command.split():
+        word = word.strip("'\"`")
+        while word.startswith("./") and len(word) > 2:
+            word = word[2:]
+        if len(word) > 1:
+            word = word.rstrip("/") or word
+        words.append(word)
+    return words
+
+
+def _ran(claim: list[str], command: list[str]) -> bool:
+    """Whether the claimed words appear in order, side by side, in a command that ran."""
+    width = len(claim)
+    return any(command[i:i + width] == claim for i in range(len(command) - width + 1))
 
 
 # -- claims ---------------------------------------------------------------------------------------------
@@ -195,12 +211,12 @@ def check_claims(output: Any, claims: dict[str, str], done: Activity, root: Path
     listed (else hallucinated); ``commands`` entries must be commands this phase ran with the
     shell tool (the claim appearing in a command it ran, whitespace aside)."""
     verdict = ClaimVerdict()
-    ran = [_squash(command) for command in done.commands]
+    ran = [_command_words(command) for command in done.commands]
     for field_path, kind in claims.items():
         for entry in claim_entries(output, field_path):
             if kind == "commands":
-                claim = _squash(entry)
-                if not claim or not any(claim in command for command in ran):
+                claim = _command_words(entry)
+                if not claim or not any(_ran(claim, command) for command in ran):
                     verdict.hallucinated.append(entry)
                 continue
             if invalid_path(root, entry):
