@@ -640,3 +640,18 @@ def test_a_read_only_phase_cannot_do_the_work(bench, tier, how):
         assert hypothesize["violation"] == ["hello.py"]
     assert implement["phantom"] is True
     assert attempt["outcome"] == "phantom", attempt["detail"]
+
+
+def test_a_phase_cut_by_its_budget_is_no_json_failure(bench):
+    make_pipeline(bench)
+    scripts = {**GOOD, "EXPLORE": [call("read_file", path="README.md")] * 6}  # 5 turns: cut off
+    with ScriptedServer(by_phase(scripts)) as server:
+        result = bench.run(server)
+    explore = only_attempt(bench)["phases"][0]
+    assert explore["outcome"] == "budget_turns" and explore["json_ok"] is None, explore
+    assert explore["seconds"] > 0 and explore["turns"] == 5
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "explore")
+    assert (row["budget"], row["json_checked"], row["json_never"]) == (1, 0, 0)
+    assert row["mean_turns"] == 5
+    result.stdout.fnmatch_lines(["*phase*json 1st*json ok*budget*s*turns*tokens*",
+                                 "  explore *1/1*-*-*1/1*"])

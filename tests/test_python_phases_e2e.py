@@ -140,12 +140,12 @@ def test_shell_write_in_a_read_only_phase_and_a_reverted_regression(bench, tier)
     result.assert_outcomes(failed=1)
     attempt = only_attempt(bench)
     _, hypothesize, implement = attempt["phases"]
-    assert hypothesize["violation"] == ["notes.txt"]
+    assert hypothesize["violation"] == ["notes.txt"] and hypothesize["violation_reverted"] is True
     assert implement["regression"]["reverted"] is True
     assert implement["regression"]["reverted_files"] == ["calc.py", "hello.py"]
-    # reverted for real: the read-only phase's scratch file is the tree's only change
-    assert attempt["files_changed"] == ["notes.txt"]
-    assert attempt["outcome"] == "failed"
+    # reverted for real, both: the read-only phase's scratch file and the regression are undone
+    assert attempt["files_changed"] == []
+    assert attempt["outcome"] == "phantom"  # nothing of the phases' work is left in the tree
 
 
 def test_a_server_fault_in_a_phase_is_infra_error_not_a_model_failure(bench):

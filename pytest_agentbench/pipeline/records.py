@@ -31,6 +31,7 @@ class PhaseRecord(BaseModel):
     schema_errors: list[str] = Field(default_factory=list)  # one per rejected reply
     turns: int = 0
     tokens: int = 0
+    seconds: float = 0.0  # wall time of the phase, its checks included
     tool_calls: int = 0
     files_changed: list[str] = Field(default_factory=list)  # this phase's own diff
     phantom: bool | None = None  # None: a read-only phase

@@ -20,6 +20,10 @@ def _rate(count: int, total: int) -> float | None:
     return round(count / total, 3) if total else None
 
 
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
 def _counted(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # infra_error attempts say nothing about the model (as in pass rates)
     return [a for a in attempts if a.get("phases") and a.get("outcome") != "infra_error"]
@@ -61,6 +65,12 @@ def phase_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "tally": _tally(ran),
             "plan_checked": sum(1 for p in ran if p.get("plan_checked")),
             "off_plan": sum(1 for p in ran if p.get("off_plan")),
+            # Ceilings apart from output failures: a phase cut by its budget never wrote output.
+            "budget": sum(1 for p in ran if str(p.get("outcome", "")).startswith("budget_")),
+            "invalid_output": sum(1 for p in ran if p.get("outcome") == "invalid_output"),
+            "mean_seconds": _mean([p.get("seconds") or 0.0 for p in ran]),
+            "mean_turns": _mean([p.get("turns") or 0 for p in ran]),
+            "mean_tokens": _mean([p.get("tokens") or 0 for p in ran]),
         }
         row["phantom_rate"] = _rate(row["phantom"], len(writing))
         row["hallucination_rate"] = _rate(row["hallucinated"], len(with_output))
@@ -104,12 +114,16 @@ def pipeline_tables(attempts: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"phases": phases, "iterations": iteration_rows(attempts)}
 
 
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def _cell(count: int, total: int) -> str:
     return f"{count}/{total}" if total else "-"
 
 
-HEADERS = ["phase", "ran", "json 1st", "json ok", "phantom", "halluc.", "bad paths", "drift",
-           "off plan", "reverted", "read-only viol."]
+HEADERS = ["phase", "ran", "json 1st", "json ok", "budget", "phantom", "halluc.", "bad paths", "drift",
+           "off plan", "reverted", "read-only viol.", "s", "turns", "tokens"]
 
 
 def summary_lines(tables: dict[str, Any]) -> list[str]:
@@ -124,10 +138,12 @@ def summary_lines(tables: dict[str, Any]) -> list[str]:
         table = [HEADERS] + [[
             row["phase"], _cell(row["ran"], row["n"]),
             _cell(row["json_first_try"], row["json_checked"]), _cell(row["json_first_try"] + row["json_after_reprompt"], row["json_checked"]),
-            _cell(row["phantom"], row["writing"]), _cell(row["hallucinated"], row["claims_checked"]),
+            _cell(row["budget"], row["ran"]), _cell(row["phantom"], row["writing"]), _cell(row["hallucinated"], row["claims_checked"]),
             _cell(row["invalid_paths"], row["claims_checked"]), _cell(row["drift"], row["language_checked"]),
             _cell(row["off_plan"], row["plan_checked"]),
             _cell(row["reverted"], row["gated"]), str(row["violations"] or "-"),
+            _number(row.get("mean_seconds"), ".1f"), _number(row.get("mean_turns"), ".1f"),
+            _number(row.get("mean_tokens"), ".0f"),
         ] for row in rows]
         widths = [max(len(r[i]) for r in table) for i in range(len(HEADERS))]
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]

@@ -11,6 +11,8 @@ outcome of that name unless the checks pass anyway.
 
 from __future__ import annotations
 
+import time
+
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -223,6 +225,7 @@ class PipelineRunner:
         recent values it may not repeat."""
         ws, canary = self.workspace, self.canary
         root = ws.worktree
+        started = time.monotonic()
         before = self._snapshot()
         gate_before = self._gate(phase) if phase.regression_gate else None
         budget = phase_budget(self.budget, phase, self.overrides, budget_factors(self.model))
@@ -274,7 +277,10 @@ class PipelineRunner:
             outcome, detail = OK, run.detail
         record = PhaseRecord(
             name=phase.name, outcome=outcome, stop_reason=run.stop_reason, detail=detail,
-            json_ok=None if schema is None else valid,
+            # A phase a ceiling cut off never got to write its output: that is a budget, not a
+            # JSON failure (json_ok None: not checked).
+            json_ok=None if schema is None or run.stop_reason != "final" else valid,
+            seconds=round(time.monotonic() - started, 3),
             json_retries=reprompts,
             schema_errors=errors, turns=run.turns, tokens=run.total_tokens, tool_calls=run.tool_calls,
             writes=phase.writes, iteration=iteration,
