@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +48,11 @@ from pytest_agentbench.servers.managed import (
 from pytest_agentbench.servers.preflight import ServerInfo, preflight
 from pytest_agentbench.variants import Variant
 from pytest_agentbench.workspace import TreeManager
+
+
+def _to_stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _auth(model: ModelSpec) -> dict[str, str]:
@@ -147,6 +154,9 @@ class AgentbenchSession:
     _lease: tuple[str, Lease] | None = None
     undumpable: bool = False  # none tier: /proc/<pid>/environ closed to same-user processes
     _work_root: Path | None = None
+    # Shows the user a line mid-run, past pytest's output capture (startup.py sets it): a managed
+    # server's model download takes minutes inside the first attempt.
+    notice: Callable[[str], None] = field(default=_to_stderr)
 
     @property
     def run_dir(self) -> Path:
@@ -239,8 +249,12 @@ class AgentbenchSession:
         spec = model.server
         try:
             port = spec.port or free_port()
-            state = self.servers.ensure(model.name, server_command(spec, port, model.model), port,
-                                        spec.health_path, spec.start_timeout)
+
+            def command() -> list[str]:  # called only when the server has to start
+                return server_command(spec, port, model.model,
+                                      lambda line: self.notice(f"agentbench: {model.name}: {line}"))
+
+            state = self.servers.ensure(model.name, command, port, spec.health_path, spec.start_timeout)
         except ServerStartError as exc:
             self._endpoint_failures[model.name] = str(exc)
             raise

@@ -8,6 +8,9 @@ the controller.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -57,6 +60,7 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
             except StoreError as exc:
                 raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
     session.hook = config.hook  # how the runner and the reports call the pytest_agentbench_* hooks
+    session.notice = shown_at_once(config)
     config.stash[session_key] = session
     # Judge checks (judging/) resolve registry model names through this session.
     session.judge_models = JudgeModels(session, config.rootpath)
@@ -81,6 +85,22 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
                                     max_infra_rate, resumed)
         config.pluginmanager.register(collector, ResultCollector.NAME)
     return session
+
+
+def shown_at_once(config: pytest.Config) -> Callable[[str], None]:
+    """Shows the user a line now, also from inside a test (a managed server starts in its model's
+    first attempt): pytest's capture of the test's output is suspended while it is written. An
+    xdist worker writes to its stderr, which reaches the terminal the run was started from."""
+    def show(line: str) -> None:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+            if terminal is not None and not is_worker(config):
+                terminal.write_line(line)
+            else:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+    return show
 
 
 def _resume(session: AgentbenchSession) -> dict[str, list[str]]:

