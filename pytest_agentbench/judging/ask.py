@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_agentbench.client import ChatClient, DeadlineExceeded, InfraError, RequestTimedOut
-from pytest_agentbench.judging.artifacts import MODEL, TAMPERED, Artifact
+from pytest_agentbench.judging.captured import MODEL, TAMPERED, Artifact, fenced
 from pytest_agentbench.judging.records import JudgeRecord, Verdict
 from pytest_agentbench.judging.spec import SUBJECT, JudgeSpec
 
@@ -40,6 +40,15 @@ class JudgeUnavailable(Exception):
 
 # An artifact the model under test left unusable, by whose fault (artifacts.py) → the verdict.
 NOT_JUDGED: dict[str, Verdict] = {MODEL: "not_captured", TAMPERED: "tampered"}
+
+
+def _seen(artifact: Artifact) -> str:
+    """What the harness recorded while capturing (console errors, failed requests, page errors):
+    facts a glossing description must not hide from the judge."""
+    if not artifact.problems:
+        return ""
+    return ("\n\nRecorded by the harness while capturing the artifact (not the model's words):\n"
+            + "\n".join(f"- {problem}" for problem in artifact.problems[:30]))
 
 
 def parse_verdict(text: str | None) -> tuple[str, str] | str:
@@ -119,12 +128,15 @@ def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], C
             record.description = _ask(describer, [{"role": "system", "content": DESCRIBER_SYSTEM},
                                                   {"role": "user", "content": ask}], deadline,
                                       "describer", log)
-            # The judge never sees the artifact: only the description (and the logs, as text).
-            content: Any = (f"Specification:\n{spec.criteria}\n\nA description of the artifact "
-                            f"({artifact.label}):\n{record.description}")
+            # The judge never sees the artifact: only the description, fenced (the describer may
+            # be the model under test), and what the harness itself saw while capturing it.
+            content: Any = (f"Specification:\n{spec.criteria}\n\n"
+                            + fenced(f"A description of the artifact ({artifact.label})",
+                                     record.description or "")
+                            + _seen(artifact))
         else:
             content = [{"type": "text", "text": f"Specification:\n{spec.criteria}\n\nDoes this "
-                        "artifact meet it?"}, *artifact.parts(spec.images)]
+                        f"artifact meet it?{_seen(artifact)}"}, *artifact.parts(spec.images)]
         judge = client_for(spec.judge)
         messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": content}]
         for _ in range(2):  # the answer, and one re-prompt when it is not the JSON verdict
