@@ -144,7 +144,7 @@ def test_promote_applies_each_rule_of_the_policy(bench, capsys):
     assert "decision: promote p-win (replaces p-inc)" in printed
     assert "REJECTED: cost_tier paid is worse than incumbent's free" in printed
     reports = list((path / "out").glob("local-model-benchmark-*.md"))
-    assert len(reports) == 1 and re.fullmatch(r"local-model-benchmark-\d{4}-\d{2}-\d{2}\.md", reports[0].name)
+    assert len(reports) == 1 and re.fullmatch(r"local-model-benchmark-\d{4}-\d{2}-\d{2}-[0-9a-f-]+\.md", reports[0].name)
     markdown = reports[0].read_text()
     run_id = json.loads((path / "report.json").read_text())["run_id"]
     assert re.search(r"- \*\*promo\*\* \(\d+ cases?\): incumbent `p-inc`", markdown), markdown
@@ -216,3 +216,24 @@ def test_role_with_models_is_a_usage_error(bench):
         + COMMENTED.format(url="http://127.0.0.1:9/v1"))
     ini = bench.pytester.runpytest("canaries", "--models", "p-inc")
     ini.stderr.fnmatch_lines(["*--agentbench-role and --models cannot be combined*"])
+
+
+def test_role_runs_write_their_report_and_no_decision_is_lost(bench, capsys):
+    """A role run writes the dated report itself; two promotions of one day keep two files; a
+    role the run did not measure is left out, not reported as '0 cases ... keep'."""
+    make_canaries(bench)
+    path = bench.pytester.path
+    with ScriptedServer(scripted) as server:
+        (path / "pyproject.toml").write_text(registry(server.url))
+        first = run_roles(bench, server, "promo")
+        second = run_roles(bench, server, "promo")
+    first.stdout.fnmatch_lines(["promotion report: *reports/local-model-benchmark-*.md"])
+    second.stdout.fnmatch_lines(["promotion report: *reports/local-model-benchmark-*.md"])
+    written = sorted((path / "reports").glob("local-model-benchmark-*.md"))
+    assert len(written) == 2  # the second run's report did not replace the first one's
+    capsys.readouterr()
+    assert main(["promote", "last", "--out", "out"]) == 0
+    printed = capsys.readouterr().out
+    assert "role family: no attempt of its models on its canaries in this run: left out" in printed
+    markdown = next((path / "out").glob("*.md")).read_text()
+    assert "## promo" in markdown and "## family" not in markdown

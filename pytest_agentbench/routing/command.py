@@ -1,4 +1,4 @@
-"""``agentbench promote RUN_ID|last``: seed 003's promotion policy over a recorded run.
+"""``agentbench promote RUN_ID|last``: the promotion policy over a recorded run.
 
 The roles, families and cost tiers come from the registry in ``--registry DIR`` (default: the
 current directory; the file ``--write`` updates), a model missing there from the run's record.
@@ -16,13 +16,22 @@ from typing import Any
 
 from pytest_agentbench.compare import UsageError, stored_run
 from pytest_agentbench.models import ModelConfigError, load_registry
-from pytest_agentbench.routing.metrics import role_metrics
+from pytest_agentbench.routing.metrics import role_attempts, role_metrics
 from pytest_agentbench.routing.policy import Decision, decide, promoted_role
 from pytest_agentbench.routing.registry_edit import write_roles
 from pytest_agentbench.routing.render import decision_lines, markdown_report
 from pytest_agentbench.routing.roles import RoleError, load_roles
 
-REPORT_NAME = "local-model-benchmark-{date}.md"
+# The run id in the name: two promotions on one day keep both decisions on disk.
+REPORT_NAME = "local-model-benchmark-{date}-{run_id}.md"
+
+
+def write_report(decisions: list[Decision], run_id: str, date: str, directory: Path) -> Path:
+    """The dated markdown report of ``decisions``, in ``directory``; returns its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    report = directory / REPORT_NAME.format(date=date, run_id=run_id)
+    report.write_text(markdown_report(decisions, run_id, date), encoding="utf-8")
+    return report
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
@@ -40,14 +49,20 @@ def cmd_promote(args: argparse.Namespace) -> int:
         for name, described in record.models.items() if isinstance(described, dict)}
     models.update({name: {"family": s.family, "cost_tier": s.cost_tier} for name, s in registry.items()})
     confidence = float(record.settings.get("confidence") or 0.95)
-    decisions = [decide(role, role_metrics(role, results, models, confidence)) for role in roles.values()]
     print(f"agentbench: promotion over run {run_id} ({len(results)} attempt(s))")
+    decisions = []
+    for role in roles.values():
+        if not role_attempts(role, results):
+            # A role the run did not measure has nothing to decide: "0 cases ... keep" would
+            # read as a decision.
+            print(f"role {role.name}: no attempt of its models on its canaries in this run: left out")
+            continue
+        decisions.append(decide(role, role_metrics(role, results, models, confidence)))
     for decision in decisions:
         print("\n".join(decision_lines(decision)))
-    date = record.started[:10]
-    args.out.mkdir(parents=True, exist_ok=True)
-    report = args.out / REPORT_NAME.format(date=date)
-    report.write_text(markdown_report(decisions, run_id, date), encoding="utf-8")
+    if not decisions:
+        raise UsageError(f"run {run_id} holds no attempt of any role's models on its canaries")
+    report = write_report(decisions, run_id, record.started[:10], args.out)
     print(f"report: {report}")
     if args.json:
         args.json.write_text(json.dumps({"promotion": [d.to_json() for d in decisions]}, indent=2) + "\n",
@@ -68,7 +83,7 @@ def _write(decisions: list[Decision]) -> None:
 
 def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "promote", help="seed 003's promotion policy per role over a run: decisions, dated report")
+        "promote", help="the promotion policy per role over a run: decisions, dated report")
     parser.add_argument("run", metavar="RUN_ID", help="a run id, a unique prefix of one, or 'last'")
     parser.add_argument("--db", type=Path, default=Path(".agentbench") / "results.sqlite",
                         help="results database (default: .agentbench/results.sqlite)")
