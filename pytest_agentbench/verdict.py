@@ -98,7 +98,7 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
     result.protected_changes = change.protected
     result.ignored_changes = change.ignored_paths
     result.insertions, result.deletions = change.insertions, change.deletions
-    result.progress = expect_progress(change, canary.verify.expect_changed)
+    result.progress = expect_progress(change, canary.verify.expect_changed, sorted(canary.files.solution))
     result.checks = [CheckRecord(command=c.command, exit_code=c.exit_code, timed_out=c.timed_out,
                                  seconds=c.seconds, evidence_problem=c.evidence_problem,
                                  tests_passed=c.tests.passed if c.tests else None)

@@ -124,3 +124,22 @@ def test_progress_counts_the_expected_files_a_discriminator_changed(bench):
                                           "mean_expected": 3.0, "complete": 0}]
     result.stdout.fnmatch_lines(["progress on discriminators (expect_changed files changed):",
                                  "  m: 2 of 3 files (1 attempt, 0 with every file)"])
+
+
+def test_progress_expands_a_glob_against_the_reference_solution(bench):
+    """`providers/*.py` is the five files the reference changes, not one pattern: a model that
+    edits three of them is "3 of 5 files"."""
+    names = [f"providers/p{i}.py" for i in range(5)]
+    directory = bench.canary(
+        toml=canary_toml(run=[], expect_changed=["providers/*.py", "sync.py"],
+                         extra='tags = ["discriminator"]').replace('tags = ["python"]\n', ""),
+        repo={**{n: "X = 0\n" for n in names}, "sync.py": "S = 0\n"})
+    for name in [*names, "sync.py"]:
+        (directory / "solution" / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / "solution" / name).write_text("X = 1\n")
+    script = [call("write_file", path=n, content="X = 1\n") for n in names[:3]] + [say("Done.")]
+    with ScriptedServer(script) as server:
+        result = bench.run(server)
+    [attempt] = bench.report()["attempts"]
+    assert attempt["progress"] == {"expected": 6, "changed": 3}
+    result.stdout.fnmatch_lines(["  m: 3 of 6 files (1 attempt, 0 with every file)"])

@@ -1,14 +1,16 @@
-"""How far a multi-file attempt got (issue 15, item 5; seed 001: "a model that lands 4 of 5 files
-repeatedly is hitting a stamina/budget ceiling, not a capability wall").
+"""How far a multi-file attempt got: a model that lands 4 of 5 files repeatedly is hitting a
+stamina or budget ceiling, not a capability wall.
 
 Each attempt of a canary with ``expect_changed`` patterns records ``progress = {"expected": E,
-"changed": C}``: E patterns, C of them matched by a file of the qualifying change (the change that
-reached verification: protected paths left out, as for the verdict). The summary shows the mean
-per model on the discriminator canaries ("4.2 of 5 files").
+"changed": C}``: E files — the reference solution's files the patterns match, or the patterns
+themselves when there is no solution — and C of them in the change that reached verification
+(protected paths and changes outside the writable set left out, as for the verdict). The summary
+shows the mean per model on the discriminator canaries ("4.2 of 5 files").
 """
 
 from __future__ import annotations
 
+import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.report.summary import DISCRIMINATOR, INFRA, group_by
@@ -18,10 +20,17 @@ if TYPE_CHECKING:
     from pytest_agentbench.tree_diff import TreeChange
 
 
-def expect_progress(change: TreeChange, expect_changed: list[str]) -> dict[str, int] | None:
-    """``{"expected", "changed"}`` over the patterns; None when the canary names none."""
+def expect_progress(change: TreeChange, expect_changed: list[str],
+                    solution: list[str] | None = None) -> dict[str, int] | None:
+    """``{"expected", "changed"}``; None when the canary names no ``expect_changed``. The
+    expected files are the reference solution's files matching the patterns (a glob such as
+    ``providers/*.py`` is the five files the task changes, not one), else the patterns."""
     if not expect_changed:
         return None
+    files = sorted(p for p in (solution or []) if any(fnmatch.fnmatch(p, g) for g in expect_changed))
+    if files:
+        applied = set(change.applied_paths)
+        return {"expected": len(files), "changed": sum(1 for p in files if p in applied)}
     changed = sum(1 for pattern in expect_changed if change.matching([pattern], applied_only=True))
     return {"expected": len(expect_changed), "changed": changed}
 
