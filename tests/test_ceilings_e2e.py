@@ -1,7 +1,8 @@
-"""Issue 15 item 4 end to end: a run's budget cells run again with each budget raised alone, and
-each is classified - a model that needs more turns, one that needs more tokens, one that never
-gets there, one whose evidence is too thin - from the source run in the database, without
---models. Item 5: progress over expect_changed on a discriminator."""
+"""Budget ceilings end to end: a run's budget cells run again with each limit they hit raised, and
+each is classified - a model that needs more turns, one that needs more tokens, one that needs
+both together, one starved by its output cap, one that never gets there, one whose evidence is
+too thin - from the source run in the database, without --models. And progress over
+expect_changed on a discriminator."""
 
 from __future__ import annotations
 
@@ -25,12 +26,18 @@ def usage(tokens: int) -> dict:
 
 def budget_bound(body: dict) -> dict:
     """``turns``: writes on its 6th turn (the canary allows 4); ``tokens``: 1000 tokens a turn,
-    writes on its 4th (the canary allows 2500 tokens); ``never``: looks around forever;
-    ``sometimes``: like ``turns`` on seed 0 only, else like ``never``; ``fine``: done at once."""
+    writes on its 4th (the canary allows 2500 tokens); ``both``: 600 tokens a turn, writes on its
+    6th (turns alone run out of tokens, tokens alone out of turns); ``capped``: every reply is
+    cut off by the output cap unless the request allows 4096 tokens, then done at once;
+    ``never``: looks around forever; ``sometimes``: like ``turns`` on seed 0 only, else like
+    ``never``; ``fine``: done at once."""
     turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
     model, seed = body["model"], body.get("seed")
+    if model == "capped" and (body.get("max_tokens") or 0) < 4096:
+        return {"content": f"Let me think about this carefully (seed {seed})", "finish_reason": "length",
+                "usage": usage(100)}
     plan = {"turns": (5, 100), "tokens": (3, 1000), "never": (None, 100), "fine": (0, 100),
-            "sometimes": (5 if seed == 0 else None, 100)}
+            "sometimes": (5 if seed == 0 else None, 100), "both": (5, 600), "capped": (0, 100)}
     write_at, tokens = plan[model]
     if write_at is None or turn < write_at:
         reply = LOOK
@@ -44,38 +51,46 @@ def budget_bound(body: dict) -> dict:
 
 def test_every_ceiling_class_is_found_where_it_should_be(bench):
     bench.canary(toml=canary_toml(extra=BUDGET))
+    models = "turns,tokens,both,capped,never,sometimes,fine"
     with ScriptedServer(budget_bound) as server:
-        bench.run(server, models="turns,tokens,never,sometimes,fine", repeats=3)
+        bench.run(server, models=models, repeats=3)
         source = bench.report()
         outcomes = {(a["model"], a["outcome"]) for a in source["attempts"]}
         assert {("turns", "budget_turns"), ("tokens", "budget_tokens"), ("never", "budget_turns"),
-                ("fine", "passed")} <= outcomes
+                ("capped", "budget_tokens"), ("fine", "passed")} <= outcomes
         result = bench.pytester.runpytest("canaries", "--agentbench-ceilings", "last", "--repeats", "3",
                                           "--agentbench-ceiling-factors", "2",
                                           "--agentbench-json", "ceilings.json", "-p", "no:cacheprovider")
-    # fine had no budget outcome: none of its attempts runs again
-    assert result.parseoutcomes().get("deselected") == 6  # 2 raised variants x 3 repeats
     report = json.loads((bench.pytester.path / "ceilings.json").read_text())
-    assert {a["model"] for a in report["attempts"]} == {"turns", "tokens", "never", "sometimes"}
+    ran = {(a["model"], a["variant"]) for a in report["attempts"]}
+    # fine had no budget outcome: none of its attempts runs again; each cell gets the raises its
+    # limits call for (the output cap: max_tokens and the token budget)
+    assert {m for m, _ in ran} == {"turns", "tokens", "both", "capped", "never", "sometimes"}
+    assert {v for m, v in ran if m == "capped"} == {"max_tokens=x2", "tokens=x2"}
+    assert {v for m, v in ran if m == "turns"} == {"turns=x2", "tokens=x2", "turns=x2,tokens=x2"}
     assert {a["variant"]: a["budget"]["turns"] for a in report["attempts"] if a["model"] == "turns"} == {
-        "turns=x2": 8, "tokens=x2": 4}
+        "turns=x2": 8, "tokens=x2": 4, "turns=x2,tokens=x2": 8}
     rows = {row["model"]: row for row in report["ceilings"]}
     assert {model: row["ceiling"] for model, row in rows.items()} == {
-        "turns": "turn", "tokens": "token", "never": "capability", "sometimes": "undetermined"}
+        "turns": "turn", "tokens": "token", "both": "both", "capped": "output_cap",
+        "never": "capability", "sometimes": "undetermined"}
     turn_row = rows["turns"]
     assert set(turn_row) >= {"model", "variant", "canary", "original", "raised", "ceiling"}
-    assert turn_row["original"] == {"n": 3, "c": 0, "outcomes": {"budget_turns": 3}}
+    assert turn_row["original"] == {"n": 3, "c": 0, "outcomes": {"budget_turns": 3}, "limits": ["turn_budget"]}
     assert [(r["budget"], r["factor"], r["n"], r["c"]) for r in turn_row["raised"]] == [
-        ("turns", 2.0, 3, 3), ("tokens", 2.0, 3, 0)]
+        ("turns", 2.0, 3, 3), ("tokens", 2.0, 3, 0), ("both", 2.0, 3, 3)]
+    assert rows["capped"]["original"]["limits"] == ["output_cap"]
     assert rows["sometimes"]["repeats_needed"] > 3
     result.stdout.fnmatch_lines([
         "*= agentbench ceilings =*",
-        "never: turn 0 · token 0 · either 0 · capability 1 · undetermined 0",
-        "  capability   hello (base): 0/3 -> turns x2 0/3, tokens x2 0/3",
-        "sometimes: turn 0 · token 0 · either 0 · capability 0 · undetermined 1",
-        "  undetermined hello (base): 0/3 -> turns x2 1/3, tokens x2 0/3 - about * repeats per cell would tell",
-        "tokens: turn 0 · token 1 · either 0 · capability 0 · undetermined 0",
-        "turns: turn 1 · token 0 · either 0 · capability 0 · undetermined 0",
+        "both: both 1",
+        "capped: output_cap 1",
+        "never: capability 1",
+        "  capability   hello (base): 0/3 -> turns x2 0/3, tokens x2 0/3, both x2 0/3",
+        "sometimes: undetermined 1",
+        "  undetermined hello (base): 0/3 -> turns x2 1/3, tokens x2 0/3, both x2 * - about * repeats per cell would tell",
+        "tokens: token 1",
+        "turns: turn 1",
     ])
 
 
@@ -85,7 +100,7 @@ def test_a_run_without_budget_outcomes_has_no_ceilings_to_tell(bench):
         bench.run(server, models="fine")
         result = bench.pytester.runpytest("canaries", "--agentbench-ceilings", "last")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--agentbench-ceilings: run * has no budget_turns or budget_tokens outcome*"])
+    result.stderr.fnmatch_lines(["*--agentbench-ceilings: run * has no budget_turns, budget_tokens or budget_time outcome*"])
 
 
 def rate(c: int, n: int = 3) -> dict:
@@ -102,6 +117,19 @@ def rate(c: int, n: int = 3) -> dict:
 def test_the_classes_follow_the_evidence(turns, tokens, ceiling):
     raised = {"turns": [rate(c) for c in turns], "tokens": [rate(c) for c in tokens]}
     assert classify(rate(0), raised) == ceiling
+
+
+@pytest.mark.parametrize("raised, limits, ceiling", [
+    ({"max_tokens": [3], "tokens": [0]}, {"output_cap"}, "output_cap"),
+    ({"seconds": [3]}, {"time_budget"}, "time"),
+    ({"turns": [0], "tokens": [0], "both": [3]}, {"turn_budget"}, "both"),
+    ({"seconds": [0]}, {"time_budget"}, "capability"),
+    # the context window cannot be raised: a cell that hit it is never called capability
+    ({"turns": [0], "tokens": [0], "both": [0]}, {"turn_budget", "context_window"}, "undetermined"),
+])
+def test_every_limit_has_its_class_and_an_unraised_one_is_never_capability(raised, limits, ceiling):
+    rows = {kind: [rate(c) for c in counts] for kind, counts in raised.items()}
+    assert classify(rate(0), rows, limits) == ceiling
 
 
 def test_repeats_needed_is_where_the_same_rates_become_evidence():

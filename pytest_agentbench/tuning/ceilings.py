@@ -1,21 +1,28 @@
-"""Which budget a budget failure needs (issue 15, item 4; seed 001: "distinguish turn ceiling vs
-token ceiling vs capability ceiling - sweeping both budgets tells you which").
+"""Which limit a budget failure needs raised: turn ceiling, token ceiling, output cap, time, or a
+capability ceiling that more budget does not move.
 
 ``--agentbench-ceilings RUN_ID|last`` reads a run from the database and, for every model ×
-variant × canary of it with a ``budget_turns`` or ``budget_tokens`` outcome, runs that cell again
-with the turn budget raised alone and with the token budget raised alone, by each factor of
-``--agentbench-ceiling-factors`` (default 2,4: a multiple of the budget the cell had). Each cell
-is then classified from the Newcombe interval of "raised minus original" (ofat.py's comparison):
+variant × canary of it with a ``budget_turns``, ``budget_tokens`` or ``budget_time`` outcome,
+runs that cell again with each limit its attempts hit raised — by each factor of
+``--agentbench-ceiling-factors`` (default 2,4: a multiple of what the cell had):
 
-- a budget *fixes* the cell when some factor's difference excludes 0 upwards;
-- it *does not* when at the largest factor the raised pass rate is no higher than the original;
-- otherwise the evidence at this N cannot tell.
+- a turn or token budget: the turn budget alone, the token budget alone, and both together;
+- the output cap (``limit_hit = output_cap``): ``max_tokens`` (and the token budget, as above);
+- the time budget: the attempt's seconds.
 
-``turn``: turns fix it, tokens do not; ``token``: the reverse; ``either``: both fix it;
-``capability``: neither does at the largest factor (more budget is wasted); ``undetermined``:
-anything else, with the repeats that would tell (``repeats_needed``: the smallest N per side at
-which the same pass rates would be evidence). A cell that needs *both* budgets raised together
-reads as ``capability`` here: each budget is raised alone, as the method prescribes.
+Each cell is then classified from the Newcombe interval of "raised minus original" (ofat.py's
+comparison, on distinct samples): a raise *fixes* the cell when some factor's difference excludes
+0 upwards; it *does not* when at the largest factor the raised pass rate is no higher than the
+original; otherwise the evidence at this N cannot tell. Classes (the JSON ``ceilings[].ceiling``):
+
+``turn`` (turns fix it, tokens do not), ``token`` (the reverse), ``either`` (each alone fixes it),
+``both`` (only raising turns and tokens together fixes it), ``output_cap`` (the per-response cap),
+``time`` (the seconds), ``capability`` (no raise moves it at the largest factor, and every limit
+its attempts hit was raised: more budget is wasted), ``undetermined`` (anything else: a limit that
+could not be raised, such as the context window, is never called capability). An undetermined
+cell says how many repeats would tell (``repeats_needed``: the smallest N per side at which the
+same pass rates would be evidence) — or, when its repeats were identical (temperature 0), that
+more repeats will not help (``note``).
 """
 
 from __future__ import annotations
@@ -33,9 +40,19 @@ from pytest_agentbench.tuning.source import SourceError, SourceRun
 from pytest_agentbench.variants import BASE, Variant
 
 KEY = "ceiling"  # a variant's tuning record
-RAISED = ("turns", "tokens")
-CEILING_OUTCOMES = (Outcome.BUDGET_TURNS.value, Outcome.BUDGET_TOKENS.value)
-CLASSES = ("turn", "token", "either", "capability", "undetermined")
+# What each raise changes, in the order the table shows them.
+RAISES: dict[str, tuple[str, ...]] = {"turns": ("turns",), "tokens": ("tokens",),
+                                      "both": ("turns", "tokens"), "max_tokens": ("max_tokens",),
+                                      "seconds": ("seconds",)}
+RAISED = tuple(RAISES)
+# Which raises answer which limit an attempt hit (its limit_hit); a limit missing here (the
+# context window, the request timeout) cannot be raised by a variant.
+LIMIT_RAISES = {"turn_budget": ("turns", "tokens", "both"), "token_budget": ("turns", "tokens", "both"),
+                "output_cap": ("max_tokens", "tokens"), "time_budget": ("seconds",)}
+CEILING_OUTCOMES = (Outcome.BUDGET_TURNS.value, Outcome.BUDGET_TOKENS.value, Outcome.BUDGET_TIME.value)
+CLASSES = ("turn", "token", "either", "both", "output_cap", "time", "capability", "undetermined")
+IDENTICAL_NOTE = ("the repeats were identical (temperature 0): more repeats will not help; raise "
+                  "the temperature for independent samples")
 MAX_REPEATS = 100  # repeats_needed looks this far; beyond it the difference is too small to chase
 
 
@@ -57,13 +74,25 @@ def parse_factors(text: str | None) -> list[float]:
     return factors
 
 
-def budget_cells(source: SourceRun) -> dict[str, dict[str, list[str]]]:
-    """{source variant: {model: [canary]}} of the cells with a turn or token budget outcome."""
-    cells: dict[str, dict[str, list[str]]] = {}
+def budget_cells(source: SourceRun) -> dict[str, dict[str, dict[str, set[str]]]]:
+    """{source variant: {model: {canary: the limits its attempts hit}}} of the budget cells."""
+    cells: dict[str, dict[str, dict[str, set[str]]]] = {}
     for (model, variant, canary), group in group_by(source.attempts, "model", "variant", "canary").items():
-        if any(r.outcome in CEILING_OUTCOMES for r in group.results):
-            cells.setdefault(variant, {}).setdefault(model, []).append(canary)
+        hit = [r for r in group.results if r.outcome in CEILING_OUTCOMES]
+        if hit:
+            limits = {r.limit_hit or _limit_of(r.outcome) for r in hit}
+            cells.setdefault(variant, {}).setdefault(model, {})[canary] = limits
     return cells
+
+
+def _limit_of(outcome: str) -> str:
+    # Older records have no limit_hit: the outcome names the budget.
+    return {Outcome.BUDGET_TURNS.value: "turn_budget", Outcome.BUDGET_TOKENS.value: "token_budget",
+            Outcome.BUDGET_TIME.value: "time_budget"}[outcome]
+
+
+def raises_for(limits: set[str]) -> set[str]:
+    return {raise_ for limit in limits for raise_ in LIMIT_RAISES.get(limit, ())}
 
 
 def _raised(value: Any, factor: float) -> str | int:
@@ -75,32 +104,39 @@ def _raised(value: Any, factor: float) -> str | int:
 
 def ceiling_variants(source: SourceRun, models: list[ModelSpec], factors: list[float],
                      directives: dict[str, str]) -> list[Variant]:
-    """Per source variant with budget cells, one variant per budget × factor (``turns=x2``,
-    ``temperature=0,tokens=x4``): the source variant's settings with that one budget raised
-    (a budget the model or the variant set itself is raised from there, else the canary's)."""
+    """Per source variant with budget cells, one variant per raise × factor (``turns=x2``,
+    ``turns=x2,tokens=x2``, ``max_tokens=x4``, ``temperature=0,seconds=x2``): the source variant's
+    settings with those limits raised (a budget the model or the variant set itself is raised
+    from there, else the canary's; the output cap from the model's ``max_tokens``). Each variant
+    runs only the cells whose limits call for it."""
     cells = budget_cells(source)
     if not cells:
-        raise SourceError(f"--agentbench-ceilings: run {source.run_id} has no budget_turns or "
-                          "budget_tokens outcome: no ceiling to tell apart")
+        raise SourceError(f"--agentbench-ceilings: run {source.run_id} has no budget_turns, "
+                          "budget_tokens or budget_time outcome: no ceiling to tell apart")
     per_model_source = _per_model_settings(source)
+    specs = {m.name: m for m in models}
     variants = []
     for source_variant, by_model in sorted(cells.items()):
         overrides = dict(source.variants.get(source_variant, {}))
-        registry = {m.name: budget_factors(m) for m in models}
-        wanted = {model: canaries for model, canaries in by_model.items() if model in registry}
-        for budget in RAISED:
+        for raise_, keys in RAISES.items():
+            wanted = {model: sorted(c for c, limits in canaries.items() if raise_ in raises_for(limits))
+                      for model, canaries in by_model.items() if model in specs}
+            wanted = {model: canaries for model, canaries in wanted.items() if canaries}
+            if not wanted:
+                continue
             for factor in factors:
-                label = f"{budget}=x{factor:g}"
+                label = ",".join(f"{key}=x{factor:g}" for key in keys)
                 name = label if source_variant == BASE else f"{source_variant},{label}"
                 per_model = {}
                 for model in wanted:
-                    own = {**registry[model], **overrides,
+                    spec = specs[model]
+                    own = {**budget_factors(spec), "max_tokens": spec.max_tokens, **overrides,
                            **per_model_source.get(source_variant, {}).get(model, {})}
-                    per_model[model] = {**own, budget: _raised(own[budget], factor) if budget in own
-                                        else f"x{factor:g}"}
+                    per_model[model] = {**own, **{key: _raised(own[key], factor) if key in own
+                                                  else f"x{factor:g}" for key in keys}}
                 variants.append(Variant(name, per_model=per_model, directives=directives, tuning={KEY: {
                     "source_run": source.run_id, "source_variant": source_variant,
-                    "budget": budget, "factor": factor, "cells": wanted}}))
+                    "budget": raise_, "factor": factor, "cells": wanted}}))
     return variants
 
 
@@ -132,16 +168,26 @@ def _effect(original: dict[str, Any], raised: list[dict[str, Any]]) -> str:
     return "unclear"
 
 
-def classify(original: dict[str, Any], raised: dict[str, list[dict[str, Any]]]) -> str:
-    """The ceiling class of one cell from its original and raised rate rows (ofat.rate_row)."""
-    turns, tokens = _effect(original, raised.get("turns", [])), _effect(original, raised.get("tokens", []))
+def classify(original: dict[str, Any], raised: dict[str, list[dict[str, Any]]],
+             limits: set[str] | None = None) -> str:
+    """The ceiling class of one cell from its original and raised rate rows (ofat.rate_row);
+    ``limits``: what its attempts hit (a limit no raise answers rules out ``capability``)."""
+    effects = {raise_: _effect(original, cells) for raise_, cells in raised.items()}
+    turns, tokens = effects.get("turns"), effects.get("tokens")
     if turns == "fixes" and tokens == "fixes":
         return "either"
     if turns == "fixes" and tokens == "no":
         return "turn"
     if tokens == "fixes" and turns == "no":
         return "token"
-    if turns == "no" and tokens == "no":
+    if effects.get("max_tokens") == "fixes":
+        return "output_cap"
+    if effects.get("seconds") == "fixes":
+        return "time"
+    if effects.get("both") == "fixes" and turns == "no" and tokens == "no":
+        return "both"
+    unraised = {limit for limit in (limits or set()) if not LIMIT_RAISES.get(limit)}
+    if effects and all(effect == "no" for effect in effects.values()) and not unraised:
         return "capability"
     return "undetermined"
 
@@ -173,13 +219,20 @@ def ceiling_rows(results: list[AttemptResult], source_results: list[AttemptResul
                 raised_rows.append({"budget": budget, "factor": factor, "variant": name,
                                     "n": cell["n"], "c": cell["c"],
                                     "outcomes": dict(sorted(cell_group.outcomes.items())) if cell_group else {}})
-        ceiling = classify(original, raised_rates)
+        limits = ({r.limit_hit or _limit_of(r.outcome) for r in group.results
+                   if r.outcome in CEILING_OUTCOMES} if group else set())
+        ceiling = classify(original, raised_rates, limits)
         row = {"model": model, "variant": source_variant, "canary": canary,
                "original": {"n": original["n"], "c": original["c"],
-                            "outcomes": dict(sorted(group.outcomes.items())) if group else {}},
+                            "outcomes": dict(sorted(group.outcomes.items())) if group else {},
+                            "limits": sorted(limits)},
                "raised": raised_rows, "ceiling": ceiling}
         if ceiling == "undetermined":
-            row["repeats_needed"] = _needed(original, raised_rates, confidence)
+            if group is not None and group.n > 1 and group.distinct == 1:
+                row["repeats_needed"] = None
+                row["note"] = IDENTICAL_NOTE
+            else:
+                row["repeats_needed"] = _needed(original, raised_rates, confidence)
         rows.append(row)
     return rows
 

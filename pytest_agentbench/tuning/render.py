@@ -52,7 +52,8 @@ def ceiling_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for model in sorted({row["model"] for row in rows}):
         mine = [row for row in rows if row["model"] == model]
-        counts = " · ".join(f"{name} {sum(1 for r in mine if r['ceiling'] == name)}" for name in CLASSES)
+        counts = " · ".join(f"{name} {found}" for name in CLASSES
+                            if (found := sum(1 for r in mine if r["ceiling"] == name)))
         lines.append(f"{model}: {counts}")
         for row in mine:
             original = row["original"]
@@ -61,10 +62,14 @@ def ceiling_lines(rows: list[dict[str, Any]]) -> list[str]:
                     f"{original['c']}/{original['n']} -> {raised}")
             if row["ceiling"] == "undetermined":
                 needed = row.get("repeats_needed")
-                text += (f" - about {needed} repeats per cell would tell" if needed
+                text += (f" - {row['note']}" if row.get("note")
+                         else f" - about {needed} repeats per cell would tell" if needed
                          else " - more repeats would not tell at these rates")
             lines.append(text)
     lines.append("turn / token: raising that budget alone fixes it (Newcombe's interval excludes 0), "
-                 "the other does not · either: both do · capability: neither does at the largest "
-                 "factor, more budget is wasted · undetermined: this N cannot tell")
+                 "the other does not · either: each alone does · both: only raising turns and "
+                 "tokens together does · output_cap: raising max_tokens does · time: more seconds "
+                 "do · capability: no raise does at the largest factor and every limit hit was "
+                 "raised, more budget is wasted · undetermined: this N cannot tell, or a limit "
+                 "was hit that no raise reaches")
     return lines
