@@ -5,9 +5,12 @@ spelling (servers/thinking.py), the loop's knobs, the time-budget mode and the d
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+import warnings
+import weakref
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from pytest_agentbench.agent.time_budget import SpeedMeter
 from pytest_agentbench.client import ClientSettings
@@ -42,6 +45,7 @@ def client_settings(model: ModelSpec, settings: Settings, kind: str | None,
     """The client of one model variant on a server of ``kind`` (None: not probed; treated as a
     generic OpenAI-compatible server)."""
     thinking = thinking_fields(kind, model.think, model.think_level)
+    thinking = {**thinking, **cache_fields(kind, model, settings)}
     return ClientSettings(
         base_url=base_url or model.base_url,  # a managed server's URL, once started
         model=model.model,
@@ -56,6 +60,40 @@ def client_settings(model: ModelSpec, settings: Settings, kind: str | None,
         tool_choice=model.tool_choice,
         knobs=model.knobs(settings.time_budget),
     )
+
+
+# The (model, kind) pairs already warned about an unsupported cache knob, for the session whose
+# settings these are: said once per run, not once per attempt (and again in a new run).
+_cache_warned: tuple[weakref.ref | None, set[tuple[str, str | None]]] = (None, set())
+
+
+def _first_cache_warning(settings: Settings, key: tuple[str, str | None]) -> bool:
+    global _cache_warned
+    owner, seen = _cache_warned
+    if owner is None or owner() is not settings:
+        owner, seen = weakref.ref(settings), set()
+        _cache_warned = (owner, seen)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+def cache_fields(kind: str | None, model: ModelSpec, settings: Settings) -> dict[str, Any]:
+    """The ``cache`` knob as the server spells it. Only llama.cpp's llama-server documents a
+    per-request switch (tools/server/README.md: ``cache_prompt``, "Re-use KV cache from a previous
+    request if possible", default true); elsewhere caching is the server's own affair, so nothing
+    is sent and the run warns once that the knob measures nothing there."""
+    if model.cache is None:
+        return {}
+    if kind == "llama.cpp":
+        return {"cache_prompt": model.cache}
+    if _first_cache_warning(settings, (model.name, kind)):
+        warnings.warn(pytest.PytestWarning(
+            f"agentbench: {model.name}: cache = {str(model.cache).lower()} is not sent: the server "
+            f"({kind or 'not probed'}) has no per-request prompt-cache switch (only llama.cpp's "
+            "cache_prompt is supported), so the knob changes nothing there"), stacklevel=2)
+    return {}
 
 
 def probe_speed(model: ModelSpec, meter: SpeedMeter, headers: dict[str, str], timeout: float,

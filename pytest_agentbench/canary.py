@@ -147,6 +147,11 @@ class Canary(BaseModel):
     tags: list[str] = Field(default_factory=list)
     prompt: Prompt  # not blank
     tools: list[str] | None = None
+    # The escalate tool is offered in addition to the tools (README "The tools the model sees");
+    # strict: `escalate = "no"` is an error, not a truthy string.
+    escalate: bool = Field(default=False, strict=True)
+    # ask_agent's helper may write (the default tools) instead of only reading.
+    ask_agent_writes: bool = Field(default=False, strict=True)
     budget: Budget = Field(default_factory=Budget)
     verify: Verify = Field(default_factory=Verify)
     # Seed 004's two-try workflow: after a failed verification the failing check's output goes

@@ -133,6 +133,8 @@ class ModelSpec(BaseModel):
     max_batch_tool_calls: int | None = Field(default=None, gt=0)  # calls past N in a reply: refused
     confusion_retries: int = Field(default=0, ge=0)  # re-prompts for a tool call written as text
     time_budget: Literal["fixed", "scaled"] | None = None  # default: --agentbench-time-budget
+    auto_tool_call_on_failure: bool = False  # with min_tool_calls: the harness lists the root for it
+    cache: bool | None = None  # prompt caching on/off, where the server has a request field for it
     # Issue 15's factors (tuning/): budgets as a number or a multiple of the canary's ("x2"), and
     # a prompt directive named in [tool.agentbench.directives], appended to the system prompt.
     turns: TurnsValue = None
@@ -201,7 +203,9 @@ class ModelSpec(BaseModel):
                           min_tool_calls=self.min_tool_calls,
                           max_batch_tool_calls=self.max_batch_tool_calls,
                           confusion_retries=self.confusion_retries,
-                          time_budget=self.time_budget or default_time_budget)
+                          time_budget=self.time_budget or default_time_budget,
+                          auto_tool_call_on_failure=self.auto_tool_call_on_failure,
+                          cache=self.cache)
 
     def agent_settings(self, default_time_budget: str = "fixed") -> dict[str, Any]:
         """What the JSON report's settings record about how this model was run in the loop."""

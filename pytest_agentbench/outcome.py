@@ -16,6 +16,7 @@ class Outcome(str, Enum):
     TOOL_CONFUSION = "tool_confusion"
     TAMPERED = "tampered"
     INVALID_OUTPUT = "invalid_output"
+    ESCALATED = "escalated"  # the model handed the task back (the escalate tool)
     UNPUSHED = "unpushed"  # a push canary: work left in the tree, not what was pushed
     INFRA_ERROR = "infra_error"
 
@@ -63,6 +64,10 @@ def classify(stop_reason: str, checks_passed: bool, qualifying_change: bool,
         return Outcome.PASSED
     if touched_protected or not unchanged_ok:
         return Outcome.TAMPERED
+    if stop_reason == "escalated":
+        # Said before the ceilings: a model that hands the task back says why it stopped, which
+        # is more than a ceiling it might also have been close to.
+        return Outcome.ESCALATED
     if stop_reason in _STOP_OUTCOMES:
         return _STOP_OUTCOMES[stop_reason]
     if unpushed:

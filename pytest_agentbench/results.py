@@ -146,6 +146,12 @@ class AttemptResult(BaseModel):
     judges: list[JudgeRecord] = Field(default_factory=list)
     # verify.answer: the final answer the checks read (the head of a long one); None otherwise.
     answer: str | None = None
+    # The escalate tool: the reason the model gave for handing the task back (outcome
+    # `escalated` unless the work passed anyway); None when it did not escalate.
+    escalation_reason: str | None = None
+    # ask_agent: each helper conversation's task, stop reason, turns, tokens and tool calls (they
+    # are counted in this attempt's turns and tokens too).
+    sub_agents: list[dict[str, Any]] = Field(default_factory=list)
 
     @model_serializer(mode="wrap")
     def _without_builtin_agent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

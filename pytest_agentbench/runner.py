@@ -12,7 +12,7 @@ from typing import Any
 
 from pytest_agentbench import safe_fs
 from pytest_agentbench.agent.loop import SYSTEM_PROMPT, AgentLoop
-from pytest_agentbench.agent.tools import Tool, ToolContext
+from pytest_agentbench.agent.tools import DEFAULT_TOOLS, OPT_IN_TOOLS, Tool, ToolContext
 from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.canary_files import CanaryFiles
 from pytest_agentbench.drivers import AttemptSetup, BuiltinDriver
@@ -44,13 +44,22 @@ def slug(text: str) -> str:
 
 def _tools_for(canary: Canary, model: ModelSpec, scope: list[str] | None = None) -> list[str] | None:
     """The canary's (or a pipeline phase's ``scope``) tool list, narrowed by the model's own
-    subset when it has one."""
+    subset when it has one. An opt-in tool (extra_tools.py) is offered when either list names
+    it — the model's subset narrows the default tools it handles, it cannot take away a tool the
+    canary asks for — and ``escalate`` also when the canary sets ``escalate = true``."""
     wanted = canary.tools if scope is None else scope
     if model.tools is None:
-        return wanted
-    if wanted is None:
-        return model.tools
-    return [name for name in wanted if name in model.tools]
+        chosen = wanted
+    elif wanted is None:
+        chosen = model.tools
+    else:
+        chosen = [name for name in wanted if name in model.tools or name in OPT_IN_TOOLS]
+        chosen += [name for name in model.tools if name in OPT_IN_TOOLS and name not in chosen]
+    if canary.escalate and scope is None:
+        chosen = list(chosen or DEFAULT_TOOLS)
+        if "escalate" not in chosen:
+            chosen.append("escalate")
+    return chosen
 
 
 def server_problem(session: AgentbenchSession, model: ModelSpec) -> tuple[ServerInfo | None, str]:
@@ -171,6 +180,7 @@ class AttemptEnvironment:
             extra_tools=extra_tools,
             on_request=on_request,
             seed=model.repeat_seed(info["repeat"]),  # independent repeats (sampling.py)
+            sub_agent_writes=canary.ask_agent_writes,
         )
 
     def close(self, session: AgentbenchSession) -> str | None:
@@ -281,7 +291,9 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         if retries:
             tries.append(TryRecord(outcome=result.outcome, stop_reason=run.stop_reason,
                                    turns=run.turns, tokens=run.total_tokens, detail=result.detail))
-        if last_try or verification is None or result.outcome == Outcome.PASSED.value:
+        # A model that handed the task back (escalate) asked for no second try.
+        if (last_try or verification is None or result.outcome == Outcome.PASSED.value
+                or run.stop_reason == "escalated"):
             break
         transcript.write({"event": "try", "try": try_number, "outcome": result.outcome})
         run = loop.resume(feedback_message(verification, canary))

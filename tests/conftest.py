@@ -3,7 +3,9 @@ ScriptedServer (a real loopback HTTP server), so every test exercises the whole 
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import textwrap
 from pathlib import Path
 
@@ -13,11 +15,20 @@ import matplotlib.backends.backend_svg
 import matplotlib.figure  # noqa: F401
 import pytest
 
+import pytest_agentbench
 from pytest_agentbench.servers.preflight import PROBE_TOOL
 from pytest_agentbench.servers.speed_probe import is_probe
 from pytest_agentbench.testing import ScriptedServer
 
-# pytester's in-process runs drop modules first imported inside them. httpx imports httpcore
+# pytester's in-process runs drop the modules first imported inside them, and the next run imports
+# fresh copies: an exception class of a fresh copy is then not the one a kept module catches (a
+# TreeError escaped an `except safe_fs.TreeError` that way). The whole plugin is imported once,
+# here, so every run shares one copy — and no run pays for importing it again.
+for _module in pkgutil.walk_packages(pytest_agentbench.__path__, "pytest_agentbench."):
+    if not _module.name.endswith("__main__"):
+        importlib.import_module(_module.name)
+
+# httpx imports httpcore
 # lazily, on its first Client: without this warm-up each run would import fresh httpcore
 # exception classes and httpx could no longer map them (a ReadTimeout would escape unmapped).
 httpx.Client().close()

@@ -32,13 +32,20 @@ class AgentKnobs:
     max_batch_tool_calls: int | None = None  # calls past N in one reply are refused
     confusion_retries: int = 0  # re-prompts for a tool call written as text
     time_budget: str = "fixed"  # fixed | scaled (agent/time_budget.py)
+    # With min_tool_calls: instead of only a nudge, the harness lists the repository root for the
+    # model and sends the listing with the nudge.
+    auto_tool_call_on_failure: bool = False
+    # Prompt caching on/off (None: the server's default), a request field on servers that have
+    # one (agent_config.py).
+    cache: bool | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"native_thinking": self.native_thinking,
                 "require_code_change": self.require_code_change,
                 "min_tool_calls": self.min_tool_calls,
                 "max_batch_tool_calls": self.max_batch_tool_calls,
-                "confusion_retries": self.confusion_retries, "time_budget": self.time_budget}
+                "confusion_retries": self.confusion_retries, "time_budget": self.time_budget,
+                "auto_tool_call_on_failure": self.auto_tool_call_on_failure, "cache": self.cache}
 
 
 def tree_fingerprint(root: Path) -> str:
@@ -80,6 +87,10 @@ CODE_CHANGE_NUDGE = (
 MIN_CALLS_NUDGE = (
     "You have made {made} tool call{s}; finish only after at least {needed}: use the tools to look "
     "at the files and to check your work, then reply with a short summary and no tool call.")
+AUTO_CALL_NOTE = "\n\nTo get you started, the harness called {call} for you. Its result:\n{result}"
+# What the harness calls for a model that stops short of min_tool_calls: cheap, read-only, and
+# useful on any repository.
+AUTO_CALL = ("list_dir", {"path": "."})
 
 
 @dataclass
@@ -90,6 +101,7 @@ class FinishGate:
     knobs: AgentKnobs
     nudges: Counter = field(default_factory=Counter)
     _start_print: str | None = None
+    _last: str | None = None  # the knob of the last finish nudge
 
     def begin(self, root: Path) -> None:
         """At the start of the attempt: the tree to compare the end with."""
@@ -109,12 +121,23 @@ class FinishGate:
         if (knobs.require_code_change and not self.nudges["require_code_change"]
                 and self._start_print is not None and tree_fingerprint(root) == self._start_print):
             self.nudges["require_code_change"] += 1
+            self._last = "require_code_change"
             return CODE_CHANGE_NUDGE
         if knobs.min_tool_calls and tool_calls < knobs.min_tool_calls and not self.nudges["min_tool_calls"]:
             self.nudges["min_tool_calls"] += 1
+            self._last = "min_tool_calls"
             return MIN_CALLS_NUDGE.format(made=tool_calls, s="" if tool_calls == 1 else "s",
                                           needed=knobs.min_tool_calls)
         return None
+
+    def auto_call(self) -> tuple[str, dict] | None:
+        """The call the harness makes along with the min_tool_calls nudge just given
+        (auto_tool_call_on_failure), counted apart in ``nudges``; None when the knob is off or
+        the last nudge was another knob's."""
+        if not self.knobs.auto_tool_call_on_failure or self._last != "min_tool_calls":
+            return None
+        self.nudges["auto_tool_call_on_failure"] += 1
+        return AUTO_CALL
 
 
 def refused_text(limit: int) -> str:

@@ -12,22 +12,24 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NoReturn, Protocol
 
 from pytest_agentbench.agent.attempt_stats import AttemptStats
 from pytest_agentbench.agent.ceilings import output_cap_detail, slow_request_detail
 from pytest_agentbench.agent.encoding import BodyEncoder
 from pytest_agentbench.agent.fingerprint import ConversationDigest
-from pytest_agentbench.agent.knobs import FinishGate, refused_text
+from pytest_agentbench.agent.knobs import AUTO_CALL_NOTE, FinishGate, refused_text
 from pytest_agentbench.agent.parse import (
     ToolCall,
     assistant_message,
     find_tool_confusion,
     prepare_calls,
 )
+from pytest_agentbench.agent.sub_agent import run_sub_agent
 from pytest_agentbench.agent.time_budget import TimeBudget
 from pytest_agentbench.agent.tools import (
-    IMPLEMENTATIONS,
+    DEFAULT_TOOLS,
     Tool,
     ToolContext,
     ToolError,
@@ -53,6 +55,7 @@ When the task is complete, reply with a short summary and no tool call."""
 
 
 LAST_REPLY_CHARS = 300
+ESCALATED_UNRUN = "Error: not run: the task was handed back (escalate) earlier in this reply"
 
 
 def reply_excerpt(content: str | None, reasoning: str | None,
@@ -119,6 +122,11 @@ class LoopResult:
     # The model's last reply, shortened (reply_excerpt): what tells a reader *how* an attempt
     # failed without opening its transcript (terminal summary, HTML report).
     last_reply: str | None = None
+    # The escalate tool: why the model handed the task back (None: it did not).
+    escalation_reason: str | None = None
+    # ask_agent: one entry per helper conversation (agent/sub_agent.py); its turns and tokens are
+    # in this result's counters too, because they were spent from this attempt's budget.
+    sub_agents: list[dict[str, Any]] = field(default_factory=list)
 
     def result_fields(self) -> dict[str, Any]:
         """Every counter of the loop as ``results.AttemptResult`` fields: the one mapping from the
@@ -138,7 +146,8 @@ class LoopResult:
         """The counters beyond DESIGN §5's, as results.AttemptResult fields."""
         return {**self.stats.to_fields(), "nudges": dict(self.nudges), "limit_hit": self.limit_hit,
                 **self.time_budget, "conversation_digest": self.conversation_digest,
-                "seed": self.seed}
+                "seed": self.seed, "escalation_reason": self.escalation_reason,
+                "sub_agents": list(self.sub_agents)}
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -172,6 +181,7 @@ class AgentLoop:
         extra_tools: dict[str, Tool] | None = None,
         on_request: Callable[[dict[str, Any]], None] | None = None,
         seed: int | None = None,
+        sub_agent_writes: bool = False,
     ) -> None:
         self.client = client
         self.context = context
@@ -180,12 +190,19 @@ class AgentLoop:
         # Custom tools (pytest_agentbench_tools) replace a built-in of the same name, and are
         # offered whatever the canary's list says (it can only name built-ins).
         self.toolbox = {**builtin_tools(), **(extra_tools or {})}
-        self.tool_names = list(tools or IMPLEMENTATIONS)
+        self.tool_names = list(tools or DEFAULT_TOOLS)
         self.tool_names += [name for name in (extra_tools or {}) if name not in self.tool_names]
         self.allowed = frozenset(self.tool_names)
         self.tool_defs = [self.toolbox[name].definition() for name in self.tool_names]
         self.schemas = {name: self.toolbox[name].parameters for name in self.tool_names}
         self.on_request = on_request  # pytest_agentbench_request: adjusts each body before it is sent
+        # escalate and ask_agent act on the conversation, so the loop runs them (a custom tool of
+        # the same name still replaces them).
+        self.loop_tools: dict[str, Callable[..., str]] = {
+            name: method for name, method in (("escalate", self._escalate),
+                                              ("ask_agent", self._ask_agent))
+            if name not in (extra_tools or {})}
+        self.sub_agent_writes = sub_agent_writes  # the canary's ask_agent_writes
         self.encoder = BodyEncoder()  # the history is append-only: each message encoded once
         self.max_malformed = max_malformed
         self.system_prompt = system_prompt
@@ -394,6 +411,11 @@ class AgentLoop:
                         f"{len(calls) - index} of {len(calls)} calls of turn {self.result.turns} not run",
                         "time_budget")
                 entry["tool_results"].append(self._run_call(call))
+                if self.result.escalation_reason is not None:
+                    entry["tool_results"] += [self._answer_unrun(c, ESCALATED_UNRUN, "not_run")
+                                              for c in calls[index + 1:]]
+                    raise LoopStop("escalated",
+                                   f"the model escalated: {self.result.escalation_reason}")
         finally:
             self._log(entry)
         if self._consecutive_malformed >= self.max_malformed:
@@ -423,13 +445,33 @@ class AgentLoop:
                                                           f"{'s' * (used != 1)})" if used else ""))
         nudge = self.gate.on_finish(self.context.root, self.result.tool_calls)
         if nudge is not None:
-            return nudge
+            return nudge + self._auto_call()
         self.result.final_message = response.content
         if content:
             self.result.claimed = True
             raise LoopStop("final", "the model ended with a final message")
         where = "text only in the reasoning field" if (response.reasoning or "").strip() else "no text"
         raise LoopStop("final", f"the model ended with an empty reply ({where}): not a claim of being done")
+
+    def _auto_call(self) -> str:
+        """auto_tool_call_on_failure: the harness makes a call for the model and sends its result
+        with the nudge. It arrives in the user message, not as a call in the model's own turn: the
+        model is never shown a call it did not make, and no chat template sees two assistant
+        messages in a row. It is the harness's call, so it is counted in ``nudges``, not in the
+        model's tool calls, and logged as ``auto_tool_call``."""
+        wanted = self.gate.auto_call()
+        if wanted is None:
+            return ""
+        name, arguments = wanted
+        try:
+            text = self.toolbox[name].function(self.context, **arguments)
+        except (ToolError, OSError, ValueError, UnicodeError) as exc:
+            text = f"Error: {exc}"
+        text = text[:MAX_TOOL_RESULT_CHARS]
+        shown = f"{name}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
+        self._log({"event": "auto_tool_call", "turn": self.result.turns, "tool": name,
+                   "arguments": arguments, "result": text[:2000]})
+        return AUTO_CALL_NOTE.format(call=shown, result=text)
 
     def _skip_call(self, call: ToolCall) -> dict[str, Any]:
         """Answer a call the deadline left unrun, so every call id still has its tool message
@@ -459,7 +501,9 @@ class AgentLoop:
         else:
             self._consecutive_malformed = 0
             try:
-                text, is_error = self.toolbox[call.tool].function(self.context, **call.arguments), False
+                run = self.loop_tools.get(call.tool) or partial(self.toolbox[call.tool].function,
+                                                                self.context)
+                text, is_error = run(**call.arguments), False
             except ToolError as exc:
                 text, is_error = f"Error: {exc}", True
             except (OSError, ValueError, UnicodeError) as exc:
@@ -472,6 +516,15 @@ class AgentLoop:
         self.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
         return {"id": call.id, "tool": call.tool, "error": is_error, "result": text[:2000],
                 "seconds": round(seconds, 4)}
+
+    def _escalate(self, reason: str) -> str:
+        """Hand the task back: the loop ends after this call (execute), and the tree is verified
+        like after any final message, so work already done still counts."""
+        self.result.escalation_reason = reason.strip()
+        return "Handed back: the attempt ends now, and the repository is checked as it stands."
+
+    def _ask_agent(self, task: str) -> str:
+        return run_sub_agent(self, task)
 
     def _log(self, event: dict[str, Any]) -> None:
         if self.transcript is not None:

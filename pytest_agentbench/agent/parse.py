@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 
 from pytest_agentbench.agent.tools import (
+    ALL_SCHEMAS,
     SCHEMAS,
     TOOL_NAMES,
     canonical_tool_name,
@@ -102,7 +103,7 @@ def prepare_call(raw: RawToolCall, call_id: str, allowed: frozenset[str],
         arguments = {}
     if not isinstance(arguments, dict):
         return bad("arguments must be a JSON object")
-    schema = schemas[tool] if schemas and tool in schemas else SCHEMAS[tool][1]
+    schema = schemas[tool] if schemas and tool in schemas else ALL_SCHEMAS[tool][1]
     if tool in SCHEMAS and schema is SCHEMAS[tool][1]:
         # Argument aliases (file_path → path) are the built-in tools'; a custom tool's names stand.
         arguments, aliased = normalize_arguments(arguments)

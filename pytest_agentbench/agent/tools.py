@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.agent.extra_tools import EXTRA_ALIASES, EXTRA_IMPLEMENTATIONS, EXTRA_SCHEMAS
 from pytest_agentbench.sandbox import Sandbox, run_command
 
 MAX_READ_CHARS = 60_000
@@ -143,6 +144,11 @@ SCHEMAS: dict[str, tuple[str, dict]] = {
     ),
 }
 TOOL_NAMES: frozenset[str] = frozenset(SCHEMAS)
+# What a model is offered when no tools list says otherwise. The tools of extra_tools.py are
+# offered only when a list names them (or, for escalate, the canary asks for it).
+DEFAULT_TOOLS: tuple[str, ...] = tuple(SCHEMAS)
+OPT_IN_TOOLS: frozenset[str] = frozenset(EXTRA_SCHEMAS)
+ALL_SCHEMAS: dict[str, tuple[str, dict]] = {**SCHEMAS, **EXTRA_SCHEMAS}
 
 # Names models commonly use for our tools (from Claude Code, Aider, OpenHands, SWE-agent...).
 TOOL_ALIASES: dict[str, str] = {
@@ -167,21 +173,24 @@ ARGUMENT_ALIASES: dict[str, str] = {
 
 
 def tool_definitions(names: list[str] | None = None) -> list[dict]:
-    """OpenAI ``tools`` entries for the given tool names (default: all, in a stable order)."""
-    selected = names or list(SCHEMAS)
+    """OpenAI ``tools`` entries for the given tool names (default: the default set, in a stable
+    order)."""
+    selected = names or list(DEFAULT_TOOLS)
     return [
         {
             "type": "function",
-            "function": {"name": name, "description": SCHEMAS[name][0], "parameters": SCHEMAS[name][1]},
+            "function": {"name": name, "description": ALL_SCHEMAS[name][0],
+                         "parameters": ALL_SCHEMAS[name][1]},
         }
         for name in selected
     ]
 
 
 def canonical_tool_name(name: str) -> str | None:
-    if name in SCHEMAS:
+    if name in ALL_SCHEMAS:
         return name
-    return TOOL_ALIASES.get(name.strip().lower())
+    key = name.strip().lower()
+    return TOOL_ALIASES.get(key) or EXTRA_ALIASES.get(key)
 
 
 def tool_list(names: list[str]) -> list[str]:
@@ -200,14 +209,19 @@ def tool_list(names: list[str]) -> list[str]:
     if unknown:
         import difflib
 
-        accepted = [*SCHEMAS, *TOOL_ALIASES]
+        every_alias = {**TOOL_ALIASES, **EXTRA_ALIASES}
+        accepted = [*ALL_SCHEMAS, *every_alias]
         guesses = [match for name in unknown for match in difflib.get_close_matches(name, accepted, n=1)]
         guess = f" (did you mean {', '.join(repr(g) for g in guesses)}?)" if guesses else ""
-        aliases = {tool: [alias for alias, target in TOOL_ALIASES.items() if target == tool]
-                   for tool in SCHEMAS}
-        known = ", ".join(f"{tool} ({', '.join(aliases[tool])})" if aliases[tool] else tool
-                          for tool in sorted(SCHEMAS))
-        raise ValueError(f"unknown tool(s) {unknown}{guess}; known: {known}")
+        aliases = {tool: [alias for alias, target in every_alias.items() if target == tool]
+                   for tool in ALL_SCHEMAS}
+
+        def listed(tools: Any) -> str:
+            return ", ".join(f"{tool} ({', '.join(aliases[tool])})" if aliases[tool] else tool
+                             for tool in sorted(tools))
+
+        raise ValueError(f"unknown tool(s) {unknown}{guess}; known: {listed(SCHEMAS)}; offered only "
+                         f"when a tools list names them: {listed(OPT_IN_TOOLS)}")
     return tools
 
 
@@ -319,6 +333,35 @@ def read_file(ctx: ToolContext, path: str, start_line: int | None = None, end_li
     if len(text) > MAX_READ_CHARS:
         text = text[:MAX_READ_CHARS] + f"\n... [truncated: file has {len(text)} characters; use start_line/end_line]"
     return text if text else "(empty file)"
+
+
+def batch_read(ctx: ToolContext, paths: list[str], start_line: int | None = None,
+               end_line: int | None = None) -> str:
+    """Each file as read_file returns it, under a header; a file that cannot be read says why in
+    its own section (one bad path does not cost the others). The whole result is bounded like
+    one read_file: files past the bound are named, not read."""
+    sections: list[str] = []
+    used = failed = 0
+    for number, path in enumerate(paths):
+        if used >= MAX_READ_CHARS:
+            rest = ", ".join(paths[number:])
+            sections.append(f"... [not read, the output limit of {MAX_READ_CHARS} characters was "
+                            f"reached: {rest}; read them in another call]")
+            break
+        try:
+            body = read_file(ctx, path, start_line, end_line)
+        except ToolError as exc:
+            body, failed = f"Error: {exc}", failed + 1
+        except (OSError, ValueError, UnicodeError) as exc:
+            body, failed = f"Error: {exc.__class__.__name__}: {exc}", failed + 1
+        if used + len(body) > MAX_READ_CHARS:
+            body = body[:MAX_READ_CHARS - used] + "\n... [truncated: the output limit was reached]"
+        used += len(body)
+        sections.append(f"==> {path} <==\n{body}")
+    text = "\n\n".join(sections)
+    if failed == len(paths):
+        raise ToolError(f"no file could be read:\n{text}")
+    return text
 
 
 def write_file(ctx: ToolContext, path: str, content: str) -> str:
@@ -480,5 +523,7 @@ class Tool:
 
 
 def builtin_tools() -> dict[str, Tool]:
-    return {name: Tool(name, SCHEMAS[name][0], SCHEMAS[name][1], IMPLEMENTATIONS[name])
-            for name in SCHEMAS}
+    """Every built-in tool, the opt-in ones included (what a loop offers is its own choice)."""
+    implementations = {**IMPLEMENTATIONS, **EXTRA_IMPLEMENTATIONS, "batch_read": batch_read}
+    return {name: Tool(name, description, parameters, implementations[name])
+            for name, (description, parameters) in ALL_SCHEMAS.items()}

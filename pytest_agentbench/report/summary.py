@@ -227,6 +227,8 @@ def aggregate_row(group: Group, ks: list[int], confidence: float = 0.95) -> dict
         "malformed_call_rate": _round(group.malformed_rate),
         "phantom_rate": _round(group.rate_of(Outcome.PHANTOM.value)),
         "tamper_rate": _round(group.rate_of(Outcome.TAMPERED.value)),
+        # Apart from phantom: a model that said it could not do the task, not one that claimed it.
+        "escalation_rate": _round(group.rate_of(Outcome.ESCALATED.value)),
         "pass_rate_by_try": group.pass_rate_by_try(),
         "budget_exceeded": {kind: outcomes[kind] for kind in BUDGET_OUTCOMES},
         "discriminator": {"n": discriminator.n, "c": discriminator.c} if discriminator.results else None,
