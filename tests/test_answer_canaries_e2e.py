@@ -6,6 +6,7 @@ answer in the tree, answer with the task itself, or say nothing; both sandbox ti
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
@@ -110,7 +111,11 @@ def test_a_judge_check_reads_the_answer(bench):
     assert by_model["good"]["outcome"] == "passed" and by_model["wrong"]["outcome"] == "failed"
     assert by_model["good"]["judges"][0]["artifact"] == "answer"
     judged = [r for r in server.requests if r.get("model") == "big"]
-    assert any("Artifact: the agent's final answer\\n\\nBergen" in json.dumps(r) for r in judged)
+    # the answer, fenced as the untrusted output it is
+    fenced = [r["messages"][-1]["content"] for r in judged]
+    texts = [part["text"] for content in fenced for part in content if part.get("type") == "text"]
+    assert any(re.search(r"Artifact: the agent's final answer .*\n(UNTRUSTED-[0-9A-F]{8})\nBergen\n\1", text)
+               for text in texts), texts
 
 
 def test_an_answer_artifact_without_answer_true_is_a_load_error(bench):

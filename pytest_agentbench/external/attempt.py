@@ -131,7 +131,7 @@ class AgentTries:
 # How the attempt ended is the last try's; the seed and the digest are set apart (add_try); every
 # other LoopResult field is a counter that adds up.
 _LAST_TRY = frozenset({"stop_reason", "detail", "infra_kind", "final_message", "claimed", "limit_hit",
-                       "time_budget", "last_reply"})
+                       "time_budget", "last_reply", "escalation_reason"})
 _NOT_ADDED = _LAST_TRY | {"seed", "conversation_digest"}
 
 
@@ -161,6 +161,8 @@ def _added(name: str, total: Any, latest: Any) -> Any:
         return added
     if isinstance(total, (int, float)):
         return total + latest
+    if isinstance(total, list):  # records per event (sub_agents): every try's, in order
+        return [*total, *latest]
     if isinstance(total, AttemptStats):
         return AttemptStats(**{item.name: _added(f"{name}.{item.name}", getattr(total, item.name),
                                                  getattr(latest, item.name))
