@@ -16,6 +16,7 @@ import json
 
 import pytest
 
+from pytest_agentbench.library.exploits import PLUGIN_SOURCE
 from pytest_agentbench.sandbox import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, say
 
@@ -157,16 +158,7 @@ def test_rewriting_a_baseline_object_is_tampering_and_the_next_model_is_judged_o
     assert by_model["wrong"]["outcome"] == "failed", by_model["wrong"]["detail"]
 
 
-PLUGIN = """\
-import pytest
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    report.outcome = "passed"
-    report.longrepr = None
-"""
+PLUGIN = PLUGIN_SOURCE  # marks every test passed (the exploits the validator also runs)
 
 
 @pytest.mark.parametrize("tier", TIERS)
