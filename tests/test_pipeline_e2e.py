@@ -655,3 +655,28 @@ def test_a_phase_cut_by_its_budget_is_no_json_failure(bench):
     assert row["mean_turns"] == 5
     result.stdout.fnmatch_lines(["*phase*json 1st*json ok*budget*s*turns*tokens*",
                                  "  explore *1/1*-*-*1/1*"])
+
+
+DIRECTIVE = "Before you finish, check every file the task names."
+
+
+def test_a_directive_reaches_every_phase_that_sets_its_own_system_prompt(bench):
+    """A directive sweep must reach the phases: appended to a phase's own system prompt, unless
+    the phase says model_prompt = false."""
+    toml = pipeline_toml().replace(
+        'name = "hypothesize"\n', 'name = "hypothesize"\nsystem_prompt = "You write hypotheses."\n').replace(
+        'name = "implement"\n', 'name = "implement"\nsystem_prompt = "You implement."\nmodel_prompt = false\n')
+    make_pipeline(bench, toml=toml)
+    (bench.pytester.path / "pyproject.toml").write_text(
+        f'[tool.agentbench.directives]\ncompleteness = "{DIRECTIVE}"\n')
+    with ScriptedServer(by_phase(GOOD)) as server:
+        bench.run(server, "--agentbench-sweep", "directive=completeness")
+        requests = agent_requests(server)
+    systems = {}
+    for request in requests:
+        task = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        systems[task.split()[0].rstrip(".")] = request["messages"][0]["content"]
+    assert systems["HYPOTHESIZE"].startswith("You write hypotheses.") and DIRECTIVE in systems["HYPOTHESIZE"]
+    assert systems["IMPLEMENT"] == "You implement."  # model_prompt = false
+    assert DIRECTIVE in systems["EXPLORE"]  # no system_prompt of its own: the model's, as ever
+    assert only_attempt(bench)["outcome"] == "passed"

@@ -9,8 +9,8 @@ opened, bounded), never through git in the agent's tree, as verification does.
 from __future__ import annotations
 
 import json
-import posixpath
 import os
+import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

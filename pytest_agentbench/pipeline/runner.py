@@ -11,15 +11,14 @@ outcome of that name unless the checks pass anyway.
 
 from __future__ import annotations
 
-import time
-
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench import safe_fs
-from pytest_agentbench.agent.loop import LoopResult
+from pytest_agentbench.agent.loop import SYSTEM_PROMPT, LoopResult
 from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.outcome import Outcome
 from pytest_agentbench.pipeline import checks
@@ -230,7 +229,7 @@ class PipelineRunner:
         gate_before = self._gate(phase) if phase.regression_gate else None
         budget = phase_budget(self.budget, phase, self.overrides, budget_factors(self.model))
         loop = ws.agent_loop(self.session, canary, self.model, budget, self.info,
-                             scope=phase.tool_names, system_prompt=phase.system_prompt)
+                             scope=phase.tool_names, system_prompt=self._system_prompt(phase))
         ws.transcript.write({"event": "phase", "phase": phase.name, "iteration": iteration,
                              "tools": loop.tool_names, "writes": phase.writes})
         run = loop.run(fill(phase.prompt, values))
@@ -333,6 +332,18 @@ class PipelineRunner:
             verdict = judge(texts, self.canary.language)
             record.language, record.language_drift = verdict.language, verdict.drift
             record.language_evidence = verdict.evidence
+
+    def _system_prompt(self, phase: Phase) -> str | None:
+        """The phase's own system prompt with what the model adds to the default one (its
+        registry system_prompt, a variant's directive): a directive sweep or OFAT cell must reach
+        every phase, or it measures nothing. None: the model's prompt as for any attempt."""
+        if phase.system_prompt is None:
+            return None
+        own = (self.model.system_prompt or "").strip()
+        added = own[len(SYSTEM_PROMPT.strip()):].strip() if own.startswith(SYSTEM_PROMPT.strip()) else own
+        if not phase.model_prompt or not added:
+            return phase.system_prompt
+        return f"{phase.system_prompt.rstrip()}\n\n{added}"
 
     def _snapshot(self) -> checks.Snapshot | None:
         try:

@@ -65,6 +65,9 @@ class Phase(BaseModel):
     name: str
     prompt: Prompt
     system_prompt: str | None = None
+    # The model's own prompt text (a registry system_prompt, a directive from a sweep or OFAT
+    # cell) is appended to the phase's system_prompt; false keeps the phase's text alone.
+    model_prompt: bool = True
     writes: bool = False  # before tools, claims and regression_gate: their validators read it
     tools: list[str] | None = None  # None: every tool when writes, else READ_ONLY_TOOLS
     budget: PhaseBudget = Field(default_factory=PhaseBudget)
