@@ -81,7 +81,7 @@ class Verify(BaseModel):
     expect_changed: list[str] = Field(default_factory=list)
     expect_unchanged: list[str] = Field(default_factory=list)
     # Protected paths (conftest.py, ini files, shadowing modules...) this canary's task may change:
-    # their change then reaches the verification tree (README "Protected paths").
+    # their change then reaches the verification tree (docs: "Protected paths").
     allow_changed: list[str] = Field(default_factory=list)
     # The writable set (writable.py): globs of the paths whose changes reach the verification
     # tree. None: derived from solution/, else from expect_changed.
@@ -98,7 +98,7 @@ class Verify(BaseModel):
     timeout: float = Field(default=120, gt=0)
     # The attempt's result is its final answer, not (only) a change to the tree: text roles such as
     # draft, reason and review (seed 003). The checks read it at $AGENTBENCH_ANSWER; a judge check
-    # can take artifact = "answer". README "Answers as results".
+    # can take artifact = "answer". the docs' "Answers as results".
     answer: bool = False
     review: list[ReviewCheck] = Field(default_factory=list)  # run after the checks, never gate
     # Each `run` check's severity: a check may be written {run = "...", severity = 3} (default 1);
@@ -128,7 +128,7 @@ class Verify(BaseModel):
             run.append(entry["run"])
             severity.append(level)
         return {**data, "run": run, "run_severity": severity}
-    # Issue 20: model-judged checks, after `run` passes (judging/; README "Judge checks").
+    # Issue 20: model-judged checks, after `run` passes (judging/; the docs' "Judge checks").
     judge: list[JudgeSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -147,7 +147,7 @@ class Canary(BaseModel):
     tags: list[str] = Field(default_factory=list)
     prompt: Prompt  # not blank
     tools: list[str] | None = None
-    # The escalate tool is offered in addition to the tools (README "The tools the model sees");
+    # The escalate tool is offered in addition to the tools (docs: "The tools the model sees");
     # strict: `escalate = "no"` is an error, not a truthy string.
     escalate: bool = Field(default=False, strict=True)
     # ask_agent's helper may write (the default tools) instead of only reading.
@@ -157,7 +157,7 @@ class Canary(BaseModel):
     # Seed 004's two-try workflow: after a failed verification the failing check's output goes
     # back to the model for another try in the same worktree. None: the command line decides.
     retries_with_feedback: int | None = Field(default=None, ge=0, le=3)
-    # Issue 17: a pipeline of scoped sub-agents (pipeline/spec.py; README "Pipelines").
+    # Issue 17: a pipeline of scoped sub-agents (pipeline/spec.py; the docs' "Pipelines").
     language: str = "en"  # the expected language of the phases' free text
     phases: list[Phase] = Field(default_factory=list)
     iterations: int = Field(default=1, ge=1, le=50)

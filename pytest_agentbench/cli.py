@@ -14,7 +14,15 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from pytest_agentbench import __version__
-from pytest_agentbench.compare import UsageError, compare_rows, load_results, open_store, stored_run
+from pytest_agentbench.compare import (
+    DB_HELP,
+    UsageError,
+    compare_rows,
+    find_db,
+    load_results,
+    open_store,
+    stored_run,
+)
 from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import assemble_report, write_report
 from pytest_agentbench.report.summary import row_label
@@ -23,7 +31,6 @@ from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.routing.command import add_subcommand as add_promote
 from pytest_agentbench.store import RunRecord, StoreError
 
-DEFAULT_DB = Path(".agentbench") / "results.sqlite"
 FLAGS = {"regression": "REGRESSION", "improvement": "improvement", "noise": "~ (within noise)",
          "new": "new", "gone": "gone"}
 
@@ -134,8 +141,8 @@ def _parser() -> argparse.ArgumentParser:
                "`pytest canaries/ --models NAME[@URL]`; `pytest --help` lists the agentbench options.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, default=DEFAULT_DB,
-                        help=f"results database (default: {DEFAULT_DB})")
+    # None: found at run time (find_db), from the directory the command runs in.
+    common.add_argument("--db", type=Path, default=None, help=DB_HELP)
     # Not required: a bare `agentbench` is someone asking what it does (main prints the help).
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     runs = sub.add_parser("runs", parents=[common], help="list recorded runs, newest first")
@@ -157,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
                               "at n = 3 it cannot flag a single canary)")
     compare.set_defaults(func=cmd_compare)
     _add_library_commands(sub)
-    add_promote(sub)  # routing/command.py: seed 003's promotion policy
+    add_promote(sub)  # routing/command.py: the promotion policy
     return parser
 
 
@@ -180,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "confidence", 0.5) <= 0 or getattr(args, "confidence", 0.5) >= 1:
         print("agentbench: error: --confidence must be between 0 and 1", file=sys.stderr)
         return 2
+    if "db" in args and args.db is None:
+        args.db = find_db()
     try:
         return args.func(args)
     except (UsageError, StoreError) as exc:

@@ -74,7 +74,7 @@ class CanaryFile(pytest.File):
             # its canaries behind a warning: there it is a collection error (the run fails).
             problem = (f"canary {canary.id!r} left out: its judge checks name models that are "
                        f"neither given with --models nor in the model registry: {', '.join(missing)} "
-                       "(README: Judge checks)")
+                       "(docs: Judge checks)")
             if session.settings.gates or session.settings.fail_on_regression:
                 raise self.CollectError(f"{problem}; a gated run cannot leave it out")
             self.warn(pytest.PytestWarning(f"agentbench: {problem}"))

@@ -88,6 +88,27 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
     return rows
 
 
+DEFAULT_DB = Path(".agentbench") / "results.sqlite"
+DB_HELP = (f"results database (default: the nearest {DEFAULT_DB} in this directory or above it, "
+           "up to the repository's top)")
+
+
+def find_db(start: Path | None = None) -> Path:
+    """The results database of the project the command runs in: pytest writes it at its rootdir,
+    and these commands are often run from a subdirectory (``cd canaries && agentbench runs``).
+    The nearest ancestor holding one wins; the search stops at a directory holding ``.git`` (a
+    database above a checkout belongs to another project). None found: ``DEFAULT_DB``, relative,
+    for the "no results database" error."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / DEFAULT_DB
+        if candidate.is_file():
+            return candidate if directory != here else DEFAULT_DB
+        if (directory / ".git").exists():
+            break
+    return DEFAULT_DB
+
+
 def open_store(db: Path) -> ResultStore:
     # Reading commands must not leave an empty database behind a mistyped --db.
     if not db.is_file():

@@ -79,7 +79,7 @@ class ResultCollector:
                 self.ledger.expect(attempt)
         if self.ledger.expected:
             # The workers have their copy of the environment now; the controller's keys go to
-            # memory too (README "Sandbox": what the none tier cannot hide).
+            # memory too (docs: "Sandbox": what the none tier cannot hide).
             self.session.guard_secrets()
         if self.ledger.expected and not self.begun:
             self.begin(merge_plans(self.ledger.plan(), complete_canaries(self.session)))

@@ -9,7 +9,7 @@ may take any subset of them). Where each runs:
 - on the controller (the only process under plain ``pytest``): ``attempt_finished``, ``summary``,
   ``report``.
 
-Examples are in the README ("Extension points").
+Examples are in the docs ("Extension points").
 """
 
 from __future__ import annotations

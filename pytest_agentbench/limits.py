@@ -1,6 +1,6 @@
 """Resource limits for the commands a model runs (shell tool and verification checks).
 
-What each limit rests on, and why (measured on the dev VMs, README "Sandbox"):
+What each limit rests on, and why (measured on the dev VMs, the docs' "Sandbox"):
 
 * memory: ``RLIMIT_DATA`` per process, not ``RLIMIT_AS``. Address-space limits punish
   reservations that never become memory: under ``RLIMIT_AS`` ``node -e 1`` needs 719 MiB and

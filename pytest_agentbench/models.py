@@ -8,11 +8,20 @@ endpoints instead of one ``base_url`` (``endpoints``: replicas of the model, eac
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pytest_agentbench.agent.knobs import AgentKnobs
 from pytest_agentbench.registry_files import registry_tables
@@ -62,7 +71,7 @@ class EndpointSpec(BaseModel):
 
 
 class ServerSpec(BaseModel):
-    """A server the plugin starts itself (README "Managed servers")."""
+    """A server the plugin starts itself (docs: "Managed servers")."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -124,7 +133,7 @@ class ModelSpec(BaseModel):
     max_format_retries: int | None = Field(default=None, gt=0)
     system_prompt: str | None = None
     server: ServerSpec | None = None
-    # Seed 004's agent knobs (README "Fair comparisons"); every one is sweepable.
+    # Seed 004's agent knobs (docs: "Fair comparisons"); every one is sweepable.
     think: bool | None = None  # reasoning on/off, as the server spells it (servers/thinking.py)
     think_level: Literal["low", "medium", "high"] | None = None  # reasoning effort; implies think
     native_thinking: bool = False  # send the model's reasoning back in its assistant messages
@@ -179,6 +188,19 @@ class ModelSpec(BaseModel):
         if isinstance(value, list):
             return [{"url": entry} if isinstance(entry, str) else entry for entry in value]
         return value
+
+    # A name that is neither a registry model nor the built-in one goes to the default endpoint;
+    # when that endpoint cannot be reached, a typo ("embeded") is the likelier cause than a
+    # stopped server, so the error leads with the close name (set by resolve_models).
+    _close_name: str | None = PrivateAttr(default=None)
+
+    def name_hint(self) -> str | None:
+        """The "did you mean" sentence for a name that may be a typo, or None."""
+        if self._close_name is None:
+            return None
+        return (f"--models {self.name!r}: did you mean {self._close_name!r}? ({self.name!r} is neither "
+                f"a model of the registry nor the built-in {EMBEDDED!r}, so it was sent to the "
+                f"default endpoint {self.base_url})")
 
     @model_validator(mode="after")
     def _think_level_needs_thinking(self) -> ModelSpec:
@@ -269,7 +291,7 @@ def embedded_model() -> ModelSpec:
         name=EMBEDDED,
         model="SmolLM2-135M-Instruct",
         # A 135M model rambles into repetition rather than finishing: 512 tokens already take
-        # 11-20 s at the 25-45 tokens/s measured on 2 CPU threads (README "Set-up").
+        # 11-20 s at the 25-45 tokens/s measured on 2 CPU threads (docs: "Set-up").
         max_tokens=EMBEDDED_MAX_TOKENS,
         server=ServerSpec(gguf=EMBEDDED_GGUF, chat_template_file=str(CHATML_TOOLS_TEMPLATE),
                           context_window=8192),
@@ -348,5 +370,13 @@ def resolve_models(
             spec.endpoints = []  # ... and only that one
         elif not spec.base_url and spec.server is None:
             spec.base_url = default_base_url
+        if not url and name != EMBEDDED and name not in registry:
+            spec._close_name = close_model_name(name, registry)
         specs.append(spec)
     return specs
+
+
+def close_model_name(name: str, registry: dict[str, ModelSpec]) -> str | None:
+    """The registry model (or the built-in one) whose name is closest to ``name``, if any is close."""
+    matches = difflib.get_close_matches(name, [EMBEDDED, *registry], n=1)
+    return matches[0] if matches else None

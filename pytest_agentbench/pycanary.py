@@ -69,7 +69,7 @@ class AgentRun:
     tool_calls: int
     files_changed: list[str]
     diff: str  # unified diff against the starting repo
-    protected_changes: list[str]  # left out of agent.check()'s tree (README "Protected paths")
+    protected_changes: list[str]  # left out of agent.check()'s tree (docs: "Protected paths")
     claimed_done: bool = False  # a final message with text (not an empty or reasoning-only reply)
 
 

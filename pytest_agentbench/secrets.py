@@ -4,7 +4,7 @@ A command in the ``none`` tier runs as you: it could read the harness's environm
 ``/proc/<pid>/environ`` or inherit it. So each key named by ``api_key_env`` is read once, kept here
 and removed from ``os.environ`` of the process that runs attempts; and in the ``none`` tier the
 process is marked non-dumpable, which makes its ``/proc/<pid>/environ`` and memory unreadable to
-other processes of the same (non-root) user. Root can still read them: see the README.
+other processes of the same (non-root) user. Root can still read them: see the docs (verdicts.md, "Sandbox and limits").
 """
 
 from __future__ import annotations

@@ -366,6 +366,9 @@ class AgentbenchSession:
         if key not in self._preflights:
             with httpx.Client(headers=_auth(model)) as http:
                 info = preflight(url, model.model, http)
+            hint = model.name_hint()
+            if info.kind == "unreachable" and hint:
+                info.problems.insert(0, hint)
             expected = model.context_window or (model.server.context_window if model.server else None)
             if expected and info.context_window and info.context_window < expected:
                 info.problem(

@@ -4,7 +4,7 @@
 ``info/exclude``, index flags such as skip-worktree) and let a config or attributes file run code
 on the host. Here the tree is walked with :mod:`~pytest_agentbench.safe_fs` (no link followed, no
 special file opened, bounded) and compared with the baseline commit's blob ids. The only things
-left out are the harness's own noise list (:data:`NOISE`), documented in the README.
+left out are the harness's own noise list (:data:`NOISE`), documented in docs/verdicts.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one place where an attempt's record is assembled and its verdict decided (README
+"""The one place where an attempt's record is assembled and its verdict decided (docs:
 "Outcomes").
 
 ``loop_result`` copies the loop's counters into an :class:`AttemptResult`; ``add_verdict`` adds

@@ -324,7 +324,9 @@ def test_embedded_cap_matches_the_constant():
 
 # --- item 5: README statements that must stay true ---------------------------------------------
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The README and the pages it links to (docs/): statements there must stay true.
+README = "\n".join(path.read_text(encoding="utf-8")
+                   for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
 def test_readme_counts_the_builtin_canaries_right():

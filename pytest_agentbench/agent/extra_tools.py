@@ -1,4 +1,4 @@
-"""The tools a model is offered only when a ``tools`` list names them (README "The tools the model
+"""The tools a model is offered only when a ``tools`` list names them (docs: "The tools the model
 sees"): reading several files at once, thinking and planning out loud, batched questions to
 itself, handing the task back (``escalate``) and delegating a sub-task (``ask_agent``).
 

@@ -1,4 +1,4 @@
-"""Judge checks (README "Judge checks (describe-then-judge)").
+"""Judge checks (docs: "Judge checks (describe-then-judge)").
 
 A canary's ``[[verify.judge]]`` entries (:mod:`.spec`) run after its deterministic checks, and
 only when those pass: the artifact is captured in the clean verification tree

@@ -1,4 +1,4 @@
-"""Seed 000's harness fixes, each opt-in per phase (README "Pipelines"): what ``reprompt_on`` sends
+"""Seed 000's harness fixes, each opt-in per phase (docs: "Pipelines"): what ``reprompt_on`` sends
 back about a valid output, why ``skip_to`` jumps, and ``plan_files``' comparison of a phase's
 changes with an earlier phase's plan. Recording measures the model; these let the harness react,
 as seed 000 recommends, so that one bad phase does not poison the rest."""

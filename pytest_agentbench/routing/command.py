@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.compare import UsageError, stored_run
+from pytest_agentbench.compare import DB_HELP, UsageError, stored_run
 from pytest_agentbench.models import ModelConfigError, load_registry
 from pytest_agentbench.routing.metrics import role_attempts, role_metrics
 from pytest_agentbench.routing.policy import Decision, decide, promoted_role
@@ -85,8 +85,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "promote", help="the promotion policy per role over a run: decisions, dated report")
     parser.add_argument("run", metavar="RUN_ID", help="a run id, a unique prefix of one, or 'last'")
-    parser.add_argument("--db", type=Path, default=Path(".agentbench") / "results.sqlite",
-                        help="results database (default: .agentbench/results.sqlite)")
+    parser.add_argument("--db", type=Path, default=None, help=DB_HELP)  # None: cli.main finds it
     parser.add_argument("--registry", type=Path, default=Path("."), metavar="DIR",
                         help="where agentbench.toml / pyproject.toml with the roles are (default: .)")
     parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",

@@ -1,7 +1,7 @@
 """Metrics per model x role (issue 19), from a run's attempts (live or from the database).
 
 - ``acceptance_rate``: passed / scored attempts (``infra_error`` is not scored), with Wilson's
-  interval on the effective sample size of repeats clustered by canary (README "Statistics");
+  interval on the effective sample size of repeats clustered by canary (docs: "Statistics");
 - ``review_pain``: over accepted attempts, the mean of their review pain (routing/review.py);
   None when nothing was accepted;
 - ``hard_failure_rate``: attempts that left nothing to review / scored attempts (soft failures

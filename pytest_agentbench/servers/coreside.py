@@ -1,4 +1,4 @@
-"""Models that share a machine (issue 20, README "Models that share a machine").
+"""Models that share a machine (issue 20, the docs' "Models that share a machine").
 
 ``--agentbench-coreside A,B`` names models that must fit side by side (seed 002's coder, describer
 and judge; seed 001's 81 GB + 29 GB on a 96 GB machine). At session start, on the controller:

@@ -1,4 +1,4 @@
-"""How much memory a model server holds (issue 20, README "Models that share a machine").
+"""How much memory a model server holds (issue 20, the docs' "Models that share a machine").
 
 Seed 001's lesson: a model that passed loaded one at a time failed where two had to co-reside
 (81 GB + 29 GB on a 96 GB machine swapped and locked up). So a managed server's memory is read
