@@ -1,4 +1,4 @@
-"""A pipeline as a Python canary (issue 17): three scoped phases, each a fresh conversation on
+"""A pipeline as a Python canary: three scoped phases, each a fresh conversation on
 the same worktree, asserted one by one. ``canaries/heavy/self-improve`` is the six-phase TOML twin.
 
 Run it like any canary suite:  pytest examples/python_canary --models NAME@URL --repeats 3
