@@ -109,6 +109,13 @@ def find_db(start: Path | None = None) -> Path:
     return DEFAULT_DB
 
 
+def project_dir(start: Path | None = None) -> Path:
+    """The directory pytest wrote the nearest results database from (its rootdir, where the
+    registry is), or ``.`` when there is none above the working directory."""
+    db = find_db(start)
+    return db.parent.parent if db.is_absolute() else Path(".")
+
+
 def open_store(db: Path) -> ResultStore:
     # Reading commands must not leave an empty database behind a mistyped --db.
     if not db.is_file():

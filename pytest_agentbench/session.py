@@ -132,6 +132,9 @@ class AgentbenchSession:
     results: list[AttemptResult] = field(default_factory=list)
     gate_results: list[Any] = field(default_factory=list)  # gates.GateResult, set at session finish
     regressions: list[dict[str, Any]] = field(default_factory=list)  # vs --agentbench-baseline
+    # Why --agentbench-baseline was dropped for this run (``last`` on a database with no earlier
+    # run): said in the header and where the comparison would have been.
+    baseline_skipped: str | None = None
     done: set[tuple[str, str, str, int]] = field(default_factory=set)  # resumed: attempts on record
     server_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # preflight, per model
     _clients: dict[tuple[str, str, str], ChatClient] = field(default_factory=dict)

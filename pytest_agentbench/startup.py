@@ -30,7 +30,7 @@ from pytest_agentbench.servers.coreside import MemoryHooks
 from pytest_agentbench.session import AgentbenchSession
 from pytest_agentbench.settings import max_infra_rate_from, settings_from
 from pytest_agentbench.state import is_worker, new_run_id, run_id_key, session_key
-from pytest_agentbench.store import ResultStore, StoreError
+from pytest_agentbench.store import NoRunsError, ResultStore, StoreError
 from pytest_agentbench.tuning.hooks import TuningHooks
 
 
@@ -57,6 +57,14 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
             try:
                 with ResultStore(settings.db_path) as store:
                     settings.baseline = store.resolve(settings.baseline, with_attempts=True)
+            except NoRunsError as exc:
+                if settings.baseline != "last":
+                    raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
+                # A CI job's first run has nothing before it: one command line must serve every run,
+                # so this is no usage error; a named run that is missing still is (a typo).
+                settings.baseline = None
+                session.baseline_skipped = ("--agentbench-baseline last: no earlier run to compare with: "
+                                            "the baseline comparison is skipped this time")
             except StoreError as exc:
                 raise pytest.UsageError(f"--agentbench-baseline: {exc}") from None
     session.hook = config.hook  # how the runner and the reports call the pytest_agentbench_* hooks

@@ -87,6 +87,10 @@ class StoreError(Exception):
     """A problem with the results database, worded for the user (no traceback needed)."""
 
 
+class NoRunsError(StoreError):
+    """``last`` asked of a database that holds no (qualifying) run yet."""
+
+
 class StoreUnavailable(StoreError):
     """The database could not be written just now: locked by another process past the wait
     (``locked``), or an error of the file itself (disk full, read-only). Nothing was written by
@@ -328,7 +332,7 @@ class ResultStore:
         ids = [row[0] for row in self._conn.execute(
             f"SELECT run_id FROM runs{having} ORDER BY started DESC, rowid DESC")]
         if not ids:
-            raise StoreError(f"no runs{' with attempts' if with_attempts else ''} recorded in {self.path} yet")
+            raise NoRunsError(f"no runs{' with attempts' if with_attempts else ''} recorded in {self.path} yet")
         if run_ref == "last":
             return ids[0]
         if run_ref in ids:

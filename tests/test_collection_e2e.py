@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -371,3 +373,51 @@ def test_html_report_is_self_contained_and_escapes_model_output(bench):
     assert main(["report", run_id, "--db", str(db), "--html", str(bench.pytester.path / "again.html")]) == 0
     again = (bench.pytester.path / "again.html").read_text()
     assert "&lt;script&gt;alert(1)" in again and f"agentbench run {run_id}" in again
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (a port just given back by the kernel)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.mark.parametrize(("name", "meant"), [("embeded", "embedded"), ("fsat", "fast")])
+def test_a_mistyped_model_name_sent_to_an_unreachable_default_endpoint_says_the_name_meant(
+        bench, monkeypatch, name, meant):
+    bench.canary()
+    bench.pytester.makepyprojecttoml('[tool.agentbench.models.fast]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    monkeypatch.setenv("AGENTBENCH_BASE_URL", closed_port_url())
+    result = bench.pytester.runpytest("canaries", "--models", name, "--repeats", "1",
+                                      "--agentbench-retries", "0", "--agentbench-json", "report.json")
+    result.assert_outcomes(errors=1)
+    hint = f"--models {name!r}: did you mean {meant!r}?"
+    result.stdout.fnmatch_lines([f"*PROBLEM: {hint}*"])
+    problems = [line for line in result.stdout.lines if "PROBLEM:" in line]
+    assert problems[0].split("PROBLEM: ", 1)[1].startswith(hint)  # the likelier cause first
+    assert any("cannot reach" in line for line in problems)  # ... and what happened, as before
+    [attempt] = json.loads((bench.pytester.path / "report.json").read_text())["attempts"]
+    assert attempt["detail"].startswith(f"server preflight failed: {hint}")
+    assert "cannot reach" in attempt["detail"]
+
+
+def test_an_unknown_model_name_close_to_none_keeps_the_plain_unreachable_error(bench, monkeypatch):
+    bench.canary()
+    monkeypatch.setenv("AGENTBENCH_BASE_URL", closed_port_url())
+    result = bench.pytester.runpytest("canaries", "--models", "qwen2.5-coder:7b", "--repeats", "1",
+                                      "--agentbench-retries", "0", "--agentbench-json", "report.json")
+    result.assert_outcomes(errors=1)
+    assert "did you mean" not in result.stdout.str()
+    [attempt] = json.loads((bench.pytester.path / "report.json").read_text())["attempts"]
+    assert attempt["detail"].startswith("server preflight failed: cannot reach")
+
+
+def test_a_mistyped_name_with_its_own_url_gets_no_guess(bench):
+    # An explicit @URL says the user runs that server under that name: nothing to correct.
+    bench.canary()
+    url = closed_port_url()
+    result = bench.pytester.runpytest("canaries", "--models", f"embeded@{url}", "--repeats", "1",
+                                      "--agentbench-retries", "0")
+    result.assert_outcomes(errors=1)
+    assert "did you mean" not in result.stdout.str()

@@ -4,6 +4,8 @@ interrupt with no duplicates, xdist parity of the rows, and the baseline regress
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -96,3 +98,65 @@ def test_baseline_regression_gate(bench):
     same.stdout.fnmatch_lines(["*agentbench vs baseline*", "no regression beyond noise"])
     assert worse.ret == 1
     worse.stdout.fnmatch_lines(["REGRESSION m hello: 3/3 -> 0/3*"])
+
+
+def test_baseline_last_on_the_first_run_warns_and_skips_the_comparison(bench):
+    # The CI example's one command line, on a fresh database: a warning, not a usage error.
+    bench.canary()
+    with ScriptedServer(GOOD) as server:
+        first = bench.run(server, "--agentbench-baseline", "last", "--agentbench-fail-on-regression")
+        second = bench.run(server, "--agentbench-baseline", "last", "--agentbench-fail-on-regression")
+    assert first.ret == 0
+    warning = ("*WARNING: --agentbench-baseline last: no earlier run to compare with: "
+               "the baseline comparison is skipped this time")
+    first.stdout.fnmatch_lines(["agentbench: run *", warning, "*agentbench vs baseline*", warning])
+    assert "no regression beyond noise" not in first.stdout.str()
+    # From the second run on it compares, as before.
+    assert second.ret == 0 and "no earlier run" not in second.stdout.str()
+    second.stdout.fnmatch_lines(["*agentbench vs baseline 2*", "no regression beyond noise"])
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["empty-database", "runs-recorded"])
+def test_a_baseline_run_id_that_does_not_exist_is_still_a_usage_error(bench, first):
+    bench.canary()
+    with ScriptedServer(GOOD) as server:
+        if not first:
+            assert bench.run(server).ret == 0
+        result = bench.run(server, "--agentbench-baseline", "20200101-000000-abcdef")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--agentbench-baseline: *"])
+
+
+def test_the_results_commands_find_the_database_from_a_subdirectory(bench):
+    # pytest writes .agentbench/results.sqlite at its rootdir; `agentbench runs`/`report`/
+    # `compare`/`promote` run from deeper in the project must read that one.
+    bench.canary()
+    bench.pytester.path.joinpath(".git").mkdir()  # the checkout's top
+    with ScriptedServer(GOOD) as server:
+        assert bench.run(server).ret == 0
+    run_id = rows(bench)[0][0]
+    deep = bench.pytester.path / "canaries" / "hello" / "repo"
+
+    def agentbench(*args: str, cwd=deep) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest_agentbench.cli", *args], cwd=cwd,
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    runs = agentbench("runs")
+    assert runs.returncode == 0 and run_id in runs.stdout, runs.stderr
+    report = agentbench("report", "last")
+    assert report.returncode == 0 and f"run {run_id}" in report.stdout, report.stderr
+    compare = agentbench("compare", run_id, "last")
+    assert compare.returncode == 0 and "0 regression(s)" in compare.stdout, compare.stderr
+    # promote reads the database, and the roles from the registry beside it (the rootdir's).
+    promote = agentbench("promote", "last")
+    assert promote.returncode == 2 and "no results database" not in promote.stderr
+    assert f"no roles in {bench.pytester.path / 'agentbench.toml'}" in promote.stderr
+    # An explicit --db is taken as given, relative to the working directory.
+    explicit = agentbench("runs", "--db", "results.sqlite")
+    assert explicit.returncode == 2 and "no results database at results.sqlite" in explicit.stderr
+    # Above the checkout's top another project's database is not this one's.
+    outside = bench.pytester.path / "nested-checkout"
+    outside.joinpath(".git").mkdir(parents=True)
+    alone = agentbench("runs", cwd=outside)
+    assert alone.returncode == 2
+    assert "no results database at .agentbench/results.sqlite" in alone.stderr

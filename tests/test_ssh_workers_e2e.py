@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,19 @@ def wait_for(condition, seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
+@contextmanager
+def sigint_handled() -> Iterator[None]:
+    """Python's Ctrl-C handler in this process for the block. A suite started as a background
+    job (`nohup pytest &`) inherits SIGINT ignored, and an ignored signal stays ignored across
+    exec: a Ctrl-C would neither reach a child started here nor, released by interrupts_held,
+    this process. A handled one is reset to the default in a child at exec."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def interrupt_controller(controller: subprocess.Popen) -> None:
     """SIGTERM to the controller alone: a CI cancel, `kill`, a container stop."""
     controller.send_signal(signal.SIGTERM)
@@ -273,8 +287,9 @@ def test_an_interrupt_stops_remote_workers_cleans_up_and_keeps_what_finished(
         argv = [sys.executable, "-m", "pytest", f"--models=fast@{server.url},slow@{server.url}",
                 "--repeats=1", "--agentbench-json=report.json", f"--agentbench-workdir={workdir}",
                 "-p", "no:cacheprovider", "-d", "--tx", sshd.tx(2, worker_host / "suite")]
-        with (pytester.path / "controller.log").open("wb") as log:
-            # Its own process group, as a terminal gives a foreground job (and not ours).
+        # Its own process group, as a terminal gives a foreground job (and not ours); SIGINT
+        # not ignored, whatever this suite inherited (see sigint_handled).
+        with (pytester.path / "controller.log").open("wb") as log, sigint_handled():
             controller = subprocess.Popen(argv, cwd=pytester.path, stdout=log, stderr=subprocess.STDOUT,
                                           start_new_session=True)
         try:
@@ -328,9 +343,10 @@ def test_a_cleanup_under_interrupts_held_finishes_before_a_ctrl_c_lands():
     # What a worker's session close runs under when xdist's sessionfinish failed after an
     # interrupt: a second Ctrl-C must not cut the removal of its worktrees in half.
     finished = []
-    with pytest.raises(KeyboardInterrupt), interrupts_held():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)  # a Python signal handler runs between bytecodes: it has run here
-        finished.append(True)
+    with sigint_handled():
+        with pytest.raises(KeyboardInterrupt), interrupts_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # a Python signal handler runs between bytecodes: it has run here
+            finished.append(True)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert finished == [True]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

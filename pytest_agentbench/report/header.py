@@ -113,6 +113,8 @@ def header_lines(session: AgentbenchSession, extra: list[str] | tuple[str, ...] 
     ``tiers``: the tiers collected, when known."""
     settings = session.settings
     lines = [f"agentbench: run {session.run_id} · repeats {settings.repeats}", *extra]
+    if session.baseline_skipped:
+        lines.append(f"agentbench: WARNING: {session.baseline_skipped}")
     if settings.variants[0].name != "base":
         lines.append("agentbench: sweep: " + " · ".join(v.name for v in settings.variants))
     if settings.agents != ["builtin"]:

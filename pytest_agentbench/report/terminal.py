@@ -190,6 +190,9 @@ def _write_incomplete(terminalreporter: Any, missing: list[MissingAttempt], neve
 
 def _write_gates(terminalreporter: Any, session: AgentbenchSession) -> None:
     settings = session.settings
+    if session.baseline_skipped:  # said again here: CI logs are read from the end
+        terminalreporter.write_sep("=", "agentbench vs baseline")
+        terminalreporter.write_line(f"WARNING: {session.baseline_skipped}", yellow=True)
     if settings.baseline:
         terminalreporter.write_sep("=", f"agentbench vs baseline {settings.baseline}")
         for row in session.regressions:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.compare import DB_HELP, UsageError, stored_run
+from pytest_agentbench.compare import DB_HELP, UsageError, project_dir, stored_run
 from pytest_agentbench.models import ModelConfigError, load_registry
 from pytest_agentbench.routing.metrics import role_attempts, role_metrics
 from pytest_agentbench.routing.policy import Decision, decide, promoted_role
@@ -36,6 +36,8 @@ def write_report(decisions: list[Decision], run_id: str, date: str, directory: P
 
 def cmd_promote(args: argparse.Namespace) -> int:
     run_id, record, results = stored_run(args.db, args.run)
+    if args.registry is None:  # run from a subdirectory: the registry is beside the database
+        args.registry = project_dir()
     try:
         registry = load_registry(args.registry)
         roles = load_roles(args.registry, registry)
@@ -86,8 +88,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
         "promote", help="the promotion policy per role over a run: decisions, dated report")
     parser.add_argument("run", metavar="RUN_ID", help="a run id, a unique prefix of one, or 'last'")
     parser.add_argument("--db", type=Path, default=None, help=DB_HELP)  # None: cli.main finds it
-    parser.add_argument("--registry", type=Path, default=Path("."), metavar="DIR",
-                        help="where agentbench.toml / pyproject.toml with the roles are (default: .)")
+    parser.add_argument("--registry", type=Path, default=None, metavar="DIR",
+                        help="where agentbench.toml / pyproject.toml with the roles are (default: "
+                             "the directory holding the nearest .agentbench/, else .)")
     parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                         help="where the dated markdown report goes (default: reports/)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the decisions as JSON")
