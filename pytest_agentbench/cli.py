@@ -54,7 +54,7 @@ def _repeats(record: RunRecord, results: list[AttemptResult]) -> int:
 
 
 def build_report_from_store(record: RunRecord, results: list[AttemptResult]) -> dict:
-    """A DESIGN §4.4 report from stored data (less gates, which the database does not keep)."""
+    """A JSON report (the documented contract) from stored data (less gates, which the database does not keep)."""
     settings = {"ks": default_ks(_repeats(record, results)), **record.settings}
     return assemble_report(
         run_id=record.run_id, started=record.started, finished=record.finished,
@@ -114,7 +114,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"base: {base_label}\nnew:  {new_label}")
     table = []
     for row in rows:
-        model = row_label(row)  # `qwen via mini` for a registry agent's rows (issue 18)
+        model = row_label(row)  # `qwen via mini` for a registry agent's rows
         delta = "-" if row["delta"] is None else f"{row['delta']:+.2f}"
         table.append([model, row["canary"], f"{row['base_c']}/{row['base_n']}", _pct(row["base_rate"]),
                       f"{row['new_c']}/{row['new_n']}", _pct(row["new_rate"]), delta,
