@@ -1,4 +1,4 @@
-"""Every performance figure of issue 13 in one run, each against its floor or reference measured
+"""Every performance figure in one run, each against its floor or reference measured
 in the same run (the scripts below print the ratios; this runs them one after another).
 
     python benchmarks/all.py [--quick]
@@ -9,7 +9,7 @@ in the same run (the scripts below print the ratios; this runs them one after an
   an attempt's tree set-up + tear-down (goal ≤ 15 ms small, ≤ 100 ms at 5,000 files);
 - collection.py: 15,000 items vs plain pytest collecting 15,000 parametrized tests (goal ≤ 1.5 s);
 - import_cost.py: what the installed plugin costs a run that collects no canary (goal ≤ 50 ms);
-- proxy_overhead.py: what the external agents' recording proxy adds to a request (issue 18, < 1 ms).
+- proxy_overhead.py: what the external agents' recording proxy adds to a request (< 1 ms).
 
 ``--quick`` runs fewer rounds (a smoke test of the scripts, not figures to quote).
 """

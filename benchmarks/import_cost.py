@@ -7,7 +7,7 @@ every test run, benchmark or not. This times ``python -m pytest -q -p no:cachepr
 directory holding one trivial test, with the plugin and with ``-p no:agentbench`` (interleaved, so
 drift in the machine's load hits both alike), and prints both medians and their difference —
 of wall time, and of CPU time (user + sys of the pytest process), which a busy machine disturbs
-less. The budget (issue 12): at most 50 ms.
+less. The budget: at most 50 ms.
 """
 
 from __future__ import annotations

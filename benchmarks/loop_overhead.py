@@ -1,5 +1,5 @@
 """Harness cost per agent turn, without verification, against a hand-written floor loop measured
-in the same run against the same loopback ScriptedServer (issue 13, item 2).
+in the same run against the same loopback ScriptedServer.
 
     python benchmarks/loop_overhead.py [--turns 200] [--rounds 5]
 

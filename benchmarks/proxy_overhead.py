@@ -1,4 +1,4 @@
-"""What the recording proxy (issue 18) adds to one chat request, against the same request sent
+"""What the recording proxy adds to one chat request, against the same request sent
 straight to the same loopback ScriptedServer in the same run.
 
     python benchmarks/proxy_overhead.py [--requests 300] [--rounds 5]

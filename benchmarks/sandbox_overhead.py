@@ -4,7 +4,7 @@
 
     python benchmarks/sandbox_overhead.py [--calls 50]
 
-"persistent" is the agent's shell since issue 13: one jail per attempt, each command forked by a
+"persistent" is the agent's shell since one jail per attempt, each command forked by a
 runner inside it (jail.py); the others start one jail (or none) per command, as verification
 checks still do. The configurations take turns call by call, so that load from elsewhere on the machine spreads
 over all of them alike. "limits" means the defaults: prlimit before /bin/sh, a pids cgroup per

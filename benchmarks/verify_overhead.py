@@ -1,4 +1,4 @@
-"""What the un-gameable verdict costs per attempt (issue 10), against a floor measured in the same run.
+"""What the un-gameable verdict costs per attempt, against a floor measured in the same run.
 
     python benchmarks/verify_overhead.py [--files 20,1000,5000] [--rounds 7] [--check CMD]
 

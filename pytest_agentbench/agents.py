@@ -1,4 +1,4 @@
-"""The agent registry (issue 18): which agent program drives an attempt.
+"""The agent registry: which agent program drives an attempt.
 
 ``builtin`` is the plugin's own loop (agent/loop.py), run in-process. Any other name is an entry
 ``[tool.agentbench.agents.NAME]`` in ``pyproject.toml`` or ``[agents.NAME]`` in ``agentbench.toml``

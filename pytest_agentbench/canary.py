@@ -1,4 +1,4 @@
-"""The canary file format (DESIGN §4.2): a pydantic model plus loading with clear errors.
+"""The canary file format: a pydantic model plus loading with clear errors.
 
 A canary is a directory holding ``canary.toml`` and its starting ``repo/``; ``hidden/`` and
 ``solution/`` are overlaid onto the worktree only after the agent has finished.
@@ -65,7 +65,7 @@ TIER_BUDGETS: dict[str, ResolvedBudget] = {
 
 
 class ReviewCheck(BaseModel):
-    """A review check (``[[verify.review]]``, issue 19): it never decides acceptance; a failing
+    """A review check (``[[verify.review]]``): it never decides acceptance; a failing
     one measures clean-up a reviewer would face, weighted by its severity (routing/review.py)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -97,7 +97,7 @@ class Verify(BaseModel):
     expect_tests: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=120, gt=0)
     # The attempt's result is its final answer, not (only) a change to the tree: text roles such as
-    # draft, reason and review (seed 003). The checks read it at $AGENTBENCH_ANSWER; a judge check
+    # draft, reason and review. The checks read it at $AGENTBENCH_ANSWER; a judge check
     # can take artifact = "answer". the docs' "Answers as results".
     answer: bool = False
     review: list[ReviewCheck] = Field(default_factory=list)  # run after the checks, never gate
@@ -128,7 +128,7 @@ class Verify(BaseModel):
             run.append(entry["run"])
             severity.append(level)
         return {**data, "run": run, "run_severity": severity}
-    # Issue 20: model-judged checks, after `run` passes (judging/; the docs' "Judge checks").
+    # model-judged checks, after `run` passes (judging/; the docs' "Judge checks").
     judge: list[JudgeSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -154,10 +154,10 @@ class Canary(BaseModel):
     ask_agent_writes: bool = Field(default=False, strict=True)
     budget: Budget = Field(default_factory=Budget)
     verify: Verify = Field(default_factory=Verify)
-    # Seed 004's two-try workflow: after a failed verification the failing check's output goes
+    # Two-try workflow: after a failed verification the failing check's output goes
     # back to the model for another try in the same worktree. None: the command line decides.
     retries_with_feedback: int | None = Field(default=None, ge=0, le=3)
-    # Issue 17: a pipeline of scoped sub-agents (pipeline/spec.py; the docs' "Pipelines").
+    # a pipeline of scoped sub-agents (pipeline/spec.py; the docs' "Pipelines").
     language: str = "en"  # the expected language of the phases' free text
     phases: list[Phase] = Field(default_factory=list)
     iterations: int = Field(default=1, ge=1, le=50)

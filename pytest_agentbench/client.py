@@ -1,6 +1,6 @@
 """OpenAI-compatible chat-completions client on httpx.
 
-Plain dicts are POSTed on one kept-alive ``httpx.Client`` per model per process: DESIGN §7
+Plain dicts are POSTed on one kept-alive ``httpx.Client`` per model per process:
 measured ~0.5 ms per POST this way, ~20 ms for a new client, and the OpenAI SDK re-walking the
 whole history on every call. Server faults are retried with bounded backoff; what is left after
 that is an :class:`InfraError` — never a model failure. A reply that breaks the protocol and a
@@ -46,7 +46,7 @@ class DeadlineExceeded(Exception):
 
 class RequestTimedOut(Exception):
     """The server took the request but was still generating when the per-request timeout ran
-    out, with the attempt's time not yet spent: the model is slower than the limit (seed 002's
+    out, with the attempt's time not yet spent: the model is slower than the limit (a
     slow model), which is a time ceiling it hit, not a server fault."""
 
     def __init__(self, timeout: float) -> None:

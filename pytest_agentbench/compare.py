@@ -49,10 +49,10 @@ def compare_rows(base_results: list[AttemptResult], new_results: list[AttemptRes
     infra_error attempts are left out of n (as everywhere). The verdict is ``regression`` or
     ``improvement`` only when the Wilson intervals rule out noise (see ``method``); ``new`` and
     ``gone`` mark canaries present in only one of the two runs. The intervals count distinct
-    samples (issue 16): identical repeats (same conversation and outcome) are one sample, so three
+    samples: identical repeats (same conversation and outcome) are one sample, so three
     byte-identical passes against three identical failures are 1/1 vs 0/1 — noise, not a regression.
     """
-    # The cell variant: two agents on one model are compared like with like (issue 18).
+    # The cell variant: two agents on one model are compared like with like.
     base = group_by(base_results, "model", "cell_variant", "canary")
     new = group_by(new_results, "model", "cell_variant", "canary")
     rows = []

@@ -1,5 +1,5 @@
 """Endpoint pools: one model served by several replicas, each with a number of slots (how many
-attempts it serves at once), shared by every process of a run (issue 13 item 6).
+attempts it serves at once), shared by every process of a run.
 
 A slot is a lock file under a run-scoped directory, held with ``flock(2)`` for a whole attempt.
 flock rather than a counter file: the kernel drops the lock when the holder dies, so a crashed or

@@ -122,7 +122,7 @@ def evaluate(gate: Gate, results: list[AttemptResult], mode: str = "point",
     total = len(in_scope) + len(absent)
     problems = []
     if missing:
-        # Every collected attempt must end with a recorded outcome (DESIGN §5): one that did not
+        # Every collected attempt must end with a recorded outcome: one that did not
         # is a harness fault, and no gate can say what it would have shown.
         problems.append(f"{len(missing)} collected attempt(s) ended without a result "
                         f"({_names(missing)}): the run is incomplete")

@@ -1,4 +1,4 @@
-"""One bubblewrap jail per attempt, serving every ``shell`` call of that attempt (issue 13).
+"""One bubblewrap jail per attempt, serving every ``shell`` call of that attempt.
 
 Starting a jail costs 6–9 ms (bwrap, namespaces, mounts) — more than the bare command it runs.
 A :class:`PersistentJail` starts once, with a small runner inside (``jail_executor.py``), and each

@@ -1,7 +1,7 @@
 """The controller's ledger: which attempts were collected, which came back with a result, and how
 this run compares with the run it resumes.
 
-Every collected attempt must end with a recorded outcome (DESIGN §5). An item whose ``runtest``
+Every collected attempt must end with a recorded outcome. An item whose ``runtest``
 crashed before producing an :class:`AttemptResult`, a worker that died, or an attempt that never
 ran would otherwise simply be absent from the denominators — and a gate would pass on the
 attempts it happened to see. The ledger makes such attempts visible: the JSON report marks the

@@ -143,7 +143,7 @@ def rlimit_prefix(limits: SandboxLimits, in_user_namespace: bool) -> list[str]:
 
 class CappedBuffer:
     """The output limit: keeps the first and last ``cap // 2`` bytes of a stream and counts what it
-    dropped (DESIGN §7: `yes` under an uncapped ``communicate()`` reached 4.4 GiB RSS in 11 s)."""
+    dropped (measured: `yes` under an uncapped ``communicate()`` reached 4.4 GiB RSS in 11 s)."""
 
     def __init__(self, cap: int) -> None:
         self.half = max(cap // 2, 1)

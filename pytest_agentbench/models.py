@@ -1,4 +1,4 @@
-"""Models under test and how ``--models`` names resolve to endpoints (DESIGN §4.1).
+"""Models under test and how ``--models`` names resolve to endpoints.
 
 Resolution order for a name: the registry (``[tool.agentbench.models.NAME]`` in pyproject.toml,
 or ``[models.NAME]`` in agentbench.toml), then the built-in ``embedded`` model, then the default
@@ -133,7 +133,7 @@ class ModelSpec(BaseModel):
     max_format_retries: int | None = Field(default=None, gt=0)
     system_prompt: str | None = None
     server: ServerSpec | None = None
-    # Seed 004's agent knobs (docs: "Fair comparisons"); every one is sweepable.
+    # Agent knobs (docs: "Fair comparisons"); every one is sweepable.
     think: bool | None = None  # reasoning on/off, as the server spells it (servers/thinking.py)
     think_level: Literal["low", "medium", "high"] | None = None  # reasoning effort; implies think
     native_thinking: bool = False  # send the model's reasoning back in its assistant messages
@@ -144,7 +144,7 @@ class ModelSpec(BaseModel):
     time_budget: Literal["fixed", "scaled"] | None = None  # default: --agentbench-time-budget
     auto_tool_call_on_failure: bool = False  # with min_tool_calls: the harness lists the root for it
     cache: bool | None = None  # prompt caching on/off, where the server has a request field for it
-    # Issue 15's factors (tuning/): budgets as a number or a multiple of the canary's ("x2"), and
+    # The factors (tuning/): budgets as a number or a multiple of the canary's ("x2"), and
     # a prompt directive named in [tool.agentbench.directives], appended to the system prompt.
     turns: TurnsValue = None
     tokens: TokensValue = None
@@ -154,11 +154,11 @@ class ModelSpec(BaseModel):
     # What the variant changed (variants.py): an external agent's requests get the sampling ones.
     variant_settings: dict[str, Any] = Field(default_factory=dict, exclude=True)
     agent: str = "builtin"  # set by --agentbench-agent (agents.py), never by the registry
-    # Seed 003's routing (routing/): the training family, for the promotion policy's diversity
+    # Routing (routing/): the training family, for the promotion policy's diversity
     # guard, and what a call costs (free < paid: a challenger may not raise a role's tier).
     family: str | None = None
     cost_tier: Literal["free", "paid"] = "free"
-    # Issue 20: what the model's server holds in memory ("81G"; servers/memory.py), declared so
+    # what the model's server holds in memory ("81G"; servers/memory.py), declared so
     # --agentbench-coreside can refuse a set that does not fit before anything starts.
     memory: str | None = None
 
@@ -244,7 +244,7 @@ class ModelSpec(BaseModel):
         """The model's part of a test id: ``add-function[qwen2.5:14b-r0]``, with the variant
         when a sweep runs: ``add-function[qwen2.5:14b-temperature=0.7-r0]``."""
         fragment = self.name if self.variant == "base" else f"{self.name}-{self.variant}"
-        if self.agent != "builtin":  # issue 18: add-function[qwen2.5:14b-agent=mini-r0]
+        if self.agent != "builtin":  # add-function[qwen2.5:14b-agent=mini-r0]
             fragment += f"-agent={self.agent}"
         return fragment.replace("/", "_")
 

@@ -1,4 +1,4 @@
-"""The outcome taxonomy (DESIGN §5, a contract) and the rule that decides an attempt's outcome."""
+"""The outcome taxonomy (a documented contract) and the rule that decides an attempt's outcome."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ _STOP_OUTCOMES = {
 def classify(stop_reason: str, checks_passed: bool, qualifying_change: bool,
              touched_protected: bool = False, unchanged_ok: bool = True,
              unpushed: bool = False) -> Outcome:
-    """Decide the outcome exactly as DESIGN §5 says.
+    """Decide the outcome exactly as the documented taxonomy says.
 
     ``checks_passed``: the checks passed on the clean verification tree (baseline + the agent's
     change to unprotected paths + hidden files). ``qualifying_change``: that applied change is not

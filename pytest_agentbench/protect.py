@@ -5,7 +5,7 @@ A model that cannot solve a task can still make ``python -m pytest`` report succ
 directory first on ``sys.path``), ``addopts = --collect-only`` in an ini file, a ``.gitignore``
 that hides the cheat, a link out of the tree. Changes to these paths are recorded
 (``protected_changes``) but left out of the verification tree; an attempt that then fails and
-touched one is ``tampered`` (DESIGN §5). A canary opts a path back in with
+touched one is ``tampered``. A canary opts a path back in with
 ``verify.allow_changed``. Hidden paths, special files, links out of the tree and
 ``expect_unchanged`` cannot be opted in.
 """

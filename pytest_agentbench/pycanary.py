@@ -9,7 +9,7 @@ gets the same model × repeat parametrization, outcomes and reporting as a ``can
         assert check.ok, check.output
 
 The test body is the verification. It passing is ``passed``; it failing is classified like failed
-checks (DESIGN §5): the loop's ceiling, malformed calls or confusion when one ended it, ``phantom``
+checks: the loop's ceiling, malformed calls or confusion when one ended it, ``phantom``
 when the agent changed nothing, else ``failed``. A server fault is ``infra_error``, whatever the
 test asserted.
 """
@@ -62,7 +62,7 @@ class AgentInfraError(Exception):
 class AgentRun:
     """What one ``agent.run()`` did, for the test to assert on."""
 
-    stop_reason: str  # final | budget_* | malformed | tool_confusion (DESIGN §5)
+    stop_reason: str  # final | budget_* | malformed | tool_confusion
     detail: str
     final_message: str | None
     turns: int
@@ -111,7 +111,7 @@ def parametrize(metafunc: pytest.Metafunc, session: AgentbenchSession) -> None:
     values = [pytest.param(PyAttempt(canary, model, repeat), id=f"{model.id_fragment}-r{repeat}",
                            marks=[getattr(pytest.mark, canary.tier), pytest.mark.agentbench])
               for model in session.settings.attempt_models() for repeat in range(session.settings.repeats)
-              # Issue 18: a registry agent needs the TOML canary's repo and checks; a Python
+              # a registry agent needs the TOML canary's repo and checks; a Python
               # canary's body drives the built-in loop itself, so it runs that agent only.
               if model.agent == "builtin"]
     metafunc.parametrize(ATTEMPT_PARAM, values)
@@ -137,7 +137,7 @@ class Agent:
         self.started += session.lease_wait()  # queueing for a pool slot is not the attempt's time
         self.workspace: AttemptEnvironment | None = None
         self.loop: AgentLoop | None = None
-        self.pipeline: PythonPipeline | None = None  # agent.phase() (issue 17)
+        self.pipeline: PythonPipeline | None = None  # agent.phase()
         self.last: AgentRun | None = None
         self.change: TreeChange | None = None  # the agent's change as of the last run()
         if not self.setup_problem:
@@ -197,7 +197,7 @@ class Agent:
         return self.last
 
     def phase(self, name: str, prompt: str, **fields: Any) -> AgentPhase:
-        """Run one pipeline phase (issue 17): a fresh conversation on this attempt's tree with the
+        """Run one pipeline phase: a fresh conversation on this attempt's tree with the
         phase's own tools, budget, schema and checks. ``fields`` are a ``[[phases]]`` entry's keys
         (``tools``, ``writes``, ``system_prompt``, ``budget={"turns": 8}``, ``output_schema`` — a
         dict or a JSON file beside the test —, ``max_json_retries``, ``claims``,

@@ -18,7 +18,7 @@ AGENT_SEPARATOR = " via "
 def cell_variant(variant: str, agent: str = BUILTIN_AGENT) -> str:
     """The variant slot of an attempt's identity (database key, resume key, summary cell): the
     variant itself for the built-in loop — rows of runs without --agentbench-agent stay as they
-    were — else ``"<variant> via <agent>"`` (issue 18), so two agents never share a cell."""
+    were — else ``"<variant> via <agent>"``, so two agents never share a cell."""
     return variant if agent == BUILTIN_AGENT else f"{variant}{AGENT_SEPARATOR}{agent}"
 
 
@@ -48,12 +48,12 @@ class TryRecord(BaseModel):
 
 
 class AttemptResult(BaseModel):
-    # DESIGN §4.4 contract fields
+    # the JSON report's contract fields
     canary: str
     tier: str
     model: str
     variant: str = "base"
-    # Issue 18: the agent that drove the attempt (agents.py). Left out of the JSON when it is the
+    # the agent that drove the attempt (agents.py). Left out of the JSON when it is the
     # built-in loop, so records of runs without --agentbench-agent stay as they were.
     agent: str = "builtin"
     repeat: int
@@ -100,16 +100,16 @@ class AttemptResult(BaseModel):
     ignored_changes: list[str] = Field(default_factory=list)
     tests_passed: int | None = None  # passing tests in the pytest checks' reports
     canary_hash: str = ""  # Canary.content_hash: which version of the canary this result is of
-    # Fair limits (issue 14). Which ceiling ended the loop: output_cap, token_budget,
+    # Fair limits. Which ceiling ended the loop: output_cap, token_budget,
     # context_window, time_budget, request_timeout, turn_budget (None: no ceiling).
     limit_hit: str | None = None
     reasoning_tokens: int = 0  # of completion_tokens; the server's count, else estimated
     reasoning_tokens_estimated: bool = False
-    # Tool-call statistics (seed 004): per tool name {"calls", "errors"}; replies per batch size.
+    # Tool-call statistics: per tool name {"calls", "errors"}; replies per batch size.
     tool_stats: dict[str, dict[str, int]] = Field(default_factory=dict)
     batch_sizes: dict[str, int] = Field(default_factory=dict)
     turns_with_tool_calls: int = 0
-    completion_tokens_without_tool_calls: int = 0  # seed 000's "verbose token burn"
+    completion_tokens_without_tool_calls: int = 0  # the "verbose token burn"
     refused_tool_calls: int = 0  # past max_batch_tool_calls
     nudges: dict[str, int] = Field(default_factory=dict)  # second chances given, by knob
     time_budget_mode: str = "fixed"  # fixed | scaled
@@ -117,7 +117,7 @@ class AttemptResult(BaseModel):
     time_budget_scale: float | None = None
     decode_tokens_per_second: float | None = None  # the endpoint's measured decode speed
     decode_speed_source: str | None = None
-    # Independent repeats (issue 16): the sampling seed this attempt sent (model seed + repeat,
+    # Independent repeats: the sampling seed this attempt sent (model seed + repeat,
     # sampling.py) and a fingerprint of its replies and tool calls (agent/fingerprint.py):
     # repeats of one canary with the same digest and outcome are one sample, not several.
     seed: int | None = None
@@ -125,23 +125,23 @@ class AttemptResult(BaseModel):
     # The model's last reply, at most 300 characters (agent/loop.py reply_excerpt): its text,
     # else its tool calls, else its reasoning. The terminal quotes it for a non-passing attempt.
     last_reply: str | None = None
-    # How far a multi-file task got (issue 15): {"expected": patterns of verify.expect_changed,
+    # How far a multi-file task got: {"expected": patterns of verify.expect_changed,
     # "changed": how many of them a qualifying change matched}; None without expect_changed.
     progress: dict[str, int] | None = None
-    # A pipeline canary (issue 17): each phase run, in order (pipeline/records.py), and with
+    # A pipeline canary: each phase run, in order (pipeline/records.py), and with
     # `iterations = N` each iteration's score and distinct value; empty for other canaries.
     phases: list[PhaseRecord] = Field(default_factory=list)
     iterations: list[IterationRecord] = Field(default_factory=list)
-    # Issue 19's review checks (verify.review; routing/review.py), on an accepted change only:
+    # The review checks (verify.review; routing/review.py), on an accepted change only:
     # each one's {"command", "severity", "ok"}, and review_pain = the severities of the failing
     # ones + the changed files outside expect_changed. None: not measured (not accepted).
     review_checks: list[dict[str, Any]] = Field(default_factory=list)
     review_pain: int | None = None
     # The severities of the acceptance checks that passed, of all of them (verify.run entries
-    # {run, severity}; default 1 each): seed 003's severity-weighted pass count. None: no checks.
+    # {run, severity}; default 1 each): the severity-weighted pass count. None: no checks.
     severity_passed: int | None = None
     severity_total: int | None = None
-    # Issue 20's judge checks (verify.judge; judging/), in order, when the checks passed: each
+    # The judge checks (verify.judge; judging/), in order, when the checks passed: each
     # one's artifact, mode, the describer's description, the judge's verdict and reason.
     judges: list[JudgeRecord] = Field(default_factory=list)
     # verify.answer: the final answer the checks read (the head of a long one); None otherwise.

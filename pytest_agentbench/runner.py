@@ -212,11 +212,11 @@ class AttemptEnvironment:
 def run_attempt(
     session: AgentbenchSession, canary: Canary, model: ModelSpec, repeat: int, nodeid: str
 ) -> AttemptResult:
-    """One attempt; whatever happens, an :class:`AttemptResult` comes back (issue 11): a broken
+    """One attempt; whatever happens, an :class:`AttemptResult` comes back: a broken
     agent tree is a ``failed`` verification error, a broken harness an ``infra_error`` naming it."""
     started = time.monotonic()
     settings = session.settings
-    # Tier < canary < the model's (variant's) budget factors < the command line (issue 15).
+    # Tier < canary < the model's (variant's) budget factors < the command line.
     budget = canary.resolved_budget(settings.turns, settings.tokens, settings.seconds, budget_factors(model))
     session.guard_secrets()
     server, problem = server_problem(session, model)

@@ -3,7 +3,7 @@
 Everything here walks by directory file descriptors (``openat`` with ``O_NOFOLLOW``), so:
 
 - a symlink the agent made is read as a link, never as what it points to: host-side copies and
-  overlays cannot be redirected out of the tree (DESIGN §7: the overlay of ``hidden/`` once wrote
+  overlays cannot be redirected out of the tree (measured: the overlay of ``hidden/`` once wrote
   on the host through an agent-made link);
 - depth is bounded by our own counter, not by ``PATH_MAX`` or Python's recursion limit: 3,000
   nested directories (``rmtree`` hit ``RecursionError``, ``git worktree remove`` "File name too

@@ -1,4 +1,4 @@
-"""Independent repeats (issue 16, DESIGN §7): every repeat sends its own sampling seed, and a run
+"""Independent repeats: every repeat sends its own sampling seed, and a run
 at temperature 0 says loudly that its repeats can only differ by the server's nondeterminism.
 
 The rule: repeat ``r`` of a model sends ``seed = (its registry seed, 0 when unset) + r`` in every

@@ -2,7 +2,7 @@
 
 Every command runs in its own session (process group) so that a timeout, or a background
 process the model left behind, is killed as a whole tree. Output is captured while it streams,
-keeping only a head and a tail: DESIGN §7 measured `yes` reaching 4.4 GiB RSS in 11 s under an
+keeping only a head and a tail: measured `yes` reaching 4.4 GiB RSS in 11 s under an
 uncapped ``communicate()``.
 
 Two tiers: ``bubblewrap`` (an OS sandbox: user namespace with every capability dropped, no

@@ -205,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        # Without TCP_NODELAY every response stalls ~44 ms on Nagle + delayed ACK (DESIGN §7).
+        # Without TCP_NODELAY every response stalls ~44 ms on Nagle + delayed ACK.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean

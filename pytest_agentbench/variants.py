@@ -1,5 +1,4 @@
-"""Sweeps: ``--agentbench-sweep temperature=0,0.7`` runs every model once per setting (DESIGN §2:
-a *variant* is one cell of a sweep; ``base`` when there is none).
+"""Sweeps: ``--agentbench-sweep temperature=0,0.7`` runs every model once per setting (a *variant* is one cell of a sweep; ``base`` when there is none).
 
 Several ``--agentbench-sweep`` options make the cartesian product. A variant is a model's
 registry settings with a few of them replaced, named after what it changes
@@ -26,7 +25,7 @@ from pytest_agentbench.tuning.factors import (
 
 BASE = "base"
 # Sampling and agent settings of the registry that change how a model behaves in the loop
-# (the second line: seed 004's agent knobs, models.ModelSpec; the third: issue 15's budgets and
+# (the second line: the agent knobs, models.ModelSpec; the third: the budgets and
 # prompt directive, tuning/factors.py).
 SWEEPABLE = ("temperature", "top_p", "seed", "max_tokens", "tool_choice", "max_format_retries",
              "think", "think_level", "native_thinking", "require_code_change", "min_tool_calls",

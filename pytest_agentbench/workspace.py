@@ -1,7 +1,7 @@
 """Git trees: one baseline repository per canary per session, worktrees for attempts and checks (`TreeManager`).
 
 Host-side git never runs code from a repository: hooks and fsmonitor are off and no global or
-system config is read (a repo config could otherwise run commands on the host, DESIGN §7).
+system config is read (a repo config could otherwise run commands on the host).
 Worktrees live outside the user's project so that verification runs of ``pytest`` inside them
 cannot pick up the project's own ``conftest.py`` or ini file.
 """
@@ -339,7 +339,7 @@ def pristine_problem(baseline: Baseline, tree: Path) -> str | None:
 
 @dataclass(frozen=True)
 class GitState:
-    """What an attempt must leave as it found it in the host's git (issue 5, item 4)."""
+    """What an attempt must leave as it found it in the host's git."""
 
     refs: str  # every ref of the baseline repository, stash included
     pointer: bytes  # the worktree's .git file, which names its git directory

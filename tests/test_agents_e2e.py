@@ -1,4 +1,4 @@
-"""Registry agents end to end (issue 18): ``[agents.NAME]`` + ``--agentbench-agent`` run a real
+"""Registry agents end to end: ``[agents.NAME]`` + ``--agentbench-agent`` run a real
 agent program (tests/agents/tiny_agent.py, and the built-in loop as an external agent) through the
 recording proxy, in the attempt's sandbox, against ScriptedServer; the outcome comes from the same
 verification as the built-in loop's."""

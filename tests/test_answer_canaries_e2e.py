@@ -1,4 +1,4 @@
-"""Answers as results (``verify.answer``; seed 003's text roles — draft, reason, review): the
+"""Answers as results (``verify.answer``; the text roles — draft, reason, review): the
 attempt's result is its final message, which the checks read at ``$AGENTBENCH_ANSWER`` (a file
 outside the tree) and a judge check can take as ``artifact = "answer"``. The cheaters plant the
 answer in the tree, answer with the task itself, or say nothing; both sandbox tiers."""

@@ -82,7 +82,7 @@ def test_every_builtin_canary_can_pass_and_can_fail(pytester):
             return call("shell", command="git add -A && git commit -qm fix && git push -q origin main")
         return say(spoken.get(prompt, "Done."))  # an answer canary's result is its answer
 
-    # The web canary's judge check (issue 20) names the registry models "vision" and "judge".
+    # The web canary's judge check names the registry models "vision" and "judge".
     judges = {"vision": [say("Three cards, each with its button, fully visible; no errors.")],
               "judge": [say('{"verdict": "pass", "reason": "all three cards are visible"}')]}
     with ScriptedServer({"oracle": oracle, "talker": [say("Done: every change is made.")],

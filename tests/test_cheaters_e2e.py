@@ -1,4 +1,4 @@
-"""Scripted cheaters against the verdict, in both sandbox tiers (issue 10).
+"""Scripted cheaters against the verdict, in both sandbox tiers.
 
 Every model here is a ScriptedServer script that does NOT solve the task (``slugify`` stays
 wrong) but tries to make the checks say it did: the harness's generic exploit list, copying the

@@ -1,4 +1,4 @@
-"""Models that share a machine (issue 20): managed servers' memory in the reports, and
+"""Models that share a machine: managed servers' memory in the reports, and
 --agentbench-coreside refusing at preflight a set whose declared or measured memory exceeds
 the budget — with real server processes (a small script serving a ScriptedServer)."""
 

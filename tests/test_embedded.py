@@ -61,7 +61,7 @@ def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
     assert all(a["tokens_per_second"] and a["tokens_per_second"] > 0 for a in talked)
     out = result.stdout.str()
     assert "agentbench summary" in out
-    # Repeats at temperature 0 (issue 16): their own seeds, and either they differed or the
+    # Repeats at temperature 0: their own seeds, and either they differed or the
     # summary says they were one sample.
     assert sorted(a["seed"] for a in report["attempts"]) == [0, 1]
     assert all(a["conversation_digest"] for a in talked)

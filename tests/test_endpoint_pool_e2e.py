@@ -1,4 +1,4 @@
-"""Endpoint pools end to end (issue 13 item 6): one registry model served by several real loopback
+"""Endpoint pools end to end: one registry model served by several real loopback
 servers, serially and under ``-n 2``. Attempts spread over the replicas, a replica never serves
 more conversations at once than its slots, a replica that dies costs only the attempt running on
 it, and a pool with no replica left is an infra error — never a model failure."""

@@ -1,4 +1,4 @@
-"""External agents behind the recording proxy (issue 18, first part): a real agent program
+"""External agents behind the recording proxy (first part): a real agent program
 (tests/agents/tiny_agent.py) run in the attempt's sandbox, both tiers, against ScriptedServer."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 15 item 1, unit level: budget values (a number or a multiple of the canary's), their
+"""Tuning factors, unit level: budget values (a number or a multiple of the canary's), their
 place in a canary's budget, and the directives table."""
 
 from __future__ import annotations

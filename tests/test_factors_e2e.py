@@ -1,4 +1,4 @@
-"""Issue 15 item 1 end to end: budgets and prompt directives as factors a sweep (or a registry
+"""Tuning factors end to end: budgets and prompt directives as factors a sweep (or a registry
 entry) varies, reaching the attempt's loop and system prompt, and refused before anything runs
 when they cannot be used."""
 

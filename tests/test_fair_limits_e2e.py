@@ -1,4 +1,4 @@
-"""Issue 14 end to end (pytester runs against a ScriptedServer): a slow model is budget_time, not
+"""Fair limits end to end (pytester runs against a ScriptedServer): a slow model is budget_time, not
 infra_error; a model starved by the output cap gets a fairness warning in the terminal, the JSON
 and the HTML report; scaled time budgets from the preflight's speed probe; think/think_level as
 each server spells them (and a clear error where it cannot); the knobs swept and recorded; the

@@ -1,4 +1,4 @@
-"""The HTML report (issue 16): charts, the conversation of every attempt, the set-up, no duplicate
+"""The HTML report: charts, the conversation of every attempt, the set-up, no duplicate
 rows — checked in a real headless Chromium where one is installed — and model text escaped."""
 
 from __future__ import annotations

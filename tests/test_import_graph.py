@@ -1,6 +1,6 @@
 """The package's import structure: no cycle among module-level imports, every module importable
 on its own, and the entry point light (a pytest run that collects no canary must not load the
-benchmark machinery — issue 12; benchmarks/import_cost.py measures what it costs).
+benchmark machinery; benchmarks/import_cost.py measures what it costs).
 
 Imports inside functions are not edges: they are the sanctioned way to load something lazily (or
 to break a cycle); nor are imports under ``if TYPE_CHECKING:``.

@@ -1,4 +1,4 @@
-"""Judge checks (issue 20) end to end: a ScriptedServer plays the coder, a describer and a judge
+"""Judge checks end to end: a ScriptedServer plays the coder, a describer and a judge
 (one server, answering per model name), the canary's ``[[verify.judge]]`` runs after its checks
 pass, and the verdicts land in pytest's status and ``attempts[].judges``."""
 
@@ -55,7 +55,7 @@ def user_text(body: dict) -> str:
 
 
 def biased_judge(body: dict) -> dict:
-    """Seed 002's small judge: from a description it fails what the description says is cut off;
+    """Small judge: from a description it fails what the description says is cut off;
     asked directly, it approves."""
     text = user_text(body)
     if "description of the artifact" in text:
@@ -316,7 +316,7 @@ def test_a_page_served_by_a_command_the_check_starts(bench, sandbox):
 
 
 def test_two_modes_on_one_artifact_show_the_approval_bias_side_by_side(bench):
-    # Seed 002: the direct judge approves what describe-then-judge fails, on the same artifact.
+    # the direct judge approves what describe-then-judge fails, on the same artifact.
     second = textwrap.dedent("""\
         [[verify.judge]]
         artifact = "file:report.txt"
@@ -337,7 +337,7 @@ def test_two_modes_on_one_artifact_show_the_approval_bias_side_by_side(bench):
                                  "hello *file:report.txt *describe-then-judge *vl *big *0 *2 *0 *0.00"])
 
 
-# Seed 002's experiment with the model under test as the describer: on a known-broken artifact the
+# Experiment with the model under test as the describer: on a known-broken artifact the
 # check expects "fail" (the description must let the judge see the defect); on the fixed one, "pass".
 CALIBRATION = """\
 tier = "lite"

@@ -1,5 +1,5 @@
-"""Issue 14 at the loop, against a real loopback server: slow is not broken, reasoning tokens and
-the starved-by-the-cap detail, scaled time budgets, seed 004's knobs (each one's effect on the
+"""Fair limits at the loop, against a real loopback server: slow is not broken, reasoning tokens and
+the starved-by-the-cap detail, scaled time budgets, the knobs (each one's effect on the
 request and on the loop) and the tool-call statistics."""
 
 from __future__ import annotations

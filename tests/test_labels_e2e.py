@@ -1,4 +1,4 @@
-"""Outcome labels end to end (DESIGN §5): an empty reply claims nothing, tool confusion counts
+"""Outcome labels end to end: an empty reply claims nothing, tool confusion counts
 only offered tools (in content or the reasoning field), a reply that breaks the protocol is the
 server's fault, budgets hold inside a turn, and a context overflow is the model's token ceiling
 unless the canary's first request alone overflows. Each case goes through pytest collection, a

@@ -1,4 +1,4 @@
-"""Nothing lost (issue 11): whatever the agent leaves in its tree, and whatever breaks in the
+"""Nothing lost: whatever the agent leaves in its tree, and whatever breaks in the
 harness, every attempt ends with a recorded result, no worktree stays on disk, and the gate's
 exit status is right."""
 

@@ -1,4 +1,4 @@
-"""Issue 15 items 2 and 3 end to end: an OFAT run against scripted models whose success depends
+"""OFAT and the all-on cell end to end: an OFAT run against scripted models whose success depends
 on one factor finds the right winner and no false one; the all-on cell then combines each
 model's winners, on the source run's models and canaries, without --models."""
 

@@ -1,4 +1,4 @@
-"""Issue 15, the statistics: Newcombe's interval and verdict for an OFAT cell (item 2), and the
+"""OFAT statistics: Newcombe's interval and verdict for an OFAT cell (item 2), and the
 cluster-robust pooled intervals of tier and `all` rows and of the lower gate (item 6)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every outcome of the taxonomy (DESIGN §5), produced end to end: pytest collects a canary,
+"""Every outcome of the taxonomy, produced end to end: pytest collects a canary,
 a ScriptedServer plays the model over real HTTP, the loop edits a real git worktree, and the
 verdict shows up in pytest's status, the failure text and the JSON report."""
 

@@ -1,4 +1,4 @@
-"""Pipeline canaries (issue 17) end to end: pytest collects a ``[[phases]]`` canary, a
+"""Pipeline canaries end to end: pytest collects a ``[[phases]]`` canary, a
 ScriptedServer plays each phase's sub-agent over real HTTP, the phases run in one worktree, and
 the verdict, ``attempts[].phases`` and the per model × phase table show up in pytest's status,
 the JSON report and the terminal."""
@@ -521,7 +521,7 @@ def test_a_repeated_axis_is_sent_back_when_asked(bench):
 
 
 def test_an_aborted_iteration_is_run_again_when_asked(bench):
-    # Seed 000's Run B: iteration 2 aborted ("no hypotheses"), its retry completed.
+    # Run B: iteration 2 aborted ("no hypotheses"), its retry completed.
     toml = ITERATING.replace("score = \"reflect.score\"", "score = \"reflect.score\"\nretry_aborted = 1")
     assert "retry_aborted = 1" in toml
     bench.canary("pipe", toml=toml)
@@ -582,7 +582,7 @@ def only_attempts_phase(bench, name: str) -> list:
 
 
 def test_an_implementation_off_the_hypothesis_plan_is_recorded(bench):
-    # Seed 000's hypothesis-implementation drift: a plan for hello.py, a logging utility built.
+    # Hypothesis-implementation drift: a plan for hello.py, a logging utility built.
     make_pipeline(bench, toml=pipeline_toml(implement='plan_files = "hypothesize.files"'))
     planned = {**HYPOTHESIS, "files": ["./hello.py"]}
     drifter = [call("write_file", path="logging_util.py", content="import logging\n"),
@@ -627,7 +627,7 @@ DEEP_WRITE = ("python -c \"import os\n"
 @pytest.mark.parametrize("how", ["plain", "deep"])
 def test_a_read_only_phase_cannot_do_the_work(bench, tier, how):
     make_pipeline(bench)
-    command = (f"printf 'def hello():\\n    return \\\\'hi\\\\'\\n' > hello.py && cat hello.py"
+    command = ("printf 'def hello():\\n    return \\\\'hi\\\\'\\n' > hello.py && cat hello.py"
                if how == "plain" else DEEP_WRITE)
     scripts = {**GOOD, "HYPOTHESIZE": [call("shell", command=command), say(json.dumps(HYPOTHESIS))],
                "IMPLEMENT": [say(fenced(IMPLEMENTED))]}  # claims the change, makes none

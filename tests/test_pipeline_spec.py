@@ -1,4 +1,4 @@
-"""The ``[[phases]]`` canary shape (issue 17): what loads, and a malformed pipeline named by file,
+"""The ``[[phases]]`` canary shape: what loads, and a malformed pipeline named by file,
 line and field — the same errors collection and ``agentbench validate`` report."""
 
 from __future__ import annotations

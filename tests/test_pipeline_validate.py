@@ -1,4 +1,4 @@
-"""``agentbench validate`` on a pipeline canary (issue 17): the final tree is proved as for any
+"""``agentbench validate`` on a pipeline canary: the final tree is proved as for any
 canary, and each phase's ``reference/<phase>.json`` goes through the checks a model's reply gets."""
 
 from __future__ import annotations

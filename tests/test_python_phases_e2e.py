@@ -1,4 +1,4 @@
-"""``agent.phase(...)`` (issue 17 for Python canaries) end to end: a test body runs pipeline
+"""``agent.phase(...)`` (pipelines for Python canaries) end to end: a test body runs pipeline
 phases one by one over real HTTP (ScriptedServer), each a fresh scoped conversation on the
 attempt's worktree, and they are recorded in ``attempts[].phases`` and the per model × phase
 table exactly like a ``[[phases]]`` canary's."""

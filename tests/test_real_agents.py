@@ -1,4 +1,4 @@
-"""Real agents from the registries (issue 18, item 4): mini-swe-agent and Aider, run from the
+"""Real agents from the registries: mini-swe-agent and Aider, run from the
 registry entries in examples/agents/real/agentbench.toml, unchanged, through the recording proxy
 against ScriptedServer, in the attempt's sandbox.
 

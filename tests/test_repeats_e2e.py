@@ -1,4 +1,4 @@
-"""Issue 16, items 1, 4 and 5 end to end through ScriptedServer: each repeat sends its own seed,
+"""Independent repeats end to end through ScriptedServer: each repeat sends its own seed,
 identical repeats are detected and counted once, temperature 0 is called out, a reply looping
 until the output cap says "degenerate repetition", and the CLI and options say what they do."""
 

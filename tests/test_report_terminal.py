@@ -1,4 +1,4 @@
-"""The terminal a benchmark leaves (issue 16): one line per attempt that did not pass — outcome,
+"""The terminal a benchmark leaves: one line per attempt that did not pass — outcome,
 reason, the model's last reply — the check's output only when the tree changed (an unchanged
 tree fails the hidden checks as it did before the model started), the full record with -v; and a
 header saying server, model settings, sandbox and limits, for the embedded default too."""

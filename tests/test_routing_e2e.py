@@ -1,5 +1,5 @@
-"""Issue 19 end to end: roles of a registry run over ScriptedServer models with families and cost
-tiers; ``agentbench promote`` applies seed 003's policy — one promotion, and better challengers
+"""Roles and promotion end to end: roles of a registry run over ScriptedServer models with families and cost
+tiers; ``agentbench promote`` applies the policy — one promotion, and better challengers
 rejected by the family guard, the cost tier, review pain (review checks) and hard failures —
 and ``--write`` updates a commented registry in place."""
 

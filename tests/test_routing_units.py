@@ -1,4 +1,4 @@
-"""Issue 19's pieces on their own: hard vs soft failures, stray files in review pain, the
+"""The pieces on their own: hard vs soft failures, stray files in review pain, the
 policy's tie-breaks and its guard on models without a family, role selectors and errors."""
 
 from __future__ import annotations

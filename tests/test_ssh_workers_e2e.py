@@ -1,4 +1,4 @@
-"""Past one machine (issue 13 item 6): pytest-xdist's remote workers over a real SSH connection.
+"""Past one machine: pytest-xdist's remote workers over a real SSH connection.
 
 An ``sshd`` of our own runs on loopback (a generated host key, one authorized client key, key
 login only) and xdist reaches it through execnet's ``ssh`` gateway, as it would reach a GPU box.

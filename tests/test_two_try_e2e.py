@@ -1,4 +1,4 @@
-"""The two-try workflow (seed 004, Aider's pass_rate_1 / pass_rate_2), end to end: failed checks
+"""The two-try workflow (Aider's pass_rate_1 / pass_rate_2), end to end: failed checks
 go back to the model, which tries again in the same worktree without ever seeing hidden tests."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The built-in loop as an external agent (issue 18):
+"""The built-in loop as an external agent:
 
     python -m pytest_agentbench.agent --base-url URL --model M --prompt-file F [--max-turns N]
 

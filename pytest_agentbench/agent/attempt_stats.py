@@ -1,4 +1,4 @@
-"""Per-attempt tool-call statistics and token split (seed 004's tool stats; seed 000's "verbose
+"""Per-attempt tool-call statistics and token split (the tool stats; the "verbose
 token burn"): which tools a model calls and gets wrong, how many calls it packs into one reply,
 how often a turn carries a call at all, and how many completion tokens go to reasoning or to turns
 that call nothing."""

@@ -1,5 +1,4 @@
-"""What the loop says when a ceiling ends an attempt that one model hits and another may not
-(seed 002): the detail names the limit and the knob that moves it."""
+"""What the loop says when a ceiling ends an attempt that one model hits and another may not: the detail names the limit and the knob that moves it."""
 
 from __future__ import annotations
 

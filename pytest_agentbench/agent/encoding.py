@@ -1,7 +1,7 @@
 """Request bodies for an append-only history, encoded incrementally.
 
 The loop never changes a message once it is in the history (the server's prefix cache depends on
-it, DESIGN §7), so each message is JSON-encoded once and the body is assembled from the cached
+it), so each message is JSON-encoded once and the body is assembled from the cached
 pieces: re-encoding 200 turns of history cost ~1.7 ms a turn. A message is recognised by identity
 (the cache holds a reference, so an id cannot be reused while cached); anything new, or a history
 that is not the cached one's continuation, is encoded afresh.

@@ -1,6 +1,5 @@
-"""A compact fingerprint of what the model said in an attempt, to tell identical repeats apart
-(issue 16): two repeats with the same fingerprint gave the same replies and the same tool calls,
-so they are one sample, not two (DESIGN §7: llama.cpp at temperature 0 repeats byte-identically).
+"""A compact fingerprint of what the model said in an attempt, to tell identical repeats apart: two repeats with the same fingerprint gave the same replies and the same tool calls,
+so they are one sample, not two (measured: llama.cpp at temperature 0 repeats byte-identically).
 
 What counts: each assistant reply's text and its tool calls' names and arguments, in order.
 What does not: call ids (servers make them up per request), token counts and timings, tool

@@ -1,4 +1,4 @@
-"""Seed 004's agent knobs: what the loop does when a model is about to stop too early, calls too
+"""Agent knobs: what the loop does when a model is about to stop too early, calls too
 many tools at once, or writes a tool call as text.
 
 Each knob gives a model a second chance *and counts it* (``nudges``), so a model that needs the

@@ -2,7 +2,7 @@
 
 The shape follows mini-swe-agent (``run → step → query/execute``) with a tiny exception
 hierarchy for control flow. The message list is append-only — earlier messages stay
-byte-identical between turns so a server's prefix cache can reuse them (DESIGN §7).
+byte-identical between turns so a server's prefix cache can reuse them.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Transcript(Protocol):
 
 
 class LoopStop(Exception):
-    """Ends the loop; ``reason`` is the outcome-relevant cause (DESIGN §5), ``limit`` the ceiling
+    """Ends the loop; ``reason`` is the outcome-relevant cause, ``limit`` the ceiling
     that caused it (output_cap, token_budget, context_window, time_budget, request_timeout,
     turn_budget), recorded because one fixed limit can starve one model and not another."""
 
@@ -143,7 +143,7 @@ class LoopResult:
         return {**fields, **self.extra_fields()}
 
     def extra_fields(self) -> dict[str, Any]:
-        """The counters beyond DESIGN §5's, as results.AttemptResult fields."""
+        """The counters beyond the documented, as results.AttemptResult fields."""
         return {**self.stats.to_fields(), "nudges": dict(self.nudges), "limit_hit": self.limit_hit,
                 **self.time_budget, "conversation_digest": self.conversation_digest,
                 "seed": self.seed, "escalation_reason": self.escalation_reason,
@@ -240,7 +240,7 @@ class AgentLoop:
         return self._drive()
 
     def resume(self, feedback: str) -> LoopResult:
-        """One more try in the same conversation (seed 004's Try2): the harness's feedback
+        """One more try in the same conversation (the Try2): the harness's feedback
         arrives as a user message and the budgets start afresh; counters keep adding up."""
         self.messages.append({"role": "user", "content": feedback})
         self.result.final_message = None
@@ -312,7 +312,7 @@ class AgentLoop:
 
     def _time_ceiling(self, exc: DeadlineExceeded | RequestTimedOut) -> NoReturn:
         if isinstance(exc, RequestTimedOut):
-            # Slow is not broken (seed 002): a retry would repeat the same slow generation, and an
+            # Slow is not broken: a retry would repeat the same slow generation, and an
             # infra_error would drop the attempt from every denominator.
             raise LoopStop("budget_time", slow_request_detail(exc.timeout, self.remaining_seconds()),
                            "request_timeout") from None
@@ -399,7 +399,7 @@ class AgentLoop:
                 self.messages.append({"role": "user", "content": nudge})
             batch = self.knobs.max_batch_tool_calls
             for index, call in enumerate(calls):
-                if batch is not None and index >= batch:  # seed 004: calls past N are refused
+                if batch is not None and index >= batch:  # calls past N are refused
                     entry["tool_results"].append(self._answer_unrun(call, refused_text(batch), "refused"))
                     continue
                 # Budgets hold inside a turn: a reply with many calls must not run past the deadline.

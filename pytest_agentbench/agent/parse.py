@@ -1,6 +1,6 @@
 """Turning a model reply into validated tool calls, and spotting tool calls written as text.
 
-Quirks seen in the field (DESIGN §7) are tolerated and counted: ``arguments`` as an object
+Quirks seen in the field are tolerated and counted: ``arguments`` as an object
 instead of a JSON string, missing or duplicate call ids, argument-name aliases. A call that
 cannot be run — bad JSON, unknown tool, schema violation — is *malformed*: it is answered with a
 tool error and counted, never raised.
@@ -141,7 +141,7 @@ def prepare_calls(response: ChatResponse, turn: int, allowed: frozenset[str],
 def assistant_message(response: ChatResponse, calls: list[ToolCall],
                       native_thinking: bool = False) -> dict[str, Any]:
     """The assistant turn as it goes back into the history (append-only, for prefix caching).
-    With ``native_thinking`` (seed 004) its reasoning goes back too, in the field the server sent
+    With ``native_thinking`` its reasoning goes back too, in the field the server sent
     it in (``reasoning_content``: llama.cpp, vLLM; ``reasoning``: Ollama, LM Studio, MLX), which is
     the field each reads on assistant messages; without it, reasoning is dropped, as most chat
     templates do."""

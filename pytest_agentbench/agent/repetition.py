@@ -1,5 +1,5 @@
 """Degenerate repetition: a reply that loops on the same words or lines until the output cap cuts
-it (issue 16; DESIGN §7: SmolLM2-135M writes "It is a bit of code that is a magic bullet. It is a
+it (measured: SmolLM2-135M writes "It is a bit of code that is a magic bullet. It is a
 bit of code ..." until max_tokens). The output-cap detail says so, instead of only "cut off".
 
 Two signs, either is enough:

@@ -1,4 +1,4 @@
-"""Time budgets that scale with a model's decode speed (seed 002: "a different fixed limit starved
+"""Time budgets that scale with a model's decode speed ("a different fixed limit starved
 the slow model on time").
 
 ``fixed``: the canary's seconds, for every model. ``scaled``: the canary's seconds are what a

@@ -1,4 +1,4 @@
-"""The tools a model sees (DESIGN §4.3: names and arguments are a contract) and their
+"""The tools a model sees (names and arguments are a contract) and their
 implementations, confined to the attempt's worktree.
 
 Every failure here becomes a :class:`ToolError` whose text goes back to the model as the tool
@@ -158,7 +158,7 @@ TOOL_ALIASES: dict[str, str] = {
     "str_replace_editor": "edit_file", "patch": "apply_patch", "patch_files": "apply_patch",
     "ls": "list_dir", "list_files": "list_dir", "list_directory": "list_dir",
     "find": "glob", "find_files": "glob", "search": "grep", "search_files": "grep",
-    "search_text": "grep",  # seed 004's localcode names
+    "search_text": "grep",  # the localcode names
     "bash": "shell", "sh": "shell", "run": "shell", "exec": "shell", "execute": "shell",
     "run_command": "shell", "execute_command": "shell", "terminal": "shell",
 }

@@ -1,6 +1,6 @@
-"""``agentbench import exercism``: Exercism practice exercises as canaries (DESIGN §4.2).
+"""``agentbench import exercism``: Exercism practice exercises as canaries.
 
-The conversion follows Aider's polyglot benchmark (seed 004): the prompt is the exercise's
+The conversion follows Aider's polyglot benchmark: the prompt is the exercise's
 instructions plus Aider's closing lines naming the files to modify; the tests stay hidden until the
 agent has finished, with Exercism's skip markers removed so that every test runs; the reference
 solution (``files.example``) becomes ``solution/`` so that ``agentbench validate`` can prove the

@@ -168,7 +168,7 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
             result.warnings.append(
                 f"check `{command}` passes on its exit code alone (no pytest report, no report at "
                 f"${REPORT_VAR}): whatever makes it exit 0 passes it")
-    if canary.phases:  # issue 17: the phases' scripted pass (the final tree is proved below)
+    if canary.phases:  # the phases' scripted pass (the final tree is proved below)
         _pipeline_reference(result, canary, require_solution)
     with tempfile.TemporaryDirectory(prefix="agentbench-validate-", ignore_cleanup_errors=True) as tmp:
         try:

@@ -1,4 +1,4 @@
-"""Pipeline canaries (issue 17, seed 000): a canary made of ``[[phases]]``, each a scoped
+"""Pipeline canaries: a canary made of ``[[phases]]``, each a scoped
 sub-agent — a fresh conversation with its own tools, budget, system prompt and JSON output schema —
 run in turn on one worktree, then verified as one attempt.
 

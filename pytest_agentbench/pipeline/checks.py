@@ -1,4 +1,4 @@
-"""Phase checks from seed 000's failure taxonomy: what a phase changed (phantom, read-only
+"""Phase checks from the failure taxonomy: what a phase changed (phantom, read-only
 violations, the regression gate's revert), and whether its claims are backed by its transcript
 (hallucinated) and by the tree (invalid paths).
 

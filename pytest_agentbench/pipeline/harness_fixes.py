@@ -1,7 +1,7 @@
-"""Seed 000's harness fixes, each opt-in per phase (docs: "Pipelines"): what ``reprompt_on`` sends
+"""Harness fixes, each opt-in per phase (docs: "Pipelines"): what ``reprompt_on`` sends
 back about a valid output, why ``skip_to`` jumps, and ``plan_files``' comparison of a phase's
 changes with an earlier phase's plan. Recording measures the model; these let the harness react,
-as seed 000 recommends, so that one bad phase does not poison the rest."""
+as practice recommends, so that one bad phase does not poison the rest."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def output_problems(phase: Phase, output: Any, messages: list[dict[str, Any]], r
 
 def check_plan(record: PhaseRecord, phase: Phase, outputs: Mapping[str, Any]) -> None:
     """``phase.plan_files``: compare the phase's own changes with the files an earlier phase's
-    output planned (seed 000's hypothesis-implementation drift: a performance hypothesis, a logging
+    output planned (the hypothesis-implementation drift: a performance hypothesis, a logging
     utility built). Nothing is recorded when the planner produced no output."""
     if phase.plan_files is None or record.outcome != OK:
         return

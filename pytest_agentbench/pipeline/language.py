@@ -1,4 +1,4 @@
-"""Language drift (seed 000's failure #9: Thai in a REFLECT output): is a phase's free text in the
+"""Language drift (the failure #9: Thai in a REFLECT output): is a phase's free text in the
 canary's ``language``?
 
 Identification is **py3langid** (a maintained fork of langid.py: a naive-Bayes model over byte

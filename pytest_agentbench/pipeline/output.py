@@ -7,7 +7,7 @@ Accepted forms, tried in this order:
    several (a model that drafts and then corrects itself ends with its answer);
 3. an untagged fenced block (```` ``` ... ``` ````) holding a JSON object, the last one.
 
-Nothing else: JSON loose in prose is not fished out (seed 000's glm failure mode: a parser that
+Nothing else: JSON loose in prose is not fished out (a failure mode seen with GLM models: a parser that
 guesses is a parser that reports wrong success rates). What is accepted is kept *verbatim* — the
 text the model wrote — so a later phase's ``{{placeholder}}`` pins exactly that.
 """
@@ -85,7 +85,7 @@ def schema_error(value: Any, schema: dict[str, Any] | None) -> str:
 
 
 def reprompt(error: str, schema: dict[str, Any] | None) -> str:
-    """Seed 000's recommendation: say what was wrong and ask for the JSON block only."""
+    """Recommendation: say what was wrong and ask for the JSON block only."""
     parts = [f"Your response did not contain valid JSON output: {error}.",
              "Please output ONLY the JSON object, in one ```json fenced block, and no tool call."]
     if schema is not None:

@@ -1,4 +1,4 @@
-"""``agent.phase(...)``: the pipeline of issue 17 for Python canaries.
+"""``agent.phase(...)``: the pipeline for Python canaries.
 
 A test body runs phases one by one and asserts on each, where a ``canary.toml`` declares
 ``[[phases]]``. Each call is checked like a ``[[phases]]`` entry (the same :class:`Phase` model:

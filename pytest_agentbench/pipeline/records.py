@@ -1,4 +1,4 @@
-"""What the JSON report keeps of a pipeline attempt: ``attempts[].phases`` (issue 17, a contract)
+"""What the JSON report keeps of a pipeline attempt: ``attempts[].phases`` (a contract)
 and ``attempts[].iterations``. Pydantic only: ``results.py`` imports this module."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ SKIPPED = "skipped"  # a phase the pipeline stopped before, or a skip_to jumped 
 
 class Regression(BaseModel):
     """The regression gate of one writing phase: gate checks that passed before it and fail
-    after it; the harness then reverts the phase's change (seed 000)."""
+    after it; the harness then reverts the phase's change."""
 
     broken: list[str] = Field(default_factory=list)  # check commands (or test ids) that regressed
     reverted: bool = False
@@ -21,7 +21,7 @@ class Regression(BaseModel):
 
 
 class PhaseRecord(BaseModel):
-    # issue 17's contract fields
+    # the contract fields
     name: str
     # ok (ended with valid output), invalid_output, budget_turns/_tokens/_time, malformed,
     # tool_confusion, infra_error; skipped: the pipeline stopped before this phase

@@ -1,4 +1,4 @@
-"""The per model × phase aggregate of pipeline attempts (seed 000's "Structured Output
+"""The per model × phase aggregate of pipeline attempts (the "Structured Output
 Compliance" table, with the phase checks beside it), in the JSON report and the terminal.
 
 It reaches both through the plugin's own hooks, as a ``conftest.py`` would: ``PipelineHooks`` is

@@ -1,7 +1,7 @@
-"""The phases of one pipeline attempt, in turn on one worktree (issue 17).
+"""The phases of one pipeline attempt, in turn on one worktree.
 
 Each phase is a fresh :class:`~pytest_agentbench.agent.loop.AgentLoop` — a scoped sub-agent, as
-in seed 000 — built by the attempt's own ``AttemptEnvironment.agent_loop`` (same client, worktree,
+in the field — built by the attempt's own ``AttemptEnvironment.agent_loop`` (same client, worktree,
 sandbox, transcript and hooks) with the phase's tools, budget and system prompt. The phases' loop
 records are merged into one :class:`LoopResult`, so the attempt's record and verdict are assembled
 by ``verdict.py`` exactly as for a one-prompt canary: a phase that never produced valid output
@@ -131,7 +131,7 @@ class PipelineRunner:
             if ran.stop is not None:
                 if ran.fatal or retries_left <= 0:
                     return self._merged(ran.stop)
-                # Seed 000's Run B: an aborted iteration ("no hypotheses") was run again, on the
+                # An aborted iteration ("no hypotheses") was run again, on the
                 # tree as it was left, and completed.
                 retries_left -= 1
                 retry += 1
@@ -153,7 +153,7 @@ class PipelineRunner:
         values = {"previous": carried, "prompt": prompt}
         if spec is not None and spec.distinct:
             values["recent"] = as_json_text(history[-spec.window:])
-        skip: tuple[str, str] | None = None  # (the phase to skip to, why): seed 000's skip_to
+        skip: tuple[str, str] | None = None  # (the phase to skip to, why): the skip_to
         for phase in canary.phases:
             if skip is not None and phase.name == skip[0]:
                 skip = None

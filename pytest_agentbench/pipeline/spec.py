@@ -1,4 +1,4 @@
-"""The ``[[phases]]`` shape of a canary (issue 17, a contract) and its validation.
+"""The ``[[phases]]`` shape of a canary (a contract) and its validation.
 
 Pydantic checks each phase on its own (:class:`Phase`); :func:`pipeline_problems` checks what
 spans phases (unique names, placeholders that name an earlier phase, schema files, iterations)
@@ -78,17 +78,17 @@ class Phase(BaseModel):
     regression_gate: bool = False
     gate_checks: list[str] | None = None  # default: the canary's verify.run
     on_failure: Literal["stop", "continue"] = "stop"
-    # Seed 000: "if no files changed, mark the iteration phantom and skip to REFLECT"; "if tests
+    # "if no files changed, mark the iteration phantom and skip to REFLECT"; "if tests
     # fail that passed before, revert and skip to REFLECT". A later phase of the same iteration.
     skip_to: str | None = None
-    # Seed 000: "validate explore output ... reject and re-prompt", "validate output language and
+    # "validate explore output ... reject and re-prompt", "validate output language and
     # re-prompt on drift", "enforce axis diversity structurally": which checks of a valid output
     # send it back with what was wrong, up to max_check_retries times.
     reprompt_on: list[CheckKind] = Field(default_factory=list)
-    # Output fields whose values the report counts per model (seed 000's red-team verdicts:
+    # Output fields whose values the report counts per model (the red-team verdicts:
     # "verdict" → holds 5, partial 2, broken 1; a break rate). Dotted paths walk lists.
     tally: list[str] = Field(default_factory=list)
-    # Seed 000's hypothesis-implementation drift, checked on the tree: "hypothesize.chosen.files"
+    # Hypothesis-implementation drift, checked on the tree: "hypothesize.chosen.files"
     # names the files an earlier phase's output planned to change; this writing phase's changes
     # outside them are recorded (`off_plan`), as are planned files it left alone.
     plan_files: str | None = None
@@ -179,7 +179,7 @@ class Phase(BaseModel):
 
 
 class IterationSpec(BaseModel):
-    """``[iteration]``: how ``iterations = N`` runs connect (seed 000 Part 2)."""
+    """``[iteration]``: how ``iterations = N`` runs connect."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -190,7 +190,7 @@ class IterationSpec(BaseModel):
     distinct: str | None = None
     window: int = Field(default=2, ge=1, le=50)
     score: str | None = None  # "audit.score": the number that makes the trend line
-    # Seed 000's Run B: an iteration a failed phase aborted runs again (on the tree as it was
+    # An iteration a failed phase aborted runs again (on the tree as it was
     # left), at most this many times in the whole pipeline; 0: the pipeline stops there.
     retry_aborted: int = Field(default=0, ge=0, le=10)
 

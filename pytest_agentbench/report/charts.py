@@ -44,7 +44,7 @@ class Chart:
 
 def model_label(row: dict[str, Any]) -> str:
     label = row["model"] if row.get("variant", "base") == "base" else f"{row['model']}/{row['variant']}"
-    return f"{label} via {row['agent']}" if row.get("agent") else label  # issue 18: agent rows
+    return f"{label} via {row['agent']}" if row.get("agent") else label  # agent rows
 
 
 def _svg(figure: Any, chart_id: str) -> str:

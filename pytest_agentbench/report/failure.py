@@ -1,4 +1,4 @@
-"""What the terminal says about one attempt that did not pass (issue 16): by default one line —
+"""What the terminal says about one attempt that did not pass: by default one line —
 outcome, the recorded reason, the model's last reply shortened — and the failing check's output
 only when the tree changed (for an unchanged tree the hidden tests fail as they did before the
 model started: their output says nothing). With ``-v`` (or ``--tb=long``) the full record.
@@ -94,5 +94,5 @@ def failure_text(result: dict[str, Any], verbose: bool, test_output: str = "") -
 def cell_label(result: dict[str, Any]) -> str:
     """``canary model`` (``model/variant`` when a sweep ran): the cell an attempt is a repeat of."""
     model = result["model"] if result.get("variant", "base") == "base" else f"{result['model']}/{result['variant']}"
-    agent = result.get("agent", "builtin")  # issue 18: absent from the built-in loop's records
+    agent = result.get("agent", "builtin")  # absent from the built-in loop's records
     return f"{result['canary']} {model}" + ("" if agent == "builtin" else f" via {agent}")

@@ -1,4 +1,4 @@
-"""Fairness warnings (seed 002: "'Same harness for both models' is not the same as 'fair'").
+"""Fairness warnings ("'Same harness for both models' is not the same as 'fair'").
 
 A fixed limit interacts differently with each model: an output cap starves a reasoning model, a
 time limit a slow one. When one model (or variant) of a run lost a share of its attempts to a cap

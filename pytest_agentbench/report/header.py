@@ -1,4 +1,4 @@
-"""The run's header (issue 16): what runs and under which rules — each model's server and the
+"""The run's header: what runs and under which rules — each model's server and the
 settings that decide its numbers (temperature, seed rule, output cap), the sandbox and the limits.
 
 Said at the start of every benchmarking run: by pytest's header when models were named (the

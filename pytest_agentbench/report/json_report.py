@@ -1,4 +1,4 @@
-"""The JSON report (DESIGN §4.4, ``schema_version = 1``)."""
+"""The JSON report (``schema_version = 1``)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def run_settings(settings: Settings) -> dict:
                             "max_scale": MAX_SCALE},
             "request_timeout": settings.request_timeout,
             "max_output_tokens": settings.max_output_tokens,
-            # Issue 18: the agents and their registry entries (absent when only the builtin ran).
+            # the agents and their registry entries (absent when only the builtin ran).
             **({"agents": {name: (spec.model_dump(mode="json") if (spec := settings.agent_specs.get(name))
                                   else "builtin") for name in settings.agents}}
                if settings.agents != ["builtin"] else {})}

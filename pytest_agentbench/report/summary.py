@@ -4,7 +4,7 @@
 and counted apart. pass@k and pass^k are computed per canary (over its repeats) and averaged over
 canaries, as in Chen et al. (2021); a canary with fewer than k scored repeats is left out of that k.
 
-Identical repeats are one sample (issue 16): repeats of a canary whose conversations have the
+Identical repeats are one sample: repeats of a canary whose conversations have the
 same fingerprint (``conversation_digest``: the replies and tool calls) and the same outcome count
 once in ``distinct_repeats``, and the Wilson intervals are computed on that distinct count
 (``stats.effective_wilson_interval``): the pass rate still counts every attempt.
@@ -161,7 +161,7 @@ def identical_repeats_line(note: dict) -> str:
 
 
 def cell_fields(model: str, cell: str) -> dict[str, str]:
-    """A row's model, variant and (issue 18: only when it is not the built-in loop) agent: the
+    """A row's model, variant and (only when it is not the built-in loop) agent: the
     agent × model rows of a run with --agentbench-agent; other runs' rows are as they were."""
     variant, agent = split_cell_variant(cell)
     return {"model": model, "variant": variant, **({"agent": agent} if agent != BUILTIN_AGENT else {})}

@@ -46,7 +46,7 @@ def summary_lines(results: list[AttemptResult], repeats: int, ks: list[int] | No
     ks = ks or default_ks(repeats)
     pct = f"{confidence * 100:g}% CI"
     rows = aggregate_rows(results, ks, confidence)
-    # "qwen via builtin-external" (issue 18) must not be cut to look like another row's model.
+    # "qwen via builtin-external" must not be cut to look like another row's model.
     width = max([18, *(len(row_label(row)) for row in rows)])
     header = (f"{'model':<{width}} {'tier':<6} {'n':>4} {'pass@1':>6} {pct:>13} "
               + " ".join(f"{'pass@' + str(k):>7} {'pass^' + str(k):>7}" for k in ks if k > 1)

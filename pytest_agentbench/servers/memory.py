@@ -1,6 +1,6 @@
-"""How much memory a model server holds (issue 20, the docs' "Models that share a machine").
+"""How much memory a model server holds (the docs' "Models that share a machine").
 
-Seed 001's lesson: a model that passed loaded one at a time failed where two had to co-reside
+Lesson: a model that passed loaded one at a time failed where two had to co-reside
 (81 GB + 29 GB on a 96 GB machine swapped and locked up). So a managed server's memory is read
 from the kernel — ``/proc/PID/status``: ``VmHWM`` (peak resident set, the kernel keeps the max
 for the process's life, so one reading at the end is the peak, no polling) and ``VmRSS`` — summed

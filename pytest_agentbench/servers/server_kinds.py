@@ -177,7 +177,7 @@ _SIMPLE_WARNINGS = {
         ("llama-cpp-python's server does not report its context window (n_ctx): set the "
          "model's context_window in the registry"),
         ("llama-cpp-python's chatml-function-calling ignores tools unless tool_choice is sent "
-         "and never renders role 'tool' results (DESIGN §7); prefer llama-server --jinja"),
+         "and never renders role 'tool' results; prefer llama-server --jinja"),
     ),
     "mlx": (("mlx_lm.server reports neither its version nor its context window: set the "
              "model's context_window in the registry"),),

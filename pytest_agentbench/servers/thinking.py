@@ -1,4 +1,4 @@
-"""``think`` / ``think_level`` (seed 004's agent config) as the request fields each server documents.
+"""``think`` / ``think_level`` (the agent config) as the request fields each server documents.
 
 Every server spells "reasoning on/off and how much" differently, and a field a server does not know
 is silently ignored, so the translation is per server kind (servers/preflight.py detects it), each

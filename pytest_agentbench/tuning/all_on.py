@@ -1,4 +1,4 @@
-"""The all-on cell (issue 15, item 3; seed 001: "finish with an all-on combined cell of the
+"""The all-on cell ("finish with an all-on combined cell of the
 per-factor winners").
 
 ``--agentbench-all-on RUN_ID|last`` reads an OFAT run (ofat.py) from the database and runs, per

@@ -1,4 +1,4 @@
-"""Budget factors (issue 15): ``turns``, ``tokens`` and ``seconds`` as a variant or a registry
+"""Budget factors: ``turns``, ``tokens`` and ``seconds`` as a variant or a registry
 entry sets them - a number (``turns=30``) or a multiple of the canary's own budget (``turns=x2``).
 
 A multiple is what a sweep over canaries of different tiers needs: a heavy canary's 40 turns and

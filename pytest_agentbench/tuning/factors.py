@@ -1,4 +1,4 @@
-"""The factors a variant can change beyond the sampling keys (issue 15, item 1): the budgets
+"""The factors a variant can change beyond the sampling keys: the budgets
 ``turns``/``tokens``/``seconds`` (tuning/budget.py) and a named prompt directive.
 
 A directive is text declared once and appended to the system prompt by name::

@@ -1,4 +1,4 @@
-"""One factor at a time (issue 15, item 2; seed 001's tuning protocol).
+"""One factor at a time (the tuning protocol).
 
 ``--agentbench-ofat temperature=0 --agentbench-ofat directive=completeness`` runs, per model,
 the baseline (the model's own settings, variant ``base``) and one variant per factor value, each
