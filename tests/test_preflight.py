@@ -358,3 +358,13 @@ def test_scripted_server_routes_keep_builtin_handlers(serve, http) -> None:
     reply = http.post(server.url + "/chat/completions", json={"model": "m", "messages": []})
     assert reply.json()["choices"][0]["message"]["content"] == "pong"
     assert calls == [{"a": 1}, None]
+
+
+def test_a_tool_call_written_as_text_is_a_warning_at_start(serve, http) -> None:
+    """A server that does not parse the model's tool-call format answers the probe with the call
+    as text: every attempt would end as tool_confusion, so the header says it before any runs."""
+    text_call = say('<tool_call>\n{"name": "ping", "arguments": {}}\n</tool_call>')
+    info = preflight(serve({}, [text_call]).url, "scripted", http)
+    assert any("tool call written as text" in w and "tool_confusion" in w for w in info.warnings), info.warnings
+    quiet = preflight(serve({}, [say("pong")]).url, "scripted", http)
+    assert not any("written as text" in w for w in quiet.warnings)

@@ -120,6 +120,7 @@ def _probe_tools(h: Http, info: ServerInfo, model: str) -> None:
         return
     if status == 200 and isinstance(answer, dict) and answer.get("choices"):
         info.tool_support = info.tool_support is not False
+        _text_tool_call(answer, info)
         return
     said = _error_message(answer)
     low = said.lower()
@@ -143,6 +144,24 @@ def _probe_tools(h: Http, info: ServerInfo, model: str) -> None:
         info.warn(f"the tool probe failed (HTTP {status}: {said!r}); tool support unknown")
         return
     info.tool_support = False
+
+
+def _text_tool_call(answer: dict[str, Any], info: ServerInfo) -> None:
+    """The probe's answer is a tool call written as text: the server does not parse this
+    model's tool-call format, and every attempt would end as tool_confusion. Said at start."""
+    from pytest_agentbench.agent.parse import find_tool_confusion
+
+    choice = answer["choices"][0] if isinstance(answer["choices"], list) and answer["choices"] else {}
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict) or message.get("tool_calls"):
+        return
+    found = find_tool_confusion(message.get("content") if isinstance(message.get("content"), str)
+                                else None, frozenset({"ping"}))
+    if found:
+        info.warn(f"the tool probe came back as a tool call written as text ({found}), not a parsed "
+                  "tool call: the server does not parse this model's tool calls (llama.cpp: "
+                  "--jinja and a tool-aware --chat-template-file; vLLM: the model's "
+                  "--tool-call-parser; Ollama: a model with tool support) - expect tool_confusion")
 
 
 def _error_message(answer: Any) -> str:
