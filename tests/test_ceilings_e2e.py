@@ -171,3 +171,25 @@ def test_progress_expands_a_glob_against_the_reference_solution(bench):
     [attempt] = bench.report()["attempts"]
     assert attempt["progress"] == {"expected": 6, "changed": 3}
     result.stdout.fnmatch_lines(["  m: 3 of 6 files (1 attempt, 0 with every file)"])
+
+
+def test_identical_repeats_say_that_more_repeats_will_not_help():
+    """An undetermined cell whose repeats were byte-identical (temperature 0) is one sample:
+    repeats_needed would be a false promise, the note says to raise the temperature instead."""
+    from pytest_agentbench.results import AttemptResult
+    from pytest_agentbench.tuning.ceilings import IDENTICAL_NOTE, ceiling_rows
+
+    def attempts(variant: str, passed: int, digest: str | None) -> list[AttemptResult]:
+        return [AttemptResult(canary="c", tier="lite", model="m", variant=variant, repeat=r,
+                              outcome="passed" if r < passed else "budget_turns", limit_hit=None
+                              if r < passed else "turn_budget",
+                              conversation_digest=digest or f"{variant}-{r}") for r in range(3)]
+
+    record = {"source_variant": "base", "factor": 2.0, "cells": {"m": ["c"]}}
+    variants = {"turns=x2": {**record, "budget": "turns"}, "tokens=x2": {**record, "budget": "tokens"}}
+    raised = attempts("turns=x2", 1, None) + attempts("tokens=x2", 0, None)
+    identical = ceiling_rows(raised, attempts("base", 0, "same"), variants)
+    assert identical[0]["ceiling"] == "undetermined"
+    assert identical[0]["note"] == IDENTICAL_NOTE and identical[0]["repeats_needed"] is None
+    distinct = ceiling_rows(raised, attempts("base", 0, None), variants)
+    assert "note" not in distinct[0] and distinct[0]["repeats_needed"] is not None
