@@ -182,6 +182,15 @@ class Canary(BaseModel):
 
         return tool_list(value)  # aliases become the tools they stand for
 
+    @model_validator(mode="after")
+    def _judged_phases_exist(self) -> Canary:
+        names = [phase.name for phase in self.phases]
+        for spec in self.verify.judge:
+            if spec.kind == "phase" and spec.target not in names:
+                raise ValueError(f"verify.judge: artifact {spec.artifact!r} names no phase of this "
+                                 f"canary (its phases: {names or 'none'})")
+        return self
+
     @property
     def content_hash(self) -> str:
         """A digest of what decides this canary's results (canary.toml, repo/, hidden/, a

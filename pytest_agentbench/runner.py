@@ -286,7 +286,10 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
             if workspace.push is not None:  # the result is what was pushed, not the working tree
                 verification = verify_pushed(canary, workspace.push, worktree, setup, worktree.name)
             else:
-                verification = run_verification(canary, worktree, setup, worktree.name, answer=answer)
+                # A pipeline's phase outputs, for judge checks on a phase (artifact "phase:NAME").
+                outputs = getattr(loop, "phase_outputs", None)
+                verification = run_verification(canary, worktree, setup, worktree.name, answer=answer,
+                                                phases=outputs() if outputs else None)
             add_verdict(result, canary, run, verification, session.hook)
         if retries:
             tries.append(TryRecord(outcome=result.outcome, stop_reason=run.stop_reason,

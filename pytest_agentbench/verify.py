@@ -219,7 +219,8 @@ def examine(canary: Canary, agent_tree: Path, baseline: Baseline) -> tuple[TreeC
 
 
 def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: str,
-                     stop_early: bool = True, answer: str | None = None) -> Verification:
+                     stop_early: bool = True, answer: str | None = None,
+                     phases: dict[str, str] | None = None) -> Verification:
     """Diff the agent's tree, build the verification tree, run the checks there. ``answer``: the
     attempt's final answer, which an answer canary's checks read (``verify.answer``)."""
     change, error = examine(canary, agent_tree, setup.baseline)
@@ -254,7 +255,7 @@ def run_verification(canary: Canary, agent_tree: Path, setup: CheckSetup, name: 
                 artifacts.extend(capture_all(canary.verify.judge, tree, in_tree,
                                              lambda: unified_diff(change, setup.baseline.path,
                                                                   setup.baseline.manifest), jail,
-                                             answer, links))
+                                             answer, links, phases))
         checks = run_checks(run, canary.verify.timeout, change, files, setup, f"{name}.verify",
                             stop_early, review=[check.run for check in canary.verify.review],
                             capture=capture, answer=answer, plugins=canary.verify.pytest_plugins)

@@ -680,3 +680,32 @@ def test_a_directive_reaches_every_phase_that_sets_its_own_system_prompt(bench):
     assert systems["IMPLEMENT"] == "You implement."  # model_prompt = false
     assert DIRECTIVE in systems["EXPLORE"]  # no system_prompt of its own: the model's, as ever
     assert only_attempt(bench)["outcome"] == "passed"
+
+
+def test_a_judge_check_reads_a_phases_output(bench):
+    """artifact = "phase:NAME": the judge reads what that phase answered; a phase that left no
+    output fails the check (the model's doing); a phase name the canary lacks is a load error."""
+    judged = pipeline_toml() + textwrap.dedent("""\
+        [[verify.judge]]
+        artifact = "phase:hypothesize"
+        criteria = "The hypothesis names hello.py."
+        judge = "big"
+        mode = "direct"
+        """)
+    make_pipeline(bench, toml=judged)
+
+    def big(body: dict) -> dict:
+        text = json.dumps(body["messages"])
+        verdict = "pass" if "the output of phase hypothesize" in text and "hello.py" in text else "fail"
+        return say(json.dumps({"verdict": verdict, "reason": f"judged {verdict}"}))
+
+    with ScriptedServer({"m": by_phase(GOOD), "big": big}) as server:
+        (bench.pytester.path / "agentbench.toml").write_text(f'[models.big]\nbase_url = "{server.url}"\n')
+        bench.run(server, models="m")
+    attempt = only_attempt(bench)
+    assert attempt["outcome"] == "passed", attempt["detail"]
+    assert [(j["artifact"], j["verdict"]) for j in attempt["judges"]] == [("phase:hypothesize", "pass")]
+
+    make_pipeline(bench, toml=judged.replace("phase:hypothesize", "phase:nope"))
+    result = bench.pytester.runpytest("canaries", "--models", "m@http://127.0.0.1:9/v1", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*artifact 'phase:nope' names no phase of this canary*"])

@@ -37,12 +37,22 @@ __all__ = ["INFRASTRUCTURE", "MODEL", "TAMPERED", "Artifact", "NotCaptured", "ca
 
 def capture(spec: JudgeSpec, tree: Path, run: Callable[[str], tuple[int | None, str]],
             diff: Callable[[], str], jail: Jail | None = None, answer: str | None = None,
-            links: Mapping[str, str] | None = None) -> Artifact:
+            links: Mapping[str, str] | None = None,
+            phases: Mapping[str, str] | None = None) -> Artifact:
     """``run(command)`` runs a command in the tree, in the sandbox (exit code, None when it timed
     out; output); ``diff()`` is the attempt's unified diff; ``jail`` runs the browser in the
     sandbox; ``answer`` is the attempt's final answer (None: the canary is not a verify.answer
-    one); ``links`` the links the model made in its own tree (path → target)."""
+    one); ``links`` the links the model made in its own tree (path → target); ``phases`` a
+    pipeline's phase outputs by name (``phase:NAME``: what the phase answered, its JSON as the
+    model wrote it)."""
     links = links or {}
+    if spec.kind == "phase":
+        text = (phases or {}).get(spec.target)
+        if text is None or not text.strip():
+            # The phase was skipped, cut off or answered nothing: the model left nothing to judge.
+            return Artifact(f"the output of phase {spec.target}",
+                            error=f"phase {spec.target!r} left no output", fault=MODEL)
+        return Artifact(f"the output of phase {spec.target}", text)
     if spec.kind == "diff":
         return Artifact("the change the agent made (unified diff)", diff() or "(no change)")
     if spec.kind == "answer":

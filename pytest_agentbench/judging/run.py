@@ -21,13 +21,14 @@ if TYPE_CHECKING:
 
 def capture_all(specs: list[JudgeSpec], tree: Path, run: Callable[[str], tuple[int | None, str]],
                 diff: Callable[[], str], jail: Jail | None = None,
-                answer: str | None = None, links: Mapping[str, str] | None = None) -> list[Artifact]:
+                answer: str | None = None, links: Mapping[str, str] | None = None,
+                phases: Mapping[str, str] | None = None) -> list[Artifact]:
     """Each check's artifact from ``tree``; ``links``: the links the model made in its own tree
     (path → target), which never reach ``tree`` but make an artifact at or under them tampered."""
     artifacts = []
     for spec in specs:
         try:
-            artifacts.append(capture(spec, tree, run, diff, jail, answer, links))
+            artifacts.append(capture(spec, tree, run, diff, jail, answer, links, phases))
         except OSError as exc:
             # Reading a regular file the harness wrote, starting a process: the host's trouble.
             artifacts.append(Artifact(spec.artifact, error=f"{exc.__class__.__name__}: {exc}",

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ARTIFACT_KINDS = ("file:", "command:", "page:")
+ARTIFACT_KINDS = ("file:", "command:", "page:", "phase:")
 # Artifacts named by one word: the attempt's diff, and its final answer (a verify.answer canary's).
 WHOLE_ARTIFACTS = ("diff", "answer")
 SUBJECT = "{model}"  # as describer or judge: the model under test of the attempt

@@ -106,6 +106,7 @@ class PipelineRunner:
         self.records: list[PhaseRecord] = []
         self.iterations: list[IterationRecord] = []
         self.runs: list[LoopResult] = []
+        self.texts: dict[str, str] = {}  # each phase's output text, the last run of each
 
     # -- the pipeline ------------------------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class PipelineRunner:
             check_plan(record, phase, ran.outputs)
             self.records.append(record)
             values[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
+            self.texts[phase.name] = text if record.outcome == OK else ""
             ran.outputs[phase.name] = value
             if distinct_path is not None:
                 ran.distinct = first_value(value, distinct_path)
@@ -332,6 +334,11 @@ class PipelineRunner:
             verdict = judge(texts, self.canary.language)
             record.language, record.language_drift = verdict.language, verdict.drift
             record.language_evidence = verdict.evidence
+
+    def phase_outputs(self) -> dict[str, str]:
+        """Each phase's output as the model wrote it (its JSON text, or its final message), the
+        last run of each: what a judge check's ``phase:NAME`` artifact shows."""
+        return dict(self.texts)
 
     def _system_prompt(self, phase: Phase) -> str | None:
         """The phase's own system prompt with what the model adds to the default one (its
