@@ -176,11 +176,11 @@ class Canary(BaseModel):
     @field_validator("tools")
     @classmethod
     def _known_tools(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return value
+        # Checked at load (an unknown name would fail every attempt); aliases become the tools
+        # they stand for.
         from pytest_agentbench.agent.tools import tool_list
 
-        return tool_list(value)  # aliases become the tools they stand for
+        return tool_list(value)
 
     @model_validator(mode="after")
     def _judged_phases_exist(self) -> Canary:

@@ -56,19 +56,27 @@ class CanaryFiles:
                     found.append(f"{name}/{path}")
         return found
 
-    def restore(self) -> None:
-        """Put the canary's files back as they were read (never following a link)."""
+    def restore(self) -> list[str]:
+        """Put the canary's files back as they were read (never following a link); returns what
+        could not be put back (never raises: the attempt's record must not be lost to it)."""
+        problems = []
         for name, directory in self.directories.items():
             expected = self._files(name)
-            if not expected and not directory.exists():
-                continue
-            directory.mkdir(parents=True, exist_ok=True)
-            entries = safe_fs.scan_tree(directory, skip=_skip, read=False)
-            for path in sorted(set(entries) - set(expected)):
-                safe_fs.remove(directory, path)
-            for path, data in expected.items():
-                executable = name == "repo" and self.repo[path][1]
-                safe_fs.write_file(directory, path, data, executable)
+            try:
+                if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+                    safe_fs.remove_tree(directory)  # a link or a file where the directory was
+                if not expected and not directory.exists():
+                    continue
+                directory.mkdir(parents=True, exist_ok=True)
+                entries = safe_fs.scan_tree(directory, skip=_skip, read=False)
+                for path in sorted(set(entries) - set(expected)):
+                    safe_fs.remove(directory, path)
+                for path, data in expected.items():
+                    executable = name == "repo" and self.repo[path][1]
+                    safe_fs.write_file(directory, path, data, executable)
+            except (OSError, ValueError, safe_fs.TreeError) as exc:
+                problems.append(f"{name}/: {exc}")
+        return problems
 
     def _files(self, name: str) -> dict[str, bytes]:
         if name == "repo":

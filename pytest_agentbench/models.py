@@ -174,12 +174,11 @@ class ModelSpec(BaseModel):
     @field_validator("tools")
     @classmethod
     def _known_tools(cls, value: list[str] | None) -> list[str] | None:
-        # Checked at load, as a canary's list is: an unknown name would fail every attempt.
-        if value is None:
-            return value
+        # Checked at load (an unknown name would fail every attempt); aliases become the tools
+        # they stand for.
         from pytest_agentbench.agent.tools import tool_list
 
-        return tool_list(value)  # aliases become the tools they stand for
+        return tool_list(value)
 
     @field_validator("endpoints", mode="before")
     @classmethod

@@ -48,17 +48,19 @@ class PushRemote:
         return cls(remote)
 
     def pushed_commit(self) -> str | None:
-        """The commit on the remote's ``main``, or None when there is none."""
+        """What the remote's ``main`` names (its objects are read later, by ``materialize``), or
+        None when there is no such branch."""
         try:
-            return git("rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}^{{commit}}",
-                       cwd=self.remote).strip() or None
+            return git("rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}", cwd=self.remote).strip() or None
         except WorkspaceError:
             return None
 
     def materialize(self, commit: str, destination: Path) -> None:
         """Write the files of ``commit`` into ``destination`` (regular files and links; nested
         repositories are left out). Raises ``safe_fs.TreeError`` past the size bound."""
-        listing = git_bytes("ls-tree", "-r", "-z", "--full-tree", "-l", commit, cwd=self.remote)
+        # ls-tree of a ref to a missing or non-commit object fails: WorkspaceError for the caller.
+        listing = git_bytes("ls-tree", "-r", "-z", "--full-tree", "-l", f"{commit}^{{commit}}",
+                            cwd=self.remote)
         entries: list[tuple[str, str, str]] = []  # (mode, blob, path)
         total = 0
         for record in listing.split(b"\0"):
@@ -74,22 +76,37 @@ class PushRemote:
                                         f"{MAX_PUSHED_BYTES // 2**20} MiB")
             entries.append((mode, blob, raw_path.decode("utf-8", "surrogateescape")))
         contents = baseline_blobs(self.remote, sorted({blob for _, blob, _ in entries}))
+        missing = sorted({path for _, blob, path in entries if blob not in contents})
+        if missing:  # the commit names content the remote no longer has
+            raise ValueError(f"its objects for {', '.join(missing[:5])} are missing")
         for mode, blob, path in entries:
-            data = contents.get(blob, b"")
+            data = contents[blob]
             if mode == "120000":
                 safe_fs.make_link(destination, path, data.decode("utf-8", "surrogateescape"))
             else:
                 safe_fs.write_file(destination, path, data, executable=mode == "100755")
 
 
-def pushed_tree(remote: PushRemote, baseline: Baseline, scratch_parent: Path) -> tuple[Path, str | None]:
-    """A scratch directory holding what was pushed (the baseline when nothing was), and the
-    pushed commit (None: nothing beyond the baseline). The caller removes the directory."""
+def pushed_tree(remote: PushRemote, baseline: Baseline,
+                scratch_parent: Path) -> tuple[Path, str | None, str]:
+    """A scratch directory holding what was pushed (the baseline when nothing was), the pushed
+    commit (None: nothing beyond the baseline) and why a push could not be read ('' when it
+    could). The caller removes the directory.
+
+    The remote is the agent's to write: a pushed commit its objects cannot give back (objects
+    removed, a ref to nothing) was not delivered. That is the attempt's result, never a fault of
+    the harness, so the baseline stands in for it and the reason is said."""
     directory = Path(tempfile.mkdtemp(prefix="pushed.", dir=scratch_parent))
     commit = remote.pushed_commit()
-    if commit is None or commit == baseline.commit:
-        remote_of_baseline = PushRemote(baseline.path)
-        remote_of_baseline.materialize(baseline.commit, directory)
-        return directory, None
-    remote.materialize(commit, directory)
-    return directory, commit
+    if commit is not None and commit != baseline.commit:
+        try:
+            remote.materialize(commit, directory)
+            return directory, commit, ""
+        except (WorkspaceError, safe_fs.TreeError, OSError, ValueError) as exc:
+            problem = f"the pushed commit {commit[:12]} cannot be read from the remote: {exc}"
+            safe_fs.remove_tree(directory)
+            directory.mkdir()
+    else:
+        problem = ""
+    PushRemote(baseline.path).materialize(baseline.commit, directory)
+    return directory, None, problem

@@ -16,11 +16,11 @@ from pytest_agentbench.agent.tools import DEFAULT_TOOLS, OPT_IN_TOOLS, Tool, Too
 from pytest_agentbench.canary import Canary, ResolvedBudget
 from pytest_agentbench.canary_files import CanaryFiles
 from pytest_agentbench.drivers import AttemptSetup, BuiltinDriver
-from pytest_agentbench.push import PushRemote
 from pytest_agentbench.endpoint_pool import PoolExhausted
 from pytest_agentbench.feedback import feedback_message
 from pytest_agentbench.models import ModelSpec
 from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.push import PushRemote
 from pytest_agentbench.results import AttemptResult, TryRecord
 from pytest_agentbench.sandbox import Sandbox, command_env
 from pytest_agentbench.servers.managed import ServerStartError
@@ -147,10 +147,11 @@ class AttemptEnvironment:
         if self.canary_files is not None:
             changed = self.canary_files.changed_on_disk()
             if changed:
-                self.canary_files.restore()
+                left = self.canary_files.restore()
                 shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
-                self.canary_problems.append(f"the canary's own files were changed: {shown} "
-                                            "(put back as the run read them)")
+                put_back = ("could not all be put back: " + "; ".join(left) if left
+                            else "put back as the run read them")
+                self.canary_problems.append(f"the canary's own files were changed: {shown} ({put_back})")
         self.tampered += [p for p in self.canary_problems if p not in self.tampered]
         return self.tampered
 

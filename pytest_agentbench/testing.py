@@ -45,7 +45,6 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-
 Reply = dict[str, Any]
 Script = list[Reply] | Callable[[dict[str, Any]], Reply] | dict[str, Any]
 Routes = dict[str, Any]

@@ -94,6 +94,7 @@ class Verification:
     # verify.push: the commit on the remote's main (None: nothing pushed), and the paths whose
     # change in the working tree is not what was pushed
     pushed_commit: str | None = None
+    push_problem: str = ""  # a push the remote cannot give back (push.pushed_tree)
     unpushed: list[str] = field(default_factory=list)
     push: bool = False
 
@@ -134,7 +135,7 @@ class Verification:
         elif self.answer is not None and not self.answer.strip():
             found.append("the final answer is empty")
         elif self.push and self.pushed_commit is None:
-            found.append("nothing was pushed to the remote's main")
+            found.append(self.push_problem or "nothing was pushed to the remote's main")
         elif self.answer is None and not self.change.files_changed:
             found.append("the tree has no change")
         elif not self.qualifying_change:
@@ -271,12 +272,12 @@ def verify_pushed(canary: Canary, push: PushRemote, working_tree: Path, setup: C
                   name: str) -> Verification:
     """A push canary's verification (push.py): of the commit on the remote's main, read from the
     remote by the harness; the working tree only says whether work was left unpushed."""
-    pushed_dir, commit = pushed_tree(push, setup.baseline, working_tree.parent)
+    pushed_dir, commit, problem = pushed_tree(push, setup.baseline, working_tree.parent)
     try:
         verification = run_verification(canary, pushed_dir, setup, name)
     finally:
         safe_fs.remove_tree(pushed_dir)
-    verification.push, verification.pushed_commit = True, commit
+    verification.push, verification.pushed_commit, verification.push_problem = True, commit, problem
     if not (verification.checks_passed and verification.qualifying_change):
         work, error = examine(canary, working_tree, setup.baseline)
         expected = canary.verify.expect_changed

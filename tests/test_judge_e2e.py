@@ -5,9 +5,9 @@ pass, and the verdicts land in pytest's status and ``attempts[].judges``."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 

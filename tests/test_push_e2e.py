@@ -39,6 +39,11 @@ def scripts(tmp_path) -> dict[str, list]:
         "pushes-wrong": [call("write_file", path="hello.py", content=WRONG), call("shell", command=PUSH),
                          say("Done.")],
         "idle": [say("Done.")],
+        # Pushes the fix, then breaks the remote: an unreadable push is undelivered work, never
+        # an infrastructure error that would take the attempt out of the rates.
+        "breaks-remote": [call("write_file", path="hello.py", content=RIGHT), call("shell", command=PUSH),
+                          call("shell", command='rm -rf "$(git remote get-url origin)/objects"/*; echo gone'),
+                          say("Done.")],
         # Tries to push somewhere else first: only the local remote can be written in the jail.
         "pushes-elsewhere": [call("write_file", path="hello.py", content=RIGHT),
                              call("shell", command=f"git init -q --bare {elsewhere} ; git add -A && "
@@ -57,10 +62,12 @@ def test_the_verdict_is_on_what_was_pushed(bench, tier, tmp_path):
     by_model = {a["model"]: a for a in bench.report()["attempts"]}
     outcomes = {m: a["outcome"] for m, a in by_model.items()}
     assert outcomes == {"pushes-right": "passed", "never-pushes": "unpushed", "commits-only": "unpushed",
-                        "pushes-wrong": "failed", "idle": "phantom", "pushes-elsewhere": "passed"}, \
+                        "pushes-wrong": "failed", "idle": "phantom", "pushes-elsewhere": "passed",
+                        "breaks-remote": "unpushed"}, \
         {m: a["detail"] for m, a in by_model.items()}
     assert "work in the tree that was not pushed: hello.py" in by_model["never-pushes"]["detail"]
     assert "nothing was pushed to the remote's main" in by_model["never-pushes"]["detail"]
     assert by_model["pushes-right"]["files_changed"] == ["hello.py"]
+    assert "cannot be read from the remote" in by_model["breaks-remote"]["detail"]
     if tier == "bubblewrap":  # no path but the remote is writable: the other push went nowhere
         assert not (tmp_path / "elsewhere.git").exists()

@@ -193,11 +193,14 @@ def canonical_tool_name(name: str) -> str | None:
     return TOOL_ALIASES.get(key) or EXTRA_ALIASES.get(key)
 
 
-def tool_list(names: list[str]) -> list[str]:
+def tool_list(names: list[str] | None) -> list[str] | None:
     """A ``tools`` list (a canary's, a pipeline phase's, a registry model's) as the loop offers
     it: each name the loop accepts from a model — a tool's own name or an alias — becomes the tool
     it stands for, in the order first named, each once. Any other name raises ValueError naming
-    every accepted one, so all three lists accept the same names and none fails mid-run."""
+    every accepted one, so all three lists accept the same names and none fails mid-run. None
+    (no list given) stays None."""
+    if names is None:
+        return None
     tools: list[str] = []
     unknown: list[str] = []
     for name in names:

@@ -8,8 +8,8 @@ the page capture (page.py), which import it and not each other's modules."""
 from __future__ import annotations
 
 import base64
-import secrets
 import posixpath
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
