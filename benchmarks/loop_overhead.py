@@ -25,12 +25,12 @@ from pathlib import Path
 
 from pytest_agentbench.agent.loop import AgentLoop
 from pytest_agentbench.agent.tools import ToolContext
-from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import ChatClient, ClientSettings
-from pytest_agentbench.sandbox import command_env
-from pytest_agentbench.session import JsonlTranscript
+from pytest_agentbench.run.session import JsonlTranscript
+from pytest_agentbench.sandbox.commands import command_env
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.servers.client import ChatClient, ClientSettings
 from pytest_agentbench.testing import ScriptedServer, call
-from pytest_agentbench.workspace import TreeManager
+from pytest_agentbench.trees.workspace import TreeManager
 
 TOOL = {"type": "function", "function": {"name": "read_file", "description": "Read a file.",
                                          "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}

@@ -18,8 +18,8 @@ import statistics
 import time
 import urllib.parse
 
-from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.external.proxy import RecordingProxy
+from pytest_agentbench.schemas.canary import ResolvedBudget
 from pytest_agentbench.testing import ScriptedServer, call
 
 BODY = json.dumps({

@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_agentbench.limits import SandboxLimits, pids_cgroup_base, prlimit_path
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env, run_command
-
+from pytest_agentbench.sandbox.commands import Sandbox, bubblewrap_problem, command_env, run_command
+from pytest_agentbench.sandbox.limits import SandboxLimits, pids_cgroup_base, prlimit_path
 
 FLOOR = "floor: bare sh -c"
 

@@ -27,12 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_agentbench import sandbox as sandbox_module
-from pytest_agentbench.canary import Canary
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env, run_command
-from pytest_agentbench.verify import CheckSetup, run_verification
-from pytest_agentbench.workspace import TreeManager
-
+from pytest_agentbench.attempt.verify import CheckSetup, run_verification
+from pytest_agentbench.sandbox.commands import Sandbox, bubblewrap_problem, command_env, run_command
+from pytest_agentbench.sandbox.commands import commands as sandbox_module
+from pytest_agentbench.schemas.canary import Canary
+from pytest_agentbench.trees.workspace import TreeManager
 
 CHECK = "true"
 

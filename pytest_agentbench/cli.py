@@ -14,7 +14,8 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from pytest_agentbench import __version__
-from pytest_agentbench.compare import (
+from pytest_agentbench.features import cli_commands
+from pytest_agentbench.records.compare import (
     DB_HELP,
     UsageError,
     compare_rows,
@@ -23,13 +24,12 @@ from pytest_agentbench.compare import (
     open_store,
     stored_run,
 )
+from pytest_agentbench.records.store import RunRecord, StoreError
 from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import assemble_report, write_report
 from pytest_agentbench.report.summary import row_label
 from pytest_agentbench.report.terminal import default_ks, summary_lines
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.routing.command import add_subcommand as add_promote
-from pytest_agentbench.store import RunRecord, StoreError
+from pytest_agentbench.schemas.results import AttemptResult
 
 FLAGS = {"regression": "REGRESSION", "improvement": "improvement", "noise": "~ (within noise)",
          "new": "new", "gone": "gone"}
@@ -164,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
                               "at n = 3 it cannot flag a single canary)")
     compare.set_defaults(func=cmd_compare)
     _add_library_commands(sub)
-    add_promote(sub)  # routing/command.py: the promotion policy
+    for add_command in cli_commands():  # the features' own: agentbench promote (routing/)
+        add_command(sub)
     return parser
 
 

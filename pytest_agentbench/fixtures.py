@@ -1,4 +1,4 @@
-"""The fixtures the plugin provides: ``agent`` (Python canaries, pycanary.py) and
+"""The fixtures the plugin provides: ``agent`` (Python canaries, run/pycanary.py) and
 ``scripted_server`` (testing.py). Defined here, light, so that the entry point can offer them
 without importing the agent loop or an HTTP server in every pytest run."""
 
@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_agentbench.state import get_session
+from pytest_agentbench.run.state import get_session
 
 if TYPE_CHECKING:
-    from pytest_agentbench.pycanary import Agent, PyAttempt
+    from pytest_agentbench.run.pycanary import Agent, PyAttempt
     from pytest_agentbench.testing import ScriptedServer
 
 
@@ -25,8 +25,8 @@ def agentbench_attempt() -> PyAttempt:
 
 @pytest.fixture
 def agent(request: pytest.FixtureRequest, agentbench_attempt: PyAttempt) -> Iterator[Agent]:
-    """An agent working on the canary's repo in a fresh worktree (see pycanary.py)."""
-    from pytest_agentbench.pycanary import Agent, agent_key
+    """An agent working on the canary's repo in a fresh worktree (see run/pycanary.py)."""
+    from pytest_agentbench.run.pycanary import Agent, agent_key
 
     instance = Agent(get_session(request.config), agentbench_attempt, request.node.nodeid)
     request.node.stash[agent_key] = instance

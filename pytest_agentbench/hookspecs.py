@@ -4,10 +4,15 @@ Registered with ``pytest_addhooks`` (the pytest-xdist ``newhooks.py`` pattern). 
 optional; argument names are the contract (pluggy passes arguments by name, so an implementation
 may take any subset of them). Where each runs:
 
+- on every process that benchmarks, as its session starts: ``select_models``, ``variants``
+  (while the options are read), then ``session_started``;
 - on the process that runs the attempt (a worker under ``-n``): ``driver``, ``tools``,
-  ``request``, ``attempt_started``, ``classify``;
+  ``request``, ``attempt_started``, ``classify``, ``annotate``, ``python_phase``;
 - on the controller (the only process under plain ``pytest``): ``attempt_finished``, ``summary``,
   ``report``.
+
+The plugin's own features (external agents, pipelines, judge checks, roles, tuning) are built on
+these hooks, registered by ``features.py`` like any other plugin.
 
 Examples are in the docs ("Extension points").
 """
@@ -19,19 +24,46 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_agentbench.canary import Canary
-    from pytest_agentbench.drivers import AttemptSetup, Driver
-    from pytest_agentbench.models import ModelSpec
-    from pytest_agentbench.results import AttemptResult
-    from pytest_agentbench.verify import Verification
+    from pytest_agentbench.attempt.drivers import AttemptSetup, Driver
+    from pytest_agentbench.attempt.verify import Verification
+    from pytest_agentbench.run.session import AgentbenchSession
+    from pytest_agentbench.run.variants import ModelChoice, Variant
+    from pytest_agentbench.schemas.canary import Canary
+    from pytest_agentbench.schemas.models import ModelSpec
+    from pytest_agentbench.schemas.results import AttemptResult
+
+
+@pytest.hookspec
+def pytest_agentbench_select_models(config: pytest.Config, registry: dict[str, ModelSpec],
+                                    base_url: str, model_names: list[str]) -> ModelChoice | None:
+    """Choose the models this run benchmarks in place of ``--models`` (a role's incumbent and
+    challengers, the models of an earlier run): return a
+    :class:`pytest_agentbench.run.variants.ModelChoice` naming the option that asked, or None.
+    ``model_names`` are the names ``--models`` gave (empty without it). Two answers are a usage
+    error naming both options. Raise ``pytest.UsageError`` for a choice that cannot be made."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_agentbench_variants(config: pytest.Config, models: list[ModelSpec],
+                               directives: dict[str, str], confidence: float) -> list[Variant] | None:
+    """The variants this run makes, in place of ``--agentbench-sweep``'s (an OFAT run's cells, an
+    all-on cell, raised budgets): a list of :class:`pytest_agentbench.run.variants.Variant`, or
+    None to leave it to the next implementation. The first answer wins."""
+
+
+@pytest.hookspec
+def pytest_agentbench_session_started(session: AgentbenchSession) -> None:
+    """This process's benchmark session has started: its settings, clients and results are on
+    ``session`` (:class:`pytest_agentbench.run.session.AgentbenchSession`). Keep a reference to
+    it here rather than looking it up later."""
 
 
 @pytest.hookspec(firstresult=True)
 def pytest_agentbench_driver(setup: AttemptSetup) -> Driver | None:
-    """Who drives this attempt: return a :class:`pytest_agentbench.drivers.Driver` (``run(prompt)``
+    """Who drives this attempt: return a :class:`pytest_agentbench.attempt.drivers.Driver` (``run(prompt)``
     and ``resume(feedback)``, each returning the loop's record, and the ``budget`` it holds the
     attempt to), or None to leave it to the next implementation. The first answer wins; the
-    plugin's own agent loop answers last. ``setup`` (:class:`pytest_agentbench.drivers.AttemptSetup`)
+    plugin's own agent loop answers last. ``setup`` (:class:`pytest_agentbench.attempt.drivers.AttemptSetup`)
     holds the session, the attempt's worktree environment, the canary, the model, the budget and
     the attempt's description. Raise ``ValueError`` for an attempt the driver cannot run: it is
     recorded as a harness error naming the reason."""
@@ -64,11 +96,27 @@ def pytest_agentbench_attempt_started(attempt: dict[str, Any]) -> None:
 @pytest.hookspec(firstresult=True)
 def pytest_agentbench_classify(result: AttemptResult, verification: Verification) -> str | None:
     """A project's own outcome rule: return an outcome name (see
-    :class:`pytest_agentbench.outcome.Outcome`) to replace the built-in verdict, or None to keep
+    :class:`pytest_agentbench.attempt.outcome.Outcome`) to replace the built-in verdict, or None to keep
     it. ``result`` already carries the built-in outcome and the loop's counters; ``verification``
     the change, protected paths and checks. The first non-None answer wins; an answer that is not
     an outcome name makes the attempt an ``infra_error`` naming the hook. ``canary.toml`` canaries
     only (a Python canary's test body is its own rule)."""
+
+
+@pytest.hookspec
+def pytest_agentbench_annotate(result: AttemptResult, canary: Canary, verification: Verification) -> None:
+    """An attempt's verdict is final (after ``classify``): add measurements to ``result`` (a
+    progress count, a severity-weighted score). Never change ``result.outcome`` here.
+    ``canary.toml`` canaries only."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_agentbench_python_phase(agent: Any, name: str, prompt: str, fields: dict[str, Any]) -> Any:
+    """A Python canary's ``agent.phase(name, prompt, **fields)``: run one pipeline phase on the
+    attempt's tree and return its record. ``agent`` is the test's ``agent`` fixture
+    (:class:`pytest_agentbench.run.pycanary.Agent`); keep what the attempt's later phases need in
+    ``agent.pipeline``, which must then offer ``loop_result()`` (the loop's record of the phases
+    together) and ``record(result)`` (the phases into the attempt's record)."""
 
 
 @pytest.hookspec

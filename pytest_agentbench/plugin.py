@@ -2,15 +2,15 @@
 
 pytest loads this module in every test run of an environment where the plugin is installed, so
 it imports only what option registration and configure need; the benchmark machinery loads when
-the session starts (state.py: at configure when the run asks for agentbench, else on the first
+the session starts (run/state.py: at configure when the run asks for agentbench, else on the first
 canary collected). Where the rest lives:
 
-- options.py (the options and ini twins) → settings.py (their values as ``Settings``);
-- startup.py starts the session and registers the hooks of a benchmarking process:
-  attempt_hooks.py (header, selection, reports carrying results; every process) and
-  controller.py (results arriving, the ledger, gates, baseline, reports; the controller only);
-- collect.py (``canary.toml`` → items), pycanary.py + fixtures.py (Python canaries, ``agent``);
-- xdist_support.py (workers, model-scoped scheduling), interrupts.py (SIGTERM);
+- run/options.py (the options and ini twins) → run/settings.py (their values as ``Settings``);
+- run/startup.py starts the session and registers the hooks of a benchmarking process:
+  run/attempt_hooks.py (header, selection, reports carrying results; every process) and
+  run/controller.py (results arriving, the ledger, gates, baseline, reports; the controller only);
+- run/collect.py (``canary.toml`` → items), run/pycanary.py + fixtures.py (Python canaries, ``agent``);
+- run/xdist_support.py (workers, model-scoped scheduling), run/interrupts.py (SIGTERM);
 - hookspecs.py: the ``pytest_agentbench_*`` hooks for conftest.py files and plugins.
 """
 
@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_agentbench import hookspecs
-from pytest_agentbench.collect import CANARY_FILENAME, CanaryFile, is_canary_support_dir
 from pytest_agentbench.fixtures import agent, agentbench_attempt, scripted_server  # noqa: F401
-from pytest_agentbench.interrupts import sigterm_as_interrupt
-from pytest_agentbench.options import (
+from pytest_agentbench.run.collect import CANARY_FILENAME, CanaryFile, is_canary_support_dir
+from pytest_agentbench.run.interrupts import sigterm_as_interrupt
+from pytest_agentbench.run.options import (
     asks_for_agentbench,
     pytest_addoption,  # noqa: F401 (a hook)
 )
-from pytest_agentbench.state import (
+from pytest_agentbench.run.state import (
     CANARY_MARKER,
     TIERS,
     get_session,
@@ -39,7 +39,7 @@ from pytest_agentbench.state import (
 )
 
 if TYPE_CHECKING:
-    from pytest_agentbench.session import AgentbenchSession
+    from pytest_agentbench.run.session import AgentbenchSession
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -47,7 +47,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def _start_session(config: pytest.Config) -> AgentbenchSession:
-    from pytest_agentbench.startup import start_session  # the heavy part: only when benchmarking
+    from pytest_agentbench.run.startup import (
+        start_session,  # the heavy part: only when benchmarking
+    )
 
     return start_session(config)
 
@@ -61,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{CANARY_MARKER}(tier, repo, id=None, tags=(), budget=None, "
                                        "tools=None): a Python canary using the `agent` fixture")
     if config.pluginmanager.hasplugin("xdist"):
-        from pytest_agentbench.xdist_support import XdistHooks
+        from pytest_agentbench.run.xdist_support import XdistHooks
 
         config.pluginmanager.register(XdistHooks(), "agentbench-xdist")
     if asks_for_agentbench(config):
@@ -88,7 +90,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker(CANARY_MARKER) is None or "agent" not in metafunc.fixturenames:
         return
-    from pytest_agentbench.pycanary import parametrize
+    from pytest_agentbench.run.pycanary import parametrize
 
     parametrize(metafunc, get_session(metafunc.config))
 
@@ -96,7 +98,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_itemcollected(item: pytest.Item) -> None:
     if not is_python_attempt(item):
         return
-    from pytest_agentbench.pycanary import attempt_of
+    from pytest_agentbench.run.pycanary import attempt_of
 
     attempt = attempt_of(item)
     if attempt is not None:  # what CanaryItem does for TOML canaries; before -k deselects

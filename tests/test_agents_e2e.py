@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.sandbox import bubblewrap_problem
+from pytest_agentbench.sandbox.commands import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, http_error, say
 from tests.conftest import HELLO_CHECK, HELLO_SOURCE, agent_requests
 
@@ -166,10 +166,10 @@ def test_resume_keeps_agents_apart(bench):
 
 
 def test_store_and_compare_keep_agents_apart(tmp_path):
-    from pytest_agentbench.compare import compare_rows
-    from pytest_agentbench.history import attempt_key
-    from pytest_agentbench.results import AttemptResult
-    from pytest_agentbench.store import ResultStore
+    from pytest_agentbench.records.compare import compare_rows
+    from pytest_agentbench.records.history import attempt_key
+    from pytest_agentbench.records.store import ResultStore
+    from pytest_agentbench.schemas.results import AttemptResult
 
     def attempt(agent: str, outcome: str) -> AttemptResult:
         return AttemptResult(canary="c", tier="lite", model="m", repeat=0, outcome=outcome, agent=agent)

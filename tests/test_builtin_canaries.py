@@ -11,9 +11,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from pytest_agentbench.canary import load_canary
 from pytest_agentbench.judging.page import find_browser
 from pytest_agentbench.pipeline.reference import reference_script
+from pytest_agentbench.schemas.canary import load_canary
 from pytest_agentbench.testing import ScriptedServer, call, say
 
 if sys.version_info >= (3, 11):

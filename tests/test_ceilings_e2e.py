@@ -105,7 +105,7 @@ def test_a_run_without_budget_outcomes_has_no_ceilings_to_tell(bench):
 
 def rate(c: int, n: int = 3) -> dict:
     from pytest_agentbench.report.summary import Group
-    from pytest_agentbench.results import AttemptResult
+    from pytest_agentbench.schemas.results import AttemptResult
     return rate_row(Group([AttemptResult(canary="x", tier="lite", model="m", repeat=r, conversation_digest=str(r),
                                          outcome="passed" if r < c else "budget_turns") for r in range(n)]), 0.95)
 
@@ -176,7 +176,7 @@ def test_progress_expands_a_glob_against_the_reference_solution(bench):
 def test_identical_repeats_say_that_more_repeats_will_not_help():
     """An undetermined cell whose repeats were byte-identical (temperature 0) is one sample:
     repeats_needed would be a false promise, the note says to raise the temperature instead."""
-    from pytest_agentbench.results import AttemptResult
+    from pytest_agentbench.schemas.results import AttemptResult
     from pytest_agentbench.tuning.ceilings import IDENTICAL_NOTE, ceiling_rows
 
     def attempts(variant: str, passed: int, digest: str | None) -> list[AttemptResult]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_agentbench.library.exploits import generic_exploits
-from pytest_agentbench.sandbox import bubblewrap_problem
+from pytest_agentbench.sandbox.commands import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, calls, say, tool_call
 
 TIERS = [pytest.param("bubblewrap", marks=pytest.mark.skipif(

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pytest_agentbench.cli import compare_rows
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.store import ResultStore
+from pytest_agentbench.records.store import ResultStore
+from pytest_agentbench.schemas.results import AttemptResult
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 BASE, NEW = "20240501-120000-aaaaaa", "20240502-120000-bbbbbb"

@@ -6,7 +6,12 @@ import time
 
 import pytest
 
-from pytest_agentbench.client import ChatClient, ClientSettings, DeadlineExceeded, InfraError
+from pytest_agentbench.servers.client import (
+    ChatClient,
+    ClientSettings,
+    DeadlineExceeded,
+    InfraError,
+)
 from pytest_agentbench.testing import ScriptedServer, call, http_error, raw, say, tool_call
 
 

@@ -19,7 +19,7 @@ CONFTEST = '''
 import json
 import os
 
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.schemas.results import AttemptResult
 
 
 def _log(name, record):

@@ -14,8 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.endpoint_pool import Endpoint, EndpointPool, PoolExhausted, connect_problem
-from pytest_agentbench.models import ModelConfigError, load_registry, resolve_models
+from pytest_agentbench.schemas.models import ModelConfigError, load_registry, resolve_models
+from pytest_agentbench.servers.endpoint_pool import (
+    Endpoint,
+    EndpointPool,
+    PoolExhausted,
+    connect_problem,
+)
 
 A, B, C = "http://a:8080/v1", "http://b:8080/v1", "http://c:8080/v1"
 
@@ -122,7 +127,7 @@ def test_a_killed_holder_frees_its_slot(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from pytest_agentbench.endpoint_pool import Endpoint, EndpointPool
+        from pytest_agentbench.servers.endpoint_pool import Endpoint, EndpointPool
         lease = EndpointPool(Path({str(tmp_path / 'endpoints')!r}), [Endpoint({A!r})]).acquire()
         print("held", flush=True)
         time.sleep(60)
@@ -189,7 +194,7 @@ def test_a_malformed_pool_names_file_model_and_field(tmp_path, body, message):
 
 
 def test_a_pool_survives_a_sweep_variant(tmp_path):
-    from pytest_agentbench.variants import Variant
+    from pytest_agentbench.run.variants import Variant
 
     spec = registry(tmp_path, f'[models.fleet]\nendpoints = ["{A}", "{B}"]\n')["fleet"]
     variant = Variant("temperature=0.7", {"temperature": 0.7}).apply(spec)
@@ -202,7 +207,7 @@ def test_many_processes_never_oversubscribe_a_slot(tmp_path):
     code = textwrap.dedent(f"""
         import json, sys, time
         from pathlib import Path
-        from pytest_agentbench.endpoint_pool import Endpoint, EndpointPool
+        from pytest_agentbench.servers.endpoint_pool import Endpoint, EndpointPool
         pool = EndpointPool(Path({str(tmp_path / 'endpoints')!r}), [Endpoint({A!r}, 2), Endpoint({B!r}, 1)],
                             poll=0.005, max_poll=0.01)
         for _ in range(15):
@@ -233,8 +238,8 @@ def test_many_processes_never_oversubscribe_a_slot(tmp_path):
 # -- the session's side: preflight of the pool, leases, faults ---------------------------------------
 
 def pooled_session(tmp_path: Path, *endpoints: dict):
-    from pytest_agentbench.models import ModelSpec
-    from pytest_agentbench.session import AgentbenchSession, Settings
+    from pytest_agentbench.run.session import AgentbenchSession, Settings
+    from pytest_agentbench.schemas.models import ModelSpec
 
     spec = ModelSpec.model_validate({"name": "fleet", "model": "fleet", "endpoints": list(endpoints)})
     settings = Settings(models=[spec], repeats=1, tiers=[], data_dir=tmp_path / ".agentbench")

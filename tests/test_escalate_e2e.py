@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_agentbench.outcome import Outcome, classify
+from pytest_agentbench.attempt.outcome import Outcome, classify
 from pytest_agentbench.testing import ScriptedServer, call, calls, say, tool_call
 from tests.conftest import HELLO_SOURCE, agent_requests, canary_toml
 

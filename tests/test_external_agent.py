@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.external.proxy import RecordingProxy
 from pytest_agentbench.external.run import run_external_agent
 from pytest_agentbench.external.sse import reassemble_stream
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env
-from pytest_agentbench.session import JsonlTranscript
+from pytest_agentbench.run.session import JsonlTranscript
+from pytest_agentbench.sandbox.commands import Sandbox, bubblewrap_problem, command_env
+from pytest_agentbench.schemas.canary import ResolvedBudget
 from pytest_agentbench.testing import ScriptedServer, call, say
 
 AGENT = Path(__file__).parent / "agents" / "tiny_agent.py"

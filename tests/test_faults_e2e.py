@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.faults import FaultKind, server_fault
+from pytest_agentbench.attempt.faults import FaultKind, server_fault
 from pytest_agentbench.testing import ScriptedServer, call, http_error
 
 OOM = ("CUDA error: out of memory (ggml_cuda_pool_malloc: failed to allocate 512.00 MiB) "

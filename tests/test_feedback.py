@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_agentbench.feedback import (
+from pytest_agentbench.attempt.feedback import (
     MAX_CASES,
     REDACTED,
     Redactor,
@@ -22,15 +22,15 @@ from pytest_agentbench.feedback import (
     clean,
     normal,
 )
-from pytest_agentbench.junit import (
+from pytest_agentbench.attempt.junit import (
     MAX_FAILURES,
     MAX_MESSAGE_CHARS,
     CaseFailure,
     read_report,
     report_options,
 )
-from pytest_agentbench.junit import TestCounts as Counts
-from pytest_agentbench.verify import CheckResult
+from pytest_agentbench.attempt.junit import TestCounts as Counts
+from pytest_agentbench.attempt.verify import CheckResult
 
 HIDDEN = '''\
 # SECRET-ORACLE-3b9d

@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from pytest_agentbench.feedback import REDACTED
-from pytest_agentbench.sandbox import bubblewrap_problem
+from pytest_agentbench.attempt.feedback import REDACTED
+from pytest_agentbench.sandbox.commands import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import agent_requests
 

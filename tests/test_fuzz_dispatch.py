@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from pytest_agentbench.agent.loop import AgentLoop, LoopStop
 from pytest_agentbench.agent.tools import TOOL_ALIASES, ToolContext
-from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import ChatClient, ChatResponse, ClientSettings, RawToolCall
-from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.sandbox.commands import command_env
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.servers.client import ChatClient, ChatResponse, ClientSettings, RawToolCall
 
 TOOLS = ["read_file", "write_file", "edit_file", "apply_patch", "list_dir", "glob", "grep"]
 names = st.one_of(st.sampled_from(TOOLS + sorted(TOOL_ALIASES) + ["shell", "", "rm"]), st.text(max_size=20))

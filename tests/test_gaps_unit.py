@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.gates import Gate, MissingAttempt, evaluate, parse_gate, split_scope
-from pytest_agentbench.ledger import (
+from pytest_agentbench.records.ledger import (
     ExpectedAttempt,
     Ledger,
     describe_difference,
@@ -18,10 +17,11 @@ from pytest_agentbench.ledger import (
     parse_attempt_nodeid,
     plan_difference,
 )
-from pytest_agentbench.models import ModelSpec
-from pytest_agentbench.repo_check import repo_problems
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.store import ResultStore
+from pytest_agentbench.records.store import ResultStore
+from pytest_agentbench.run.gates import Gate, MissingAttempt, evaluate, parse_gate, split_scope
+from pytest_agentbench.schemas.models import ModelSpec
+from pytest_agentbench.schemas.repo_check import repo_problems
+from pytest_agentbench.schemas.results import AttemptResult
 
 
 def attempt(outcome: str, model: str = "m", tier: str = "lite", canary: str = "a", repeat: int = 0):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_agentbench.gates import Gate, GateError, evaluate, parse_gate
+from pytest_agentbench.records.stats import stability
 from pytest_agentbench.report.summary import aggregate_rows
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import stability
+from pytest_agentbench.run.gates import Gate, GateError, evaluate, parse_gate
+from pytest_agentbench.schemas.results import AttemptResult
 
 
 def attempt(canary: str, outcome: str, repeat: int = 0, model: str = "m", tier: str = "lite",

@@ -150,3 +150,79 @@ def test_a_conftest_driver_takes_the_attempts_it_claims_and_the_builtin_loop_the
     assert "the scripted driver wrote shout.txt" in by_model["own"]["detail"]
     assert by_model["loop"]["outcome"] == "passed", by_model["loop"]["detail"]
     assert {r["model"] for r in requests} == {"loop"}  # the own driver asked no model
+
+
+CHOOSING_CONFTEST = '''
+import json
+from pathlib import Path
+
+from pytest_agentbench.run.variants import ModelChoice, VariantChoice, Variant
+from pytest_agentbench.schemas.models import resolve_models
+
+LOG = Path(__file__).parent / "choose-log.jsonl"
+
+
+def _log(**event):
+    with LOG.open("a") as handle:
+        handle.write(json.dumps(event) + "\\n")
+
+
+def pytest_agentbench_select_models(config, registry, base_url, model_names):
+    if config.getini("team_pair") != "yes":
+        return None
+    return ModelChoice("team_pair", resolve_models(["fixer", "idler"], base_url, registry))
+
+
+def pytest_agentbench_variants(config, models, directives, confidence):
+    return VariantChoice("team_pair", [Variant("temperature=0.3", {"temperature": 0.3})])
+
+
+def pytest_agentbench_session_started(session):
+    _log(hook="session", models=[m.name for m in session.settings.models])
+
+
+def pytest_agentbench_annotate(result, canary, verification):
+    # A measurement of the final verdict: the project's own, never the outcome.
+    result.progress = {"expected": 1, "changed": len(verification.change.files_changed)}
+    _log(hook="annotate", model=result.model, outcome=result.outcome)
+
+
+def pytest_addoption(parser):
+    parser.addini("team_pair", "choose the pair", default="no")
+'''
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_a_conftest_chooses_the_models_and_variants_and_annotates_results(bench, workers):
+    bench.pytester.makeconftest(CHOOSING_CONFTEST)
+    bench.pytester.makeini("[pytest]\nteam_pair = yes\n")
+    bench.canary(toml=CANARY.replace('tools = ["read_file"]\n', ""))
+    fixer = [call("write_file", path="shout.txt", content="HELLO"), say("Done.")]
+    with ScriptedServer({"fixer": fixer, "idler": [say("I changed shout.txt.")]}) as server:
+        # No --models: the conftest chooses them, on the server --agentbench-base-url names.
+        bench.pytester.runpytest("canaries", "--repeats", "1", "--agentbench-base-url", server.url,
+                                 "--agentbench-json", "report.json", "-p", "no:cacheprovider",
+                                 *(["-n", workers] if workers else []))
+        requests = agent_requests(server)
+    by_model = {a["model"]: a for a in bench.report()["attempts"]}
+    assert {m: a["outcome"] for m, a in by_model.items()} == {"fixer": "passed", "idler": "phantom"}
+    assert {a["variant"] for a in by_model.values()} == {"temperature=0.3"}
+    assert {r["temperature"] for r in requests} == {0.3}
+    assert by_model["fixer"]["progress"] == {"expected": 1, "changed": 1}
+    assert by_model["idler"]["progress"] == {"expected": 1, "changed": 0}
+    log = [json.loads(line) for line in (bench.pytester.path / "choose-log.jsonl").read_text().splitlines()]
+    assert all(e["models"] == ["fixer", "idler"] for e in log if e["hook"] == "session")
+    assert sorted((e["model"], e["outcome"]) for e in log if e["hook"] == "annotate") == [
+        ("fixer", "passed"), ("idler", "phantom")]
+
+
+def test_two_choices_of_the_models_are_a_usage_error_naming_both(bench):
+    bench.pytester.makeconftest(CHOOSING_CONFTEST)
+    bench.pytester.makeini("[pytest]\nteam_pair = yes\n")
+    bench.canary(toml=CANARY)
+    (bench.pytester.path / "pyproject.toml").write_text(
+        '[tool.agentbench.models.a]\nbase_url = "http://127.0.0.1:9/v1"\n'
+        '[tool.agentbench.roles.coder]\nincumbent = "a"\ncanaries = ["hello"]\n')
+    result = bench.pytester.runpytest("--agentbench-role", "coder")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*team_pair and --agentbench-role cannot be combined*"])

@@ -185,7 +185,7 @@ def test_a_conversation_is_bounded_and_only_read_from_a_transcript(tmp_path):
 def test_the_renderer_loads_jinja2_and_matplotlib_only_when_it_renders():
     code = textwrap.dedent("""
         import sys
-        import pytest_agentbench.controller, pytest_agentbench.report.html_report as html
+        import pytest_agentbench.run.controller, pytest_agentbench.report.html_report as html
         assert not {"jinja2", "matplotlib"} & set(sys.modules), sorted(sys.modules)
         html.render_html({"run_id": "r", "environment": {}, "settings": {}, "models": {}, "attempts": [],
                           "summary": [], "aggregates": []})

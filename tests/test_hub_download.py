@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from pytest_agentbench.models import ModelConfigError, ServerSpec, load_registry
+from pytest_agentbench.schemas.models import ModelConfigError, ServerSpec, load_registry
 from pytest_agentbench.servers.hub import HUB_HINT, HubFile, fetch_gguf
 from pytest_agentbench.servers.llama_server import model_file
 from pytest_agentbench.servers.managed import ServerStartError, free_port

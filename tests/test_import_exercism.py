@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_agentbench.canary import load_canary, tomllib
 from pytest_agentbench.cli import main
 from pytest_agentbench.library import exercism_tracks
 from pytest_agentbench.library.exercism import ExerciseError, map_examples, read_exercise
 from pytest_agentbench.library.exercism_tracks import TRACKS, VERIFY_PATH
 from pytest_agentbench.library.toml_writer import dumps
 from pytest_agentbench.library.validate import validate_canary
-from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.sandbox.commands import command_env
+from pytest_agentbench.schemas.canary import load_canary, tomllib
 
 INSTRUCTIONS = '# Instructions\n\nReturn "One for X, one for me." (X defaults to `you`; a \\ too).\n'
 TEST_FILE = """\

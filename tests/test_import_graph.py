@@ -144,11 +144,11 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_read_from_real_imports():
     graph = import_graph()
-    assert "pytest_agentbench.state" in graph["pytest_agentbench.plugin"]
-    assert "pytest_agentbench.session" in graph["pytest_agentbench.runner"]
+    assert "pytest_agentbench.run.state" in graph["pytest_agentbench.plugin"]
+    assert "pytest_agentbench.run.session" in graph["pytest_agentbench.attempt.runner"]
     # function-level and TYPE_CHECKING imports are not edges
-    assert "pytest_agentbench.startup" not in graph["pytest_agentbench.state"]
-    assert "pytest_agentbench.session" not in graph["pytest_agentbench.state"]
+    assert "pytest_agentbench.run.startup" not in graph["pytest_agentbench.run.state"]
+    assert "pytest_agentbench.run.session" not in graph["pytest_agentbench.run.state"]
 
 
 def test_find_cycle_reports_the_cycle():
@@ -165,7 +165,7 @@ def test_no_import_cycle_even_through_imports_inside_functions():
     """A lazy import keeps the entry point light; it is no licence for two modules to need each
     other. The entry point hands the session's start to state.py instead of state.py importing it."""
     graph = import_graph(lazy=True)
-    assert "pytest_agentbench.startup" in graph["pytest_agentbench.plugin"]  # lazy edges are read
+    assert "pytest_agentbench.run.startup" in graph["pytest_agentbench.plugin"]  # lazy edges are read
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
@@ -193,9 +193,9 @@ def test_every_module_imports_on_its_own():
 
 
 HEAVY = ["httpx", "pydantic", "jsonschema", "http.server", "sqlite3", "tomlkit",
-         "pytest_agentbench.runner", "pytest_agentbench.session", "pytest_agentbench.store",
-         "pytest_agentbench.models", "pytest_agentbench.canary", "pytest_agentbench.pycanary",
-         "pytest_agentbench.report.json_report", "pytest_agentbench.startup"]
+         "pytest_agentbench.attempt.runner", "pytest_agentbench.run.session", "pytest_agentbench.records.store",
+         "pytest_agentbench.schemas.models", "pytest_agentbench.schemas.canary", "pytest_agentbench.run.pycanary",
+         "pytest_agentbench.report.json_report", "pytest_agentbench.run.startup"]
 
 
 @pytest.fixture(autouse=True)
@@ -242,11 +242,11 @@ def test_a_run_without_canaries_loads_no_benchmark_machinery(pytester, xdist):
 
 def test_a_run_that_asks_for_agentbench_starts_the_session_at_configure(pytester):
     pytester.makepyfile("def test_ok():\n    assert True\n")
-    assert "pytest_agentbench.session" in _loaded_after(pytester, "--repeats", "2")["main"]
+    assert "pytest_agentbench.run.session" in _loaded_after(pytester, "--repeats", "2")["main"]
 
 
 def test_help_lists_every_option_and_ini_twin(pytester):
-    from pytest_agentbench.options import _INI_OPTIONS, _ini_defaults
+    from pytest_agentbench.run.options import _INI_OPTIONS, _ini_defaults
 
     result = pytester.runpytest("--help")
     text = result.stdout.str()
@@ -259,7 +259,7 @@ def test_help_lists_every_option_and_ini_twin(pytester):
 
 
 def test_ini_defaults_match_what_is_registered(pytester):
-    from pytest_agentbench.options import _ini_defaults
+    from pytest_agentbench.run.options import _ini_defaults
 
     config = pytester.parseconfig()
     for name, default in _ini_defaults().items():
@@ -267,7 +267,34 @@ def test_ini_defaults_match_what_is_registered(pytester):
 
 
 def test_light_tiers_match_the_canary_format():
-    from pytest_agentbench.canary import TIERS
-    from pytest_agentbench.state import TIERS as LIGHT_TIERS
+    from pytest_agentbench.run.state import TIERS as LIGHT_TIERS
+    from pytest_agentbench.schemas.canary import TIERS
 
     assert tuple(TIERS) == LIGHT_TIERS
+
+
+FEATURES = ("external", "judging", "pipeline", "routing", "tuning")
+REGISTRY = f"{PACKAGE}.features"  # the one module that registers the features' plugins
+
+
+def _feature_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in FEATURES else None
+
+
+def test_the_core_imports_no_feature():
+    """The features are internal plugins: they reach an attempt through the plugin's hooks, and
+    only features.py imports them (counting imports inside functions)."""
+    graph = import_graph(lazy=True)
+    assert any(_feature_of(t) for t in graph[REGISTRY])  # the rule is read from real edges
+    offenders = {module: sorted(t for t in targets if _feature_of(t))
+                 for module, targets in graph.items()
+                 if module != REGISTRY and not _feature_of(module)}
+    assert not {m: t for m, t in offenders.items() if t}
+
+
+def test_features_do_not_import_each_other():
+    graph = import_graph(lazy=True)
+    crossing = {module: sorted(t for t in targets if _feature_of(t) not in (None, _feature_of(module)))
+                for module, targets in graph.items() if _feature_of(module)}
+    assert not {m: t for m, t in crossing.items() if t}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.canary import CanaryError, load_canary
 from pytest_agentbench.judging.ask import parse_verdict
+from pytest_agentbench.schemas.canary import CanaryError, load_canary
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_CHECK, HELLO_SOURCE
 
@@ -383,7 +383,7 @@ def test_the_model_under_test_as_describer_against_a_known_artifact(bench, expec
 
 
 def test_a_placeholder_other_than_model_is_a_load_error(tmp_path):
-    from pytest_agentbench.canary import CanaryError, load_canary
+    from pytest_agentbench.schemas.canary import CanaryError, load_canary
 
     (tmp_path / "canary.toml").write_text(CALIBRATION.replace("EXPECT", "fail").replace("{model}", "{coder}"))
     with pytest.raises(CanaryError, match=r"'\{coder\}': a registry model name, or '\{model\}'"):

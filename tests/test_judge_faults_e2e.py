@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_agentbench.judging.artifacts import MODEL, TAMPERED, capture
-from pytest_agentbench.judging.spec import JudgeSpec
+from pytest_agentbench.schemas.judge import JudgeSpec
 from pytest_agentbench.testing import ScriptedServer, call, http_error, raw, say
 from tests.conftest import HELLO_SOURCE
 from tests.test_judge_e2e import CODER, DEFECT, biased_judge, judge_toml, registry, requests_of

@@ -14,11 +14,11 @@ from pytest_agentbench.agent.knobs import AgentKnobs, tree_fingerprint
 from pytest_agentbench.agent.loop import AgentLoop
 from pytest_agentbench.agent.time_budget import MAX_SCALE, SpeedMeter, TimeBudget, scale_for
 from pytest_agentbench.agent.tools import ToolContext
-from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import ChatClient, ClientSettings, InfraError, RequestTimedOut
 from pytest_agentbench.report.fairness import fairness_warnings
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.sandbox.commands import command_env
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.schemas.results import AttemptResult
+from pytest_agentbench.servers.client import ChatClient, ClientSettings, InfraError, RequestTimedOut
 from pytest_agentbench.servers.thinking import ThinkingUnsupported, merge_body, thinking_fields
 from pytest_agentbench.testing import ScriptedServer, call, calls, say, tool_call
 

@@ -10,7 +10,7 @@ import pytest
 
 CONFTEST = """
 import os
-from pytest_agentbench.state import peek_session
+from pytest_agentbench.run.state import peek_session
 
 def pytest_runtest_setup(item):
     session = peek_session(item.config)

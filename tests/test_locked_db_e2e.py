@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench import store as store_module
+from pytest_agentbench.records import store as store_module
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_SOURCE
 

@@ -12,9 +12,9 @@ import pytest
 from pytest_agentbench.agent import tools
 from pytest_agentbench.agent.loop import AgentLoop
 from pytest_agentbench.agent.tools import ToolContext, ToolError
-from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import ChatClient, ChatResponse, ClientSettings
-from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.sandbox.commands import command_env
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.servers.client import ChatClient, ChatResponse, ClientSettings
 from pytest_agentbench.testing import (
     Script,
     ScriptedServer,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.canary import load_canary
 from pytest_agentbench.cli import main
 from pytest_agentbench.library.mine import (
     MinedCanary,
@@ -17,7 +16,8 @@ from pytest_agentbench.library.mine import (
     write_canary,
 )
 from pytest_agentbench.library.validate import validate_canary
-from pytest_agentbench.workspace import git
+from pytest_agentbench.schemas.canary import load_canary
+from pytest_agentbench.trees.workspace import git
 
 OPS_V1 = "def add(a, b):\n    return a + b\n"
 OPS_V2 = OPS_V1 + "\n\ndef clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n"

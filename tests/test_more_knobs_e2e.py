@@ -11,9 +11,9 @@ import pytest
 from pytest_agentbench.agent.knobs import AgentKnobs
 from pytest_agentbench.agent.loop import AgentLoop
 from pytest_agentbench.agent.tools import ToolContext
-from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import ChatClient, ClientSettings
-from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.sandbox.commands import command_env
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.servers.client import ChatClient, ClientSettings
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_SOURCE, agent_requests
 from tests.test_fair_limits_e2e import LLAMA_PROPS, registry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.sandbox import bubblewrap_problem
+from pytest_agentbench.sandbox.commands import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_SOURCE
 
@@ -65,7 +65,7 @@ def test_many_sparse_files_cannot_stall_the_harness(bench, tier):
 def test_a_harness_failure_is_recorded_as_infra_error_and_fails_the_gate(bench, monkeypatch):
     # Through sys.modules: pytester's in-process runs drop modules they imported, and the
     # package attribute may still point at such a dropped copy.
-    runner = importlib.import_module("pytest_agentbench.runner")
+    runner = importlib.import_module("pytest_agentbench.attempt.runner")
 
     def broken(*args, **kwargs):
         raise KeyError("a bug in the harness")
@@ -106,7 +106,7 @@ def test_read_only_directories_and_fifos_do_not_block_cleanup(bench, tier):
 
 
 def test_api_keys_leave_the_environment_before_commands_run(bench, monkeypatch):
-    secrets = importlib.import_module("pytest_agentbench.secrets")
+    secrets = importlib.import_module("pytest_agentbench.sandbox.secrets")
 
     monkeypatch.setattr(secrets, "_KEYS", {})
     monkeypatch.setattr(secrets, "make_undumpable", lambda: True)  # keep this test process dumpable
@@ -131,7 +131,7 @@ def test_make_undumpable_really_closes_the_process():
     import subprocess
     import sys
 
-    code = ("import ctypes; from pytest_agentbench.secrets import make_undumpable; "
+    code = ("import ctypes; from pytest_agentbench.sandbox.secrets import make_undumpable; "
             "ok = make_undumpable(); libc = ctypes.CDLL(None); print(ok, libc.prctl(3, 0, 0, 0, 0))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "0"]  # PR_GET_DUMPABLE: 0

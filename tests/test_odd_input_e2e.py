@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.sandbox import bubblewrap_problem
+from pytest_agentbench.sandbox.commands import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, calls, say, tool_call
 from tests.conftest import HELLO_SOURCE, agent_requests, canary_toml
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_agentbench.gates import evaluate, parse_gate
-from pytest_agentbench.report.summary import Group, aggregate_rows
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import (
+from pytest_agentbench.records.stats import (
     cluster_effective_size,
     difference_verdict,
     newcombe_interval,
     wilson_interval,
 )
+from pytest_agentbench.report.summary import Group, aggregate_rows
+from pytest_agentbench.run.gates import evaluate, parse_gate
+from pytest_agentbench.schemas.results import AttemptResult
 
 
 @pytest.mark.parametrize("base, new, verdict", [

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_agentbench.agent.parse import find_tool_confusion, prepare_calls
 from pytest_agentbench.agent.tools import TOOL_NAMES
-from pytest_agentbench.client import ChatResponse, RawToolCall
+from pytest_agentbench.servers.client import ChatResponse, RawToolCall
 
 ALL = frozenset(TOOL_NAMES)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.limits import MiB, SandboxLimits
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env, run_command
+from pytest_agentbench.sandbox.commands import Sandbox, bubblewrap_problem, command_env, run_command
+from pytest_agentbench.sandbox.limits import MiB, SandboxLimits
 
 pytestmark = pytest.mark.skipif(bool(bubblewrap_problem()), reason="no bubblewrap")
 
@@ -118,7 +118,7 @@ def test_a_jail_that_cannot_start_is_a_recorded_harness_error_not_a_model_failur
 
     from pytest_agentbench.testing import ScriptedServer, call, say
 
-    jail = importlib.import_module("pytest_agentbench.jail")  # the module in-process runs use
+    jail = importlib.import_module("pytest_agentbench.sandbox.jail")  # the module in-process runs use
 
     def broken(self):
         self.close()  # as the real failure does: nothing of the jail is left running

@@ -602,7 +602,7 @@ def test_an_implementation_off_the_hypothesis_plan_is_recorded(bench):
 
 
 def test_plan_files_must_name_an_earlier_phases_field(tmp_path):
-    from pytest_agentbench.canary import CanaryError, load_canary
+    from pytest_agentbench.schemas.canary import CanaryError, load_canary
 
     (tmp_path / "repo").mkdir()
     for reference, message in (('"reflect.files"', "'reflect' is not an earlier phase"),

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from pytest_agentbench.canary import CanaryError, load_canary
+from pytest_agentbench.schemas.canary import CanaryError, load_canary
 
 TAIL = '\n[verify]\nrun = ["true"]\n'
 
@@ -141,7 +141,7 @@ def test_a_malformed_pipeline_is_a_collection_error(bench):
 def test_a_pipelines_schema_files_are_part_of_its_content_hash(tmp_path):
     import shutil
 
-    from pytest_agentbench import canary as canary_module
+    from pytest_agentbench.schemas import canary as canary_module
 
     source = canary_module.Path(__file__).parent.parent / "canaries" / "heavy" / "self-improve"
     copy = tmp_path / "self-improve"

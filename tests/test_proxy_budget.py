@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench import safe_fs
-from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.external.proxy import RecordingProxy
 from pytest_agentbench.external.run import run_external_agent
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env
-from pytest_agentbench.session import JsonlTranscript
+from pytest_agentbench.run.session import JsonlTranscript
+from pytest_agentbench.sandbox.commands import Sandbox, bubblewrap_problem, command_env
+from pytest_agentbench.schemas.canary import ResolvedBudget
 from pytest_agentbench.testing import ScriptedServer, call, say
+from pytest_agentbench.trees import safe_fs
 from tests.conftest import HELLO_CHECK, agent_requests
 
 AGENTS = Path(__file__).parent / "agents"

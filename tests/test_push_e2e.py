@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_agentbench.sandbox import bubblewrap_problem
+from pytest_agentbench.sandbox.commands import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, say
 
 TIERS = [pytest.param("bubblewrap", marks=pytest.mark.skipif(

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.external.run import run_external_agent
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem, command_env
-from pytest_agentbench.session import JsonlTranscript
+from pytest_agentbench.run.session import JsonlTranscript
+from pytest_agentbench.sandbox.commands import Sandbox, bubblewrap_problem, command_env
+from pytest_agentbench.schemas.canary import ResolvedBudget
 from pytest_agentbench.testing import ScriptedServer, call, say
 
 if sys.version_info >= (3, 11):
@@ -84,7 +84,7 @@ def run(tmp_path: Path, name: str, program: str, script, jail: bool, turns: int 
 
 
 def test_the_examples_are_valid_registry_entries():
-    agents = pytest.importorskip("pytest_agentbench.agents", reason="the agent registry is not there yet")
+    agents = pytest.importorskip("pytest_agentbench.schemas.agents", reason="the agent registry is not there yet")
     registry = agents.load_agents(EXAMPLES.parent)
     assert sorted(registry) == ["aider", "mini", "mini-text"]
     assert registry["aider"].read_only == ["/opt/agents/aider"]

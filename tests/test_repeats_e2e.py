@@ -12,8 +12,8 @@ import pytest
 from pytest_agentbench.agent.fingerprint import ConversationDigest
 from pytest_agentbench.agent.repetition import degenerate_repetition
 from pytest_agentbench.cli import main
-from pytest_agentbench.models import EMBEDDED_MAX_TOKENS, embedded_model
-from pytest_agentbench.stats import effective_wilson_interval, wilson_interval
+from pytest_agentbench.records.stats import effective_wilson_interval, wilson_interval
+from pytest_agentbench.schemas.models import EMBEDDED_MAX_TOKENS, embedded_model
 from pytest_agentbench.testing import ScriptedServer, call, say, tool_call
 from tests.conftest import HELLO_SOURCE, agent_requests, seeded
 

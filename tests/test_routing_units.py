@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_agentbench.models import ModelSpec
-from pytest_agentbench.results import AttemptResult
 from pytest_agentbench.routing.metrics import RoleMetrics, is_hard_failure, role_metrics
 from pytest_agentbench.routing.policy import decide
 from pytest_agentbench.routing.review import unexpected_files
 from pytest_agentbench.routing.roles import RoleError, RoleSpec, load_roles
+from pytest_agentbench.schemas.models import ModelSpec
+from pytest_agentbench.schemas.results import AttemptResult
 
 
 def attempt(model: str, outcome: str, files: list[str] | None = None, pain: int | None = None,
@@ -95,7 +95,7 @@ def test_agentbench_toml_wins_over_pyproject_role_by_role(tmp_path):
 
 
 def test_the_registry_reads_family_and_cost_tier_and_refuses_other_tiers(tmp_path):
-    from pytest_agentbench.models import ModelConfigError, load_registry
+    from pytest_agentbench.schemas.models import ModelConfigError, load_registry
 
     (tmp_path / "agentbench.toml").write_text('[models.a]\nfamily = "qwen"\ncost_tier = "paid"\n[models.b]\n')
     found = load_registry(tmp_path)
@@ -107,7 +107,7 @@ def test_the_registry_reads_family_and_cost_tier_and_refuses_other_tiers(tmp_pat
 
 
 def test_acceptance_checks_may_carry_a_severity(tmp_path):
-    from pytest_agentbench.canary import CanaryError, load_canary
+    from pytest_agentbench.schemas.canary import CanaryError, load_canary
 
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "a.txt").write_text("a\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pytest_agentbench.sandbox import command_env, run_command
+from pytest_agentbench.sandbox.commands import command_env, run_command
 
 
 def run(command: str, tmp_path: Path, timeout: float = 5, cap: int = 16_000):
@@ -48,15 +48,15 @@ import resource
 
 import pytest
 
-from pytest_agentbench.limits import (
+from pytest_agentbench.run.session import AgentbenchSession, Settings
+from pytest_agentbench.sandbox.commands import Sandbox, bubblewrap_problem
+from pytest_agentbench.sandbox.limits import (
     MiB,
     SandboxLimits,
     pids_cgroup_base,
     tree_usage,
     unenforced_limits,
 )
-from pytest_agentbench.sandbox import Sandbox, bubblewrap_problem
-from pytest_agentbench.session import AgentbenchSession, Settings
 
 needs_bwrap = pytest.mark.skipif(bool(bubblewrap_problem()), reason="no bubblewrap")
 SHOW_LIMITS = ("python -c 'import resource as r; print(*(r.getrlimit(getattr(r, n))[1] for n in "

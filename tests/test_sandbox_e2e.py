@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.limits import SandboxLimits, pids_cgroup_base, process_limit_enforced
-from pytest_agentbench.outcome import Outcome
-from pytest_agentbench.sandbox import bubblewrap_problem, bwrap_has_size
+from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.sandbox.commands import bubblewrap_problem, bwrap_has_size
+from pytest_agentbench.sandbox.limits import SandboxLimits, pids_cgroup_base, process_limit_enforced
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import agent_requests
 

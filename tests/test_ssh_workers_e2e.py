@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.interrupts import interrupts_held
-from pytest_agentbench.sandbox import bubblewrap_problem
+from pytest_agentbench.run.interrupts import interrupts_held
+from pytest_agentbench.sandbox.commands import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_SOURCE, canary_toml
 

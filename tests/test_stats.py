@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pytest_agentbench.stats import pass_at_k, pass_hat_k, wilson_interval
+from pytest_agentbench.records.stats import pass_at_k, pass_hat_k, wilson_interval
 
 
 def test_pass_at_k_known_values():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.store import ResultStore, StoreError
+from pytest_agentbench.records.store import ResultStore, StoreError
+from pytest_agentbench.schemas.results import AttemptResult
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -166,8 +166,8 @@ def test_attempt_kept_after_process_dies(tmp_path: Path) -> None:
     path = tmp_path / "results.sqlite"
     script = (
         "import os, sys; from datetime import datetime, timezone\n"
-        "from pytest_agentbench.store import ResultStore\n"
-        "from pytest_agentbench.results import AttemptResult\n"
+        "from pytest_agentbench.records.store import ResultStore\n"
+        "from pytest_agentbench.schemas.results import AttemptResult\n"
         "s = ResultStore(sys.argv[1])\n"
         "s.start_run('r1', datetime.now(timezone.utc), {}, {}, {})\n"
         "s.add_attempt('r1', AttemptResult(canary='c', tier='lite', model='m', repeat=0, outcome='passed'))\n"
@@ -205,7 +205,7 @@ class Holder:
 def test_a_write_waits_for_a_lock_that_frees(tmp_path: Path, monkeypatch) -> None:
     import time
 
-    from pytest_agentbench import store as store_module
+    from pytest_agentbench.records import store as store_module
 
     path = tmp_path / "results.sqlite"
     monkeypatch.setattr(store_module, "LOCK_WAIT_SECONDS", 30.0)
@@ -223,8 +223,8 @@ def test_a_write_waits_for_a_lock_that_frees(tmp_path: Path, monkeypatch) -> Non
 def test_a_write_gives_up_on_a_lock_held_past_the_wait(tmp_path: Path, monkeypatch) -> None:
     import time
 
-    from pytest_agentbench import store as store_module
-    from pytest_agentbench.store import StoreUnavailable
+    from pytest_agentbench.records import store as store_module
+    from pytest_agentbench.records.store import StoreUnavailable
 
     path = tmp_path / "results.sqlite"
     monkeypatch.setattr(store_module, "LOCK_WAIT_SECONDS", 0.5)
@@ -244,8 +244,8 @@ def test_a_write_gives_up_on_a_lock_held_past_the_wait(tmp_path: Path, monkeypat
 
 
 def test_opening_a_database_locked_before_it_has_a_schema_gives_up(tmp_path: Path, monkeypatch) -> None:
-    from pytest_agentbench import store as store_module
-    from pytest_agentbench.store import StoreUnavailable
+    from pytest_agentbench.records import store as store_module
+    from pytest_agentbench.records.store import StoreUnavailable
 
     path = tmp_path / "results.sqlite"
     holder = Holder(path)  # a fresh file in rollback mode: even reading it waits

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_agentbench.run.variants import SweepError, parse_sweeps
 from pytest_agentbench.testing import ScriptedServer, call, say
-from pytest_agentbench.variants import SweepError, parse_sweeps
 from tests.conftest import HELLO_SOURCE, agent_requests
 
 GOOD = [call("write_file", path="hello.py", content=HELLO_SOURCE), say("Done.")]

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from pytest_agentbench.agent.tools import TOOL_ALIASES, TOOL_NAMES, canonical_tool_name, tool_list
-from pytest_agentbench.canary import CanaryError, load_canary
+from pytest_agentbench.schemas.canary import CanaryError, load_canary
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_CHECK, agent_requests, canary_toml
 

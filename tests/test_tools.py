@@ -10,7 +10,7 @@ import pytest
 
 from pytest_agentbench.agent import tools
 from pytest_agentbench.agent.tools import ToolContext, ToolError
-from pytest_agentbench.sandbox import command_env
+from pytest_agentbench.sandbox.commands import command_env
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_agentbench import safe_fs
-from pytest_agentbench.protect import ProtectionRules, link_stays_inside, needed_allowances
-from pytest_agentbench.tree_diff import apply_change, tree_change
-from pytest_agentbench.workspace import Baseline
+from pytest_agentbench.attempt.protect import ProtectionRules, link_stays_inside, needed_allowances
+from pytest_agentbench.trees import safe_fs
+from pytest_agentbench.trees.tree_diff import apply_change, tree_change
+from pytest_agentbench.trees.workspace import Baseline
 
 CHECK = ["python -m pytest -q tests/test_x.py"]
 
@@ -166,7 +166,7 @@ def test_a_tree_too_big_to_read_is_an_error(tmp_path):
 
 
 def test_a_pooled_tree_comes_back_exactly_at_the_baseline(tmp_path):
-    from pytest_agentbench.workspace import TreeManager
+    from pytest_agentbench.trees.workspace import TreeManager
 
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
@@ -192,7 +192,7 @@ def test_a_pooled_tree_comes_back_exactly_at_the_baseline(tmp_path):
 
 
 def test_a_tree_git_cannot_reset_is_removed_not_pooled(tmp_path):
-    from pytest_agentbench.workspace import TreeManager
+    from pytest_agentbench.trees.workspace import TreeManager
 
     repo = tmp_path / "repo"
     repo.mkdir()

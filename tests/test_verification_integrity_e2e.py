@@ -17,7 +17,7 @@ import json
 import pytest
 
 from pytest_agentbench.library.exploits import PLUGIN_SOURCE
-from pytest_agentbench.sandbox import bubblewrap_problem
+from pytest_agentbench.sandbox.commands import bubblewrap_problem
 from pytest_agentbench.testing import ScriptedServer, call, say
 
 TIERS = [pytest.param("bubblewrap", marks=pytest.mark.skipif(

@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from pytest_agentbench.agent.loop import AgentLoop
     from pytest_agentbench.agent.tools import ToolContext
-    from pytest_agentbench.canary import ResolvedBudget
-    from pytest_agentbench.client import ChatClient, ClientSettings
+    from pytest_agentbench.schemas.canary import ResolvedBudget
+    from pytest_agentbench.servers.client import ChatClient, ClientSettings
 
     prompt = args.prompt_file.read_text(encoding="utf-8")
     # retries=0: a server fault is the proxy's to record; retrying here would hide nothing from

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_agentbench.agent.repetition import degenerate_repetition
-from pytest_agentbench.client import ChatResponse
+from pytest_agentbench.servers.client import ChatResponse
 
 
 def output_cap_detail(response: ChatResponse, cap: int, reasoning_tokens: int) -> str:

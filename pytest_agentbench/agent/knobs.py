@@ -18,7 +18,7 @@ from pathlib import Path
 # change in a canary's repository without walking a runaway tree the model made.
 FINGERPRINT_ENTRIES = 50_000
 # Byproducts of running the code (a model that only ran the tests changed nothing): the same noise
-# the verification's diff leaves out (tree_diff.py).
+# the verification's diff leaves out (trees/tree_diff.py).
 _NOISE = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"})
 
 
@@ -36,7 +36,7 @@ class AgentKnobs:
     # model and sends the listing with the nudge.
     auto_tool_call_on_failure: bool = False
     # Prompt caching on/off (None: the server's default), a request field on servers that have
-    # one (agent_config.py).
+    # one (agent/config.py).
     cache: bool | None = None
 
     def to_json(self) -> dict[str, object]:

@@ -35,15 +35,16 @@ from pytest_agentbench.agent.tools import (
     ToolError,
     builtin_tools,
 )
-from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import (
+from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.errors import AgentbenchError
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.servers.client import (
     ChatClient,
     ChatResponse,
     DeadlineExceeded,
     InfraError,
     RequestTimedOut,
 )
-from pytest_agentbench.outcome import Outcome
 
 MAX_TOOL_RESULT_CHARS = 20_000
 
@@ -76,7 +77,7 @@ class Transcript(Protocol):
     def write(self, event: dict[str, Any]) -> None: ...
 
 
-class LoopStop(Exception):
+class LoopStop(AgentbenchError):
     """Ends the loop; ``reason`` is the outcome-relevant cause, ``limit`` the ceiling
     that caused it (output_cap, token_budget, context_window, time_budget, request_timeout,
     turn_budget), recorded because one fixed limit can starve one model and not another."""
@@ -118,7 +119,7 @@ class LoopResult:
     # agent/fingerprint.py: the replies and tool calls of the whole conversation (identical
     # repeats are one sample); None before the first reply.
     conversation_digest: str | None = None
-    seed: int | None = None  # the sampling seed the first request sent (sampling.py)
+    seed: int | None = None  # the sampling seed the first request sent (attempt/sampling.py)
     # The model's last reply, shortened (reply_excerpt): what tells a reader *how* an attempt
     # failed without opening its transcript (terminal summary, HTML report).
     last_reply: str | None = None

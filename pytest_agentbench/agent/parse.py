@@ -24,7 +24,7 @@ from pytest_agentbench.agent.tools import (
     canonical_tool_name,
     normalize_arguments,
 )
-from pytest_agentbench.client import ChatResponse, RawToolCall
+from pytest_agentbench.servers.client import ChatResponse, RawToolCall
 
 
 @dataclass

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pytest_agentbench.agent.knobs import AgentKnobs, FinishGate
 from pytest_agentbench.agent.time_budget import TimeBudget
 from pytest_agentbench.agent.tools import DEFAULT_TOOLS, ToolError
-from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import InfraError
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.servers.client import InfraError
 
 if TYPE_CHECKING:
     from pytest_agentbench.agent.loop import AgentLoop

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_agentbench.agent.extra_tools import EXTRA_ALIASES, EXTRA_IMPLEMENTATIONS, EXTRA_SCHEMAS
-from pytest_agentbench.sandbox import Sandbox, run_command
+from pytest_agentbench.errors import AgentbenchError
+from pytest_agentbench.sandbox.commands import Sandbox, run_command
 
 MAX_READ_CHARS = 60_000
 MAX_READ_BYTES = 8 * 2**20  # files above this are refused whole (read_file) or skipped (grep)
@@ -32,7 +33,7 @@ MAX_SHELL_TIMEOUT = 600.0
 _UNENCODABLE = re.compile("[\ud800-\udc7f]")
 
 
-class ToolError(Exception):
+class ToolError(AgentbenchError):
     """A tool call that could not be carried out; the message is shown to the model."""
 
 

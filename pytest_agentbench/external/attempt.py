@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.agent.attempt_stats import AttemptStats
 from pytest_agentbench.agent.loop import LoopResult
-from pytest_agentbench.canary import Canary, ResolvedBudget
-from pytest_agentbench.external.run import fill, run_external_agent, visible_paths
-from pytest_agentbench.models import ModelSpec
-from pytest_agentbench.sandbox import run_command
-from pytest_agentbench.variants import PROXY_SAMPLING_KEYS
+from pytest_agentbench.external.run import run_external_agent, visible_paths
+from pytest_agentbench.run.variants import PROXY_SAMPLING_KEYS
+from pytest_agentbench.sandbox.commands import run_command
+from pytest_agentbench.schemas.agents import fill
+from pytest_agentbench.schemas.canary import Canary, ResolvedBudget
+from pytest_agentbench.schemas.models import ModelSpec
 
 if TYPE_CHECKING:
-    from pytest_agentbench.agents import AgentSpec
-    from pytest_agentbench.runner import AttemptEnvironment
-    from pytest_agentbench.session import AgentbenchSession
+    from pytest_agentbench.attempt.runner import AttemptEnvironment
+    from pytest_agentbench.run.session import AgentbenchSession
+    from pytest_agentbench.schemas.agents import AgentSpec
 
 PROMPT_FILE = "agentbench-prompt.md"  # in the attempt's scratch home, which the jail shows writable
 
@@ -44,7 +45,7 @@ def agent_budget(session: AgentbenchSession, model: ModelSpec, budget: ResolvedB
 
 
 class AgentTries:
-    """A registry agent's tries of one attempt, driven like the built-in loop (runner.py):
+    """A registry agent's tries of one attempt, driven like the built-in loop (attempt/runner.py):
     ``run(prompt)`` for the first try, ``resume(feedback)`` for each further one. Each returns the
     attempt's record so far: counters added up over the tries, the end (stop reason, detail, final
     message, claim) the last try's."""

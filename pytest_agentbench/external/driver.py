@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pytest_agentbench.drivers import AttemptSetup, Driver
+    from pytest_agentbench.attempt.drivers import AttemptSetup, Driver
 
 
 class ExternalAgentDriver:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_agentbench.client import InfraError
+from pytest_agentbench.attempt.faults import FaultKind, server_fault
 from pytest_agentbench.external.record import OverBudget, Turn
 from pytest_agentbench.external.routes import MODELS, chat_problem, route
 from pytest_agentbench.external.sse import reassemble_stream
-from pytest_agentbench.faults import FaultKind, server_fault
+from pytest_agentbench.servers.client import InfraError
 
 if TYPE_CHECKING:
     from pytest_agentbench.external.proxy import RecordingProxy
@@ -206,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
                 parsed = body if isinstance(body, dict) else json.loads(body)
             except ValueError:
                 parsed = None
-        # One reading of server errors for every driver (faults.py): a 200 whose body is an error
+        # One reading of server errors for every driver (attempt/faults.py): a 200 whose body is an error
         # is one too.
         erred = status != 200 or (isinstance(parsed, dict) and "error" in parsed and "choices" not in parsed)
         if erred:

@@ -28,9 +28,9 @@ from typing import Any
 import httpx
 
 from pytest_agentbench.agent.loop import Transcript
-from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.external.handler import Handler
 from pytest_agentbench.external.record import ProxyRecord
+from pytest_agentbench.schemas.canary import ResolvedBudget
 
 __all__ = ["ProxyRecord", "RecordingProxy"]
 

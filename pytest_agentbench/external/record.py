@@ -24,14 +24,15 @@ from typing import Any
 from pytest_agentbench.agent.fingerprint import ConversationDigest
 from pytest_agentbench.agent.loop import LoopResult, reply_excerpt
 from pytest_agentbench.agent.parse import find_tool_confusion, prepare_calls
-from pytest_agentbench.canary import ResolvedBudget
-from pytest_agentbench.client import parse_chat_response
-from pytest_agentbench.faults import FaultKind
+from pytest_agentbench.attempt.faults import FaultKind
+from pytest_agentbench.errors import AgentbenchError
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.servers.client import parse_chat_response
 
 MAX_FAILURES_IN_A_ROW = 8  # above the OpenAI SDK's own 3 tries a request, so an agent's retries fit
 
 
-class OverBudget(Exception):
+class OverBudget(AgentbenchError):
     """No further request may go to the model; the message says why."""
 
 
@@ -139,7 +140,7 @@ class ProxyRecord:
 
     def account(self, request: dict[str, Any], body: Any, seconds: float, turn: Turn | None = None) -> dict[str, Any]:
         """Add one model reply to the record (spending ``turn``); returns its transcript entry.
-        Raises :class:`~pytest_agentbench.client.InfraError` for a body that is no chat reply."""
+        Raises :class:`~pytest_agentbench.servers.client.InfraError` for a body that is no chat reply."""
         response = parse_chat_response(body, seconds)
         tools = request.get("tools") or []
         schemas = {t["function"]["name"]: t["function"].get("parameters") or {}

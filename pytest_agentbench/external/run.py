@@ -29,11 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench import safe_fs
 from pytest_agentbench.agent.loop import LoopResult, Transcript
-from pytest_agentbench.canary import ResolvedBudget
 from pytest_agentbench.external.proxy import RecordingProxy
-from pytest_agentbench.sandbox import (
+from pytest_agentbench.sandbox.commands import (
     DEFAULT_OUTPUT_CAP,
     SYSTEM_DIRS,
     LocalProcess,
@@ -42,6 +40,9 @@ from pytest_agentbench.sandbox import (
     rlimit_prefix,
     stream_output,
 )
+from pytest_agentbench.schemas.agents import fill
+from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.trees import safe_fs
 
 JAIL_PORT = 18080
 SOCKET_IN_JAIL = "/agentbench-proxy/proxy.sock"
@@ -61,20 +62,6 @@ class AgentRun:
     output: str
     killed_by: str | None = None  # "deadline" | "proxy" | None (the agent exited)
     argv: list[str] = field(default_factory=list)
-
-
-def fill(template: list[str] | dict[str, str], values: dict[str, str]):
-    """Placeholders ``{prompt}``, ``{prompt_file}``, ``{model}``, ``{base_url}``, ``{api_key}``,
-    ``{workdir}`` in an agent's command or environment; an unknown one is an error, not a blank."""
-    def one(text: str) -> str:
-        try:
-            return text.format_map(values)
-        except KeyError as exc:
-            raise ValueError(f"unknown placeholder {{{exc.args[0]}}} in {text!r}; known: "
-                             f"{', '.join('{' + k + '}' for k in sorted(values))}") from None
-    if isinstance(template, dict):
-        return {key: one(value) for key, value in template.items()}
-    return [one(part) for part in template]
 
 
 def run_external_agent(command_template: list[str], env_template: dict[str, str], values: dict[str, str],

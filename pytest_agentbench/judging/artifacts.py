@@ -27,10 +27,10 @@ from pytest_agentbench.judging.captured import (
     locate,
 )
 from pytest_agentbench.judging.page import LOAD_TIMEOUT, capture_page
-from pytest_agentbench.judging.spec import JudgeSpec
+from pytest_agentbench.schemas.judge import JudgeSpec
 
 if TYPE_CHECKING:
-    from pytest_agentbench.judging.page import Jail
+    from pytest_agentbench.sandbox.commands import Jail
 
 __all__ = ["INFRASTRUCTURE", "MODEL", "TAMPERED", "Artifact", "NotCaptured", "capture", "inside", "locate"]
 

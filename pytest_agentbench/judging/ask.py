@@ -15,10 +15,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pytest_agentbench.client import ChatClient, DeadlineExceeded, InfraError, RequestTimedOut
+from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.judging.captured import MODEL, TAMPERED, Artifact, fenced
-from pytest_agentbench.judging.records import JudgeRecord, Verdict
-from pytest_agentbench.judging.spec import SUBJECT, JudgeSpec
+from pytest_agentbench.schemas.judge import SUBJECT, JudgeSpec
+from pytest_agentbench.schemas.judge_records import JudgeRecord, Verdict
+from pytest_agentbench.servers.client import (
+    ChatClient,
+    DeadlineExceeded,
+    InfraError,
+    RequestTimedOut,
+)
 
 DESCRIBER_SYSTEM = (
     "You describe artifacts precisely. State only facts you can see: what is there, what is cut "
@@ -34,7 +40,7 @@ REPROMPT = ('Your answer was not the JSON verdict ({problem}). Reply with exactl
 VERDICTS = ("pass", "fail")
 
 
-class JudgeUnavailable(Exception):
+class JudgeUnavailable(AgentbenchError):
     """No verdict can be had (a model unknown, its server down): not the attempt's fault."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_agentbench.errors import AgentbenchError
+
 TEXT_CAP = 20_000  # characters of an artifact's text a model gets (the head: where pages start)
 IMAGE_SUFFIXES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                   ".gif": "image/gif", ".webp": "image/webp"}
@@ -23,7 +25,7 @@ OUTPUT_TAIL = 600  # characters of a failing command artifact's output quoted in
 MODEL, TAMPERED, INFRASTRUCTURE = "model", "tampered", "infrastructure"
 
 
-class NotCaptured(Exception):
+class NotCaptured(AgentbenchError):
     """The artifact is not there to judge; ``fault`` is whose doing that is."""
 
     def __init__(self, message: str, fault: str) -> None:

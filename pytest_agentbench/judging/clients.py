@@ -1,22 +1,39 @@
 """Registry model names → clients, the way the attempt's own model gets one (session.client_for,
 a managed server started on first use). The session owns one :class:`JudgeModels` (made when it
-starts, startup.py); each attempt hands it to verification in its ``CheckSetup``, since judge
-checks are the only part of verification that needs a model. Without one (``agentbench
-validate``) judge checks are not run."""
+starts, by the judging plugin: judging/report.py); each attempt hands it to verification in its
+``CheckSetup``, which captures the artifacts and asks for verdicts through it — verification
+never imports judging/. Without one (``agentbench validate``) judge checks are not run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.judging.ask import JudgeUnavailable
 
 if TYPE_CHECKING:
-    from pytest_agentbench.client import ChatClient
-    from pytest_agentbench.models import ModelSpec
-    from pytest_agentbench.session import AgentbenchSession
+    from pytest_agentbench.run.session import AgentbenchSession
+    from pytest_agentbench.schemas.models import ModelSpec
+    from pytest_agentbench.servers.client import ChatClient
 
 class JudgeModels:
+    def capture(self, specs: list[Any], tree: Path, run: Callable[[str], tuple[int | None, str]],
+                diff: Callable[[], str], jail: Any, answer: str | None,
+                links: Mapping[str, str], phases: Mapping[str, str] | None) -> list[Any]:
+        """Each judge check's artifact, from the verification tree once the checks passed
+        (judging/run.py: capture_all)."""
+        from pytest_agentbench.judging.run import capture_all
+
+        return capture_all(specs, tree, run, diff, jail, answer, links, phases)
+
+    def judge(self, specs: list[Any], artifacts: list[Any], log: Callable[[dict[str, Any]], None] | None,
+              subject: ModelSpec | None) -> list[Any]:
+        """Every check's verdict (judging/run.py: judge_all), as ``JudgeRecord`` entries."""
+        from pytest_agentbench.judging.run import judge_all
+
+        return judge_all(specs, artifacts, self, log, subject)
+
     def __init__(self, session: AgentbenchSession, rootdir: Path) -> None:
         self.session, self.rootdir = session, rootdir
         self._registry: dict[str, ModelSpec] | None = None
@@ -27,7 +44,7 @@ class JudgeModels:
             if model.name == name:
                 return model
         if self._registry is None:
-            from pytest_agentbench.models import ModelConfigError, load_registry
+            from pytest_agentbench.schemas.models import ModelConfigError, load_registry
 
             try:
                 self._registry = load_registry(self.rootdir)

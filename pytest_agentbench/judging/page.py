@@ -27,12 +27,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.judging.captured import INFRASTRUCTURE, MODEL, Artifact, NotCaptured, locate
+from pytest_agentbench.sandbox.commands import Jail
 
 VIEWPORTS = {"desktop": (1280, 800, 1, False), "phone": (390, 844, 1, True)}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -49,25 +50,13 @@ def find_browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
-class BrowserError(Exception):
+class BrowserError(AgentbenchError):
     """The browser failed: the harness's fault, not the page's."""
 
 
 class BrowserTimeout(BrowserError):
     """The browser did not answer in time: its own fault before it was given the page, the
     page's after (a script that never yields keeps the renderer from answering)."""
-
-
-@dataclass
-class Jail:
-    """Where the browser runs, as the checks do (verify.py): ``wrap(argv)`` → the argv in the
-    sandbox (unchanged in the ``none`` tier), a writable directory for its profile, the checks'
-    environment (never the harness's: a ``serve`` command is the agent's code) and directory."""
-
-    wrap: Callable[[list[str]], list[str]]
-    scratch: Path
-    env: dict[str, str]
-    cwd: Path
 
 
 @dataclass

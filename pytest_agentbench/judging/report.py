@@ -7,9 +7,10 @@ judged artifacts only: one not captured or tampered with was never shown to a ju
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.judging.records import VERDICTS
+from pytest_agentbench.schemas.judge_records import VERDICTS
 
 
 def judge_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,8 +48,17 @@ class JudgeHooks:
 
     NAME = "agentbench-judges"
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, rootdir: Path) -> None:
+        self.rootdir = rootdir
+        self.session: Any = None  # set as the session starts
+
+    def pytest_agentbench_session_started(self, session: Any) -> None:
+        from pytest_agentbench.judging.clients import JudgeModels
+
         self.session = session
+        # Judge checks resolve registry model names through this session; verification reaches
+        # them through the attempt's CheckSetup (attempt/verify.py), never by importing judging/.
+        session.judge_models = JudgeModels(session, self.rootdir)
 
     def pytest_agentbench_summary(self, aggregates: list[dict[str, Any]], terminalreporter: Any) -> None:
         attempts = [r.model_dump(mode="json", include={"canary", "judges"})

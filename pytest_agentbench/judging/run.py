@@ -1,5 +1,5 @@
 """Judge checks of one verification: artifacts captured in the tree (while it exists), then the
-models asked (after it is gone). verify.py calls these two."""
+models asked (after it is gone). attempt/verify.py calls these two."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.judging.artifacts import INFRASTRUCTURE, Artifact, capture
 from pytest_agentbench.judging.ask import JudgeUnavailable, run_judge
-from pytest_agentbench.judging.page import Jail
-from pytest_agentbench.judging.records import JudgeRecord
-from pytest_agentbench.judging.spec import SUBJECT, JudgeSpec
+from pytest_agentbench.sandbox.commands import Jail
+from pytest_agentbench.schemas.judge import SUBJECT, JudgeSpec
+from pytest_agentbench.schemas.judge_records import JudgeRecord
 
 if TYPE_CHECKING:
-    from pytest_agentbench.client import ChatClient
     from pytest_agentbench.judging.clients import JudgeModels
-    from pytest_agentbench.models import ModelSpec
+    from pytest_agentbench.schemas.models import ModelSpec
+    from pytest_agentbench.servers.client import ChatClient
 
 
 def capture_all(specs: list[JudgeSpec], tree: Path, run: Callable[[str], tuple[int | None, str]],

@@ -15,11 +15,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from pytest_agentbench.canary import TIERS, CanaryError, load_canary
+from pytest_agentbench.attempt.protect import needed_allowances
 from pytest_agentbench.cli import UsageError
+from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.library.exercism_tracks import TRACKS, Options, Track, track_for
 from pytest_agentbench.library.toml_writer import dumps
-from pytest_agentbench.protect import needed_allowances
+from pytest_agentbench.schemas.canary import TIERS, CanaryError, load_canary
 
 CONFIG = ".meta/config.json"
 # Aider's instructions_addendum (benchmark/prompts.py), with paths instead of bare file names:
@@ -35,7 +36,7 @@ ADDENDUM = (
 LEFTOVERS = {"node_modules", "target", "build", "__pycache__", ".pytest_cache", "bin", "obj"}
 
 
-class ExerciseError(Exception):
+class ExerciseError(AgentbenchError):
     """This exercise cannot be imported; the message names the file and the field."""
 
 

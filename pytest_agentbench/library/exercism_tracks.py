@@ -132,7 +132,7 @@ TRACKS: dict[str, Track] = {track.name: track for track in [
                                   " && cmake --build build"),
           tools=(("cmake",), ("make",), ("c++", "g++", "clang++")), timeout=300,
           build_files=("CMakeLists.txt",)),
-    # Jest's --json report is the check's evidence (junit.py): process.exit(0) in the code under
+    # Jest's --json report is the check's evidence (attempt/junit.py): process.exit(0) in the code under
     # test makes Jest exit 0 without one.
     Track("javascript", (".js", ".mjs"),
           lambda tests, slug, o: (f"ln -sfn {shlex.quote(str(o.node_modules))} node_modules"

@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
-from pytest_agentbench.canary import TIERS, CanaryError, load_canary
+from pytest_agentbench.attempt.protect import needed_allowances
 from pytest_agentbench.cli import UsageError
+from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.library import toml_writer
 from pytest_agentbench.library.validate import SANDBOXES, validate_canary
-from pytest_agentbench.protect import needed_allowances
-from pytest_agentbench.workspace import WorkspaceError, git, git_bytes
+from pytest_agentbench.schemas.canary import TIERS, CanaryError, load_canary
+from pytest_agentbench.trees.workspace import WorkspaceError, git, git_bytes
 
 TEST_DIRS = {"tests", "test"}
 PYTEST_FILES = ("test_*.py", "*_test.py")
@@ -50,7 +51,7 @@ REGULAR, EXECUTABLE, SYMLINK, SUBMODULE = "100644", "100755", "120000", "160000"
 TIER_BY_LINES = ((30, "lite"), (150, "medium"))
 
 
-class MineError(Exception):
+class MineError(AgentbenchError):
     """The commit cannot become a canary; the message says why."""
 
 

@@ -32,11 +32,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_agentbench import safe_fs
-from pytest_agentbench.canary import Canary, CanaryError, load_canary
+from pytest_agentbench.attempt.junit import REPORT_VAR, wants_report
+from pytest_agentbench.attempt.verify import (
+    CheckSetup,
+    Verification,
+    canary_writable_set,
+    protection_rules,
+    run_verification,
+)
 from pytest_agentbench.cli import UsageError, _table
-from pytest_agentbench.collect import CANARY_FILENAME, CANARY_SUBDIRS
-from pytest_agentbench.junit import REPORT_VAR, wants_report
+from pytest_agentbench.features import reference_checks
 from pytest_agentbench.library.exploits import (
     Exploit,
     created_file_exploits,
@@ -45,15 +50,11 @@ from pytest_agentbench.library.exploits import (
     generic_exploits,
 )
 from pytest_agentbench.library.toml_edit import write_expect_tests
-from pytest_agentbench.sandbox import bubblewrap_problem, check_paths
-from pytest_agentbench.verify import (
-    CheckSetup,
-    Verification,
-    canary_writable_set,
-    protection_rules,
-    run_verification,
-)
-from pytest_agentbench.workspace import Baseline, TreeManager, WorkspaceError
+from pytest_agentbench.run.collect import CANARY_FILENAME, CANARY_SUBDIRS
+from pytest_agentbench.sandbox.commands import bubblewrap_problem, check_paths
+from pytest_agentbench.schemas.canary import Canary, CanaryError, load_canary
+from pytest_agentbench.trees import safe_fs
+from pytest_agentbench.trees.workspace import Baseline, TreeManager, WorkspaceError
 
 SANDBOXES = ("auto", "bubblewrap", "none", "process")  # process: the old name of none
 TAIL_LINES = 6  # of a failing check's output, in a problem message: enough to see the assertion
@@ -168,8 +169,13 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
             result.warnings.append(
                 f"check `{command}` passes on its exit code alone (no pytest report, no report at "
                 f"${REPORT_VAR}): whatever makes it exit 0 passes it")
-    if canary.phases:  # the phases' scripted pass (the final tree is proved below)
-        _pipeline_reference(result, canary, require_solution)
+    for check in reference_checks():  # e.g. a pipeline's scripted pass (the final tree: below)
+        found = check(canary)
+        if found is not None:
+            problems, missing = found
+            result.problems.extend(problems)
+            if missing:
+                (result.problems if require_solution else result.warnings).append(missing)
     with tempfile.TemporaryDirectory(prefix="agentbench-validate-", ignore_cleanup_errors=True) as tmp:
         try:
             manager = TreeManager(Path(tmp))
@@ -254,18 +260,6 @@ def _reference(result: CanaryValidation, canary: Canary, manager: TreeManager,
     if not found and any(c.tests is not None for c in verification.checks):
         result.tests_passed = verification.tests_passed
     result.problems.extend(found)
-
-
-def _pipeline_reference(result: CanaryValidation, canary: Canary, require_solution: bool) -> None:
-    """A pipeline's ``reference/<phase>.json`` through the checks a model's replies get
-    (pipeline/reference.py): schema, claimed files, language."""
-    from pytest_agentbench.pipeline.reference import has_reference, reference_problems
-
-    if not has_reference(canary):
-        message = "no reference/: nothing proves each phase's output can be valid"
-        (result.problems if require_solution else result.warnings).append(message)
-        return
-    result.problems.extend(reference_problems(canary))
 
 
 def _cheaters(result: CanaryValidation, canary: Canary, manager: TreeManager,

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench import safe_fs
-from pytest_agentbench.safe_fs import Entry
-from pytest_agentbench.tree_diff import is_noise
+from pytest_agentbench.trees import safe_fs
+from pytest_agentbench.trees.safe_fs import Entry
+from pytest_agentbench.trees.tree_diff import is_noise
 
 _GLOB = re.compile(r"[*?\[\]{}]")
 
@@ -165,7 +165,7 @@ def _ran(claim: list[str], command: list[str]) -> bool:
 
 def claim_entries(output: Any, field_path: str) -> list[str]:
     """The entries of a claim field (a string or a list; ``a.b`` walks into objects and lists)."""
-    from pytest_agentbench.pipeline.spec import lookup
+    from pytest_agentbench.schemas.pipeline import lookup
 
     return [value if isinstance(value, str) else json.dumps(value)
             for value in lookup(output, field_path.split(".")) if value is not None]

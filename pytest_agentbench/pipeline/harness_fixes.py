@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_agentbench.pipeline import checks
-from pytest_agentbench.pipeline.records import OK, PhaseRecord
-from pytest_agentbench.pipeline.spec import Phase, lookup, split_ref
+from pytest_agentbench.schemas.pipeline import Phase, lookup, split_ref
+from pytest_agentbench.schemas.pipeline_records import OK, PhaseRecord
 
 
 def output_problems(phase: Phase, output: Any, messages: list[dict[str, Any]], root: Path,

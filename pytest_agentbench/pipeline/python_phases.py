@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import ValidationError
 
-from pytest_agentbench.pipeline.records import PhaseRecord
 from pytest_agentbench.pipeline.runner import NO_OUTPUT, OK, check_plan
-from pytest_agentbench.pipeline.spec import RESERVED, Phase, load_schema
+from pytest_agentbench.schemas.pipeline import RESERVED, Phase, load_schema
+from pytest_agentbench.schemas.pipeline_records import PhaseRecord
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -107,6 +107,10 @@ class PythonPipeline:
         self.texts[phase.name] = text if record.outcome == OK else NO_OUTPUT.format(name=phase.name)
         self.outputs[phase.name] = record.output
         return AgentPhase(record, text)
+
+    def record(self, result: Any) -> None:
+        """The phases into the attempt's record (``attempts[].phases``)."""
+        self.runner.record(result)
 
     def loop_result(self) -> LoopResult | None:
         """The attempt's loop record; None while no phase has run."""

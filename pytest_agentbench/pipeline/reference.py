@@ -18,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.canary import Canary
 from pytest_agentbench.pipeline.checks import claim_entries, invalid_path
 from pytest_agentbench.pipeline.output import parse_output
-from pytest_agentbench.pipeline.spec import PLACEHOLDER, Phase
+from pytest_agentbench.schemas.canary import Canary
+from pytest_agentbench.schemas.pipeline import PLACEHOLDER, Phase
 
 REFERENCE_DIR = "reference"
 
@@ -32,6 +32,16 @@ def reference_file(canary: Canary, phase: Phase) -> Path:
 
 def has_reference(canary: Canary) -> bool:
     return (canary.directory / REFERENCE_DIR).is_dir()
+
+
+def validate_reference(canary: Canary) -> tuple[list[str], str | None] | None:
+    """``agentbench validate``'s scripted pass (features.reference_checks): None for a canary
+    without phases, else (problems, why there is no reference to check or None)."""
+    if not canary.phases:
+        return None
+    if not has_reference(canary):
+        return [], "no reference/: nothing proves each phase's output can be valid"
+    return reference_problems(canary), None
 
 
 def reference_problems(canary: Canary) -> list[str]:

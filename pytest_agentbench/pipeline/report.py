@@ -2,7 +2,7 @@
 Compliance" table, with the phase checks beside it), in the JSON report and the terminal.
 
 It reaches both through the plugin's own hooks, as a ``conftest.py`` would: ``PipelineHooks`` is
-registered on every benchmarking process (startup.py) and only the controller calls the two hooks.
+registered on every benchmarking process (run/startup.py) and only the controller calls the two hooks.
 The JSON report gets ``report["pipelines"] = {"phases": [...], "iterations": [...]}`` (absent
 when the run has no pipeline attempt); each row is computed from the report's own
 ``attempts[].phases``, so the same function serves a report rebuilt from the database.
@@ -165,7 +165,10 @@ class PipelineHooks:
 
     NAME = "agentbench-pipelines"
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self) -> None:
+        self.session: Any = None  # set as the session starts
+
+    def pytest_agentbench_session_started(self, session: Any) -> None:
         self.session = session
 
     def _tables(self) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ Each phase is a fresh :class:`~pytest_agentbench.agent.loop.AgentLoop` — a sco
 in the field — built by the attempt's own ``AttemptEnvironment.agent_loop`` (same client, worktree,
 sandbox, transcript and hooks) with the phase's tools, budget and system prompt. The phases' loop
 records are merged into one :class:`LoopResult`, so the attempt's record and verdict are assembled
-by ``verdict.py`` exactly as for a one-prompt canary: a phase that never produced valid output
+by ``attempt/verdict.py`` exactly as for a one-prompt canary: a phase that never produced valid output
 ends the pipeline with stop reason ``invalid_output``, which ``outcome.classify`` maps to the
 outcome of that name unless the checks pass anyway.
 """
@@ -17,10 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pytest_agentbench import safe_fs
 from pytest_agentbench.agent.loop import SYSTEM_PROMPT, LoopResult
-from pytest_agentbench.canary import Canary, ResolvedBudget
-from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.pipeline import checks
 from pytest_agentbench.pipeline.harness_fixes import (
     check_plan,
@@ -30,16 +28,24 @@ from pytest_agentbench.pipeline.harness_fixes import (
     skip_reason,
 )
 from pytest_agentbench.pipeline.output import ParsedOutput, parse_output, reprompt
-from pytest_agentbench.pipeline.records import OK, SKIPPED, IterationRecord, PhaseRecord, Regression
-from pytest_agentbench.pipeline.spec import PLACEHOLDER, Phase, lookup, split_ref
-from pytest_agentbench.tuning.budget import apply_budget
-from pytest_agentbench.tuning.factors import budget_factors
+from pytest_agentbench.schemas.budget import apply_budget
+from pytest_agentbench.schemas.canary import Canary, ResolvedBudget
+from pytest_agentbench.schemas.factors import budget_factors
+from pytest_agentbench.schemas.pipeline import PLACEHOLDER, Phase, lookup, split_ref
+from pytest_agentbench.schemas.pipeline_records import (
+    OK,
+    SKIPPED,
+    IterationRecord,
+    PhaseRecord,
+    Regression,
+)
+from pytest_agentbench.trees import safe_fs
 
 if TYPE_CHECKING:
-    from pytest_agentbench.models import ModelSpec
-    from pytest_agentbench.results import AttemptResult
-    from pytest_agentbench.runner import AttemptEnvironment
-    from pytest_agentbench.session import AgentbenchSession
+    from pytest_agentbench.attempt.runner import AttemptEnvironment
+    from pytest_agentbench.run.session import AgentbenchSession
+    from pytest_agentbench.schemas.models import ModelSpec
+    from pytest_agentbench.schemas.results import AttemptResult
 
 NO_OUTPUT = "(no valid output: phase {name} failed)"
 FIRST_ITERATION = "(none: this is the first iteration)"
@@ -93,7 +99,7 @@ class _IterationRun:
 
 class PipelineRunner:
     """Runs the phases (``run``) and records them on the attempt's result (``record``): the
-    pipelines' driver (drivers.py). A pipeline has no second try (``resume``)."""
+    pipelines' driver (attempt/drivers.py). A pipeline has no second try (``resume``)."""
 
     takes_feedback = False
 
@@ -186,7 +192,7 @@ class PipelineRunner:
                 self.workspace.transcript.write({"event": "skip", "phase": phase.name,
                                                  "to": phase.skip_to, "why": why})
             if record.outcome != OK or self.workspace.tampered:
-                # a tampered git state: runner.py records the attempt as tampered
+                # a tampered git state: attempt/runner.py records the attempt as tampered
                 ran.fatal = record.outcome == Outcome.INFRA_ERROR.value or bool(self.workspace.tampered)
                 if ran.fatal or phase.on_failure == "stop":
                     where = f"phase {phase.name}" + (f" (iteration {iteration})" if iteration else "")
@@ -210,7 +216,7 @@ class PipelineRunner:
         reason = failed.outcome if failed.outcome == Outcome.INVALID_OUTPUT.value else failed.stop_reason
         return self._merged((reason, f"phase {failed.name}: {failed.detail}"))
 
-    def resume(self, feedback: str) -> LoopResult:  # pragma: no cover - runner.py never asks
+    def resume(self, feedback: str) -> LoopResult:  # pragma: no cover - attempt/runner.py never asks
         raise RuntimeError("a pipeline canary has no second try (retries_with_feedback)")
 
     def record(self, result: AttemptResult) -> None:
@@ -365,7 +371,7 @@ class PipelineRunner:
         from its report), so a phase that breaks a passing test is caught even when the check
         already failed on another one. None when the tree cannot be checked (tampered git,
         unreadable)."""
-        from pytest_agentbench.verify import examine, run_checks
+        from pytest_agentbench.attempt.verify import examine, run_checks
 
         ws, canary = self.workspace, self.canary
         if ws.check_integrity():

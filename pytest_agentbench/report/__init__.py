@@ -1,1 +1,2 @@
-"""Reports built on the controller from the attempts' results: terminal summary and JSON."""
+"""Reports built on the controller from the attempts' results: the terminal summary, the JSON and
+the HTML report."""

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.attempt.outcome import Outcome
 
 # One colour per outcome (distinct within a family, so a stacked bar can be read).
 OUTCOME_COLOURS = {

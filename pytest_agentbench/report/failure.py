@@ -3,7 +3,7 @@ outcome, the recorded reason, the model's last reply shortened — and the faili
 only when the tree changed (for an unchanged tree the hidden tests fail as they did before the
 model started: their output says nothing). With ``-v`` (or ``--tb=long``) the full record.
 
-Used for the item's failure report (attempt_hooks.py: pytest's FAILURES section) and for the
+Used for the item's failure report (run/attempt_hooks.py: pytest's FAILURES section) and for the
 plugin's BUDGET CEILINGS section (report/terminal.py), so both say the same.
 """
 
@@ -30,7 +30,7 @@ def shorten(text: str, limit: int) -> str:
 
 def reason(result: dict[str, Any]) -> str:
     """The recorded detail, less what an unchanged tree makes noise of: its failing-check clause
-    (verify.py's ``check `...` exited N``, always the last) — the checks fail as they did before
+    (attempt/verify.py's ``check `...` exited N``, always the last) — the checks fail as they did before
     the model started."""
     detail = result.get("detail") or ""
     if result.get("files_changed"):

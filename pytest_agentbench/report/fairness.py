@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.report.summary import cell_fields, group_by, row_label
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.schemas.results import AttemptResult
 
 # The ceilings that depend on a model's reasoning style or speed (turns and the context window
 # are the same for every model).

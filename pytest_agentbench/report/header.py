@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_agentbench.canary import TIER_BUDGETS, TIERS
+from pytest_agentbench.attempt.sampling import sampling_lines
 from pytest_agentbench.report.failure import shorten
-from pytest_agentbench.sampling import sampling_lines
+from pytest_agentbench.schemas.canary import TIER_BUDGETS, TIERS
 
 if TYPE_CHECKING:
-    from pytest_agentbench.models import ModelSpec
-    from pytest_agentbench.session import AgentbenchSession
+    from pytest_agentbench.run.session import AgentbenchSession
+    from pytest_agentbench.schemas.models import ModelSpec
 
 # Set once a header was written: the summary then does not repeat it.
 header_shown_key = pytest.StashKey[bool]()
@@ -56,11 +56,11 @@ def limits_line(session: AgentbenchSession, tiers: list[str] | None = None) -> s
 
 
 def model_lines(session: AgentbenchSession) -> list[str]:
-    """Each model (variant) with the settings that decide its numbers, then sampling.py's
+    """Each model (variant) with the settings that decide its numbers, then attempt/sampling.py's
     temperature-0 warning when it applies."""
     settings = session.settings
     # One line per model × variant × agent: an external agent's requests carry only what the
-    # recording proxy sets (sampling.py), never the registry's sampling settings.
+    # recording proxy sets (attempt/sampling.py), never the registry's sampling settings.
     models = settings.attempt_models()
     lines = [f"agentbench: {_label(m)}: temperature {m.temperature:g}, {m.seed_rule()}, output cap "
              f"{settings.max_output_tokens or m.max_tokens} tokens" for m in models if m.agent == "builtin"]

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_agentbench.agent.encoding import escape_surrogates
-from pytest_agentbench.limits import format_bytes
-from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.report.charts import OUTCOME_COLOURS, charts, model_label
 from pytest_agentbench.report.conversation import Budget, read_conversation
 from pytest_agentbench.report.summary import identical_repeats_line
+from pytest_agentbench.sandbox.limits import format_bytes
 
 TEMPLATES = Path(__file__).parent / "templates"
 

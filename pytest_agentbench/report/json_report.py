@@ -16,8 +16,8 @@ from pytest_agentbench.agent.time_budget import (
 )
 from pytest_agentbench.report.fairness import fairness_warnings
 from pytest_agentbench.report.summary import aggregate_rows, canary_rows, identical_repeats
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.session import AgentbenchSession, Settings
+from pytest_agentbench.run.session import AgentbenchSession, Settings
+from pytest_agentbench.schemas.results import AttemptResult
 
 SCHEMA_VERSION = 1
 

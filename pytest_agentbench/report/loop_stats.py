@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.schemas.results import AttemptResult
 
 
 def _share(part: float, whole: float) -> float | None:

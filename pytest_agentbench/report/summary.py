@@ -21,16 +21,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from pytest_agentbench.outcome import Outcome
-from pytest_agentbench.report.loop_stats import loop_stats
-from pytest_agentbench.results import BUILTIN_AGENT, AttemptResult, split_cell_variant
-from pytest_agentbench.stats import (
+from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.records.stats import (
     cluster_effective_size,
     effective_wilson_interval,
     pass_at_k,
     pass_hat_k,
     stability,
 )
+from pytest_agentbench.report.loop_stats import loop_stats
+from pytest_agentbench.schemas.results import BUILTIN_AGENT, AttemptResult, split_cell_variant
 
 INFRA = Outcome.INFRA_ERROR.value
 BUDGET_OUTCOMES = tuple(o.value for o in Outcome if o.is_budget)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.attempt.sampling import sampling_lines
 from pytest_agentbench.report.failure import cell_label, failure_text, full_detail
 from pytest_agentbench.report.fairness import fairness_warnings
 from pytest_agentbench.report.header import header_lines, header_shown_key
@@ -17,15 +18,14 @@ from pytest_agentbench.report.summary import (
     identical_repeats_line,
     row_label,
 )
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.sampling import sampling_lines
-from pytest_agentbench.state import result_of
+from pytest_agentbench.run.state import result_of
+from pytest_agentbench.schemas.results import AttemptResult
 
 if TYPE_CHECKING:
-    from pytest_agentbench.gates import MissingAttempt
-    from pytest_agentbench.session import AgentbenchSession
+    from pytest_agentbench.run.gates import MissingAttempt
+    from pytest_agentbench.run.session import AgentbenchSession
 
-# Columns in the order the taxonomy lists them: outcome.py is the one spelling of every name.
+# Columns in the order the taxonomy lists them: attempt/outcome.py is the one spelling of every name.
 OUTCOME_ORDER = [outcome.value for outcome in Outcome]
 
 

@@ -14,13 +14,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.compare import DB_HELP, UsageError, project_dir, stored_run
-from pytest_agentbench.models import ModelConfigError, load_registry
+from pytest_agentbench.records.compare import DB_HELP, UsageError, project_dir, stored_run
 from pytest_agentbench.routing.metrics import role_attempts, role_metrics
 from pytest_agentbench.routing.policy import Decision, decide, promoted_role
 from pytest_agentbench.routing.registry_edit import write_roles
 from pytest_agentbench.routing.render import decision_lines, markdown_report
 from pytest_agentbench.routing.roles import RoleError, load_roles
+from pytest_agentbench.schemas.models import ModelConfigError, load_registry
 
 # The run id in the name: two promotions on one day keep both decisions on disk.
 REPORT_NAME = "local-model-benchmark-{date}-{run_id}.md"

@@ -18,13 +18,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_agentbench.outcome import Outcome
-from pytest_agentbench.report.summary import Group
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.routing.roles import RoleSpec
-from pytest_agentbench.stats import (
+from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.records.stats import (
     effective_wilson_interval,
 )
+from pytest_agentbench.report.summary import Group
+from pytest_agentbench.routing.roles import RoleSpec
+from pytest_agentbench.schemas.results import AttemptResult
 
 # Outcomes that leave nothing to review, whatever the tree holds.
 HARD_OUTCOMES = frozenset({Outcome.PHANTOM.value, Outcome.MALFORMED.value, Outcome.TOOL_CONFUSION.value,

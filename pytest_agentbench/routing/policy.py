@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_agentbench.records.stats import newcombe_difference
 from pytest_agentbench.routing.metrics import RoleMetrics
 from pytest_agentbench.routing.roles import RoleSpec
-from pytest_agentbench.stats import newcombe_difference
 
 POLICY_TEXT = (
     "A challenger may replace the incumbent only if acceptance_rate >= the incumbent's, "

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import fnmatch
 
-from pytest_agentbench.canary import Canary
-from pytest_agentbench.outcome import Outcome
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.verify import Verification
+from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.attempt.verify import Verification
+from pytest_agentbench.schemas.canary import Canary
+from pytest_agentbench.schemas.results import AttemptResult
 
 
 def unexpected_files(files: list[str], expect_changed: list[str]) -> int:

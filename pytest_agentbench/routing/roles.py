@@ -9,12 +9,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pytest_agentbench.canary import Tier
-from pytest_agentbench.models import ModelSpec
-from pytest_agentbench.registry_files import registry_tables, validation_problem
+from pytest_agentbench.errors import AgentbenchError
+from pytest_agentbench.schemas.canary import Tier
+from pytest_agentbench.schemas.models import ModelSpec
+from pytest_agentbench.schemas.registry_files import registry_tables, validation_problem
 
 
-class RoleError(ValueError):
+class RoleError(AgentbenchError, ValueError):
     """A role entry or a role name that cannot be used; the message names file, role and key."""
 
 

@@ -1,1 +1,2 @@
-"""Inference servers: preflight checks of the ones users run, and the ones the plugin starts itself."""
+"""Model servers: the OpenAI-compatible client, preflight checks of the servers users run, the
+ones the plugin starts itself (llama-server), endpoint pools and co-residence."""

@@ -29,8 +29,8 @@ from pytest_agentbench.servers.memory import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pytest_agentbench.models import ModelSpec
-    from pytest_agentbench.session import AgentbenchSession
+    from pytest_agentbench.run.session import AgentbenchSession
+    from pytest_agentbench.schemas.models import ModelSpec
 
 
 class MemoryHooks:
@@ -54,7 +54,7 @@ class MemoryHooks:
     # -- preflight ---------------------------------------------------------------------------------
 
     def specs(self) -> list[ModelSpec]:
-        from pytest_agentbench.models import ModelConfigError, load_registry
+        from pytest_agentbench.schemas.models import ModelConfigError, load_registry
 
         run = {model.name: model for model in self.session.settings.models}
         try:

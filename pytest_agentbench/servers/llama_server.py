@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pytest_agentbench.servers.managed import ServerStartError
 
 if TYPE_CHECKING:
-    from pytest_agentbench.models import ServerSpec
+    from pytest_agentbench.schemas.models import ServerSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHATML_TOOLS_TEMPLATE = TEMPLATES / "chatml-tools.jinja"

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from pytest_agentbench.errors import AgentbenchError
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -34,7 +36,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
-class ServerStartError(Exception):
+class ServerStartError(AgentbenchError):
     """A managed server could not be started; the message says why and how to fix it."""
 
 

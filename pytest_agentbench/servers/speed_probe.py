@@ -13,7 +13,7 @@ import time
 import httpx
 
 from pytest_agentbench.agent.time_budget import SpeedMeter
-from pytest_agentbench.client import InfraError, parse_chat_response
+from pytest_agentbench.servers.client import InfraError, parse_chat_response
 
 PROBE_PROMPT = "Count from 1 to 100 in words, separated by commas. Reply with the list only."
 PROBE_MAX_TOKENS = 64

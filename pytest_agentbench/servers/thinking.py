@@ -30,11 +30,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_agentbench.errors import AgentbenchError
+
 LEVELS = ("low", "medium", "high")
 DEFAULT_LEVEL = "medium"  # what Ollama's think=true means (api/types.go ThinkValue.String)
 
 
-class ThinkingUnsupported(ValueError):
+class ThinkingUnsupported(AgentbenchError, ValueError):
     """The server has no request field for the asked reasoning control; the message says what to
     do instead."""
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_agentbench.report.summary import group_by
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.run.variants import BASE, Variant
+from pytest_agentbench.schemas.results import AttemptResult
 from pytest_agentbench.tuning.ofat import compare_with, ofat_factors, ofat_table, rate_row
 from pytest_agentbench.tuning.source import SourceError, SourceRun
-from pytest_agentbench.variants import BASE, Variant
 
 ALL_ON = "all-on"  # the variant's name (contract)
 KEY = "all_on"  # its tuning record, and the JSON report's ofat.all_on

@@ -29,15 +29,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_agentbench.models import ModelSpec
-from pytest_agentbench.outcome import Outcome
+from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.errors import AgentbenchError
+from pytest_agentbench.records.stats import newcombe_interval
 from pytest_agentbench.report.summary import group_by
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import newcombe_interval
-from pytest_agentbench.tuning.factors import budget_factors
+from pytest_agentbench.run.variants import BASE, Variant
+from pytest_agentbench.schemas.factors import budget_factors
+from pytest_agentbench.schemas.models import ModelSpec
+from pytest_agentbench.schemas.results import AttemptResult
 from pytest_agentbench.tuning.ofat import compare_with, rate_row
 from pytest_agentbench.tuning.source import SourceError, SourceRun
-from pytest_agentbench.variants import BASE, Variant
 
 KEY = "ceiling"  # a variant's tuning record
 # What each raise changes, in the order the table shows them.
@@ -56,7 +57,7 @@ IDENTICAL_NOTE = ("the repeats were identical (temperature 0): more repeats will
 MAX_REPEATS = 100  # repeats_needed looks this far; beyond it the difference is too small to chase
 
 
-class FactorError(ValueError):
+class FactorError(AgentbenchError, ValueError):
     """A --agentbench-ceiling-factors value that cannot be used."""
 
 

@@ -1,29 +1,85 @@
-"""The tuning package's plugin, registered in every benchmarking process (startup.py): it
-runs only the source run's cells of an all-on or ceilings
-run, and adds the OFAT table, the ceilings and the progress to the terminal summary and the
-report through the plugin's own hooks (pytest_agentbench_summary / pytest_agentbench_report)."""
+"""The tuning package's plugin, registered in every benchmarking process (features.py): it
+chooses the models and variants of an OFAT, all-on or ceilings run, runs only the source run's
+cells of an all-on or ceilings run, records each attempt's progress on its expected files, and
+adds the OFAT table, the ceilings and the progress to the terminal summary and the report — all
+through the plugin's own hooks, as a ``conftest.py`` would."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_agentbench.attempt_hooks import attempt_parts
-from pytest_agentbench.session import AgentbenchSession
+from pytest_agentbench.run.attempt_hooks import attempt_parts
+from pytest_agentbench.run.options import option_value
+from pytest_agentbench.run.session import AgentbenchSession
+from pytest_agentbench.run.settings import results_db_path
+from pytest_agentbench.run.variants import ModelChoice, SweepError, VariantChoice
+from pytest_agentbench.schemas.models import ModelSpec
 from pytest_agentbench.tuning import all_on, ceilings
+from pytest_agentbench.tuning.ceilings import FactorError
 from pytest_agentbench.tuning.ofat import OFAT, ofat_table
-from pytest_agentbench.tuning.progress import progress_line, progress_rows
+from pytest_agentbench.tuning.plan import tuning_source, tuning_variants
+from pytest_agentbench.tuning.progress import expect_progress, progress_line, progress_rows
 from pytest_agentbench.tuning.render import ceiling_lines, ofat_lines
-from pytest_agentbench.tuning.source import SourceRun, load_source
+from pytest_agentbench.tuning.source import SourceError, SourceRun, load_source, source_models
+
+if TYPE_CHECKING:
+    from pytest_agentbench.attempt.verify import Verification
+    from pytest_agentbench.schemas.canary import Canary
+    from pytest_agentbench.schemas.results import AttemptResult
 
 
 class TuningHooks:
     NAME = "agentbench-tuning"
 
-    def __init__(self, session: AgentbenchSession) -> None:
-        self.session = session
+    def __init__(self) -> None:
+        self.session: AgentbenchSession = None  # type: ignore[assignment]  (set as the session starts)
         self._sources: dict[str, SourceRun] = {}
+        # (option, run) of --agentbench-all-on / --agentbench-ceilings, read as the options are
+        self.source: tuple[str, SourceRun] | None = None
+
+    # -- the run's models and variants (every process, as its session starts) -----------------
+
+    def pytest_agentbench_select_models(self, config: pytest.Config, registry: dict[str, ModelSpec],
+                                        base_url: str, model_names: list[str]) -> ModelChoice | None:
+        """An all-on cell and a ceilings run benchmark the source run's models."""
+        try:
+            self.source = tuning_source(config, results_db_path(config))
+            if self.source is None:
+                return None
+            option, run = self.source
+            return ModelChoice(option, source_models(run, registry, base_url, model_names, option))
+        except SourceError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    def pytest_agentbench_variants(self, config: pytest.Config, models: list[ModelSpec],
+                                   directives: dict[str, str], confidence: float) -> VariantChoice | None:
+        sweeps = list(config.getoption("agentbench_sweep") or config.getini("agentbench_sweep"))
+        ofat = list(config.getoption("agentbench_ofat") or config.getini("agentbench_ofat"))
+        source = self.source
+        chosen = [name for name, given in (("--agentbench-sweep", sweeps), ("--agentbench-ofat", ofat),
+                                           (source[0] if source else "", source)) if given]
+        if len(chosen) > 1:
+            raise pytest.UsageError(f"{' and '.join(chosen)} cannot be combined: a run is a sweep, an "
+                                    "OFAT run, an all-on cell or a ceilings run")
+        if not ofat and source is None:
+            return None  # a sweep, or no variant: the core's own
+        option = chosen[0]
+        try:
+            return VariantChoice(option, tuning_variants(option, ofat, models, directives, source,
+                                                         confidence, option_value(config, "ceiling_factors")))
+        except (SweepError, SourceError, FactorError) as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    def pytest_agentbench_session_started(self, session: AgentbenchSession) -> None:
+        self.session = session
+
+    def pytest_agentbench_annotate(self, result: AttemptResult, canary: Canary,
+                                   verification: Verification) -> None:
+        # How many of the files the task must change were changed: progress on a failed attempt.
+        result.progress = expect_progress(verification.change, canary.verify.expect_changed,
+                                          sorted(canary.files.solution))
 
     # -- running -----------------------------------------------------------------------------
 

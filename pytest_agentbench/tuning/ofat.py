@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_agentbench.records.stats import difference_verdict, newcombe_difference
 from pytest_agentbench.report.summary import Group, group_by
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.stats import difference_verdict, newcombe_difference
-from pytest_agentbench.variants import BASE, Variant, parse_axes
+from pytest_agentbench.run.variants import BASE, Variant, parse_axes
+from pytest_agentbench.schemas.results import AttemptResult
 
 OFAT = "ofat"  # the key of a variant's tuning record (and of the JSON report's table)
 

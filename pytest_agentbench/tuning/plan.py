@@ -1,4 +1,4 @@
-"""Which variants a run makes (settings.py asks here): a sweep's cartesian product, an OFAT
+"""Which variants a tuning run makes (the tuning plugin's ``pytest_agentbench_variants``): an OFAT
 run's baseline and cells, an all-on cell or the ceilings' raised cells - the last two built
 from a source run read from the database."""
 
@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_agentbench.models import ModelSpec
-from pytest_agentbench.options import option_value
+from pytest_agentbench.run.options import option_value
+from pytest_agentbench.run.variants import Variant
+from pytest_agentbench.schemas.models import ModelSpec
 from pytest_agentbench.tuning.all_on import all_on_variant
 from pytest_agentbench.tuning.ceilings import ceiling_variants, parse_factors
 from pytest_agentbench.tuning.ofat import ofat_variants
 from pytest_agentbench.tuning.source import SourceError, SourceRun, load_source
-from pytest_agentbench.variants import Variant, parse_sweeps
 
 SOURCE_OPTIONS = {"all_on": "--agentbench-all-on", "ceilings": "--agentbench-ceilings"}
 
@@ -41,6 +41,4 @@ def tuning_variants(option: str, texts: list[str], models: list[ModelSpec], dire
         if flag == SOURCE_OPTIONS["all_on"]:
             return [all_on_variant(run, [m.name for m in models], directives, confidence)]
         return ceiling_variants(run, models, parse_factors(ceiling_factors), directives)
-    if option == "--agentbench-ofat":
-        return ofat_variants(texts, directives)
-    return parse_sweeps(texts, directives)
+    return ofat_variants(texts, directives)  # --agentbench-ofat (a sweep is the core's own)

@@ -14,10 +14,10 @@ import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from pytest_agentbench.report.summary import DISCRIMINATOR, INFRA, group_by
-from pytest_agentbench.results import AttemptResult
+from pytest_agentbench.schemas.results import AttemptResult
 
 if TYPE_CHECKING:
-    from pytest_agentbench.tree_diff import TreeChange
+    from pytest_agentbench.trees.tree_diff import TreeChange
 
 
 def expect_progress(change: TreeChange, expect_changed: list[str],

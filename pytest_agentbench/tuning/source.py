@@ -1,6 +1,6 @@
 """A run that a tuning run builds on (``--agentbench-all-on RUN_ID|last``,
 ``--agentbench-ceilings RUN_ID|last``): its models, canaries, variants and attempts, read from
-the results database (store.py)."""
+the results database (records/store.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_agentbench.models import ModelConfigError, ModelSpec, resolve_models
-from pytest_agentbench.results import AttemptResult
-from pytest_agentbench.store import ResultStore, StoreError
+from pytest_agentbench.errors import AgentbenchError
+from pytest_agentbench.records.store import ResultStore, StoreError
+from pytest_agentbench.schemas.models import ModelConfigError, ModelSpec, resolve_models
+from pytest_agentbench.schemas.results import AttemptResult
 
 
-class SourceError(ValueError):
+class SourceError(AgentbenchError, ValueError):
     """A source run that cannot be used; the message names the option and the run."""
 
 

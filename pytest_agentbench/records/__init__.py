@@ -1,0 +1,1 @@
+"""What a run leaves: the results database, the ledger, statistics and comparisons between runs."""

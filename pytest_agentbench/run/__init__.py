@@ -1,0 +1,1 @@
+"""The pytest side of a run: options, settings, the session, collection, the controller and xdist workers."""
