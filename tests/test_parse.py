@@ -124,3 +124,33 @@ def test_generated_ids_never_collide_with_the_models_own():
     ), 1, ALL)
     ids = [call.id for call in calls]
     assert len(set(ids)) == len(ids) and ids[:2] == ["x_1", "x"]
+
+
+def test_the_plain_schema_check_agrees_with_jsonschema():
+    """The shortcut for simple schemas says "valid" only where jsonschema does; every other
+    answer (and its message) is jsonschema's."""
+    import itertools
+    import json
+
+    import jsonschema
+
+    from pytest_agentbench.agent.parse import _schema_problem
+    from pytest_agentbench.agent.tools import ALL_SCHEMAS
+
+    values = ["a.py", "", 1, 0, -3, 2.0, 2.5, 0.0, True, False, None, [], {}, float("nan")]
+    custom = {"type": "object", "properties": {"n": {"type": "number", "minimum": 1}, "b": {"type": "boolean"}},
+              "required": ["n"]}  # extra properties allowed
+    for schema in [parameters for _, parameters in ALL_SCHEMAS.values()] + [custom]:
+        # As parse.py builds it: from the schema's JSON with sorted keys (best_match breaks ties by order).
+        validator = jsonschema.Draft202012Validator(json.loads(json.dumps(schema, sort_keys=True)))
+        names = [*schema.get("properties", {}), "other"]
+        candidates = [{}, "not an object", None]
+        for first, second in itertools.product(names, names):
+            candidates += [{first: value} for value in values]
+            candidates += [{first: "x", second: value} for value in values]
+        for arguments in candidates:
+            error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+            problem = _schema_problem(schema, arguments)
+            assert (problem is None) == (error is None), (schema, arguments)
+            if error is not None:
+                assert problem.endswith(error.message)

@@ -226,3 +226,48 @@ def test_huge_files_are_refused_whole_and_skipped_by_grep(tmp_path):
     with pytest.raises(ToolError, match="too large to read whole"):
         IMPLEMENTATIONS["read_file"](ctx, path="big.log")
     assert IMPLEMENTATIONS["grep"](ctx, pattern="needle") == "small.txt:1:needle here"
+
+
+def _resolve_as_before(ctx: ToolContext, raw: str, must_exist: bool) -> Path | str:
+    """resolve_path as it was written with two Path.resolve() calls: the reference."""
+    text = raw.strip() or "."
+    if os.path.isabs(text) or text.startswith("~"):
+        return "absolute"
+    root = ctx.root.resolve()
+    target = (root / text).resolve()
+    if target != root and root not in target.parents:
+        return "escapes"
+    relative = target.relative_to(root)
+    if relative.parts and relative.parts[0] == ".git":
+        return ".git"
+    if must_exist and not target.exists():
+        return "missing"
+    return target
+
+
+def test_resolve_path_gives_what_two_full_resolves_gave(ctx, tmp_path):
+    """The plain-path shortcut (one lstat per component below the root) and the full resolve it
+    falls back to agree with the reference on every kind of path: links in and out, .., .git,
+    missing parts, a file used as a directory, odd spellings."""
+    (ctx.root / "pkg" / "sub").mkdir()
+    os.symlink("pkg", ctx.root / "inner")  # a directory link that stays inside
+    os.symlink(tmp_path, ctx.root / "outer")  # one that leaves
+    os.symlink("a.py", ctx.root / "alias.py")
+    os.symlink(".git", ctx.root / "gitlink")
+    paths = ["a.py", "./a.py", "a.py/", "pkg//mod.py", "pkg/./sub", ".", "", "  ", "pkg/sub/../mod.py",
+             "pkg/../a.py", "..", "pkg/../..", "inner/mod.py", "inner/../a.py", "outer", "outer/wt/a.py",
+             "alias.py", "gitlink", ".git", "./.git", "pkg/.git", "missing.py", "missing/deeper/x.py",
+             "a.py/x", "/etc/passwd", "~/x", "pkg/sub/", "ünï.py", "dir with space/f"]
+    for must_exist in (False, True):
+        for raw in paths:
+            expected = _resolve_as_before(ctx, raw, must_exist)
+            try:
+                got: Path | str = tools.resolve_path(ctx, raw, must_exist=must_exist)
+            except ToolError as exc:
+                got = next(kind for kind, words in (("absolute", "absolute"), ("escapes", "escapes"),
+                                                    ("missing", "no such"), (".git", ".git"))
+                           if words in str(exc))
+            assert got == expected, (raw, must_exist)
+    assert ctx.real_root() == os.path.realpath(ctx.root)
+    ctx.root = tmp_path  # a new root is resolved again
+    assert ctx.real_root() == os.path.realpath(tmp_path)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,15 @@ class ToolContext:
     # when a try starts; whoever builds the context leaves it alone.
     remaining_seconds: Callable[[], float] = _no_deadline
     sandbox: Sandbox | None = None  # None: the process tier
+    # (root, its real path): resolved once, not on every tool call (two Path.resolve() calls
+    # were a quarter of the harness's time per turn); a new root is resolved again.
+    _real_root: tuple[Path, str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def real_root(self) -> str:
+        """The worktree's path with every symlink resolved."""
+        if self._real_root is None or self._real_root[0] is not self.root:
+            self._real_root = (self.root, os.path.realpath(self.root))
+        return self._real_root[1]
 
     def end_commands(self) -> None:
         """No command runs on: the persistent jail (if any) ends here; the next command starts one."""
@@ -255,7 +265,8 @@ def encodable(what: str, text: str) -> str:
 def resolve_path(ctx: ToolContext, raw: str, *, must_exist: bool = False) -> Path:
     """Map a model-given path into the worktree; reject escapes and anything under ``.git``.
 
-    ``resolve()`` follows symlinks, so a link pointing out of the worktree is caught too.
+    Symlinks are followed (as ``Path.resolve()`` does), so a link pointing out of the worktree is
+    caught too.
     """
     if not isinstance(raw, str) or "\x00" in raw:
         raise ToolError("path must be a string")
@@ -263,20 +274,51 @@ def resolve_path(ctx: ToolContext, raw: str, *, must_exist: bool = False) -> Pat
     text = raw.strip() or "."
     if os.path.isabs(text) or text.startswith("~"):
         raise ToolError(f"absolute paths are not allowed: {raw!r}; use a path relative to the repository root")
-    root = ctx.root.resolve()
-    target = (root / text).resolve()
-    if target != root and root not in target.parents:
-        raise ToolError(f"path escapes the repository: {raw!r}")
-    relative = target.relative_to(root)
-    if relative.parts and relative.parts[0] == ".git":
+    root = ctx.real_root()
+    plain = _plain_path(root, text)
+    if plain is None:  # "..", or a symlink on the way: resolve it in full
+        target = (Path(root) / text).resolve()
+        if target != Path(root) and Path(root) not in target.parents:
+            raise ToolError(f"path escapes the repository: {raw!r}")
+        first = target.relative_to(root).parts[:1]
+        exists = target.exists() if must_exist else True
+    else:
+        target_text, first, exists = plain
+        target = Path(target_text)
+    if first == (".git",):
         raise ToolError(f"access to .git is not allowed: {raw!r}")
-    if must_exist and not target.exists():
+    if must_exist and not exists:
         raise ToolError(f"no such file or directory: {raw!r}")
     return target
 
 
+def _plain_path(root: str, text: str) -> tuple[str, tuple[str, ...], bool] | None:
+    """``(real path, its first component below the root, whether it exists)`` of ``text`` under
+    ``root`` when no component is ``..`` or a symlink — what ``resolve()`` would give, from one
+    ``lstat`` per component below the root instead of every component from ``/`` and a ``stat``;
+    None for anything else. A component that cannot be looked up (missing, not a directory) ends
+    the lookups: nothing below it can exist, let alone be a link."""
+    parts = [part for part in text.split("/") if part and part != "."]
+    if ".." in parts:
+        return None
+    path, exists = root.rstrip("/"), True
+    for part in parts:
+        path = f"{path}/{part}"
+        if exists:
+            try:
+                mode = os.lstat(path).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                exists = False
+                continue
+            except OSError:  # e.g. a name too long: let resolve() say what it says
+                return None
+            if stat.S_ISLNK(mode):
+                return None
+    return path or "/", tuple(parts[:1]), exists or not parts
+
+
 def _relative(ctx: ToolContext, path: Path) -> str:
-    return path.relative_to(ctx.root.resolve()).as_posix() or "."
+    return path.relative_to(ctx.real_root()).as_posix() or "."
 
 
 def _read_text(path: Path, errors: str = "replace") -> str:
@@ -431,7 +473,7 @@ def list_dir(ctx: ToolContext, path: str = ".") -> str:
 
 
 def _walk_files(ctx: ToolContext, start: Path):
-    root = ctx.root.resolve()
+    root = Path(ctx.real_root())
     if start.is_file():
         yield start
         return
@@ -446,7 +488,7 @@ def _walk_files(ctx: ToolContext, start: Path):
 def glob(ctx: ToolContext, pattern: str) -> str:
     if os.path.isabs(pattern) or ".." in Path(pattern).parts:
         raise ToolError("pattern must be relative to the repository root")
-    root = ctx.root.resolve()
+    root = Path(ctx.real_root())
     matches = []
     for path in _walk_files(ctx, root):
         relative = path.relative_to(root).as_posix()
@@ -465,7 +507,7 @@ def grep(ctx: ToolContext, pattern: str, path: str = ".") -> str:
     except re.error as exc:
         raise ToolError(f"invalid regular expression: {exc}") from None
     start = resolve_path(ctx, path, must_exist=True)
-    root = ctx.root.resolve()
+    root = Path(ctx.real_root())
     hits: list[str] = []
     for file in _walk_files(ctx, start):
         try:
