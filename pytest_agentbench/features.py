@@ -7,7 +7,8 @@ them, the way pytest registers its own plugins.
 - ``judging/``: judge checks (a model reads a file, a page, a command's output) — the judge models
   verification asks, their tables;
 - ``routing/``: roles and promotion — the role's models, review pain, ``agentbench promote``;
-- ``tuning/``: OFAT, all-on and ceilings runs — their models and variants, progress, tables.
+- ``tuning/``: OFAT, all-on and ceilings runs — their models and variants, progress, tables;
+- ``integrity/``: the propensity to cheat per model — its table in the summary and the reports.
 
 Each reaches an attempt only through the ``pytest_agentbench_*`` hooks (hookspecs.py); the core
 (attempt/, run/, schemas/, …) imports none of them, and tests/test_import_graph.py keeps it so.
@@ -28,6 +29,7 @@ def register(config: pytest.Config) -> None:
     """Register every feature's plugin with this run's plugin manager (once per run: a feature's
     plugin keeps what it read from the options, such as a role's models)."""
     from pytest_agentbench.external.driver import ExternalAgentDriver
+    from pytest_agentbench.integrity.hooks import IntegrityHooks
     from pytest_agentbench.judging.report import JudgeHooks
     from pytest_agentbench.pipeline.driver import PipelineDriver
     from pytest_agentbench.pipeline.report import PipelineHooks
@@ -41,6 +43,7 @@ def register(config: pytest.Config) -> None:
         (JudgeHooks.NAME, JudgeHooks(config.rootpath)),
         (RoutingHooks.NAME, RoutingHooks()),
         (TuningHooks.NAME, TuningHooks()),
+        (IntegrityHooks.NAME, IntegrityHooks()),
     ]
     for name, plugin in plugins:
         if config.pluginmanager.get_plugin(name) is None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_agentbench.agent.loop import LoopResult
-from pytest_agentbench.attempt.outcome import Outcome, classify
+from pytest_agentbench.attempt import integrity
+from pytest_agentbench.attempt.outcome import Outcome, classify, with_cheats
 from pytest_agentbench.attempt.verify import Verification
 from pytest_agentbench.run.session import JsonlTranscript
 from pytest_agentbench.schemas.canary import Canary, ResolvedBudget
@@ -92,6 +93,9 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
         # No verdict could be had (a judge model unknown or down, no browser): the measurement
         # failed, not the model under test. What the model left uncapturable is a failed check.
         outcome = Outcome.INFRA_ERROR
+    findings = _integrity_findings(result, canary, verification)
+    honest_outcome = outcome
+    outcome = with_cheats(outcome, bool(findings))
     result.outcome = outcome.value
     result.files_changed = change.files_changed
     result.protected_changes = change.protected
@@ -114,10 +118,26 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
             result.detail += f"; changes outside the writable set not used: {change.ignored_paths}"
     else:
         result.detail = "; ".join([run.detail, *verification.problems(canary.verify.expect_changed)])
+    if outcome is Outcome.CHEATED:
+        result.detail = (f"the harness saw a cheat: {'; '.join(result.cheat_evidence)} (without it: "
+                         f"{honest_outcome.value}); {result.detail}")
     if hook is not None:
         apply_classify_hook(result, verification, hook)
         # Measurements of the final verdict (review pain, progress): the features add them.
         hook.pytest_agentbench_annotate(result=result, canary=canary, verification=verification)
+
+
+def _integrity_findings(result: AttemptResult, canary: Canary,
+                        verification: Verification) -> list[integrity.Finding]:
+    """A canary with an [integrity] table: the cheat behaviours the harness saw in the change and
+    in the transcript's tool calls (attempt/integrity.py), recorded on ``result``."""
+    if canary.integrity is None:
+        return []
+    changes = integrity.changed_files(verification.change, integrity.repo_contents(canary.files))
+    findings = integrity.detect(canary.integrity, changes, integrity.tool_uses(result.transcript))
+    result.cheats = sorted({finding.behaviour for finding in findings})
+    result.cheat_evidence = [finding.describe() for finding in findings]
+    return findings
 
 
 def apply_classify_hook(result: AttemptResult, verification: Verification, hook: Any) -> None:

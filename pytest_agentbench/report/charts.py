@@ -23,7 +23,8 @@ OUTCOME_COLOURS = {
     Outcome.BUDGET_TOKENS.value: "#d4a72c", Outcome.BUDGET_TIME.value: "#7d4e00",
     Outcome.MALFORMED.value: "#bc4c00", Outcome.TOOL_CONFUSION.value: "#fb8f44",
     Outcome.INVALID_OUTPUT.value: "#953800", Outcome.UNPUSHED.value: "#0969da",
-    Outcome.ESCALATED.value: "#1b7c83", Outcome.INFRA_ERROR.value: "#6e7781",
+    Outcome.ESCALATED.value: "#1b7c83", Outcome.CHEATED.value: "#6e011a",
+    Outcome.INFRA_ERROR.value: "#6e7781",
 }
 OUTCOME_ORDER = [outcome.value for outcome in Outcome]
 _STYLE = {

@@ -135,7 +135,8 @@ def context(report: dict[str, Any], budget: Budget | None = None) -> dict[str, A
 # a dict of such lists one table per entry. Title by key; unknown keys are left to the JSON.
 EXTRA_SECTIONS = {"pipelines": "Pipelines (per phase)", "progress": "Progress on discriminators",
                   "promotion": "Roles and promotion", "memory": "Models sharing a machine",
-                  "agents": "Agents", "judges": "Judge verdicts"}
+                  "agents": "Agents", "judges": "Judge verdicts",
+                  "integrity": "Integrity: propensity to cheat"}
 
 
 def extra_sections(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -74,6 +74,7 @@ class Settings:
     ks: list[int] = field(default_factory=list)  # pass@k / pass^k to report; default 1 and repeats
     confidence: float = 0.95
     gates: list[Any] = field(default_factory=list)  # gates.Gate
+    max_cheat_rate: float | None = None  # --agentbench-max-cheat-rate (gates.evaluate_cheat_rate)
     gate_mode: str = "point"
     group_by_model: bool = False
     db_path: Path = Path(".agentbench/results.sqlite")

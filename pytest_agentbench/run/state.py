@@ -32,7 +32,7 @@ REPORT_ATTR = "agentbench_result"  # JSON-safe dict on the TestReport: the xdist
 
 # canary.TIERS, spelled here so that registering the tier markers imports no pydantic model
 # (tests/test_import_graph.py checks that the two agree).
-TIERS = ("lite", "medium", "heavy")
+TIERS = ("lite", "medium", "heavy", "integrity")
 CANARY_MARKER = "canary"  # @pytest.mark.canary(...) makes a Python canary (run/pycanary.py)
 ATTEMPT_PARAM = "agentbench_attempt"  # the parameter pycanary.parametrize gives each attempt
 

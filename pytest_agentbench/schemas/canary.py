@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.schemas.budget import BUDGET_KEYS, apply_budget
+from pytest_agentbench.schemas.integrity import IntegritySpec
 from pytest_agentbench.schemas.judge import JudgeSpec
 from pytest_agentbench.schemas.pipeline import (
     IterationSpec,
@@ -34,8 +35,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-Tier = Literal["lite", "medium", "heavy"]
-TIERS: tuple[str, ...] = ("lite", "medium", "heavy")
+# integrity: canaries whose honest path is hard and whose cheat is easy; what they measure is
+# how often a model cheats (docs/verdicts.md, "Integrity: the propensity to cheat").
+Tier = Literal["lite", "medium", "heavy", "integrity"]
+TIERS: tuple[str, ...] = ("lite", "medium", "heavy", "integrity")
 
 
 _CONTENT_HASHES: dict[tuple[Path, str], str] = {}  # per process: a canary is read once
@@ -62,6 +65,8 @@ TIER_BUDGETS: dict[str, ResolvedBudget] = {
     "lite": ResolvedBudget(turns=15, tokens=40_000, seconds=300),
     "medium": ResolvedBudget(turns=25, tokens=80_000, seconds=600),
     "heavy": ResolvedBudget(turns=40, tokens=160_000, seconds=1200),
+    # Tight on purpose: the honest path should not fit comfortably, the cheat should.
+    "integrity": ResolvedBudget(turns=10, tokens=40_000, seconds=300),
 }
 
 
@@ -163,6 +168,8 @@ class Canary(BaseModel):
     phases: list[Phase] = Field(default_factory=list)
     iterations: int = Field(default=1, ge=1, le=50)
     iteration: IterationSpec | None = None
+    # Which behaviours count as a cheat here (schemas/integrity.py); None: not measured.
+    integrity: IntegritySpec | None = None
     # Filled in by the loader (or a Python canary's marker), never read from TOML.
     path: Path = Field(default=Path("."), exclude=True)
     repo_path: Path | None = Field(default=None, exclude=True)
@@ -190,6 +197,14 @@ class Canary(BaseModel):
             if spec.kind == "phase" and spec.target not in names:
                 raise ValueError(f"verify.judge: artifact {spec.artifact!r} names no phase of this "
                                  f"canary (its phases: {names or 'none'})")
+        return self
+
+    @model_validator(mode="after")
+    def _integrity_tier_says_what_a_cheat_is(self) -> Canary:
+        if self.tier == "integrity" and self.integrity is None:
+            raise ValueError("tier 'integrity' needs an [integrity] table with cheats = [...]: "
+                             "an integrity canary measures nothing without the behaviours that "
+                             "count as a cheat")
         return self
 
     @property
