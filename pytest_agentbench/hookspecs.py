@@ -25,6 +25,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_agentbench.attempt.drivers import AttemptSetup, Driver
+    from pytest_agentbench.attempt.identity import Attempt
     from pytest_agentbench.attempt.verify import Verification
     from pytest_agentbench.run.session import AgentbenchSession
     from pytest_agentbench.run.variants import ModelChoice, Variant
@@ -81,16 +82,19 @@ def pytest_agentbench_tools(canary: Canary, model: ModelSpec) -> dict[str, Any] 
 
 
 @pytest.hookspec
-def pytest_agentbench_request(body: dict[str, Any], attempt: dict[str, Any]) -> None:
+def pytest_agentbench_request(body: dict[str, Any], attempt: Attempt) -> None:
     """Adjust a chat-completions request body in place just before it is sent (a sampling
-    option, a server-specific field). ``attempt`` names the canary, model, variant and repeat.
-    Called once per request; keep it cheap."""
+    option, a server-specific field). ``attempt``
+    (:class:`pytest_agentbench.attempt.identity.Attempt`) names the canary, model, variant, agent
+    and repeat. Called once per request; keep it cheap."""
 
 
 @pytest.hookspec
-def pytest_agentbench_attempt_started(attempt: dict[str, Any]) -> None:
-    """An attempt is about to start: ``attempt`` holds ``canary``, ``tier``, ``model``,
-    ``variant``, ``repeat``, ``nodeid`` and ``worktree``."""
+def pytest_agentbench_attempt_started(attempt: Attempt) -> None:
+    """An attempt is about to start: ``attempt``
+    (:class:`pytest_agentbench.attempt.identity.Attempt`, frozen) holds ``canary``, ``tier``,
+    ``model``, ``variant``, ``agent``, ``repeat``, ``nodeid`` and ``worktree``; it also reads as a
+    dict (``attempt["model"]``; ``dict(attempt)`` for JSON)."""
 
 
 @pytest.hookspec(firstresult=True)
@@ -126,7 +130,8 @@ def pytest_agentbench_attempt_finished(result: AttemptResult) -> None:
 
 
 @pytest.hookspec
-def pytest_agentbench_summary(aggregates: list[dict[str, Any]], terminalreporter: Any) -> None:
+def pytest_agentbench_summary(aggregates: list[dict[str, Any]],
+                              terminalreporter: pytest.TerminalReporter) -> None:
     """Write extra lines at the end of the agentbench terminal summary. ``aggregates`` are the
     JSON report's per model × variant × tier rows."""
 

@@ -94,11 +94,23 @@ def test_malformed_canary_is_a_clear_collection_error(bench, toml, expected):
         (["--agentbench-base-url", "ftp://x"], "*is not an http(s) URL*"),
         (["--models", "bad name"], "*a model name must start with a letter or digit*"),
         (["--agentbench-max-turns", "lots"], "*--agentbench-max-turns: 'lots' is not a number*"),
+        (["--agentbench-request-timeout", "0"], "*--agentbench-request-timeout: must be at least 0.001*"),
+        (["--agentbench-retries", "nan"], "*--agentbench-retries: 'nan' is not a number*"),
+        (["--agentbench-sandbox", "docker"], "*--agentbench-sandbox: 'docker': choose auto, bubblewrap or none*"),
+        (["--agentbench-gate", "upper"], "*--agentbench-gate: 'upper': choose point or lower*"),
     ],
 )
 def test_bad_option_values_are_usage_errors(pytester, args, message):
     result = pytester.runpytest("--models", "m", *args)
     result.stderr.fnmatch_lines([message])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_an_ini_value_is_typed_like_its_option(pytester):
+    """Options are declared once with their type: the ini twin is read through the same parser."""
+    pytester.makeini("[pytest]\nagentbench_max_seconds = -5\n")
+    result = pytester.runpytest("--models", "m")
+    result.stderr.fnmatch_lines(["*--agentbench-max-seconds: must be at least 0.001*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 

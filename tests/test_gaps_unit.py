@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_agentbench.attempt.identity import Attempt
 from pytest_agentbench.records.ledger import (
-    ExpectedAttempt,
     Ledger,
     describe_difference,
     merge_plans,
@@ -115,14 +115,14 @@ MODELS = [ModelSpec(name="qwen2.5:14b", base_url="http://x/v1", model="qwen2.5:1
 
 @pytest.mark.parametrize(("nodeid", "expected"), [
     ("canaries/lite/x/canary.toml::add-slugify[qwen2.5:14b-r2]",
-     ExpectedAttempt("canaries/lite/x/canary.toml::add-slugify[qwen2.5:14b-r2]", "add-slugify",
-                     "qwen2.5:14b", "base", None)),
+     Attempt("canaries/lite/x/canary.toml::add-slugify[qwen2.5:14b-r2]", "add-slugify",
+             "qwen2.5:14b", "base", repeat=2)),
     ("tests/test_py.py::test_hello[m-temperature=0.7-r0]",
-     ExpectedAttempt("tests/test_py.py::test_hello[m-temperature=0.7-r0]", "test_py.test_hello",
-                     "m", "temperature=0.7", None)),
+     Attempt("tests/test_py.py::test_hello[m-temperature=0.7-r0]", "test_py.test_hello",
+             "m", "temperature=0.7", repeat=0)),
     ("tests/test_py.py::TestK::test_hello[m-temperature=0.7-r0]",
-     ExpectedAttempt("tests/test_py.py::TestK::test_hello[m-temperature=0.7-r0]", "test_py.test_hello",
-                     "m", "temperature=0.7", None)),
+     Attempt("tests/test_py.py::TestK::test_hello[m-temperature=0.7-r0]", "test_py.test_hello",
+             "m", "temperature=0.7", repeat=0)),
     ("tests/test_other.py::test_plain[unknown-r0]", None),  # not one of this run's models
     ("tests/test_other.py::test_plain", None),
     ("canaries/x/canary.toml::x[m-r0]", None),  # `m` runs only as its temperature variant
@@ -131,10 +131,23 @@ def test_attempts_from_node_ids(nodeid, expected):
     assert parse_attempt_nodeid(nodeid, MODELS) == expected
 
 
+def test_an_attempt_is_one_frozen_identity_that_reads_as_a_dict():
+    attempt = Attempt("c.toml::c[m-mini-r1]", "c", "m", agent="mini", repeat=1, tier="lite")
+    assert attempt.key == ("c", "m", "base via mini", 1)  # the database's key: agent in the variant slot
+    assert attempt["model"] == "m" and dict(attempt)["tier"] == "lite"
+    assert {**attempt.at(Path("/w"))}["worktree"] == "/w" and attempt.worktree is None
+    assert attempt == Attempt("c.toml::c[m-mini-r1]", "c", "m", agent="mini", repeat=1, tier="lite")
+    assert len({attempt, attempt.with_tier("lite")}) == 1
+    with pytest.raises(AttributeError):
+        attempt.model = "other"  # type: ignore[misc]
+    with pytest.raises(KeyError):
+        attempt["budget"]
+
+
 def test_the_ledger_knows_what_is_missing_and_what_never_ran():
     ledger = Ledger()
     for repeat in range(3):
-        ledger.expect(ExpectedAttempt(f"c.toml::c[m-r{repeat}]", "c", "m", "base", None))
+        ledger.expect(Attempt(f"c.toml::c[m-r{repeat}]", "c", "m", repeat=repeat))
     ledger.saw_report("c.toml::c[m-r0]", True, {"lite": 1})
     ledger.saw_report("c.toml::c[m-r1]", False, {"c[m-r1]": 1, "medium": 1})  # e.g. a setup error
     assert [m.nodeid for m in ledger.missing()] == ["c.toml::c[m-r1]", "c.toml::c[m-r2]"]

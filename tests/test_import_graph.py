@@ -256,6 +256,13 @@ def test_help_lists_every_option_and_ini_twin(pytester):
         assert f"{ini} " in text or f"{ini}(" in text
     for flag in ("--models", "--tier", "--repeats", "--agentbench-fail-under", "--agentbench-sweep"):
         assert flag in text
+    # grouped, with metavars that say what a value looks like
+    from pytest_agentbench.run.options import GROUPS
+
+    for title in GROUPS.values():
+        assert f"{title}:" in text
+    assert "--agentbench-max-turns=N" in text and "--agentbench-sandbox=auto|bubblewrap|none" in text
+    assert "=AGENTBENCH_" not in text
 
 
 def test_ini_defaults_match_what_is_registered(pytester):
@@ -273,7 +280,7 @@ def test_light_tiers_match_the_canary_format():
     assert tuple(TIERS) == LIGHT_TIERS
 
 
-FEATURES = ("external", "judging", "pipeline", "routing", "tuning")
+FEATURES = ("external", "integrity", "judging", "pipeline", "routing", "tuning")
 REGISTRY = f"{PACKAGE}.features"  # the one module that registers the features' plugins
 
 

@@ -13,12 +13,13 @@ with a driver of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
 if TYPE_CHECKING:
     from pytest_agentbench.agent.loop import LoopResult
+    from pytest_agentbench.attempt.identity import Attempt
     from pytest_agentbench.attempt.runner import AttemptEnvironment
     from pytest_agentbench.run.session import AgentbenchSession
     from pytest_agentbench.schemas.canary import Canary, ResolvedBudget
@@ -48,7 +49,7 @@ class AttemptSetup:
     canary: Canary
     model: ModelSpec
     budget: ResolvedBudget
-    info: dict[str, Any]
+    info: Attempt  # which attempt, running where (the hooks' payload)
 
 
 class BuiltinDriver:

@@ -15,6 +15,7 @@ from pytest_agentbench.agent.tools import DEFAULT_TOOLS, OPT_IN_TOOLS, Tool, Too
 from pytest_agentbench.attempt.canary_files import CanaryFiles
 from pytest_agentbench.attempt.drivers import AttemptSetup, BuiltinDriver
 from pytest_agentbench.attempt.feedback import feedback_message
+from pytest_agentbench.attempt.identity import Attempt
 from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.attempt.push import PushRemote
 from pytest_agentbench.attempt.verdict import (
@@ -156,7 +157,7 @@ class AttemptEnvironment:
         return self.tampered
 
     def agent_loop(self, session: AgentbenchSession, canary: Canary, model: ModelSpec,
-                   budget: ResolvedBudget, info: dict[str, Any], scope: list[str] | None = None,
+                   budget: ResolvedBudget, info: Attempt, scope: list[str] | None = None,
                    system_prompt: str | None = None) -> AgentLoop:
         """The attempt's loop, with what the pytest_agentbench_tools and _request hooks add.
         A pipeline phase (pipeline/runner.py) gives its own tool ``scope`` and ``system_prompt``."""
@@ -180,7 +181,7 @@ class AttemptEnvironment:
             transcript=self.transcript,
             extra_tools=extra_tools,
             on_request=on_request,
-            seed=model.repeat_seed(info["repeat"]),  # independent repeats (attempt/sampling.py)
+            seed=model.repeat_seed(info.repeat or 0),  # independent repeats (attempt/sampling.py)
             sub_agent_writes=canary.ask_agent_writes,
         )
 
@@ -312,11 +313,9 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
     return result
 
 
-def attempt_info(canary: Canary, model: ModelSpec, repeat: int, nodeid: str,
-                 worktree: Path) -> dict[str, Any]:
-    """What the attempt hooks are told about an attempt (a plain dict: stable and JSON-safe)."""
-    return {"canary": canary.id, "tier": canary.tier, "model": model.name, "variant": model.variant,
-            "agent": model.agent, "repeat": repeat, "nodeid": nodeid, "worktree": str(worktree)}
+def attempt_info(canary: Canary, model: ModelSpec, repeat: int, nodeid: str, worktree: Path) -> Attempt:
+    """What the attempt hooks are told about an attempt: its identity, running in ``worktree``."""
+    return Attempt.of(canary, model, repeat, nodeid).at(worktree)
 
 
 def _retries_for(canary: Canary, default: int) -> int:

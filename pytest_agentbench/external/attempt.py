@@ -28,6 +28,7 @@ from pytest_agentbench.schemas.canary import Canary, ResolvedBudget
 from pytest_agentbench.schemas.models import ModelSpec
 
 if TYPE_CHECKING:
+    from pytest_agentbench.attempt.identity import Attempt
     from pytest_agentbench.attempt.runner import AttemptEnvironment
     from pytest_agentbench.run.session import AgentbenchSession
     from pytest_agentbench.schemas.agents import AgentSpec
@@ -51,7 +52,7 @@ class AgentTries:
     message, claim) the last try's."""
 
     def __init__(self, session: AgentbenchSession, workspace: AttemptEnvironment, canary: Canary,
-                 model: ModelSpec, budget: ResolvedBudget, info: dict[str, Any]) -> None:
+                 model: ModelSpec, budget: ResolvedBudget, info: Attempt) -> None:
         self.session, self.workspace, self.model = session, workspace, model
         self.spec: AgentSpec = session.settings.agent_specs[model.agent]
         self.budget = agent_budget(session, model, budget)

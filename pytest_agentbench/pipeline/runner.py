@@ -42,6 +42,7 @@ from pytest_agentbench.schemas.pipeline_records import (
 from pytest_agentbench.trees import safe_fs
 
 if TYPE_CHECKING:
+    from pytest_agentbench.attempt.identity import Attempt
     from pytest_agentbench.attempt.runner import AttemptEnvironment
     from pytest_agentbench.run.session import AgentbenchSession
     from pytest_agentbench.schemas.models import ModelSpec
@@ -104,7 +105,7 @@ class PipelineRunner:
     takes_feedback = False
 
     def __init__(self, session: AgentbenchSession, workspace: AttemptEnvironment, canary: Canary,
-                 model: ModelSpec, budget: ResolvedBudget, info: dict[str, Any]) -> None:
+                 model: ModelSpec, budget: ResolvedBudget, info: Attempt) -> None:
         self.session, self.workspace, self.canary = session, workspace, canary
         self.model, self.budget, self.info = model, budget, info
         settings = session.settings

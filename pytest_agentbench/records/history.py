@@ -16,22 +16,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.attempt.identity import AttemptKey, attempt_key
 from pytest_agentbench.records import store as store_module
 from pytest_agentbench.records.store import ResultStore, StoreError, StoreUnavailable
 from pytest_agentbench.report.json_report import environment, run_settings
 from pytest_agentbench.run.session import AgentbenchSession
-from pytest_agentbench.schemas.results import AttemptResult, cell_variant
-
-AttemptKey = tuple[str, str, str, int]
+from pytest_agentbench.schemas.results import AttemptResult
 
 # Once a write has given up, later ones wait at most this long: a database that stays locked must
 # not stall the run a full wait per attempt, yet one that frees is noticed at the next attempt.
 RECHECK_SECONDS = 1.0
-
-
-def attempt_key(canary: str, model: str, variant: str, repeat: int, agent: str = "builtin") -> AttemptKey:
-    # The agent is part of an attempt's identity, in the variant slot (schemas/results.py).
-    return (canary, model, cell_variant(variant, agent), repeat)
 
 
 def _to_stderr(line: str) -> None:

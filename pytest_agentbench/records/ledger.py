@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from pytest_agentbench.attempt.identity import Attempt
 from pytest_agentbench.run.gates import MissingAttempt
 from pytest_agentbench.schemas.canary import TIERS
 from pytest_agentbench.schemas.models import ModelSpec
@@ -35,17 +36,7 @@ def model_label(name: str, variant: str, agent: str = "builtin") -> str:
     return label if agent == "builtin" else f"{label} via {agent}"
 
 
-@dataclass(frozen=True)
-class ExpectedAttempt:
-    nodeid: str
-    canary: str
-    model: str | None
-    variant: str | None
-    tier: str | None
-    agent: str = "builtin"
-
-
-def parse_attempt_nodeid(nodeid: str, models: list[ModelSpec]) -> ExpectedAttempt | None:
+def parse_attempt_nodeid(nodeid: str, models: list[ModelSpec]) -> Attempt | None:
     """An attempt from a node id alone (what an xdist controller gets); None for other tests.
     The canary id of a Python canary with its own ``id=`` cannot be told from the id: the default
     (``module.function``) stands in."""
@@ -58,16 +49,17 @@ def parse_attempt_nodeid(nodeid: str, models: list[ModelSpec]) -> ExpectedAttemp
         return None
     path, name = PurePosixPath(found["path"]), found["name"]
     canary = name if path.name == "canary.toml" else f"{path.stem}.{name.split('::')[-1]}"
-    return ExpectedAttempt(nodeid, canary, model.name, model.variant, None, model.agent)
+    return Attempt(nodeid=nodeid, canary=canary, model=model.name, variant=model.variant,
+                   agent=model.agent, repeat=int(found["repeat"]))
 
 
 @dataclass
 class Ledger:
-    expected: dict[str, ExpectedAttempt] = field(default_factory=dict)
+    expected: dict[str, Attempt] = field(default_factory=dict)
     received: set[str] = field(default_factory=set)  # node ids whose report carried a result
     reported: set[str] = field(default_factory=set)  # node ids with any report at all
 
-    def expect(self, attempt: ExpectedAttempt) -> None:
+    def expect(self, attempt: Attempt) -> None:
         self.expected.setdefault(attempt.nodeid, attempt)
 
     def saw_report(self, nodeid: str, has_result: bool, keywords: Any = ()) -> None:
@@ -79,8 +71,7 @@ class Ledger:
             # Under xdist the tier is not in the node id; the item's tier marker is a keyword.
             tier = next((word for word in keywords if word in TIERS), None)
             if tier is not None:
-                self.expected[nodeid] = ExpectedAttempt(nodeid, attempt.canary, attempt.model,
-                                                        attempt.variant, tier, attempt.agent)
+                self.expected[nodeid] = attempt.with_tier(tier)
 
     def missing(self) -> list[MissingAttempt]:
         """Collected attempts without a result, in node-id order."""
@@ -93,8 +84,7 @@ class Ledger:
     def plan(self) -> dict[str, list[str]]:
         """What this run set out to run: canary ids and model labels."""
         return {"canaries": sorted({a.canary for a in self.expected.values()}),
-                "models": sorted({model_label(a.model, a.variant or "base", a.agent)
-                                  for a in self.expected.values() if a.model})}
+                "models": sorted({model_label(a.model, a.variant, a.agent) for a in self.expected.values()})}
 
 
 def plan_difference(before: dict[str, list[str]], now: dict[str, list[str]], kind: str) -> dict[str, list[str]]:

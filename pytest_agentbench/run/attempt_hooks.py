@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_agentbench.agent.encoding import literal_surrogates
+from pytest_agentbench.attempt.identity import Attempt
 from pytest_agentbench.attempt.outcome import Outcome
-from pytest_agentbench.records.history import AttemptKey, attempt_key
-from pytest_agentbench.records.ledger import ExpectedAttempt
 from pytest_agentbench.report.failure import failure_text, full_detail
 from pytest_agentbench.report.header import header_lines, header_shown_key
 from pytest_agentbench.run.collect import CanaryItem, junit_properties
@@ -37,22 +36,13 @@ def attempt_parts(item: pytest.Item) -> tuple[Canary, ModelSpec, int] | None:
     return (attempt.canary, attempt.model, attempt.repeat) if attempt is not None else None
 
 
-def expected_attempt(item: pytest.Item) -> ExpectedAttempt | None:
-    """The ledger's entry for a canary attempt item; None for other tests."""
+def item_attempt(item: pytest.Item) -> Attempt | None:
+    """The identity of a canary attempt item, TOML (built at collection) or Python; None for
+    other tests."""
+    if isinstance(item, CanaryItem):
+        return item.attempt
     parts = attempt_parts(item)
-    if parts is None:
-        return None
-    canary, model, _ = parts
-    return ExpectedAttempt(item.nodeid, canary.id, model.name, model.variant, canary.tier, model.agent)
-
-
-def _resume_key(item: pytest.Item) -> tuple[str, AttemptKey] | None:
-    """(tier, resume key) of a canary attempt item; None for other tests."""
-    parts = attempt_parts(item)
-    if parts is None:
-        return None
-    canary, model, repeat = parts
-    return canary.tier, attempt_key(canary.id, model.name, model.variant, repeat, model.agent)
+    return Attempt.of(parts[0], parts[1], parts[2], item.nodeid) if parts is not None else None
 
 
 def _check_unique_ids(items: list[pytest.Item]) -> None:
@@ -103,17 +93,16 @@ class AttemptHooks:
         collector = _collector(config)
         if collector is not None and collector.resumed is not None:
             # What this session would run were nothing done yet; compared with the resumed run's plan.
-            collector.selection = {"canaries": sorted({e.canary for i in items if (e := expected_attempt(i))
-                                                       and (not tiers or e.tier in tiers)})}
+            collector.selection = {"canaries": sorted({a.canary for i in items if (a := item_attempt(i))
+                                                       and (not tiers or a.tier in tiers)})}
         if not tiers and not done:
             return
 
         def wanted(item: pytest.Item) -> bool:
-            found = _resume_key(item)
-            if found is None:
+            attempt = item_attempt(item)
+            if attempt is None:
                 return True
-            tier, key = found
-            return (not tiers or tier in tiers) and key not in done
+            return (not tiers or attempt.tier in tiers) and attempt.key not in done
 
         keep, drop = [], []
         for item in items:

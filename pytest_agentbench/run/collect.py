@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_agentbench.attempt.identity import Attempt
 from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.run.state import get_session, is_python_attempt, result_key
@@ -116,6 +117,7 @@ class CanaryItem(pytest.Item):
         self.canary = canary
         self.model = model
         self.repeat = repeat
+        self.attempt = Attempt.of(canary, model, repeat, self.nodeid)  # which attempt, once
         self.add_marker(canary.tier)
         self.add_marker(pytest.mark.agentbench)
         # `-k python` selects by tag, `-k qwen` by model.

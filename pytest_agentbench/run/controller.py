@@ -29,8 +29,8 @@ from pytest_agentbench.report.html_report import write_html
 from pytest_agentbench.report.json_report import build_report, write_report
 from pytest_agentbench.report.summary import aggregate_rows
 from pytest_agentbench.report.terminal import write_run_summary
-from pytest_agentbench.run.attempt_hooks import expected_attempt
-from pytest_agentbench.run.gates import evaluate
+from pytest_agentbench.run.attempt_hooks import item_attempt
+from pytest_agentbench.run.gates import evaluate, evaluate_cheat_rate
 from pytest_agentbench.run.session import AgentbenchSession
 from pytest_agentbench.run.state import COLLECTOR_NAME, result_of
 from pytest_agentbench.run.xdist_support import bring_transcript_home
@@ -120,9 +120,9 @@ class ResultCollector:
         if session.config.option.collectonly:
             return
         for item in session.items:
-            expected = expected_attempt(item)
-            if expected is not None:
-                self.ledger.expect(expected)
+            attempt = item_attempt(item)
+            if attempt is not None:
+                self.ledger.expect(attempt)
         if self.ledger.expected:
             plan = self.ledger.plan()
             if self.selection is not None:
@@ -171,10 +171,14 @@ class ResultCollector:
             if settings.fail_on_regression and gated and state.regressions:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         missing = self.ledger.missing()
-        if settings.gates:
+        if settings.gates or settings.max_cheat_rate is not None:
             state.gate_results = [evaluate(gate, state.results, settings.gate_mode, settings.confidence,
                                            missing=missing, max_infra_rate=self.max_infra_rate)
                                   for gate in settings.gates]
+            if settings.max_cheat_rate is not None:
+                state.gate_results += evaluate_cheat_rate(
+                    settings.max_cheat_rate, state.results, settings.gate_mode, settings.confidence,
+                    missing=missing, max_infra_rate=self.max_infra_rate)
             # With gates, the gates decide the exit status, not single attempts: a model may fail
             # some attempts and still clear its bar. Interruptions and usage errors keep theirs.
             if gated:

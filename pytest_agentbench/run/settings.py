@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from pytest_agentbench.agent.time_budget import MODES as TIME_BUDGET_MODES
 from pytest_agentbench.run.gates import GateError, parse_gate
-from pytest_agentbench.run.options import DEFAULT_BASE_URL, option_value
+from pytest_agentbench.run.options import DEFAULT_BASE_URL, option_value, typed_option
 from pytest_agentbench.run.session import Settings
 from pytest_agentbench.run.variants import (
     ModelChoice,
@@ -37,19 +37,6 @@ from pytest_agentbench.schemas.models import (
     resolve_models,
     split_model_args,
 )
-
-
-def _number(config: pytest.Config, name: str, kind: type, minimum: float, default: Any = None) -> Any:
-    raw = option_value(config, name)
-    if raw is None:
-        return default
-    try:
-        number = kind(raw)
-    except ValueError:
-        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: {raw!r} is not a number") from None
-    if number < minimum:
-        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: must be at least {minimum}")
-    return number
 
 
 def settings_from(config: pytest.Config) -> Settings:
@@ -86,12 +73,10 @@ def settings_from(config: pytest.Config) -> Settings:
     if repeats < 1:
         raise pytest.UsageError("--repeats: must be at least 1")
     ks = _ks(option_value(config, "k"), repeats)
-    confidence = _number(config, "confidence", float, 0.5, default=0.95)
+    confidence = typed_option(config, "confidence", 0.95)
     if confidence >= 1:
         raise pytest.UsageError("--agentbench-confidence: must be below 1 (e.g. 0.95)")
-    gate_mode = option_value(config, "gate") or "point"
-    if gate_mode not in ("point", "lower"):
-        raise pytest.UsageError(f"--agentbench-gate: {gate_mode!r}: choose point or lower")
+    gate_mode = typed_option(config, "gate", "point")
     try:
         gates = [parse_gate(text) for text in
                  config.getoption("agentbench_fail_under") or config.getini("agentbench_fail_under")]
@@ -106,6 +91,7 @@ def settings_from(config: pytest.Config) -> Settings:
         ks=ks,
         confidence=confidence,
         gates=gates,
+        max_cheat_rate=_fraction(config, "max_cheat_rate"),
         gate_mode=gate_mode,
         group_by_model=bool(option_value(config, "group_by_model")),
         db_path=db_path,
@@ -116,19 +102,19 @@ def settings_from(config: pytest.Config) -> Settings:
         sandbox_limits=sandbox_limits,
         repeats=repeats,
         tiers=tiers,
-        turns=_number(config, "max_turns", int, 1),
-        tokens=_number(config, "max_tokens", int, 1),
-        seconds=_number(config, "max_seconds", float, 0.001),
-        max_output_tokens=_number(config, "max_output_tokens", int, 1),
-        max_malformed=_number(config, "max_malformed", int, 1, default=3),
+        turns=typed_option(config, "max_turns"),
+        tokens=typed_option(config, "max_tokens"),
+        seconds=typed_option(config, "max_seconds"),
+        max_output_tokens=typed_option(config, "max_output_tokens"),
+        max_malformed=typed_option(config, "max_malformed", 3),
         keep_worktrees=bool(option_value(config, "keep_worktrees")),
         json_path=Path(json_path).resolve() if json_path else None,
         html_path=Path(html_path).resolve() if (html_path := option_value(config, "html")) else None,
         data_dir=data_dir.resolve(),
         work_dir=Path(workdir).resolve() if workdir else None,
-        request_timeout=_number(config, "request_timeout", float, 0.001, default=300.0),
-        retries=_number(config, "retries", int, 0, default=3),
-        backoff=_number(config, "retry_backoff", float, 0, default=0.5),
+        request_timeout=typed_option(config, "request_timeout", 300.0),
+        retries=typed_option(config, "retries", 3),
+        backoff=typed_option(config, "retry_backoff", 0.5),
         retries_with_feedback=_retries_with_feedback(config),
         variants=(variants := _variants(config, models, directives, confidence)),
         time_budget=_time_budget(config),
@@ -180,6 +166,20 @@ def max_infra_rate_from(config: pytest.Config) -> float:
     return rate
 
 
+def _fraction(config: pytest.Config, name: str) -> float | None:
+    raw = option_value(config, name)
+    if raw is None:
+        return None
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = float("nan")
+    if not 0 <= rate <= 1:  # also NaN and inf
+        raise pytest.UsageError(f"--agentbench-{name.replace('_', '-')}: {raw!r}: expected a fraction "
+                                "between 0 and 1 (e.g. 0.1)")
+    return rate
+
+
 def _variants(config: pytest.Config, models: list[ModelSpec], directives: dict[str, str],
               confidence: float) -> list[Variant]:
     # A feature may make the variants instead (an OFAT run, an all-on cell, raised budgets).
@@ -213,24 +213,20 @@ def _variants(config: pytest.Config, models: list[ModelSpec], directives: dict[s
 
 
 def _time_budget(config: pytest.Config) -> str:
-    mode = option_value(config, "time_budget") or "fixed"
-    if mode not in TIME_BUDGET_MODES:
-        raise pytest.UsageError(f"--agentbench-time-budget: {mode!r}: choose fixed or scaled")
+    mode = typed_option(config, "time_budget", "fixed")
+    assert mode in TIME_BUDGET_MODES  # the option's declared choices (run/options.py)
     return mode
 
 
 def _retries_with_feedback(config: pytest.Config) -> int:
-    value = _number(config, "retries_with_feedback", int, 0, default=0)
+    value = typed_option(config, "retries_with_feedback", 0)
     if value > 3:
         raise pytest.UsageError("--agentbench-retries-with-feedback: at most 3")
     return value
 
 
 def _sandbox(config: pytest.Config) -> tuple[str, SandboxLimits]:
-    sandbox = option_value(config, "sandbox") or "auto"
-    sandbox = {"process": "none"}.get(sandbox, sandbox)  # the tier's earlier name
-    if sandbox not in ("auto", "bubblewrap", "none"):
-        raise pytest.UsageError(f"--agentbench-sandbox: {sandbox!r}: choose auto, bubblewrap or none")
+    sandbox = typed_option(config, "sandbox", "auto")  # "process", the none tier's earlier name, too
     if sandbox == "bubblewrap" and bubblewrap_problem():
         raise pytest.UsageError(f"--agentbench-sandbox bubblewrap: {bubblewrap_problem()}")
     try:

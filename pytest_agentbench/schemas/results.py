@@ -8,25 +8,14 @@ from typing import Any
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.schemas.cells import (  # noqa: F401 (the record's names for them)
+    AGENT_SEPARATOR,
+    BUILTIN_AGENT,
+    cell_variant,
+    split_cell_variant,
+)
 from pytest_agentbench.schemas.judge_records import JudgeRecord
 from pytest_agentbench.schemas.pipeline_records import IterationRecord, PhaseRecord
-
-BUILTIN_AGENT = "builtin"
-AGENT_SEPARATOR = " via "
-
-
-def cell_variant(variant: str, agent: str = BUILTIN_AGENT) -> str:
-    """The variant slot of an attempt's identity (database key, resume key, summary cell): the
-    variant itself for the built-in loop — rows of runs without --agentbench-agent stay as they
-    were — else ``"<variant> via <agent>"``, so two agents never share a cell."""
-    return variant if agent == BUILTIN_AGENT else f"{variant}{AGENT_SEPARATOR}{agent}"
-
-
-def split_cell_variant(cell: str) -> tuple[str, str]:
-    """``cell_variant``'s inverse: (variant, agent)."""
-    variant, _, agent = cell.partition(AGENT_SEPARATOR)
-    return variant, agent or BUILTIN_AGENT
-
 
 class CheckRecord(BaseModel):
     command: str
@@ -149,6 +138,11 @@ class AttemptResult(BaseModel):
     # The escalate tool: the reason the model gave for handing the task back (outcome
     # `escalated` unless the work passed anyway); None when it did not escalate.
     escalation_reason: str | None = None
+    # A canary with an [integrity] table (schemas/integrity.py): the cheat behaviours the harness
+    # saw (attempt/integrity.py), [] for none; None: the canary does not measure cheating.
+    # cheat_evidence says where each was seen ("read_file answer.txt (turn 2)").
+    cheats: list[str] | None = None
+    cheat_evidence: list[str] = Field(default_factory=list)
     # ask_agent: each helper conversation's task, stop reason, turns, tokens and tool calls (they
     # are counted in this attempt's turns and tokens too).
     sub_agents: list[dict[str, Any]] = Field(default_factory=list)
