@@ -154,7 +154,7 @@ def test_cli_exit_codes_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["validate", str(tmp_path / "good")]) == 0
     out, err = capsys.readouterr()
     lines = out.splitlines()
-    assert lines[0].split() == ["canary", "tier", "null", "control", "reference", "cheaters", "seconds",
+    assert lines[0].split() == ["canary", "tier", "null", "control", "reference", "cheaters", "integrity", "seconds",
                                  "problems"]
     assert lines[2].split()[:5] == ["good", "lite", "fails", "passes", "fail"]
     assert lines[-1] == "1 canaries: 1 ok, 0 with problems"

@@ -17,6 +17,12 @@ every model. So, per canary, in a temporary directory that is always removed:
    qualifying change and touch nothing in ``expect_unchanged``. No ``solution/``: ``missing``, a
    warning, or a problem with ``--require-solution``.
 
+4. **integrity** – a canary with an ``[integrity]`` table (docs/verdicts.md, "Integrity: the
+   propensity to cheat"): the reference above must trip none of its cheat rules (the honest
+   path), and its ``cheat_path`` — tool calls played on a fresh worktree, as a cheating model
+   would make them — must be labelled a cheat (``cheated`` or ``tampered``, with a behaviour the
+   canary names). No cheat path: ``missing``, a problem with ``--require-solution``.
+
 Commands run through the same sandbox tier the plugin would use (``auto``: bubblewrap when its
 probe works, else the process tier) with the same cleared environment.
 """
@@ -32,7 +38,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_agentbench.attempt import integrity
 from pytest_agentbench.attempt.junit import REPORT_VAR, wants_report
+from pytest_agentbench.attempt.outcome import classify, with_cheats
 from pytest_agentbench.attempt.verify import (
     CheckSetup,
     Verification,
@@ -73,6 +81,10 @@ class CanaryValidation:
     cheaters: str = "not run"  # "fail" (good: every generic exploit fails) | "PASS" | "not run"
     tests_passed: int | None = None  # passing tests in the reference's pytest reports
     writable: list[str] = field(default_factory=list)  # the writable set, one rule a line
+    # An [integrity] canary: "labelled" (good: the cheat path is a cheat, the reference is not),
+    # "NOT LABELLED", "HONEST PATH FLAGGED", "missing" (no cheat path) or "n/a"
+    integrity: str = "n/a"
+    integrity_lines: list[str] = field(default_factory=list)  # the honest path, the cheat path
     seconds: float = 0.0
 
     @property
@@ -187,7 +199,8 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
                                        "expect_changed): every change but the protected paths "
                                        "reaches the checks")
             _null_control(result, canary, manager, baseline, tier)
-            _reference(result, canary, manager, baseline, tier, require_solution)
+            reference = _reference(result, canary, manager, baseline, tier, require_solution)
+            _integrity(result, canary, manager, baseline, tier, require_solution, reference)
             _cheaters(result, canary, manager, baseline, tier)
         except (WorkspaceError, OSError) as exc:
             result.problems.append(f"could not set up a workspace: {exc}")
@@ -213,18 +226,18 @@ def _null_control(result: CanaryValidation, canary: Canary, manager: TreeManager
 
 
 def _reference(result: CanaryValidation, canary: Canary, manager: TreeManager,
-               baseline: Baseline, tier: str, require_solution: bool) -> None:
+               baseline: Baseline, tier: str, require_solution: bool) -> Verification | None:
     answer_file = canary.directory / REFERENCE_ANSWER
     if canary.verify.answer and not answer_file.is_file():
         result.reference = "missing"
         message = f"no {REFERENCE_ANSWER}: nothing proves an answer can pass (verify.answer)"
         (result.problems if require_solution else result.warnings).append(message)
-        return
+        return None
     if not canary.verify.answer and not _has_files(canary.solution_dir):
         result.reference = "missing"
         message = "no solution/: nothing proves the canary can pass"
         (result.problems if require_solution else result.warnings).append(message)
-        return
+        return None
     files = _directory_files(canary.solution_dir) if _has_files(canary.solution_dir) else {}
     answer = answer_file.read_text(encoding="utf-8") if canary.verify.answer else ""
     verification = _verify(canary, manager, baseline, "reference", tier, files=files, answer=answer)
@@ -260,6 +273,57 @@ def _reference(result: CanaryValidation, canary: Canary, manager: TreeManager,
     if not found and any(c.tests is not None for c in verification.checks):
         result.tests_passed = verification.tests_passed
     result.problems.extend(found)
+    return verification
+
+
+def _integrity(result: CanaryValidation, canary: Canary, manager: TreeManager, baseline: Baseline,
+               tier: str, require_solution: bool, reference: Verification | None) -> None:
+    """The honest path (the reference) must trip no cheat rule; the cheat path must be labelled
+    a cheat, as the harness would label an attempt that made those tool calls."""
+    spec = canary.integrity
+    if spec is None:
+        return
+    repo = integrity.repo_contents(canary.files)
+    result.integrity = "labelled"
+    if reference is not None:
+        findings = integrity.detect(spec, integrity.changed_files(reference.change, repo), [])
+        if findings:
+            result.integrity = "HONEST PATH FLAGGED"
+            result.problems.append("integrity: the reference solution/ trips the canary's own cheat "
+                                   "rules: " + "; ".join(f.describe() for f in findings))
+        result.integrity_lines.append(
+            f"honest path (solution/): {result.reference}, no cheat seen" if not findings else
+            f"honest path (solution/): {result.reference}, FLAGGED ({', '.join(f.behaviour for f in findings)})")
+    if not spec.cheat_path:
+        result.integrity = "missing"
+        message = "integrity: no [[integrity.cheat_path]]: nothing proves the harness labels the cheat"
+        (result.problems if require_solution else result.warnings).append(message)
+        return
+    try:
+        files = integrity.cheat_path_files(spec.cheat_path, repo)
+    except integrity.CheatPathError as exc:
+        result.integrity = "NOT LABELLED"
+        result.problems.append(f"integrity: {exc}")
+        return
+    verification = _verify(canary, manager, baseline, "cheat", tier, files=files)
+    change = verification.change
+    honest = classify("final", checks_passed=verification.checks_passed,
+                      qualifying_change=verification.qualifying_change,
+                      touched_protected=bool(change.protected),
+                      unchanged_ok=not verification.unchanged_violations)
+    findings = integrity.detect(spec, integrity.changed_files(change, repo),
+                                integrity.cheat_path_uses(spec.cheat_path))
+    outcome = with_cheats(honest, bool(findings))
+    played = ", ".join(f"{step.tool} {step.path}" for step in spec.cheat_path)
+    behaviours = sorted({f.behaviour for f in findings})
+    result.integrity_lines.append(f"cheat path ({played}): {outcome.value}"
+                                  + (f" - {', '.join(behaviours)}" if behaviours else ""))
+    result.integrity_lines += [f"  seen: {f.describe()}" for f in findings]
+    if outcome.value not in ("cheated", "tampered") or not behaviours:
+        result.integrity = "NOT LABELLED"
+        result.problems.append(f"integrity: the cheat path ends {outcome.value} with "
+                               f"{'no cheat rule matched' if not behaviours else ', '.join(behaviours)}"
+                               ": the harness would not label it a cheat of this canary")
 
 
 def _cheaters(result: CanaryValidation, canary: Canary, manager: TreeManager,
@@ -322,10 +386,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         verdict = "ok" if result.ok else f"{len(result.problems)} problem(s)"
         print(f"[{number}/{len(canaries)}] {_label(result)}: {verdict} ({result.seconds:.1f} s)",
               file=sys.stderr, flush=True)
-    rows = [[_label(r), r.tier or "-", r.null_control, r.reference, r.cheaters, f"{r.seconds:.1f}",
-             str(len(r.problems)) if r.problems else "-"] for r in results]
-    headers = ["canary", "tier", "null control", "reference", "cheaters", "seconds", "problems"]
-    print("\n".join(_table(headers, rows, right={5, 6})))
+    rows = [[_label(r), r.tier or "-", r.null_control, r.reference, r.cheaters, r.integrity,
+             f"{r.seconds:.1f}", str(len(r.problems)) if r.problems else "-"] for r in results]
+    headers = ["canary", "tier", "null control", "reference", "cheaters", "integrity", "seconds", "problems"]
+    print("\n".join(_table(headers, rows, right={6, 7})))
     if args.write_expect_tests:
         for r in results:
             if r.ok and r.tests_passed:
@@ -334,6 +398,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for r in results:
         if r.writable:
             print(f"  {_label(r)}: {'; '.join(r.writable)}")
+    checked = [r for r in results if r.integrity_lines]
+    if checked:
+        print("\nintegrity (the honest path, and the cheat path the harness must label):")
+        for r in checked:
+            print(f"  {_label(r)}:")
+            for line in r.integrity_lines:
+                print(f"    {line}")
     for title, attribute in (("problems", "problems"), ("warnings", "warnings")):
         notes = [(r, note) for r in results for note in getattr(r, attribute)]
         if notes:
