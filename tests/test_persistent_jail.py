@@ -132,3 +132,38 @@ def test_a_jail_that_cannot_start_is_a_recorded_harness_error_not_a_model_failur
     [attempt] = bench.report()["attempts"]
     assert attempt["outcome"] == "infra_error" and attempt["stop_reason"] == "harness_error"
     assert "JailBroken" in attempt["detail"] and "simulated" in attempt["detail"]
+
+
+@pytest.fixture
+def big_tree_box(tmp_path: Path):
+    """A persistent jail over a worktree of 5,000 files, growth limited to 2 MiB."""
+    wt, home = tmp_path / "wt", tmp_path / "home"
+    for index in range(5000):
+        directory = wt / f"d{index // 100}"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"f{index}.py").write_text(f"X = {index}\n")
+    home.mkdir()
+    sandbox = Sandbox([wt, home], [], persistent=True, limits=SandboxLimits(growth=2 * MiB))
+    yield sandbox
+    sandbox.close()
+
+
+def test_growth_past_the_limit_is_reported_and_stopped_at_5000_files(big_tree_box):
+    """Counted from inotify events, not a walk of the tree: a new file, a file in a new directory,
+    a command that goes on growing (stopped by the poll while it runs) — all still caught."""
+    assert big_tree_box._meter is not None and big_tree_box._meter.watching
+    assert shell(big_tree_box, "true").limits_hit == []
+    first = shell(big_tree_box, "head -c 3M /dev/zero > big")
+    assert first.limits_hit == ["growth"] and "grew by 3" in first.output
+    assert shell(big_tree_box, "rm big").limits_hit == []
+    nested = shell(big_tree_box, "mkdir -p new/deeper && head -c 3M /dev/zero > new/deeper/x")
+    assert nested.limits_hit == ["growth"]
+    assert shell(big_tree_box, "rm -r new").limits_hit == []
+    started = time.monotonic()
+    running = shell(big_tree_box, "head -c 3M /dev/zero > d7/grown; sleep 8; echo unreachable", timeout=30)
+    assert running.limits_hit == ["growth"] and "the command was stopped" in running.output
+    assert "unreachable" not in running.output and time.monotonic() - started < 6
+    assert shell(big_tree_box, "rm d7/grown").limits_hit == []
+    big_tree_box.close()  # a try ends; the next one counts from a walk, still from the attempt's start
+    again = shell(big_tree_box, "head -c 3M /dev/zero > $HOME/again")
+    assert again.limits_hit == ["growth"]

@@ -32,11 +32,11 @@ from pytest_agentbench.sandbox.limits import (
     CappedBuffer,
     PidsCgroup,
     SandboxLimits,
+    TreeMeter,
     growth_note,
     limit_notes,
     open_pids_cgroup,
     rlimit_prefix,
-    tree_usage,
 )
 
 DEFAULT_OUTPUT_CAP = 16_000  # characters kept per command (half head, half tail)
@@ -59,11 +59,15 @@ class Sandbox:
     start_bytes: int = field(init=False, default=0)
     last_end: float = field(init=False, default=0.0)  # wall clock: when the last command ended
     _jail: PersistentJail | None = field(init=False, default=None, repr=False)
+    # The writable trees' usage, kept from inotify events; None while no command runs (between
+    # tries: a watch costs a kernel object) or when neither growth nor file size is limited.
+    _meter: TreeMeter | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.last_end = time.time()
-        if self.limits.growth is not None:
-            self.start_bytes = tree_usage(self.writable)[0]
+        if self.limits.growth is not None or self.limits.file_size is not None:
+            self._meter = TreeMeter(self.writable)
+            self.start_bytes = self._meter.total
 
     def argv(self, command: str, cwd: Path, env: dict[str, str]) -> list[str]:
         shell = [*rlimit_prefix(self.limits, in_user_namespace=self.jail), "/bin/sh", "-c", command]
@@ -109,20 +113,29 @@ class Sandbox:
         return self._jail
 
     def close(self) -> None:
-        """End the persistent jail, if one runs: nothing of the agent's runs on into verification."""
+        """End the persistent jail, if one runs: nothing of the agent's runs on into verification.
+        The watches go too; a later command (the next try) counts from a walk of the trees."""
         if self._jail is not None:
             self._jail.close()
             self._jail = None
+        if self._meter is not None:
+            self._meter.close()
+            self._meter = None
 
     def _size(self) -> list[str]:
         if self.limits.tmp_size is None or not bwrap_has_size():
             return []
         return ["--size", str(self.limits.tmp_size)]
 
-    def growth(self) -> tuple[int, list[tuple[Path, int]]]:
+    def growth(self, settled: bool = False) -> tuple[int, list[tuple[Path, int]]]:
         """Bytes the writable paths grew by since the attempt began, and the files at the size
-        limit written since the last command ended (so each is reported once)."""
-        used, big = tree_usage(self.writable, self.limits.file_size, self.last_end)
+        limit written since the last command ended (so each is reported once). ``settled``: the
+        command is over and none of its processes runs."""
+        if self.limits.growth is None and self.limits.file_size is None:
+            return 0, []
+        if self._meter is None:
+            self._meter = TreeMeter(self.writable)
+        used, big = self._meter.usage(self.limits.file_size, self.last_end, settled=settled)
         return used - self.start_bytes, big
 
 
@@ -299,7 +312,7 @@ def run_command(
     else:
         pids_hit = cgroup is not None and cgroup.limit_hit()
     output = buffer.text()
-    grown, big = sandbox.growth() if sandbox else (0, [])
+    grown, big = sandbox.growth(settled=True) if sandbox else (0, [])
     if sandbox:
         sandbox.last_end = time.time()
     notes = limit_notes(limits, exit_code, output, jailed=bool(sandbox and sandbox.jail), big_files=big,

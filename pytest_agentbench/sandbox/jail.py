@@ -71,6 +71,10 @@ class PersistentJail:
         finally:
             theirs.close()
         self.broken = False
+        # The cgroup's count of refused forks as the last command left it (None: read it afresh).
+        # Between commands nothing in the jail forks, so the next command starts from it: one
+        # read of pids.events a command instead of two.
+        self._events: int | None = None
         self._await_ready()
 
     def _await_ready(self) -> None:
@@ -96,11 +100,17 @@ class PersistentJail:
             raise JailBroken(f"the jail is gone: {exc}") from exc
         finally:
             os.close(write_end)
-        events_before = self.cgroup.events() if self.cgroup is not None else 0
+        events_before = 0
+        if self.cgroup is not None:
+            events_before = self._events if self._events is not None else self.cgroup.events()
+        self._events = None
         return JailedCommand(self, read_end, events_before)
 
     def pids_limit_hit_since(self, events_before: int) -> bool:
-        return self.cgroup is not None and self.cgroup.events() > events_before
+        if self.cgroup is None:
+            return False
+        self._events = self.cgroup.events()
+        return self._events > events_before
 
     def receive_exit(self, timeout: float) -> int | None:
         """The next ``{"exit": code}``, None when none arrived within ``timeout``."""
