@@ -45,14 +45,20 @@ def copy_canary(pytester: pytest.Pytester, name: str) -> None:
 
 
 def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
+    """Under -n 2 too: both workers share one managed llama-server with a slot each, so their
+    attempts decode together, each with the whole context window."""
     copy_canary(pytester, "add-slugify")
     result = pytester.runpytest_subprocess(
-        "canaries", "--models", "embedded", "--repeats", "2", "--agentbench-json", "r.json",
+        "canaries", "--models", "embedded", "--repeats", "2", "--agentbench-json", "r.json", "-n", "2",
         "--agentbench-max-turns", "4", "--agentbench-max-output-tokens", "128", timeout=600)
     report = json.loads((pytester.path / "r.json").read_text())
     server = report["models"]["embedded"]["server"]
     assert server["kind"] == "llama.cpp"
-    assert server["context_window"] == 8192
+    assert server["slots"] == 2  # llama-server's own /props: one slot per worker
+    assert server["context_window"] == 8192  # per slot
+    result.stdout.fnmatch_lines(["*embedded: managed server*2 slots of context 8192, one per xdist worker)"])
+    log = (pytester.path / ".agentbench" / "servers" / "embedded.log").read_text()
+    assert log.count("--- starting") == 1  # one server for both workers
     outcomes = [a["outcome"] for a in report["attempts"]]
     assert len(outcomes) == 2 and set(outcomes) <= TAXONOMY, outcomes
     # the model really answered: tokens came back, timed by the server

@@ -298,7 +298,7 @@ def test_the_plugin_downloads_the_gguf_and_starts_the_server_on_it(bench, hub, h
     path = cached_path(hf_home)
     result.stdout.fnmatch_lines([
         (f"agentbench: local: managed server, started on first use (llama-server, {REPO}:{FILE} "
-         "from the Hugging Face hub, context 8192)"),
+         "from the Hugging Face hub, 1 slot of context 8192)"),
         f"agentbench: local: downloading {REPO}:{FILE} (1.0 KiB) from {hub.url} into {hf_home / 'hub'}",
         f"agentbench: local: downloaded {FILE} (1.0 KiB) in * s: {path}",
     ])

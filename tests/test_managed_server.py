@@ -105,3 +105,29 @@ def test_missing_server_binary_names_the_problem(bench):
                              "--agentbench-json", "report.json")
     [attempt] = report(bench.pytester)["attempts"]
     assert attempt["outcome"] == "infra_error" and "cannot run '/nonexistent/llama-server'" in attempt["detail"]
+
+
+def test_a_managed_llama_server_gets_a_slot_per_worker_each_with_the_whole_context(tmp_path):
+    from pytest_agentbench.report.header import managed_server
+    from pytest_agentbench.schemas.models import ModelSpec, ServerSpec
+    from pytest_agentbench.servers.llama_server import find_llama_server, server_command
+    from pytest_agentbench.servers.managed import ServerStartError
+
+    try:
+        find_llama_server()
+    except ServerStartError as exc:
+        pytest.skip(f"llama-server is not installed: {exc}")
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    spec = ServerSpec(gguf=str(gguf), context_window=4096)
+    argv = server_command(spec, 8080, slots=spec.slots_for(3))
+    assert argv[argv.index("--parallel") + 1] == "3"
+    assert argv[argv.index("--ctx-size") + 1] == str(3 * 4096)  # llama-server splits -c among slots
+    model = ModelSpec(name="m", server=spec)
+    assert managed_server(model, 3).endswith("(llama-server, " + str(gguf) +
+                                             ", 3 slots of context 4096, one per xdist worker)")
+    assert managed_server(model, 1).endswith(", 1 slot of context 4096)")
+    fixed = ModelSpec(name="m", server=ServerSpec(gguf=str(gguf), context_window=4096, slots=2))
+    assert fixed.server.slots_for(4) == 2
+    assert "2 slots of context 4096; 4 workers: attempts beyond its slots wait at the server" in \
+        managed_server(fixed, 4)

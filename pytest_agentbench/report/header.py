@@ -69,7 +69,7 @@ def model_lines(session: AgentbenchSession) -> list[str]:
     return lines + [line for line in sampling_lines(models, settings.repeats) if "WARNING" in line]
 
 
-def managed_server(model: ModelSpec) -> str:
+def managed_server(model: ModelSpec, workers: int = 1) -> str:
     spec = model.server
     assert spec is not None
     if spec.command:
@@ -80,7 +80,15 @@ def managed_server(model: ModelSpec) -> str:
             hub = spec.hf_model + (f"@{spec.hf_revision}" if spec.hf_revision else "")
             gguf = f"{gguf}, else {hub} from the Hugging Face hub" if gguf else f"{hub} from the Hugging Face hub"
         what = f"llama-server, {gguf}"
-    return f"agentbench: {model.name}: managed server, started on first use ({what}, context {spec.context_window})"
+    if spec.command:
+        return f"agentbench: {model.name}: managed server, started on first use ({what}, context {spec.context_window})"
+    slots = spec.slots_for(workers)
+    shared = f"{slots} slot{'s' if slots > 1 else ''} of context {spec.context_window}"
+    if workers > 1 and not spec.slots:
+        shared += ", one per xdist worker"
+    elif workers > slots:
+        shared += f"; {workers} workers: attempts beyond its slots wait at the server, their time running"
+    return f"agentbench: {model.name}: managed server, started on first use ({what}, {shared})"
 
 
 def server_lines(session: AgentbenchSession) -> list[str]:
@@ -89,7 +97,7 @@ def server_lines(session: AgentbenchSession) -> list[str]:
     lines = []
     for model in session.settings.models:
         if model.server is not None:
-            lines.append(managed_server(model))
+            lines.append(managed_server(model, session.settings.workers))
             continue
         info = session.preflight(model)
         found = ", ".join(part for part in (

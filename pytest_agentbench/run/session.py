@@ -71,6 +71,7 @@ class Settings:
     tiers: list[str]
     variants: list[Variant] = field(default_factory=lambda: [Variant()])  # --agentbench-sweep
     models_explicit: bool = True  # False: nothing was asked for, the embedded default is used
+    workers: int = 1  # processes running attempts at once (xdist workers): a managed server's slots
     ks: list[int] = field(default_factory=list)  # pass@k / pass^k to report; default 1 and repeats
     confidence: float = 0.95
     gates: list[Any] = field(default_factory=list)  # gates.Gate
@@ -260,7 +261,8 @@ class AgentbenchSession:
 
             def command() -> list[str]:  # called only when the server has to start
                 return server_command(spec, port, model.model,
-                                      lambda line: self.notice(f"agentbench: {model.name}: {line}"))
+                                      lambda line: self.notice(f"agentbench: {model.name}: {line}"),
+                                      slots=spec.slots_for(self.settings.workers))
 
             state = self.servers.ensure(model.name, command, port, spec.health_path, spec.start_timeout)
         except ServerStartError as exc:

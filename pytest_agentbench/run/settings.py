@@ -94,6 +94,7 @@ def settings_from(config: pytest.Config) -> Settings:
         max_cheat_rate=_fraction(config, "max_cheat_rate"),
         gate_mode=gate_mode,
         group_by_model=bool(option_value(config, "group_by_model")),
+        workers=_workers(config),
         db_path=db_path,
         resume=option_value(config, "resume"),
         baseline=option_value(config, "baseline"),
@@ -210,6 +211,16 @@ def _variants(config: pytest.Config, models: list[ModelSpec], directives: dict[s
             raise pytest.UsageError(f"{option} {key}=... and --agentbench-{cli.replace('_', '-')} "
                                     "contradict each other: drop one")
     return variants
+
+
+def _workers(config: pytest.Config) -> int:
+    """How many processes run attempts at once: xdist's workers (each worker is told the count),
+    else this process alone."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return max(1, int(workerinput.get("workercount", 1)))
+    count = getattr(config.option, "numprocesses", None)  # an int by configure (xdist resolves auto)
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 def _time_budget(config: pytest.Config) -> str:

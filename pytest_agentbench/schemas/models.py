@@ -74,6 +74,10 @@ class EndpointSpec(BaseModel):
 class ServerSpec(BaseModel):
     """A server the plugin starts itself (docs: "Managed servers")."""
 
+    def slots_for(self, workers: int) -> int:
+        """How many requests the server decodes at once in a run of ``workers`` processes."""
+        return self.slots or max(1, workers)
+
     model_config = ConfigDict(extra="forbid")
 
     command: list[str] | None = None  # any OpenAI-compatible server; {port} is substituted
@@ -84,7 +88,10 @@ class ServerSpec(BaseModel):
     hf_revision: str | None = None
     args: list[str] = Field(default_factory=list)  # extra llama-server arguments
     chat_template_file: str | None = None
-    context_window: int = Field(default=8192, gt=0)
+    context_window: int = Field(default=8192, gt=0)  # per slot
+    # Requests a managed llama-server decodes at once (--parallel), each with context_window of
+    # context; default: one per process running attempts (xdist workers), which share the server.
+    slots: int | None = Field(default=None, gt=0)
     port: int | None = Field(default=None, gt=0, lt=65536)
     health_path: str = "/health"
     start_timeout: float = Field(default=180, gt=0)

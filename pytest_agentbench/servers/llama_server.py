@@ -80,9 +80,10 @@ def model_file(spec: ServerSpec, notice: Callable[[str], None] = lambda line: No
 
 
 def server_command(spec: ServerSpec, port: int, alias: str | None = None,
-                   notice: Callable[[str], None] = lambda line: None) -> list[str]:
+                   notice: Callable[[str], None] = lambda line: None, slots: int = 1) -> list[str]:
     """The command line that starts ``spec`` on ``port``; ``alias`` is the model id it reports.
-    ``notice`` shows the user a line (a download of the model file takes minutes)."""
+    ``notice`` shows the user a line (a download of the model file takes minutes). ``slots``:
+    requests decoded at once, each with the spec's whole context window."""
     if spec.command:
         return [part.replace("{port}", str(port)) for part in spec.command]
     gguf = model_file(spec, notice)
@@ -90,8 +91,11 @@ def server_command(spec: ServerSpec, port: int, alias: str | None = None,
         str(find_llama_server()), "--model", str(gguf),
         "--host", "127.0.0.1", "--port", str(port),
         "--jinja",  # without it llama-server does not parse tool calls
-        "--ctx-size", str(spec.context_window),
-        "--parallel", "1",  # one slot: the whole context per request (slots split -c)
+        # llama-server splits -c among its slots: each gets the context window the spec names.
+        # Attempts of several xdist workers then decode in one batch (continuous batching), for
+        # little more than one sequence costs on a memory-bound machine.
+        "--ctx-size", str(spec.context_window * slots),
+        "--parallel", str(slots),
         # Leave a core to pytest and the canary checks: measured on 2 cores, -t 2 collapsed to
         # 0.4-20 tokens/s decode while anything else ran; -t 1 held ~50 tokens/s.
         "--threads", str(spec.threads or max(1, (os.cpu_count() or 2) - 1)),
