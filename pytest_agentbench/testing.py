@@ -26,6 +26,12 @@ protocol can be scripted), ``reasoning_content`` or ``reasoning`` (llama.cpp / O
 Replies go out as JSON with ``ensure_ascii``: odd text a model may send — a lone surrogate such
 as ``"\\ud800"`` — travels as the escape a real server would send.
 
+``batching`` (optional, a :class:`Batching`) makes the server take time to generate, as a batching
+server does: each reply's completion tokens at ``token_seconds × n ** exponent`` a token while
+``n`` chat requests are in flight, so that total throughput grows sub-linearly with concurrency
+(``exponent`` 0: perfect batching, 1: none). ``busy_seconds`` and ``max_in_flight`` say how busy it
+was, for any server.
+
 ``routes`` (optional) serves other endpoints, for GET and POST alike, and takes precedence over the
 built-in ones: ``{"/props": {...}}`` maps a path (query string ignored) to a JSON-able body, to a
 function ``request_body_or_None -> body``, or to ``{"status": 404, "body": "Not Found",
@@ -42,6 +48,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -110,13 +117,30 @@ def varied(script: list[Reply]) -> Callable[[dict[str, Any]], Reply]:
     return reply
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How a batching server's decoding slows as requests share it: ``token_seconds`` a token
+    alone, times ``n ** exponent`` while ``n`` requests are in flight (llama.cpp with parallel
+    slots and vLLM both sit between 0 and 1)."""
+
+    token_seconds: float = 0.002
+    exponent: float = 0.5
+    step: float = 0.005  # how often a generation looks at the number in flight again
+
+
 class ScriptedServer:
     def __init__(
-        self, script: Script, host: str = "127.0.0.1", port: int = 0, routes: Routes | None = None
+        self, script: Script, host: str = "127.0.0.1", port: int = 0, routes: Routes | None = None,
+        batching: Batching | None = None,
     ) -> None:
         self.script = script
         self.routes: Routes = dict(routes or {})
+        self.batching = batching
         self.requests: list[dict[str, Any]] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._busy = 0.0  # seconds with a chat request in flight, up to _busy_since
+        self._busy_since: float | None = None
         self._lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
@@ -145,6 +169,42 @@ class ScriptedServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @property
+    def busy_seconds(self) -> float:
+        """Time during which at least one chat request was in flight."""
+        with self._lock:
+            since = self._busy_since
+            return self._busy + (time.monotonic() - since if since is not None else 0.0)
+
+    def _enter(self) -> None:
+        with self._lock:
+            if self._in_flight == 0:
+                self._busy_since = time.monotonic()
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._busy_since is not None:
+                self._busy += time.monotonic() - self._busy_since
+                self._busy_since = None
+
+    def generate(self, tokens: int) -> None:
+        """Take the time ``batching`` gives ``tokens`` completion tokens, the number of requests
+        in flight looked at again every ``step``."""
+        batching = self.batching
+        if batching is None or tokens <= 0:
+            return
+        left = float(tokens)
+        last = time.monotonic()
+        while left > 0:
+            per_token = batching.token_seconds * max(self._in_flight, 1) ** batching.exponent
+            time.sleep(min(left * per_token, batching.step))
+            now = time.monotonic()
+            left -= (now - last) / per_token
+            last = now
 
     # -- answering -------------------------------------------------------------------------------
 
@@ -267,6 +327,13 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         with owner._lock:
             owner.requests.append(body)
+        owner._enter()
+        try:
+            self._complete(owner, body)
+        finally:
+            owner._leave()
+
+    def _complete(self, owner: ScriptedServer, body: dict[str, Any]) -> None:
         try:
             reply = owner.reply_for(body)
         except Exception as exc:  # noqa: BLE001 (a broken script is a 500, visible to the client)
@@ -282,6 +349,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(reply.get("status", 200), reply.get("body", ""))
             return
         completion = owner.completion(body, reply)
+        if owner.batching is not None:
+            usage = completion.get("usage")
+            tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+            message = completion["choices"][0]["message"]
+            owner.generate(tokens if isinstance(tokens, int) else max(1, len(json.dumps(message)) // 4))
         if body.get("stream"):
             self._stream(completion)
         else:

@@ -189,3 +189,33 @@ def test_other_client_errors_are_not_retried():
           pytest.raises(InfraError) as excinfo):
         chat(client_for(server))
     assert excinfo.value.kind == "http_error" and len(server.requests) == 1
+
+
+def test_a_batching_scripted_server_slows_sub_linearly_with_requests_in_flight():
+    """ScriptedServer(batching=...): 20 tokens at 10 ms alone; four at once each decode at
+    10 ms × 4 ** 0.5, so together they take about twice as long as one, not four times."""
+    import threading
+
+    from pytest_agentbench.testing import Batching
+
+    reply = say("x", usage={"prompt_tokens": 1, "completion_tokens": 20, "total_tokens": 21})
+    with ScriptedServer(lambda body: reply, batching=Batching(token_seconds=0.01, exponent=0.5)) as server:
+        started = time.monotonic()
+        chat(client_for(server))
+        alone = time.monotonic() - started
+        busy_alone = server.busy_seconds
+        clients = [client_for(server) for _ in range(4)]
+        threads = [threading.Thread(target=chat, args=(c,)) for c in clients]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        together = time.monotonic() - started
+        assert server.max_in_flight == 4
+        assert 0.18 <= busy_alone <= alone
+        assert 0.3 <= together < 0.7  # ~0.4 s; unbatched (exponent 1) it would be 0.8 s
+        assert server.busy_seconds - busy_alone <= together
+    with ScriptedServer([reply]) as plain:  # without batching: no time taken, still counted
+        chat(client_for(plain))
+        assert plain.busy_seconds < 0.1 and plain.max_in_flight == 1
