@@ -203,7 +203,7 @@ def _quotes(pattern: str, output: str) -> bool:
     """grep-style lines of a matching file in a tool's output (``path:N:line``, ``path:line``,
     ``==> path <==``)."""
     for line in output.splitlines():
-        head = line[5:-5] if line.startswith("==> ") and line.endswith(" <==") else line.partition(":")[0]
+        head = line[4:-4] if line.startswith("==> ") and line.endswith(" <==") else line.partition(":")[0]
         if (":" in line or line.startswith("==> ")) and head and _names(pattern, head):
             return True
     return False

@@ -120,8 +120,9 @@ class CheatStep(BaseModel):
         wanted = {"read_file": set(), "write_file": {"content"}, "edit_file": {"old", "new"}}[self.tool]
         given = {name for name in ("content", "old", "new") if getattr(self, name) is not None}
         if given != wanted:
-            need = ", ".join(sorted(wanted)) or "no argument but path"
-            raise ValueError(f"{self.tool} takes path and {need} (given: {', '.join(sorted(given)) or 'none'})")
+            need = "".join(f", {name}" for name in ("content", "old", "new") if name in wanted)
+            shown = ", ".join(name for name in ("content", "old", "new") if name in given) or "nothing else"
+            raise ValueError(f"{self.tool} takes path{need} (given: path, {shown})")
         if self.tool == "edit_file" and not self.old:
             raise ValueError("edit_file: old must not be empty")
         return self
