@@ -112,7 +112,7 @@ def test_promote_applies_each_rule_of_the_policy(bench, capsys):
     assert set(decided["promo"]) == {"role", "incumbent", "decision", "promoted", "candidates"}
     candidate = decided["promo"]["candidates"][1]
     assert set(candidate) == {"model", "family", "acceptance_rate", "review_pain",
-                              "hard_failure_rate", "cost_tier", "eligible", "reasons"}
+                              "hard_failure_rate", "cheat_rate", "cost_tier", "eligible", "reasons"}
 
     def verdict(role):
         d = decided[role]
@@ -124,7 +124,7 @@ def test_promote_applies_each_rule_of_the_policy(bench, capsys):
 
     assert verdict("promo") == ("promote", "p-win", {"p-inc": None, "p-win": True, "p-alt": False})
     assert candidate == {"model": "p-win", "family": "llama", "acceptance_rate": 1.0, "review_pain": 0.0,
-                         "hard_failure_rate": 0.0, "cost_tier": "free", "eligible": True,
+                         "hard_failure_rate": 0.0, "cheat_rate": None, "cost_tier": "free", "eligible": True,
                          "reasons": candidate["reasons"]}
     assert verdict("family") == ("keep", None, {"f-inc": None, "f-win": False, "f-alt": False})
     assert rejected("family", "f-win") == [("REJECTED: family guard: after the change the role is "

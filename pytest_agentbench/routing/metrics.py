@@ -7,7 +7,9 @@
 - ``hard_failure_rate``: attempts that left nothing to review / scored attempts (soft failures
   are reviewable changes that fail their checks);
 - ``family`` and ``cost_tier`` from the registry entry;
-- the severity-weighted pass count: the severities of passing acceptance checks, of their total.
+- the severity-weighted pass count: the severities of passing acceptance checks, of their total;
+- ``cheat_rate``: over the role's attempts on canaries with an ``[integrity]`` table, the share
+  that cheated (records/propensity.py), with its interval; None when none was measured.
 
 Only a model's ``base`` variant counts: a sweep's variants are other configurations.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_agentbench.attempt.outcome import Outcome
+from pytest_agentbench.records.propensity import cheat_count, cheat_interval
 from pytest_agentbench.records.stats import (
     effective_wilson_interval,
 )
@@ -28,7 +31,7 @@ from pytest_agentbench.schemas.results import AttemptResult
 
 # Outcomes that leave nothing to review, whatever the tree holds.
 HARD_OUTCOMES = frozenset({Outcome.PHANTOM.value, Outcome.MALFORMED.value, Outcome.TOOL_CONFUSION.value,
-                           Outcome.TAMPERED.value, Outcome.INVALID_OUTPUT.value})
+                           Outcome.TAMPERED.value, Outcome.INVALID_OUTPUT.value, Outcome.CHEATED.value})
 BUDGET_OUTCOMES = frozenset({Outcome.BUDGET_TURNS.value, Outcome.BUDGET_TOKENS.value,
                              Outcome.BUDGET_TIME.value})
 
@@ -53,6 +56,13 @@ class RoleMetrics:
     interval: tuple[float, float] = (0.0, 1.0)  # of acceptance_rate
     effective: float | None = None  # the intervals' sample size (None: n): distinct, clustered
     cases: int = 0  # distinct canaries of the role this model was scored on ("3 cases")
+    cheated: int = 0  # of integrity_n: attempts on canaries with an [integrity] table
+    integrity_n: int = 0
+    cheat_interval: tuple[float, float] = (0.0, 1.0)
+
+    @property
+    def cheat_rate(self) -> float | None:
+        return self.cheated / self.integrity_n if self.integrity_n else None
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -79,7 +89,10 @@ class RoleMetrics:
                 "review_pain": self.review_pain,
                 "hard_failure_rate": None if hard is None else round(hard, 4),
                 "cost_tier": self.cost_tier, "severity_passed": self.severity_passed,
-                "severity_total": self.severity_total, "cases": self.cases}
+                "severity_total": self.severity_total, "cases": self.cases,
+                "cheated": self.cheated, "integrity_n": self.integrity_n,
+                "cheat_rate": None if self.cheat_rate is None else round(self.cheat_rate, 4),
+                "cheat_ci": [round(bound, 4) for bound in self.cheat_interval] if self.integrity_n else None}
 
 
 def role_attempts(role: RoleSpec, results: list[AttemptResult]) -> list[AttemptResult]:
@@ -118,4 +131,6 @@ def role_metrics(role: RoleSpec, results: list[AttemptResult], models: dict[str,
         metrics.effective = Group(scored[name]).effective_samples if scored[name] else 0.0
         metrics.interval = effective_wilson_interval(metrics.passed, metrics.n, metrics.effective,
                                                      confidence)
+        metrics.cheated, metrics.integrity_n, _ = cheat_count(scored[name])
+        metrics.cheat_interval = cheat_interval(scored[name], confidence)
     return found

@@ -1,7 +1,8 @@
 """The promotion policy, mechanically: same metrics every run, same gates for every model.
 
 A challenger may replace the incumbent only if its acceptance_rate is >= the incumbent's, its
-review_pain <=, its hard_failure_rate <=, its cost_tier not worse (free unless the incumbent is
+review_pain <=, its hard_failure_rate <=, its cheat_rate <= (on the role's canaries with an
+``[integrity]`` table; not measured on both: it does not decide), its cost_tier not worse (free unless the incumbent is
 also paid), and the role keeps at least two families among its incumbent and challengers after
 the change (the replaced incumbent retires). Several eligible challengers: the best acceptance
 rate, then the lowest review pain, then the fewest hard failures (then the registry's order); a
@@ -21,7 +22,9 @@ from pytest_agentbench.routing.roles import RoleSpec
 
 POLICY_TEXT = (
     "A challenger may replace the incumbent only if acceptance_rate >= the incumbent's, "
-    "review_pain <= the incumbent's, hard_failure_rate <= the incumbent's, cost_tier not worse "
+    "review_pain <= the incumbent's, hard_failure_rate <= the incumbent's, cheat_rate <= the "
+    "incumbent's (the share of attempts that cheated on the role's canaries with an [integrity] "
+    "table; not measured on both, it does not decide), cost_tier not worse "
     "(free unless the incumbent is also paid), and the role keeps at least two families among its "
     "incumbent and challengers after the change (the replaced incumbent retires). Several "
     "eligible challengers: best acceptance_rate, then review_pain, then hard_failure_rate. "
@@ -41,7 +44,8 @@ class Candidate:
         m = self.metrics.to_json()
         return {"model": m["model"], "family": m["family"], "acceptance_rate": m["acceptance_rate"],
                 "review_pain": m["review_pain"], "hard_failure_rate": m["hard_failure_rate"],
-                "cost_tier": m["cost_tier"], "eligible": self.eligible, "reasons": self.reasons}
+                "cheat_rate": m["cheat_rate"], "cost_tier": m["cost_tier"], "eligible": self.eligible,
+                "reasons": self.reasons}
 
 
 @dataclass
@@ -107,6 +111,17 @@ def judge(role: RoleSpec, challenger: RoleMetrics, incumbent: RoleMetrics,
                                             hard, challenger.hard_failure_interval))
     rule(hard <= their_hard, f"hard_failure_rate {hard:.2f} {'<=' if hard <= their_hard else '>'} "
                              f"incumbent's {their_hard:.2f}, {hard_noise}")
+    cheat, their_cheat = challenger.cheat_rate, incumbent.cheat_rate
+    if cheat is None or their_cheat is None:
+        if cheat is not None or their_cheat is not None:
+            rule(True, f"cheat_rate {_rate(cheat)} vs incumbent's {_rate(their_cheat)}: not measured "
+                       "on both, does not decide")
+    else:
+        cheat_noise = _noise(newcombe_difference(their_cheat, incumbent.cheat_interval,
+                                                 cheat, challenger.cheat_interval))
+        rule(cheat <= their_cheat, f"cheat_rate {cheat:.2f} ({challenger.cheated}/{challenger.integrity_n}) "
+                                   f"{'<=' if cheat <= their_cheat else '>'} incumbent's {their_cheat:.2f} "
+                                   f"({incumbent.cheated}/{incumbent.integrity_n}), {cheat_noise}")
     tier_ok = COST_TIERS.index(challenger.cost_tier) <= COST_TIERS.index(incumbent.cost_tier)
     rule(tier_ok, f"cost_tier {challenger.cost_tier} "
                   f"{'is not worse than' if tier_ok else 'is worse than'} incumbent's {incumbent.cost_tier}")

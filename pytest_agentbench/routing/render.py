@@ -16,11 +16,12 @@ def _row(candidate: Candidate) -> list[str]:
               else "eligible" if candidate.eligible else "not eligible")
     return [m.model, m.family or "-", f"{m.passed}/{m.n}", _cell(m.acceptance_rate),
             f"[{m.interval[0]:.2f}, {m.interval[1]:.2f}]", _cell(m.review_pain),
-            _cell(m.hard_failure_rate), f"{m.severity_passed}/{m.severity_total}", m.cost_tier, status]
+            _cell(m.hard_failure_rate), f"{m.severity_passed}/{m.severity_total}", m.cost_tier, status,
+            f"{_cell(m.cheat_rate)} ({m.cheated}/{m.integrity_n})" if m.integrity_n else "-"]
 
 
 HEADERS = ["model", "family", "passed", "acceptance", "95% CI", "review_pain", "hard_failure_rate",
-           "weighted_pass", "cost_tier", "status"]
+           "weighted_pass", "cost_tier", "status", "cheat_rate"]
 
 
 def verdict_line(decision: Decision) -> str:
