@@ -38,6 +38,9 @@ class AgentKnobs:
     # Prompt caching on/off (None: the server's default), a request field on servers that have
     # one (agent/config.py).
     cache: bool | None = None
+    # Restate the task (the canary's prompt) at the end of the conversation before each model
+    # turn after the first: a short user reminder (agent/loop.py, ECHO_REMINDER).
+    echo: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {"native_thinking": self.native_thinking,
@@ -45,7 +48,8 @@ class AgentKnobs:
                 "min_tool_calls": self.min_tool_calls,
                 "max_batch_tool_calls": self.max_batch_tool_calls,
                 "confusion_retries": self.confusion_retries, "time_budget": self.time_budget,
-                "auto_tool_call_on_failure": self.auto_tool_call_on_failure, "cache": self.cache}
+                "auto_tool_call_on_failure": self.auto_tool_call_on_failure, "cache": self.cache,
+                "echo": self.echo}
 
 
 def tree_fingerprint(root: Path) -> str:

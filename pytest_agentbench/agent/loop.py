@@ -57,6 +57,8 @@ When the task is complete, reply with a short summary and no tool call."""
 
 LAST_REPLY_CHARS = 300
 ESCALATED_UNRUN = "Error: not run: the task was handed back (escalate) earlier in this reply"
+# The echo knob: the task restated at the end of the conversation before each turn after the first.
+ECHO_REMINDER = "Reminder of the task:\n{task}"
 
 
 def reply_excerpt(content: str | None, reasoning: str | None,
@@ -231,6 +233,7 @@ class AgentLoop:
         return self.deadline - time.monotonic()
 
     def run(self, prompt: str) -> LoopResult:
+        self.task = prompt.strip()  # what the echo knob restates
         self.messages = [
             {"role": "system", "content": self.system_prompt},
             {"role": "user", "content": prompt.strip()},
@@ -275,6 +278,8 @@ class AgentLoop:
         if self.remaining_seconds() <= 0:
             raise LoopStop("budget_time", f"time budget of {self.time.describe()} exhausted",
                            "time_budget")
+        if self.knobs.echo and self.result.turns:
+            self._echo_task()
         response = self.query()
         self.execute(response)
         used = self.result.total_tokens - self._try_tokens  # budgets apply per try
@@ -310,6 +315,19 @@ class AgentLoop:
             raise
         self._account(response)
         return response
+
+    def _echo_task(self) -> None:
+        """The echo knob: the task restated as a user message at the end of the conversation.
+        Appended like any message (the history stays append-only); after a user message the
+        harness just added (a nudge, a retry's feedback) it joins that message, so two user
+        messages never follow each other."""
+        reminder = ECHO_REMINDER.format(task=self.task)
+        last = self.messages[-1]
+        if last.get("role") == "user" and len(self.messages) > 2:
+            self.messages[-1] = {**last, "content": f"{last['content']}\n\n{reminder}"}
+        else:
+            self.messages.append({"role": "user", "content": reminder})
+        self._log({"event": "echo", "turn": self.result.turns, "reminder": reminder})
 
     def _time_ceiling(self, exc: DeadlineExceeded | RequestTimedOut) -> NoReturn:
         if isinstance(exc, RequestTimedOut):

@@ -94,6 +94,8 @@ def _entries(event: dict[str, Any], budget: Budget) -> list[Entry]:
     if kind == "resume":
         message = event.get("message") or {}
         return [Entry("user", _cut(message.get("content"), budget), label="feedback for the next try")]
+    if kind == "echo":
+        return [Entry("user", _cut(event.get("reminder"), budget), label="the task restated (echo)")]
     if kind == "try":
         return [Entry("harness", f"try {event.get('try')} ended: {event.get('outcome')}")]
     if kind == "stop":

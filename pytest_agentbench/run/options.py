@@ -192,7 +192,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "max_tokens, tool_choice, max_format_retries, think, think_level, "
                          "native_thinking, require_code_change, min_tool_calls, "
                          "max_batch_tool_calls, confusion_retries, time_budget, "
-                         "auto_tool_call_on_failure, cache, turns, tokens, "
+                         "auto_tool_call_on_failure, cache, echo, turns, tokens, "
                          "seconds (a number or x2: a multiple of the canary's) or directive (a "
                          "name of [tool.agentbench.directives], or none); repeat for a cartesian "
                          "product")

@@ -31,7 +31,7 @@ BASE = "base"
 SWEEPABLE = ("temperature", "top_p", "seed", "max_tokens", "tool_choice", "max_format_retries",
              "think", "think_level", "native_thinking", "require_code_change", "min_tool_calls",
              "max_batch_tool_calls", "confusion_retries", "time_budget",
-             "auto_tool_call_on_failure", "cache",
+             "auto_tool_call_on_failure", "cache", "echo",
              "turns", "tokens", "seconds", "directive")
 
 

@@ -152,6 +152,7 @@ class ModelSpec(BaseModel):
     time_budget: Literal["fixed", "scaled"] | None = None  # default: --agentbench-time-budget
     auto_tool_call_on_failure: bool = False  # with min_tool_calls: the harness lists the root for it
     cache: bool | None = None  # prompt caching on/off, where the server has a request field for it
+    echo: bool = False  # the task restated as a user reminder before each turn after the first
     # The factors (tuning/): budgets as a number or a multiple of the canary's ("x2"), and
     # a prompt directive named in [tool.agentbench.directives], appended to the system prompt.
     turns: TurnsValue = None
@@ -234,7 +235,8 @@ class ModelSpec(BaseModel):
                           confusion_retries=self.confusion_retries,
                           time_budget=self.time_budget or default_time_budget,
                           auto_tool_call_on_failure=self.auto_tool_call_on_failure,
-                          cache=self.cache)
+                          cache=self.cache,
+                          echo=self.echo)
 
     def agent_settings(self, default_time_budget: str = "fixed") -> dict[str, Any]:
         """What the JSON report's settings record about how this model was run in the loop."""
