@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
-import selectors
+import select
 import signal
 import subprocess
 import sys
@@ -392,9 +392,10 @@ def stream_output(proc: _Process, deadline: float, output_cap: int, sandbox: San
     timed_out = stopped = False
     growth_limit = sandbox.limits.growth if sandbox else None
     next_poll = time.monotonic() + GROWTH_POLL_SECONDS
-    selector = selectors.DefaultSelector()
+    # poll(2) rather than a selector: no epoll instance to create, register and close per command.
+    poller = select.poll()
     fd = proc.fd
-    selector.register(fd, selectors.EVENT_READ)
+    poller.register(fd, select.POLLIN)
     shell_exited_at: float | None = None
     try:
         while True:
@@ -417,13 +418,12 @@ def stream_output(proc: _Process, deadline: float, output_cap: int, sandbox: San
                 # The shell is gone but something it started still holds the pipe open
                 # (`sleep 100 &`, `yes &`): nothing may outlive the command, so end the group.
                 proc.kill_tree()
-            if selector.select(timeout=min(deadline - now, 0.2)):
+            if poller.poll(max(min(deadline - now, 0.2), 0) * 1000):
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     break  # EOF: every writer of the pipe is gone
                 buffer.feed(chunk)
     finally:
-        selector.close()
         proc.kill_tree()
         proc.wait()
     return buffer, timed_out, stopped
