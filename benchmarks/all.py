@@ -3,13 +3,17 @@ in the same run (the scripts below print the ratios; this runs them one after an
 
     python benchmarks/all.py [--quick]
 
-- loop_overhead.py: harness cost per agent turn vs a hand-written http.client loop (goal ≤ 1.2×);
-- sandbox_overhead.py: one shell call per tier vs a bare ``sh -c`` (goal: persistent jail ≤ 1.5×);
+- loop_overhead.py: harness cost per agent turn vs a hand-written http.client loop, at 50 and 200
+  turns (goal ≤ 1.2× at both);
+- sandbox_overhead.py: one shell call per tier vs a bare ``sh -c``, in worktrees of 20 and 5,000
+  files (goal: persistent jail ≤ 1.5× at both);
 - verify_overhead.py: the clean verification tree and pooled trees vs the old in-tree check, and
   an attempt's tree set-up + tear-down (goal ≤ 15 ms small, ≤ 100 ms at 5,000 files);
 - collection.py: 15,000 items vs plain pytest collecting 15,000 parametrized tests (goal ≤ 1.5 s);
 - import_cost.py: what the installed plugin costs a run that collects no canary (goal ≤ 50 ms);
-- proxy_overhead.py: what the external agents' recording proxy adds to a request (< 1 ms).
+- proxy_overhead.py: what the external agents' recording proxy adds to a request (< 1 ms);
+- run_throughput.py: attempts per minute serially and with 1/2/4/8 xdist workers against a
+  batching scripted server, and that the outcomes do not change with the worker count.
 
 ``--quick`` runs fewer rounds (a smoke test of the scripts, not figures to quote).
 """
@@ -26,20 +30,23 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 FULL = [
+    ["loop_overhead.py", "--turns", "50", "--rounds", "5"],
     ["loop_overhead.py", "--turns", "200", "--rounds", "5"],
-    ["sandbox_overhead.py", "--calls", "40"],
+    ["sandbox_overhead.py", "--calls", "40", "--files", "20,5000"],
     ["verify_overhead.py", "--files", "20,5000", "--rounds", "5"],
     ["collection.py", "--canaries", "1000", "--models", "5", "--repeats", "3", "--rounds", "3"],
     ["import_cost.py", "--runs", "9"],
     ["proxy_overhead.py", "--requests", "300", "--rounds", "5"],
+    ["run_throughput.py", "--canaries", "12", "--repeats", "2", "--workers", "1,2,4,8"],
 ]
 QUICK = [
     ["loop_overhead.py", "--turns", "30", "--rounds", "1"],
-    ["sandbox_overhead.py", "--calls", "5"],
+    ["sandbox_overhead.py", "--calls", "5", "--files", "20,5000"],
     ["verify_overhead.py", "--files", "20", "--rounds", "1"],
     ["collection.py", "--canaries", "50", "--models", "2", "--repeats", "3", "--rounds", "1"],
     ["import_cost.py", "--runs", "7"],
     ["proxy_overhead.py", "--requests", "50", "--rounds", "1"],
+    ["run_throughput.py", "--canaries", "3", "--repeats", "1", "--workers", "2"],
 ]
 
 

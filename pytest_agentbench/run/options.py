@@ -133,6 +133,11 @@ _INI_OPTIONS: dict[str, Option] = {
                    help=("models that must fit the machine together (comma list): their managed "
                            "servers start before the first attempt and stay up; preflight refuses "
                            "the run when their memory exceeds --agentbench-memory-budget")),
+    "tier_up": Option("bool", group="tuning",
+                   help=("also run the next tier up of each --tier asked for (lite -> medium -> "
+                         "heavy) and say per model whether a model at or above the gate on its "
+                         "tier held up one tier higher (the gate: --agentbench-fail-under "
+                         "covering it, else 1.0)")),
     "memory_budget": Option("str", group="advanced", metavar="SIZE",
                    help=("memory the --agentbench-coreside models may use together, e.g. 90G "
                                 "(default: the machine's RAM minus a tenth, at least 4 GiB)")),
