@@ -127,5 +127,5 @@ def test_echo_is_refused_for_an_external_agent(bench):
                            "--agentbench-sweep", "echo=off,on")
         assert agent_requests(server) == []
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--agentbench-agent tiny: the variant 'echo=off' of m sets echo, "
-                                 "which an external agent's own program decides*"])
+    result.stderr.fnmatch_lines([("*--agentbench-agent tiny: the variant 'echo=off' of m sets echo, "
+                                  "which an external agent's own program decides*")])

@@ -1,8 +1,9 @@
 """The tuning package's plugin, registered in every benchmarking process (features.py): it
 chooses the models and variants of an OFAT, all-on or ceilings run, runs only the source run's
-cells of an all-on or ceilings run, records each attempt's progress on its expected files, and
-adds the OFAT table, the ceilings and the progress to the terminal summary and the report — all
-through the plugin's own hooks, as a ``conftest.py`` would."""
+cells of an all-on or ceilings run, adds the next tier up to the run's tiers with
+``--agentbench-tier-up``, records each attempt's progress on its expected files, and adds the OFAT
+table, the ceilings, the tier-up lines and the progress to the terminal summary and the report —
+all through the plugin's own hooks, as a ``conftest.py`` would."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ from pytest_agentbench.tuning.plan import tuning_source, tuning_variants
 from pytest_agentbench.tuning.progress import expect_progress, progress_line, progress_rows
 from pytest_agentbench.tuning.render import ceiling_lines, ofat_lines
 from pytest_agentbench.tuning.source import SourceError, SourceRun, load_source, source_models
+from pytest_agentbench.tuning.tier_up import KEY as TIER_UP
+from pytest_agentbench.tuning.tier_up import (
+    TierUpError,
+    tier_up_lines,
+    tier_up_rows,
+    tiers_with_next,
+)
 
 if TYPE_CHECKING:
     from pytest_agentbench.attempt.verify import Verification
@@ -38,12 +46,16 @@ class TuningHooks:
         self._sources: dict[str, SourceRun] = {}
         # (option, run) of --agentbench-all-on / --agentbench-ceilings, read as the options are
         self.source: tuple[str, SourceRun] | None = None
+        # --agentbench-tier-up: the tiers asked for ([]: every tier), before the next ones were added
+        self.tier_up: list[str] | None = None
+        self.wants_tier_up = False
 
     # -- the run's models and variants (every process, as its session starts) -----------------
 
     def pytest_agentbench_select_models(self, config: pytest.Config, registry: dict[str, ModelSpec],
                                         base_url: str, model_names: list[str]) -> ModelChoice | None:
         """An all-on cell and a ceilings run benchmark the source run's models."""
+        self.wants_tier_up = bool(option_value(config, "tier_up"))  # read now: the session has no config
         try:
             self.source = tuning_source(config, results_db_path(config))
             if self.source is None:
@@ -74,6 +86,14 @@ class TuningHooks:
 
     def pytest_agentbench_session_started(self, session: AgentbenchSession) -> None:
         self.session = session
+        if self.wants_tier_up:
+            # The next tier up joins the run's tiers: the core keeps its items at collection.
+            asked = list(session.settings.tiers)
+            try:
+                session.settings.tiers = tiers_with_next(asked)
+            except TierUpError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            self.tier_up = asked
 
     def pytest_agentbench_annotate(self, result: AttemptResult, canary: Canary,
                                    verification: Verification) -> None:
@@ -130,6 +150,11 @@ class TuningHooks:
             run_id = next(iter(raised.values()))["source_run"]
             source = self._source(run_id, "--agentbench-ceilings")
             found["ceilings"] = ceilings.ceiling_rows(results, source.attempts, raised, confidence)
+        if self.tier_up is not None:
+            asked = self.tier_up
+            found[TIER_UP] = {"asked": asked, "added": [t for t in settings.tiers if t not in asked],
+                              "rows": tier_up_rows(results, asked, settings.gates, settings.gate_mode,
+                                                   confidence)}
         progress = progress_rows(results)
         if progress:
             found["progress"] = progress
@@ -147,6 +172,10 @@ class TuningHooks:
         if "ceilings" in tables:
             terminalreporter.write_sep("=", "agentbench ceilings")
             for line in ceiling_lines(tables["ceilings"]):
+                terminalreporter.write_line(line)
+        if TIER_UP in tables:
+            terminalreporter.write_sep("=", "agentbench tier-up")
+            for line in tier_up_lines(tables[TIER_UP]["rows"], settings.confidence):
                 terminalreporter.write_line(line)
         if "progress" in tables:
             terminalreporter.write_line("progress on discriminators (expect_changed files changed):")
