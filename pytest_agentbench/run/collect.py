@@ -77,7 +77,9 @@ class CanaryFile(pytest.File):
             problem = (f"canary {canary.id!r} left out: its judge checks name models that are "
                        f"neither given with --models nor in the model registry: {', '.join(missing)} "
                        "(docs: Judge checks)")
-            if session.settings.gates or session.settings.fail_on_regression:
+            gated = (session.settings.gates or session.settings.fail_on_regression
+                     or session.settings.max_cheat_rate is not None)
+            if gated:
                 raise self.CollectError(f"{problem}; a gated run cannot leave it out")
             self.warn(pytest.PytestWarning(f"agentbench: {problem}"))
             return

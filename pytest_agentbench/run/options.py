@@ -53,6 +53,10 @@ _ALIASES = {"process": "none"}
 
 # option name (``--agentbench-NAME``, ini ``agentbench_NAME``) → its declaration
 _INI_OPTIONS: dict[str, Option] = {
+    "progress": Option("str", group="basic", metavar="auto|off|SECONDS",
+                       help=("while attempts run: auto (default) shows a live status line on a "
+                             "terminal and a plain line every 60 s elsewhere; off; or SECONDS "
+                             "between plain lines")),
     "base_url": Option("str", group="advanced", metavar="URL",
                    help="default endpoint for unregistered models (env AGENTBENCH_BASE_URL)"),
     "json": Option("str", group="basic", metavar="PATH",

@@ -22,6 +22,7 @@ import httpx
 from pytest_agentbench.agent.config import client_settings, probe_speed, with_model_problems
 from pytest_agentbench.agent.encoding import json_text
 from pytest_agentbench.agent.time_budget import SpeedMeter
+from pytest_agentbench.run.progress import ProgressWriter
 from pytest_agentbench.run.variants import Variant
 from pytest_agentbench.sandbox.commands import (
     Sandbox,
@@ -118,11 +119,15 @@ class JsonlTranscript:
         self.path = path
         self._handle = path.open("w", encoding="utf-8")
         self._started = time.monotonic()
+        # Sees every event once written (live progress counts the turns: run/progress.py).
+        self.observer: Callable[[dict[str, Any]], None] | None = None
 
     def write(self, event: dict[str, Any]) -> None:
         event = {"t": round(time.monotonic() - self._started, 4), **event}
         self._handle.write(json_text(event, default=str) + "\n")
         self._handle.flush()
+        if self.observer is not None:
+            self.observer(event)
 
     def close(self) -> None:
         self._handle.close()
@@ -163,6 +168,7 @@ class AgentbenchSession:
     _lease: tuple[str, Lease] | None = None
     undumpable: bool = False  # none tier: /proc/<pid>/environ closed to same-user processes
     _work_root: Path | None = None
+    _progress: ProgressWriter | None = None
     # Shows the user a line mid-run, past pytest's output capture (run/startup.py sets it): a managed
     # server's model download takes minutes inside the first attempt.
     notice: Callable[[str], None] = field(default=_to_stderr)
@@ -170,6 +176,13 @@ class AgentbenchSession:
     @property
     def run_dir(self) -> Path:
         return self.settings.data_dir / "runs" / self.run_id
+
+    @property
+    def progress(self) -> ProgressWriter:
+        """This process's live progress file (run/progress.py)."""
+        if self._progress is None:
+            self._progress = ProgressWriter(self.run_dir / "progress", self.worker_id)
+        return self._progress
 
     def transcript_for(self, nodeid_slug: str) -> JsonlTranscript:
         return JsonlTranscript(self.run_dir / "transcripts" / f"{nodeid_slug}.jsonl")
@@ -260,6 +273,8 @@ class AgentbenchSession:
             port = spec.port or free_port()
 
             def command() -> list[str]:  # called only when the server has to start
+                self.progress.doing(f"starting {model.name}'s server")
+                self.notice(f"agentbench: {model.name}: starting its managed server on port {port} …")
                 return server_command(spec, port, model.model,
                                       lambda line: self.notice(f"agentbench: {model.name}: {line}"),
                                       slots=spec.slots_for(self.settings.workers))

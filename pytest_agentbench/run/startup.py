@@ -23,6 +23,7 @@ from pytest_agentbench.records.store import NoRunsError, ResultStore, StoreError
 from pytest_agentbench.run.attempt_hooks import AttemptHooks
 from pytest_agentbench.run.controller import ResultCollector, terminal_warning
 from pytest_agentbench.run.options import option_value
+from pytest_agentbench.run.progress import ProgressTicker, progress_mode, start_ticker
 from pytest_agentbench.run.session import AgentbenchSession
 from pytest_agentbench.run.settings import max_infra_rate_from, settings_from
 from pytest_agentbench.run.state import is_worker, new_run_id, run_id_key, session_key
@@ -77,6 +78,9 @@ def start_session(config: pytest.Config) -> AgentbenchSession:
         collector = ResultCollector(session, RunRecorder(session, settings.db_path, terminal_warning(config)),
                                     max_infra_rate, resumed)
         config.pluginmanager.register(collector, ResultCollector.NAME)
+        mode, every = progress_mode(option_value(config, "progress"))
+        start_ticker(config, session, mode, every,
+                     lambda: (len(collector.ledger.received), len(collector.ledger.expected)))
     return session
 
 
@@ -87,7 +91,9 @@ def shown_at_once(config: pytest.Config) -> Callable[[str], None]:
     def show(line: str) -> None:
         capture = config.pluginmanager.get_plugin("capturemanager")
         terminal = config.pluginmanager.get_plugin("terminalreporter")
-        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+        ticker = config.pluginmanager.get_plugin(ProgressTicker.NAME)  # its status line gives way
+        with (capture.global_and_fixture_disabled() if capture is not None else nullcontext(),
+              ticker.paused() if ticker is not None else nullcontext()):
             if terminal is not None and not is_worker(config):
                 terminal.write_line(line)
             else:
