@@ -324,13 +324,29 @@ def _relative(ctx: ToolContext, path: Path) -> str:
 def _read_text(path: Path, errors: str = "replace") -> str:
     """``errors="surrogateescape"`` when the text is written back: bytes that are not UTF-8
     (a Latin-1 file) then survive an edit unchanged instead of becoming U+FFFD."""
-    if path.is_dir():
-        raise ToolError(f"{path.name} is a directory; use list_dir")
-    size = path.stat().st_size
-    if size > MAX_READ_BYTES:
-        raise ToolError(f"{path.name} is {size} bytes, too large to read whole; look at parts of it "
-                        "with grep or shell (head, sed -n)")
-    data = path.read_bytes()
+    try:
+        # One open, fstat and read: is_dir(), stat() and read_bytes() were a fifth of a turn's
+        # harness time for a small file.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except PermissionError:
+        fd = -1  # e.g. a directory without read permission: say what it is, as below
+    try:
+        st = os.fstat(fd) if fd >= 0 else path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise ToolError(f"{path.name} is a directory; use list_dir")
+        if st.st_size > MAX_READ_BYTES:
+            raise ToolError(f"{path.name} is {st.st_size} bytes, too large to read whole; look at parts of it "
+                            "with grep or shell (head, sed -n)")
+        if fd < 0:
+            data = path.read_bytes()  # raises the PermissionError
+        else:
+            chunks = []
+            while chunk := os.read(fd, max(st.st_size + 1, 1 << 16)):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    finally:
+        if fd >= 0:
+            os.close(fd)
     if b"\x00" in data[:8192]:
         raise ToolError(f"{path.name} is a binary file ({len(data)} bytes)")
     return data.decode("utf-8", errors=errors)
