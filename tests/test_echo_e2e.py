@@ -14,6 +14,7 @@ from tests.conftest import HELLO_SOURCE, agent_requests
 from tests.test_agents_e2e import REGISTRY as AGENTS_REGISTRY
 from tests.test_fair_limits_e2e import registry
 from tests.test_more_knobs_e2e import WRITE, run_loop
+from tests.test_tier_up_e2e import repeat_of
 
 TASK = "Create hello.py with a function hello() that returns 'hi'."
 REMINDER = ECHO_REMINDER.format(task=TASK)
@@ -59,13 +60,13 @@ def test_without_echo_the_conversation_has_no_reminder(tmp_path):
 
 def needs_the_reminder(body: dict) -> dict:
     """Looks around first; writes the right file only when the task was restated to it. The final
-    message carries the seed: repeats are distinct samples."""
+    message differs per repeat: repeats are distinct samples."""
     messages = body["messages"]
     turn = sum(1 for m in messages if m["role"] == "assistant")
     if turn == 0:
         return LOOK
     if turn > 1:
-        return say(f"Done (seed {body.get('seed')}).")
+        return say(f"Done (repeat {repeat_of(body)}).")
     reminded = REMINDER in (messages[-1].get("content") or "")
     return call("write_file", path="hello.py",
                 content=HELLO_SOURCE if reminded else "def hello():\n    return 'no'\n")

@@ -18,14 +18,19 @@ PASSES = {"strong": (True, True, True), "brittle": (True, False, False), "weak":
 TIER_OF = {"LITE": 0, "MEDIUM": 1, "HEAVY": 2}
 
 
+def repeat_of(body: dict) -> int | None:
+    """The repeat a request belongs to: by default repeat r sends the sampling field 0 + r."""
+    return body.get("seed")
+
+
 def by_tier(body: dict) -> dict:
     if body["messages"][-1]["role"] == "tool":
-        return say(f"Done (seed {body.get('seed')}).")
+        return say(f"Done (repeat {repeat_of(body)}).")
     task = next(m["content"] for m in body["messages"] if m["role"] == "user")
     tier = TIER_OF.get(task.split(":")[0], 0)  # the preflight's probe has no tier
     # shaky passes medium on one repeat of three only
     passes = PASSES[body["model"]][tier] and not (body["model"] == "shaky" and tier == 1
-                                                   and body.get("seed") != 0)
+                                                   and repeat_of(body) != 0)
     return call("write_file", path="hello.py", content=HELLO_SOURCE if passes else WRONG)
 
 

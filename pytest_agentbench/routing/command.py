@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_agentbench.records.compare import DB_HELP, UsageError, project_dir, stored_run
+from pytest_agentbench.routing.escalation import escalation_summary
 from pytest_agentbench.routing.metrics import role_attempts, role_metrics
 from pytest_agentbench.routing.policy import Decision, decide, promoted_role
 from pytest_agentbench.routing.registry_edit import write_roles
@@ -59,7 +60,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
             # read as a decision.
             print(f"role {role.name}: no attempt of its models on its canaries in this run: left out")
             continue
-        decisions.append(decide(role, role_metrics(role, results, models, confidence)))
+        decisions.append(decide(role, role_metrics(role, results, models, confidence),
+                                escalation_summary(role, results, confidence)))
     for decision in decisions:
         print("\n".join(decision_lines(decision)))
     if not decisions:

@@ -1,8 +1,8 @@
 """The routing package's plugin (registered by features.py): with ``--agentbench-role`` it runs
-only each role's canaries over that role's models, records each attempt's review pain and
-severity-weighted score, and adds the roles' metrics and promotion decisions to the terminal
-summary and the JSON report (``promotion``, as ``agentbench promote --json`` writes it) — all
-through the plugin's own hooks."""
+only each role's canaries over that role's models (its escalation models too), records each
+attempt's review pain and severity-weighted score, and adds the roles' metrics, promotion
+decisions and escalation (routing/escalation.py) to the terminal summary and the JSON report
+(``promotion``, as ``agentbench promote --json`` writes it) — all through the plugin's own hooks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_agentbench.routing.escalation import escalation_summary
 from pytest_agentbench.routing.metrics import role_attempts, role_metrics
 from pytest_agentbench.routing.policy import Decision, decide
 from pytest_agentbench.routing.render import decision_lines
@@ -71,7 +72,7 @@ class RoutingHooks:
         for item in items:
             parts = attempt_parts(item)
             wanted = parts is None or any(
-                parts[1].name in role.models and role.serves(parts[0].id, parts[0].tier, parts[0].tags)
+                parts[1].name in role.run_models and role.serves(parts[0].id, parts[0].tier, parts[0].tags)
                 for role in roles)
             (keep if wanted else drop).append(item)
         if drop:
@@ -83,7 +84,8 @@ class RoutingHooks:
         settings = self.session.settings
         models = {m.name: {"family": m.family, "cost_tier": m.cost_tier} for m in settings.models}
         results = self.session.results
-        return [decide(role, role_metrics(role, results, models, settings.confidence))
+        return [decide(role, role_metrics(role, results, models, settings.confidence),
+                       escalation_summary(role, results, settings.confidence))
                 for role in self.roles if role_attempts(role, results)]
 
     def pytest_agentbench_summary(self, aggregates: list[dict[str, Any]], terminalreporter: Any) -> None:

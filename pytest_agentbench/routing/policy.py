@@ -53,14 +53,19 @@ class Decision:
     role: RoleSpec
     candidates: list[Candidate]  # the incumbent first, then the challengers in registry order
     promoted: str | None = None
+    # The role's escalation (routing/escalation.py): reported beside the decision, never a rule of it.
+    escalation: dict[str, Any] | None = None
 
     @property
     def decision(self) -> str:
         return "promote" if self.promoted else "keep"
 
     def to_json(self) -> dict[str, Any]:
-        return {"role": self.role.name, "incumbent": self.role.incumbent, "decision": self.decision,
-                "promoted": self.promoted, "candidates": [c.to_json() for c in self.candidates]}
+        found = {"role": self.role.name, "incumbent": self.role.incumbent, "decision": self.decision,
+                 "promoted": self.promoted, "candidates": [c.to_json() for c in self.candidates]}
+        if self.escalation is not None:
+            found["escalation"] = self.escalation
+        return found
 
 
 def _rate(value: float | None) -> str:
@@ -132,12 +137,13 @@ def judge(role: RoleSpec, challenger: RoleMetrics, incumbent: RoleMetrics,
     return Candidate(challenger, not failed, reasons)
 
 
-def decide(role: RoleSpec, metrics: dict[str, RoleMetrics]) -> Decision:
+def decide(role: RoleSpec, metrics: dict[str, RoleMetrics],
+           escalation: dict[str, Any] | None = None) -> Decision:
     incumbent = metrics[role.incumbent]
     candidates = [Candidate(incumbent, None, ["the incumbent"])]
     candidates += [judge(role, metrics[name], incumbent, metrics) for name in role.challengers]
     eligible = [c.metrics for c in candidates if c.eligible]
-    decision = Decision(role, candidates)
+    decision = Decision(role, candidates, escalation=escalation)
     if eligible:
         def rank(m: RoleMetrics) -> tuple[float, float, float]:
             return (-(m.acceptance_rate or 0.0), m.review_pain if m.review_pain is not None else 0.0,

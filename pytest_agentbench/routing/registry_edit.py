@@ -37,6 +37,8 @@ def write_roles(changes: list[tuple[RoleSpec, str, list[str]]]) -> str:
                 table = table[key]
             _replace(table, "incumbent", incumbent)
             _replace(table, "challengers", challengers)
+            if incumbent in role.escalation:  # the new incumbent's failures go to the others
+                _replace(table, "escalation", [n for n in role.escalation if n != incumbent])
         after = tomlkit.dumps(document)
         path.write_text(after, encoding="utf-8")
         diffs.extend(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),

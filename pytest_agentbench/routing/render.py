@@ -3,6 +3,7 @@ the dated markdown report (``local-model-benchmark-YYYY-MM-DD.md``)."""
 
 from __future__ import annotations
 
+from pytest_agentbench.routing.escalation import escalation_line
 from pytest_agentbench.routing.policy import POLICY_TEXT, Candidate, Decision
 
 
@@ -24,6 +25,14 @@ HEADERS = ["model", "family", "passed", "acceptance", "95% CI", "review_pain", "
            "weighted_pass", "cost_tier", "status", "cheat_rate"]
 
 
+ESCALATION_TEXT = (
+    "Escalation: each failed attempt of the incumbent is retried on the role's escalation models, "
+    "in order, until one passes: the escalation models' attempts of the same canary and repeat. "
+    "The recovery rate is recovered / failed attempts (Wilson's 95% interval, clustered by "
+    "canary); the cost is the turns, tokens and seconds of the escalation attempts taken in that "
+    "order. It is reported beside the decision and never decides it.")
+
+
 def verdict_line(decision: Decision) -> str:
     if decision.promoted:
         return f"decision: promote {decision.promoted} (replaces {decision.role.incumbent})"
@@ -40,6 +49,8 @@ def decision_lines(decision: Decision) -> list[str]:
     for candidate in decision.candidates[1:]:
         lines.append(f"  {candidate.metrics.model}:")
         lines.extend(f"    - {reason}" for reason in candidate.reasons)
+    if decision.escalation is not None:
+        lines.append(f"  {escalation_line(decision.escalation, decision.role.incumbent)}")
     lines.append(f"  {verdict_line(decision)}")
     return lines
 
@@ -50,8 +61,10 @@ def markdown_report(decisions: list[Decision], run_id: str, date: str) -> str:
     for d in decisions:
         challengers = ", ".join(f"`{n}`" for n in d.role.challengers) or "none"
         cases = max((c.metrics.cases for c in d.candidates), default=0)
+        order = " -> ".join(f"`{n}`" for n in d.role.escalation)
+        escalation = f"; escalation {order}" if order else ""
         out.append(f"- **{d.role.name}** ({cases} case{'s' * (cases != 1)}): incumbent "
-                   f"`{d.role.incumbent}`; challengers {challengers}")
+                   f"`{d.role.incumbent}`; challengers {challengers}{escalation}")
     for d in decisions:
         out += ["", f"## {d.role.name}", "", "| " + " | ".join(HEADERS) + " |",
                 "|" + "---|" * len(HEADERS)]
@@ -60,6 +73,14 @@ def markdown_report(decisions: list[Decision], run_id: str, date: str) -> str:
         for candidate in d.candidates[1:]:
             out.append(f"- `{candidate.metrics.model}`:")
             out.extend(f"  - {reason}" for reason in candidate.reasons)
+        if d.escalation is not None:
+            out += ["", f"Escalation: {escalation_line(d.escalation, d.role.incumbent).removeprefix('escalation ')}."]
+            out += [f"- {cell['canary']} r{cell['repeat']} ({cell['outcome']}): "
+                    + (" -> ".join(f"`{t['model']}` {t['outcome']}" for t in cell["tried"]) or "no escalation attempt")
+                    + ("" if cell["recovered_by"] else ", not recovered")
+                    for cell in d.escalation["cells"]]
         out += ["", f"**{verdict_line(d).replace('decision: ', 'Decision: ')}**"]
     out += ["", "## Promotion policy", "", POLICY_TEXT, ""]
+    if any(d.escalation is not None for d in decisions):
+        out += [ESCALATION_TEXT, ""]
     return "\n".join(out)

@@ -1,7 +1,9 @@
 """Roles (the routing slots): ``[tool.agentbench.roles.NAME]`` in pyproject.toml or
 ``[roles.NAME]`` in agentbench.toml (which wins, role by role). A canary serves a role when it
 matches every selector the role gives: its tier is one of ``tiers``, it carries every tag of
-``tags``, its id is one of ``canaries``; a role without selectors is served by every canary."""
+``tags``, its id is one of ``canaries``; a role without selectors is served by every canary.
+``escalation`` names the models each failed attempt of the incumbent is retried on, in order
+(routing/escalation.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ class RoleSpec(BaseModel):
     canaries: list[str] | None = None
     incumbent: str = Field(min_length=1)
     challengers: list[str] = Field(default_factory=list)
+    # Turbo escalation: each failed attempt of the incumbent is retried on these models, in
+    # order, until one passes (routing/escalation.py); they run on the role's canaries.
+    escalation: list[str] = Field(default_factory=list)
     # The agent the role's models work through: its attempts alone are scored, so a run
     # with --agentbench-agent builtin,mini never pools one model's attempts from two agents.
     agent: str = Field(default="builtin", min_length=1)
@@ -41,11 +46,23 @@ class RoleSpec(BaseModel):
         twice = next((n for n in names if names.count(n) > 1), None)
         if twice is not None:
             raise ValueError(f"{twice!r} is named twice among incumbent and challengers")
+        if self.incumbent in self.escalation:
+            raise ValueError(f"escalation: {self.incumbent!r} is the incumbent: its failed attempts "
+                             "go to other models")
+        again = next((n for n in self.escalation if self.escalation.count(n) > 1), None)
+        if again is not None:
+            raise ValueError(f"escalation: {again!r} is named twice")
         return self
 
     @property
     def models(self) -> list[str]:
         return [self.incumbent, *self.challengers]
+
+    @property
+    def run_models(self) -> list[str]:
+        """The models a role run benchmarks: incumbent, challengers, then the escalation models
+        (a challenger may be one too: its attempts serve both)."""
+        return [*self.models, *(n for n in self.escalation if n not in self.models)]
 
     def serves(self, canary: str, tier: str, tags: list[str]) -> bool:
         return ((self.tiers is None or tier in self.tiers)
@@ -67,7 +84,8 @@ def load_roles(rootdir: Path, registry: dict[str, ModelSpec]) -> dict[str, RoleS
                 role = RoleSpec.model_validate(entry)
             except ValidationError as exc:
                 raise RoleError(f"{where}: {validation_problem(exc)}") from None
-            for field, names in (("incumbent", [role.incumbent]), ("challengers", role.challengers)):
+            for field, names in (("incumbent", [role.incumbent]), ("challengers", role.challengers),
+                                 ("escalation", role.escalation)):
                 unknown = [n for n in names if n not in registry]
                 if unknown:
                     raise RoleError(f"{where}: key '{field}': {unknown[0]!r} is not a registry model "
@@ -90,8 +108,8 @@ def chosen_roles(names: list[str], roles: dict[str, RoleSpec]) -> list[RoleSpec]
 
 
 def role_model_names(roles: list[RoleSpec]) -> list[str]:
-    """The models the roles run: each incumbent and challenger once, in order."""
+    """The models the roles run: each incumbent, challenger and escalation model once, in order."""
     names: list[str] = []
     for role in roles:
-        names.extend(n for n in role.models if n not in names)
+        names.extend(n for n in role.run_models if n not in names)
     return names
