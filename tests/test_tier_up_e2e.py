@@ -120,3 +120,13 @@ def test_tiers_with_next_and_gate_for():
     assert gate_for("m", "medium", gates) == (0.9, "--agentbench-fail-under m:medium:0.9")
     assert gate_for("x", "medium", gates)[0] == 0.5
     assert gate_for("x", "lite", [])[0] == 1.0
+
+
+def test_tier_up_under_xdist_runs_the_same_attempts(bench):
+    """Every worker adds the next tier as its session starts: the items agree with the controller's."""
+    make_canaries(bench)
+    with ScriptedServer(by_tier) as server:
+        result = bench.run(server, "-n", "2", "--tier", "lite", "--agentbench-tier-up", models="strong,brittle")
+    result.assert_outcomes(passed=3, failed=1)
+    assert {(r["model"], r["held_up"]) for r in bench.report()["tier_up"]["rows"]} == {
+        ("strong", True), ("brittle", False)}
