@@ -270,12 +270,13 @@ class ChatClient:
                 last_problem = f"cannot reach {self.url}: {exc.__class__.__name__}: {exc}"
                 last_kind = FaultKind.SERVER_ERROR
             else:
-                text = response.text
                 if response.status_code == 200:
                     try:
-                        body_json = response.json()
+                        # What response.json() does, without decoding the text first for nothing
+                        # (response.text finds the charset: ~15 µs a turn).
+                        body_json = json.loads(response.content)
                     except ValueError:
-                        last_problem = f"invalid JSON from server: {text[:200]!r}"
+                        last_problem = f"invalid JSON from server: {response.text[:200]!r}"
                     else:
                         if isinstance(body_json, dict) and "error" in body_json and "choices" not in body_json:
                             error = json.dumps(body_json["error"])
@@ -286,7 +287,7 @@ class ChatClient:
                         else:
                             return parse_chat_response(body_json, in_flight)
                 else:
-                    status = response.status_code
+                    status, text = response.status_code, response.text
                     last_kind = server_fault(status, text) or FaultKind.SERVER_ERROR
                     if last_kind is FaultKind.CONTEXT_OVERFLOW:
                         raise InfraError(f"context_overflow: {text[:300]}", last_kind.value)
