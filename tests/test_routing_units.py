@@ -75,7 +75,7 @@ REGISTRY = {"a": ModelSpec(name="a"), "b": ModelSpec(name="b")}
 @pytest.mark.parametrize(("entry", "message"), [
     ('incumbent = "zz"', "key 'incumbent': 'zz' is not a registry model (known: a, b)"),
     ('incumbent = "a"\nchallengers = ["a"]', "'a' is named twice among incumbent and challengers"),
-    ('incumbent = "a"\ntiers = ["huge"]', "key 'tiers.0': Input should be 'lite', 'medium' or 'heavy'"),
+    ('incumbent = "a"\ntiers = ["huge"]', "key 'tiers.0': Input should be 'lite', 'medium', 'heavy' or 'integrity'"),
     ('incumbent = "a"\nchallenger = ["b"]', "key 'challenger': unknown key"),
 ])
 def test_role_errors_name_the_file_the_role_and_the_key(tmp_path, entry, message):

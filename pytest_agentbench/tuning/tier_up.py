@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.report.summary import group_by
 from pytest_agentbench.run.gates import Gate
 from pytest_agentbench.schemas.results import AttemptResult
@@ -31,7 +32,7 @@ NEXT_TIER = {"lite": "medium", "medium": "heavy"}
 ALL_GATE = 1.0  # without a covering --agentbench-fail-under: the whole tier passed
 
 
-class TierUpError(ValueError):
+class TierUpError(AgentbenchError, ValueError):
     """Asked tiers with no tier above them; the message says which."""
 
 
