@@ -66,6 +66,8 @@ def test_tier_is_a_marker_and_tags_are_keywords(bench):
         ('tier = "giant"\nprompt = "x"\n[verify]\nrun = ["true"]\n',
          "canary.toml:1: field 'tier': Input should be 'lite', 'medium', 'heavy' or 'integrity'"),
         ('tier = "lite"\n[verify]\nrun = ["true"]\n', "canary.toml: field 'prompt': Field required"),
+        ('tier = "lite"\nprompt = "x"\n[verify]\nrun = ["true"]\nexpect_chnged = ["a.py"]\n',
+         "canary.toml:5: field 'verify.expect_chnged': unknown field; did you mean 'expect_changed'?"),
         ('tier = "lite"\nprompt = "x\n', "canary.toml: invalid TOML"),
         ('tier = "lite"\nprompt = "x"\n[budget]\nturns = 0\n[verify]\nrun = ["true"]\n',
          "canary.toml:4: field 'budget.turns': Input should be greater than 0"),

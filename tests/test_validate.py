@@ -238,3 +238,19 @@ def test_a_reference_outside_verify_writable_is_a_problem(tmp_path: Path) -> Non
     result = validate_canary(toml, sandbox="none")
     assert result.reference == "FAILS"
     assert any("outside the writable set" in p and "app.py" in p for p in result.problems), result.problems
+
+
+def test_agentbench_new_writes_a_canary_that_validate_accepts(tmp_path, monkeypatch, capsys):
+    """The scaffold is a real canary: it fails untouched, passes with solution/, and no generic
+    cheat passes it."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "my-first"]) == 0
+    directory = tmp_path / "canaries" / "lite" / "my-first"
+    assert sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()) == [
+        "canary.toml", "hidden/test_calc_hidden.py", "repo/calc.py", "solution/calc.py"]
+    [canary] = find_canaries([directory])
+    result = validate_canary(canary, require_solution=True)
+    assert result.problems == [] and result.reference == "passes" and result.null_control == "fails"
+    assert main(["new", "my-first"]) == 2  # never overwrites
+    assert "already exists" in capsys.readouterr().err
+    assert main(["new", "Bad Name"]) == 2

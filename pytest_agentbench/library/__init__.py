@@ -1,4 +1,4 @@
-"""Canary library tooling behind the ``agentbench`` command: validate, import, mine.
+"""Canary library tooling behind the ``agentbench`` command: new, validate, import, mine.
 
 Each module here that offers a subcommand exposes ``add_subcommand(subparsers)``, which adds its
 argparse parser and sets ``func`` to a callable taking the parsed namespace and returning the exit
@@ -7,4 +7,4 @@ status. ``cli.py`` registers every module named in ``COMMAND_MODULES``.
 
 from __future__ import annotations
 
-COMMAND_MODULES: tuple[str, ...] = ("validate", "exercism", "mine")
+COMMAND_MODULES: tuple[str, ...] = ("new", "validate", "exercism", "mine")

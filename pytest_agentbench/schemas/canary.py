@@ -6,7 +6,9 @@ A canary is a directory holding ``canary.toml`` and its starting ``repo/``; ``hi
 
 from __future__ import annotations
 
+import difflib
 import sys
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -319,7 +321,8 @@ def load_canary(path: Path) -> Canary:
                 field, index = phase_error_field(error["loc"], data.get("phases"))
                 line = phase_line(text, index, ".".join(map(str, error["loc"][2:]))) if index is not None else None
             where = f"{path}:{line}" if line else str(path)
-            message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+            message = ("unknown field" + _did_you_mean(error["loc"]) if error["type"] == "extra_forbidden"
+                       else error["msg"])
             message = message.removeprefix("Value error, ")
             problems.append(f"{where}: field '{field}': {message}")
         raise CanaryError("\n".join(problems)) from None
@@ -351,3 +354,29 @@ def _check_repo(canary: Canary) -> None:
     problems = repo_problems(repo)
     if problems:
         raise CanaryError("\n".join(f"{canary.path}: repo/: {problem}" for problem in problems))
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    """``; did you mean 'expect_changed'?`` for a misspelt field, from the fields of the table it
+    is in (the canary's schema, followed along ``loc``); empty when none is close."""
+    model: Any = Canary
+    for key in loc[:-1]:
+        if isinstance(key, int) or model is None:
+            continue
+        field = model.model_fields.get(key)
+        model = _model_in(field.annotation) if field is not None else None
+    if model is None or not isinstance(loc[-1], str):
+        return ""
+    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model an annotation holds (``X``, ``X | None``, ``list[X]``), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
