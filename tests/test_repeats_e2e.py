@@ -334,7 +334,7 @@ def test_readme_counts_the_builtin_canaries_right():
     count = re.search(r"`canaries/` holds (\d+) canaries", README)
     assert count and int(count.group(1)) == len(canaries)
     section = README[README.index("## The built-in suite"):README.index("**Discriminators**")]
-    for tier in ("lite", "medium", "heavy"):
+    for tier in ("lite", "medium", "heavy", "integrity"):
         row = next(line for line in section.splitlines() if line.startswith(f"| `{tier}`"))
         listed = re.findall(r"`([a-z0-9-]+)`", row.split("|")[3])
         assert sorted(listed) == sorted(p.name for p in (ROOT / "canaries" / tier).iterdir()
