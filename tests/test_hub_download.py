@@ -338,5 +338,5 @@ def test_an_unreachable_hub_stops_the_session_with_an_infra_error(bench, hf_home
     assert attempt["outcome"] == "infra_error"
     assert (f"model server could not be started: cannot download {FILE} of {REPO} (revision main) "
             f"from {endpoint}: cannot reach the hub") in attempt["detail"]
-    result.stdout.fnmatch_lines([("*Interrupted: agentbench: local: model server could not be "
+    result.stdout.fnmatch_lines([("*Interrupted: agentbench: a model server cannot run the benchmark: local: model server could not be "
                                   f"started: cannot download {FILE} of {REPO}*")])

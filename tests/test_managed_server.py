@@ -84,7 +84,9 @@ def test_a_server_that_exits_at_once_is_an_infra_error_that_stops_the_session(be
     assert attempts[0]["outcome"] == "infra_error"
     assert "exited with code 3" in attempts[0]["detail"] and "bad flag" in attempts[0]["detail"]
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*Interrupted: agentbench: local: model server could not be started*"])
+    result.stdout.fnmatch_lines(["*Interrupted: agentbench: a model server cannot run the benchmark: "
+                                 "local: model server could not be started*"])
+    assert result.ret == 6  # its own exit status: not Ctrl-C (2), not a model that failed (1)
 
 
 def test_a_server_that_never_gets_healthy_times_out(bench):

@@ -15,7 +15,7 @@ import pytest
 from pytest_agentbench.attempt.identity import Attempt
 from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.errors import AgentbenchError
-from pytest_agentbench.run.state import get_session, is_python_attempt, result_key
+from pytest_agentbench.run.state import SERVER_STOP, get_session, is_python_attempt, result_key
 
 if TYPE_CHECKING:
     from pytest_agentbench.schemas.canary import Canary
@@ -134,7 +134,7 @@ class CanaryItem(pytest.Item):
         self.user_properties.extend(junit_properties(result))
         if result.stop_reason == "setup":
             # A server that cannot run the benchmark makes every later attempt meaningless.
-            self.session.shouldstop = f"agentbench: {self.model.name}: {result.detail}"
+            self.session.shouldstop = f"{SERVER_STOP}{self.model.name}: {result.detail}"
         if result.outcome != Outcome.PASSED.value:
             raise AttemptFailed(result)
 

@@ -32,7 +32,7 @@ from pytest_agentbench.report.terminal import write_run_summary
 from pytest_agentbench.run.attempt_hooks import item_attempt
 from pytest_agentbench.run.gates import evaluate, evaluate_cheat_rate
 from pytest_agentbench.run.session import AgentbenchSession
-from pytest_agentbench.run.state import COLLECTOR_NAME, result_of
+from pytest_agentbench.run.state import COLLECTOR_NAME, SERVER_STOP, SERVER_UNUSABLE, result_of
 from pytest_agentbench.run.xdist_support import bring_transcript_home
 from pytest_agentbench.schemas.results import AttemptResult, cell_variant
 
@@ -186,6 +186,10 @@ class ResultCollector:
                 failed = failed or (settings.fail_on_regression and bool(state.regressions))
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        if interrupted and str(session.shouldstop).startswith(SERVER_STOP):
+            # Not Ctrl-C: a model's server could not run the benchmark, and the run stopped. CI
+            # tells the two apart (and both from a model that failed: 1) by the exit status.
+            session.exitstatus = SERVER_UNUSABLE
 
         def report() -> dict:
             return build_report(state, interrupted=interrupted, missing=[m.nodeid for m in missing],

@@ -36,7 +36,7 @@ from pytest_agentbench.attempt.verdict import (
 from pytest_agentbench.attempt.verify import CheckResult, examine, run_checks
 from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.run.session import AgentbenchSession
-from pytest_agentbench.run.state import ATTEMPT_PARAM, CANARY_MARKER
+from pytest_agentbench.run.state import ATTEMPT_PARAM, CANARY_MARKER, SERVER_STOP
 from pytest_agentbench.sandbox.commands import DEFAULT_OUTPUT_CAP
 from pytest_agentbench.schemas.canary import Canary, ResolvedBudget
 from pytest_agentbench.schemas.factors import budget_factors
@@ -294,5 +294,5 @@ def finish_report(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestR
         report.outcome = "failed"
         report.longrepr = f"{result.outcome}: {result.detail}"
     if result.stop_reason == "setup":
-        item.session.shouldstop = f"agentbench: {result.model}: {result.detail}"
+        item.session.shouldstop = f"{SERVER_STOP}{result.model}: {result.detail}"
     return result

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from pytest_agentbench.schemas.results import AttemptResult  # noqa: F401 (in a string below)
 
 session_key = pytest.StashKey["AgentbenchSession"]()
+# The exit status of a run stopped because a model's server could not run the benchmark (it could
+# not start, or its preflight found it unusable), apart from pytest's own 0-5; and how such a stop
+# is worded (session.shouldstop), so the controller can tell it from Ctrl-C.
+SERVER_UNUSABLE = 6
+SERVER_STOP = "agentbench: a model server cannot run the benchmark: "
 result_key = pytest.StashKey["AttemptResult"]()  # a canary.toml attempt's result, on its item
 run_id_key = pytest.StashKey[str]()  # xdist controller: the run id given to workers before a session
 # How this process starts its session (startup.start_session, handed in by plugin.py).
