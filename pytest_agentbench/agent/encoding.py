@@ -9,7 +9,6 @@ of the harness's cost per turn at 50 turns.
 
 from __future__ import annotations
 
-import copy
 import json
 import operator
 import re
@@ -57,7 +56,7 @@ class BodyEncoder:
     buffer (joining every cached piece again was the cost that grew with the conversation). Every
     other value is re-encoded only when it is a different object: a scalar that is the same object
     is the same value, and a list or dict that is the same object must also still equal the copy
-    taken when it was encoded (the tool definitions: 50 µs to encode, 3 µs to compare). A message
+    decoded from its encoding (the tool definitions: 50 µs to encode, 3 µs to compare). A message
     is recognised by identity too (the cache holds a reference, so an id cannot be reused while
     cached); a history that is not the cached one's continuation is encoded afresh from where it
     differs.
@@ -104,7 +103,9 @@ class BodyEncoder:
         entry = self._values.get(key)
         if entry is not None and entry[0] is value and (entry[1] is None or entry[1] == value):
             return entry[2]
-        encoded = dumps({key: value})[1:-1]
-        scalar = type(value) in _IMMUTABLE
-        self._values[key] = (value, None if scalar else copy.deepcopy(value), encoded)
-        return encoded
+        encoded = dumps({key: value})
+        # The copy is read back from the encoding: 15 µs for the tool definitions against
+        # copy.deepcopy's 69 µs (once per loop).
+        copied = None if type(value) in _IMMUTABLE else json.loads(encoded)[key]
+        self._values[key] = (value, copied, encoded[1:-1])
+        return encoded[1:-1]
