@@ -169,3 +169,14 @@ def test_the_embedded_default_has_a_header(bench, monkeypatch, parallelism):
     # Serially it comes right after collection; an xdist controller collects nothing, so there the
     # summary says it.
     assert ("agentbench: limits per attempt" in before) == (not parallelism)
+
+
+def test_under_a_sweep_each_variants_failure_has_its_own_title(bench):
+    bench.canary()
+    with ScriptedServer(SCRIPTS) as server:
+        result = bench.pytester.runpytest(
+            "canaries", "--models", f"talker@{server.url}", "--repeats", "1",
+            "--agentbench-sweep", "temperature=0,0.7", "-p", "no:cacheprovider")
+    titles = list(blocks(result.stdout.str()))
+    assert titles == ["canary hello · talker/temperature=0 · repeat 0",
+                      "canary hello · talker/temperature=0.7 · repeat 0"]

@@ -144,7 +144,13 @@ class CanaryItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
-        return self.path, None, f"canary {self.canary.id} · {self.model.name} · repeat {self.repeat}"
+        # The title of the attempt's failure report: under a sweep two variants of one model are
+        # two cells, so the variant (and a registry agent) is part of it: `qwen/temperature=0.7`.
+        model = self.model
+        label = model.name if model.variant == "base" else f"{model.name}/{model.variant}"
+        if model.agent != "builtin":
+            label += f" via {model.agent}"
+        return self.path, None, f"canary {self.canary.id} · {label} · repeat {self.repeat}"
 
 
 def describe_failure(result: AttemptResult) -> str:
