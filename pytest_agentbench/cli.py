@@ -26,7 +26,7 @@ from pytest_agentbench.records.compare import (
 )
 from pytest_agentbench.records.store import RunRecord, StoreError
 from pytest_agentbench.report.html_report import write_html
-from pytest_agentbench.report.json_report import assemble_report, write_report
+from pytest_agentbench.report.json_report import NOT_RECORDED, assemble_report, write_report
 from pytest_agentbench.report.summary import row_label
 from pytest_agentbench.report.terminal import default_ks, summary_lines
 from pytest_agentbench.schemas.results import AttemptResult
@@ -54,13 +54,26 @@ def _repeats(record: RunRecord, results: list[AttemptResult]) -> int:
 
 
 def build_report_from_store(record: RunRecord, results: list[AttemptResult]) -> dict:
-    """A JSON report (the documented contract) from stored data (less gates, which the database does not keep)."""
-    settings = {"ks": default_ks(_repeats(record, results)), **record.settings}
-    return assemble_report(
+    """A JSON report (the documented contract) from stored data: the run's live report, where the
+    database kept what it held beyond the attempts (``record.report``); else what the run's own
+    record holds, with ``not_recorded`` saying what is missing."""
+    missing = list(record.settings.get("missing") or [])
+    parts = record.report
+    if parts is None:
+        settings = {"ks": default_ks(_repeats(record, results)), **record.settings}
+        environment, models = record.environment, record.models
+    else:
+        settings, environment, models = parts["settings"], parts["environment"], parts["models"]
+    report = assemble_report(
         run_id=record.run_id, started=record.started, finished=record.finished,
-        interrupted=record.interrupted, environment=record.environment, settings=settings,
-        models=record.models, results=results,
+        interrupted=record.interrupted, environment=environment, settings=settings,
+        models=models, results=results, missing=missing,
     )
+    if parts is None:
+        report["not_recorded"] = list(NOT_RECORDED)
+    else:
+        report.update(parts.get("sections") or {})
+    return report
 
 
 # -- subcommands -----------------------------------------------------------------------------------

@@ -34,9 +34,10 @@ def test_schema_created_with_version(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "dir" / "results.sqlite"
     ResultStore(path).close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == ResultStore.SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == ResultStore.SCHEMA_VERSION == 2
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    assert "report" in [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "runs", "attempts"} <= tables
     columns = [row[1] for row in conn.execute("PRAGMA table_info(attempts)")]
@@ -48,10 +49,45 @@ def test_schema_created_with_version(tmp_path: Path) -> None:
 def test_newer_schema_refused(tmp_path: Path) -> None:
     path = tmp_path / "results.sqlite"
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute("PRAGMA user_version = 3")
     conn.close()
-    with pytest.raises(StoreError, match="schema version 2, newer than the 1"):
+    with pytest.raises(StoreError, match="schema version 3, newer than the 2"):
         ResultStore(path)
+
+
+# The schema as version 1 wrote it: runs without the report column.
+SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, exit_status INTEGER,
+    interrupted INTEGER NOT NULL DEFAULT 0, settings TEXT NOT NULL DEFAULT '{}',
+    environment TEXT NOT NULL DEFAULT '{}', models TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE attempts (run_id TEXT NOT NULL REFERENCES runs(run_id), canary TEXT NOT NULL,
+    model TEXT NOT NULL, variant TEXT NOT NULL, repeat INTEGER NOT NULL, outcome TEXT NOT NULL,
+    turns INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, wall_seconds REAL,
+    malformed_tool_calls INTEGER, data TEXT NOT NULL, PRIMARY KEY (run_id, canary, model, variant, repeat));
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO runs (run_id, started, settings) VALUES ('old', '2024-05-01T12:00:00+00:00', '{"repeats": 3}');
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_file_is_migrated_and_its_runs_stay_readable(tmp_path: Path) -> None:
+    path = tmp_path / "results.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA_1)
+    conn.close()
+    with ResultStore(path) as s:
+        old = s.run("old")
+        assert old is not None and old.settings == {"repeats": 3} and old.report is None
+        s.add_attempt("old", attempt())
+        s.save_report("old", {"sections": {"pipelines": {"phases": []}}, "settings": {"b": 1, "a": 2}})
+        assert s.run("old").report == {"sections": {"pipelines": {"phases": []}}, "settings": {"b": 1, "a": 2}}
+        assert list(s.run("old").report["settings"]) == ["b", "a"]  # the report's own order
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    conn.close()
+    ResultStore(path).close()  # migrating twice is a no-op
 
 
 def test_not_a_database(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from pytest_agentbench.attempt.identity import AttemptKey, attempt_key
 from pytest_agentbench.records import store as store_module
 from pytest_agentbench.records.store import ResultStore, StoreError, StoreUnavailable
-from pytest_agentbench.report.json_report import environment, run_settings
+from pytest_agentbench.report.json_report import environment, run_settings, stored_parts
 from pytest_agentbench.run.session import AgentbenchSession
 from pytest_agentbench.schemas.results import AttemptResult
 
@@ -72,9 +72,11 @@ class RunRecorder:
                                   result.agent)] = result
         self._save(attempt_name(result))  # committed now: a Ctrl-C or a crash keeps it
 
-    def finish(self, exit_status: int, interrupted: bool, missing: list[str] | None = None) -> None:
-        """The run's end: what went missing (``missing``), the models' server details and the
-        exit status, after anything still owed."""
+    def finish(self, exit_status: int, interrupted: bool, missing: list[str] | None = None,
+               report: dict[str, Any] | None = None) -> None:
+        """The run's end: what went missing (``missing``), the models' server details, what the
+        live ``report`` held beyond the attempts (its end time is the run's) and the exit
+        status, after anything still owed."""
         if not self._active:
             return
         if missing is not None:
@@ -82,11 +84,14 @@ class RunRecorder:
         session = self.session
         models = {m.name: {**m.describe(), "base_url": session.endpoint_of(m), "server": session.server_info.get(m.name)}
                   for m in session.settings.models}
+        finished = (datetime.fromisoformat(report["finished"]) if report and report.get("finished")
+                    else datetime.now(timezone.utc))
 
         def end(store: ResultStore, wait: float | None) -> None:
             store.update_models(session.run_id, models, wait=wait)
-            store.finish_run(session.run_id, datetime.now(timezone.utc), int(exit_status), interrupted,
-                             wait=wait)
+            if report is not None:
+                store.save_report(session.run_id, stored_parts(report), wait=wait)
+            store.finish_run(session.run_id, finished, int(exit_status), interrupted, wait=wait)
 
         self._save("the end of this run", then=end)
         if self._store is not None:
@@ -113,7 +118,9 @@ class RunRecorder:
             store = self._store
             if not self._run_written:
                 settings = self.session.settings
-                store.start_run(run_id, self.session.started, run_settings(settings), environment(),
+                # The sandbox too: a run that never reaches its end still says how it was isolated.
+                store.start_run(run_id, self.session.started, run_settings(settings),
+                                {**environment(), **self.session.sandbox_environment()},
                                 {m.name: m.describe() for m in settings.models}, wait=wait)
                 self._run_written = True
             if self._settings:

@@ -6,7 +6,15 @@ run only what is missing. The ``agentbench`` command reads it (possibly while a 
 WAL lets readers and the one writer proceed side by side).
 
 Each attempt keeps its full :class:`AttemptResult` JSON in ``data``; the other columns are copies
-for queries by hand (``sqlite3 .agentbench/results.sqlite``) and may grow in later schemas.
+for queries by hand (``sqlite3 .agentbench/results.sqlite``) and may grow in later schemas. Each
+run keeps, once it has ended, what its live report held beyond its attempts (``report``: the
+environment, settings and models the report showed, and the sections the features and the gates
+added, as opaque JSON), so ``agentbench report`` renders the same report (report/json_report.py).
+
+Schema versions (``PRAGMA user_version``): 1, the first; 2 adds ``runs.report`` (NULL for runs
+recorded before it, or that never reached their end). A version-1 file is migrated in place when a
+plugin of this version opens it; a file newer than this plugin is refused before anything is
+written.
 
 Another process may hold the file locked (a ``sqlite3`` shell inside a transaction, a second run
 committing): every write waits for the lock, with backoff, up to :data:`LOCK_WAIT_SECONDS` in all,
@@ -54,7 +62,8 @@ CREATE TABLE IF NOT EXISTS runs (
     interrupted INTEGER NOT NULL DEFAULT 0,
     settings TEXT NOT NULL DEFAULT '{}',
     environment TEXT NOT NULL DEFAULT '{}',
-    models TEXT NOT NULL DEFAULT '{}'
+    models TEXT NOT NULL DEFAULT '{}',
+    report TEXT
 );
 CREATE TABLE IF NOT EXISTS attempts (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -77,7 +86,7 @@ CREATE INDEX IF NOT EXISTS attempts_run ON attempts(run_id);
 # Runs newest first; rowid breaks ties between runs started in the same instant.
 _RUNS_QUERY = """
 SELECT r.run_id, r.started, r.finished, r.exit_status, r.interrupted, r.settings, r.environment,
-       r.models, COUNT(a.run_id), COALESCE(SUM(a.outcome = 'passed'), 0)
+       r.models, COUNT(a.run_id), COALESCE(SUM(a.outcome = 'passed'), 0), r.report
 FROM runs r LEFT JOIN attempts a ON a.run_id = r.run_id
 {where}
 GROUP BY r.run_id ORDER BY r.started DESC, r.rowid DESC
@@ -157,6 +166,9 @@ class RunRecord:
     models: dict[str, Any]
     attempts: int
     passed: int
+    # What the run's live report held beyond its attempts (report/json_report.py's stored_parts);
+    # None: not recorded (a run from before schema 2, or one that never reached its end).
+    report: dict[str, Any] | None = None
 
 
 def _dumps(value: dict) -> str:
@@ -165,7 +177,7 @@ def _dumps(value: dict) -> str:
 
 
 class ResultStore:
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2
 
     def __init__(self, path: Path, *, wait: float | None = None,
                  on_wait: Callable[[float], None] | None = None) -> None:
@@ -214,13 +226,21 @@ class ResultStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         if version < self.SCHEMA_VERSION:
+            # One transaction: a second process setting up (or migrating) the same file waits,
+            # then finds nothing left to do. Each step is idempotent, so a file of any older
+            # version (or a new one) ends in this schema.
             try:
-                # One transaction: a second process creating the same file waits, then no-ops.
-                self._conn.executescript(
-                    f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR REPLACE INTO meta VALUES "
-                    f"('schema_version', '{self.SCHEMA_VERSION}'); "
-                    f"PRAGMA user_version = {self.SCHEMA_VERSION}; COMMIT;"
-                )
+                self._conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                columns = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+                if "report" not in columns:  # schema 1 -> 2
+                    self._conn.execute("ALTER TABLE runs ADD COLUMN report TEXT")
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                                   (str(self.SCHEMA_VERSION),))
+                self._conn.execute(f"PRAGMA user_version = {self.SCHEMA_VERSION}")
+                self._conn.execute("COMMIT")
             except sqlite3.DatabaseError:
                 if self._conn.in_transaction:  # a failed try leaves nothing behind to retry into
                     self._conn.rollback()
@@ -298,6 +318,16 @@ class ResultStore:
                 self._conn.execute("UPDATE runs SET settings = ? WHERE run_id = ?", (_dumps(settings), run_id))
         self._write(write, wait)
 
+    def save_report(self, run_id: str, parts: dict, *, wait: float | None = None) -> None:
+        """Keep what the run's live report held beyond its attempts (report/json_report.py's
+        ``stored_parts``), for ``agentbench report`` to render the same report."""
+        def write() -> None:
+            with self._conn:
+                # Keys in the report's own order (not sorted): tables and columns keep theirs.
+                self._conn.execute("UPDATE runs SET report = ? WHERE run_id = ?",
+                                   (json_text(parts, default=str), run_id))
+        self._write(write, wait)
+
     def update_models(self, run_id: str, models: dict, *, wait: float | None = None) -> None:
         """Models gain server details (preflight) only once attempts run: store them late."""
         def write() -> None:
@@ -313,7 +343,8 @@ class ResultStore:
             RunRecord(run_id=row[0], started=row[1], finished=row[2], exit_status=row[3],
                       interrupted=bool(row[4]), settings=json.loads(row[5]),
                       environment=json.loads(row[6]), models=json.loads(row[7]),
-                      attempts=row[8], passed=row[9])
+                      attempts=row[8], passed=row[9],
+                      report=None if row[10] is None else json.loads(row[10]))
             for row in rows
         ]
 

@@ -36,6 +36,9 @@ def table_rows(aggregates: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _notes(report: dict[str, Any]) -> list[str]:
     notes = []
+    if report.get("not_recorded"):  # re-rendered from a run the database kept no report of
+        notes.append("Not recorded with this run (it predates the database keeping them, or never "
+                      "reached its end): " + "; ".join(report["not_recorded"]) + ".")
     if report.get("interrupted"):
         notes.append("This run was interrupted: the numbers cover the finished attempts.")
     if report.get("incomplete"):

@@ -85,6 +85,33 @@ def assemble_report(*, run_id: str, started: str, finished: str | None, interrup
     return report
 
 
+# The keys assemble_report builds from a run's record and attempts. Every other key of a live
+# report — the sections the features add through pytest_agentbench_report (ofat, ceilings,
+# progress, tier_up, pipelines, judges, integrity, promotion...), the gates, a resume's
+# differences, co-residence — is kept with the run in the database, as opaque JSON.
+BUILT_KEYS = frozenset({
+    "schema_version", "run_id", "started", "finished", "interrupted", "incomplete", "missing",
+    "environment", "settings", "models", "attempts", "summary", "aggregates", "fairness",
+    "identical_repeats",
+})
+# What a report re-rendered from a run recorded without its report (before the database kept
+# it, or a run that never reached its end) cannot show: its ``not_recorded``.
+NOT_RECORDED = [
+    ("the sandbox tier and its limits, and the settings and models as the live report showed them "
+     "(the database's start-of-run copies stand in)"),
+    ("the sections the features and the gates added (ofat, ceilings, progress, pipelines, judges, "
+     "integrity, promotion, tier_up, gates, resume)"),
+]
+
+
+def stored_parts(report: dict) -> dict:
+    """What the database keeps of a live report beyond its attempts: the environment, settings
+    and models it showed, and its other sections (``sections``: every key not in BUILT_KEYS)."""
+    return {"environment": report.get("environment") or {}, "settings": report.get("settings") or {},
+            "models": report.get("models") or {},
+            "sections": {key: value for key, value in report.items() if key not in BUILT_KEYS}}
+
+
 def build_report(session: AgentbenchSession, interrupted: bool = False, *,
                  missing: list[str] | None = None, max_infra_rate: float = 0.0,
                  resume: dict | None = None) -> dict:

@@ -195,21 +195,27 @@ class ResultCollector:
             return build_report(state, interrupted=interrupted, missing=[m.nodeid for m in missing],
                                 max_infra_rate=self.max_infra_rate, resume=self.resume_difference())
 
+        built: dict | None = None
         if (settings.json_path or settings.html_path) and (state.results or settings.models):
             built = report()
             if settings.json_path:
                 write_report(settings.json_path, built)
             if settings.html_path:
                 write_html(settings.html_path, built)
+        elif self.begun:
+            # The database keeps what the report holds beyond the attempts (the features'
+            # sections, the gates, the sandbox), asked for or not: `agentbench report` renders it.
+            built = report()
         # `agentbench report` re-renders the run as incomplete too (missing).
         self.recorder.finish(session.exitstatus, interrupted,
-                             missing=[m.nodeid for m in missing] if self.begun else None)
+                             missing=[m.nodeid for m in missing] if self.begun else None,
+                             report=built if self.begun else None)
         if self.recorder.unsaved and not settings.json_path:
             # The database could not take them and no JSON report was asked for: without one,
             # these attempts would end with this process.
             kept = state.run_dir / "report.json"
             try:
-                write_report(kept, report())
+                write_report(kept, built or report())
                 self.kept_report = kept
             except OSError as exc:
                 self.recorder.warn(f"agentbench: WARNING cannot write {kept}: {exc}")
