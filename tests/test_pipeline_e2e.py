@@ -709,3 +709,80 @@ def test_a_judge_check_reads_a_phases_output(bench):
     make_pipeline(bench, toml=judged.replace("phase:hypothesize", "phase:nope"))
     result = bench.pytester.runpytest("canaries", "--models", "m@http://127.0.0.1:9/v1", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*artifact 'phase:nope' names no phase of this canary*"])
+
+
+# -- a claimed result checked against the command's recorded run ------------------------------------
+
+CLAIMS_TOML = textwrap.dedent(f"""\
+    tier = "lite"
+    tags = ["pipeline"]
+
+    [[phases]]
+    name = "implement"
+    prompt = "IMPLEMENT hello.py."
+    writes = true
+    output_schema = {{ type = "object", required = ["changes"], properties = {{ changes = {{ type = "array" }} }} }}
+
+    [[phases]]
+    name = "red_team"
+    prompt = "ATTACK the implementation: {{{{implement}}}}"
+    tools = ["read_file", "shell"]
+    output_schema = {{ type = "object", required = ["attacks"], properties = {{ attacks = {{ type = "array", items = {{ type = "object", required = ["command", "result"] }} }} }} }}
+    [phases.claims]
+    "attacks.command" = "commands"
+
+    [verify]
+    run = [{json.dumps(HELLO_CHECK)}]
+    expect_changed = ["hello.py"]
+    """)
+CALL_HELLO = "python -c 'import hello; print(hello.hello())'"
+CALL_MISSING = "python -c 'import hello; print(hello.goodbye())'"
+
+
+def _red_team(command: str, result: str) -> list[dict]:
+    attacks = {"attacks": [{"command": command, "result": result}]}
+    return [call("shell", command=command), say(fenced(attacks))]
+
+
+# Both sandbox tiers: the shell's exit status and output, recorded in the jail and without it,
+# are what a claimed result is compared with.
+@pytest.mark.parametrize("tier", ["auto", "none"])
+def test_an_honest_claimed_result_holds_and_a_false_success_is_hallucinated(bench, tier):
+    make_pipeline(bench, toml=CLAIMS_TOML)
+    implement = [call("write_file", path="hello.py", content=HELLO_SOURCE), say(fenced(IMPLEMENTED))]
+    honest = {"IMPLEMENT": implement, "ATTACK": _red_team(CALL_HELLO, "works, prints hi")}
+    with ScriptedServer(by_phase(honest)) as server:
+        bench.run(server, "--agentbench-sandbox", tier)
+    red_team = only_attempt(bench)["phases"][1]
+    assert red_team["claims_checked"] is True
+    assert red_team["hallucinated"] == [] and red_team["hallucinated_reasons"] == []
+
+    lying = {"IMPLEMENT": implement, "ATTACK": _red_team(CALL_MISSING, "works, prints hi")}
+    with ScriptedServer(by_phase(lying)) as server:
+        result = bench.run(server, "--agentbench-sandbox", tier)
+    result.assert_outcomes(passed=1)  # the checks decide the verdict; the claim is recorded
+    red_team = only_attempt(bench)["phases"][1]
+    assert red_team["hallucinated"] == [CALL_MISSING]
+    assert red_team["hallucinated_reasons"] == [
+        (f"claimed 'works, prints hi', but `{CALL_MISSING}` exited 1: AttributeError: module 'hello' "
+         "has no attribute 'goodbye'")]
+    row = next(r for r in bench.report()["pipelines"]["phases"] if r["phase"] == "red_team")
+    assert row["hallucinated"] == 1 and row["hallucination_rate"] == 1.0
+
+
+def test_a_false_claimed_result_is_sent_back_when_asked(bench):
+    toml = CLAIMS_TOML.replace('tools = ["read_file", "shell"]',
+                               'tools = ["read_file", "shell"]\nreprompt_on = ["hallucinated"]')
+    make_pipeline(bench, toml=toml)
+    corrected = {"attacks": [{"command": CALL_MISSING, "result": "raises AttributeError: no goodbye()"}]}
+    scripts = {"IMPLEMENT": [call("write_file", path="hello.py", content=HELLO_SOURCE), say(fenced(IMPLEMENTED))],
+               "ATTACK": [*_red_team(CALL_MISSING, "passes"), say(fenced(corrected))]}
+    with ScriptedServer(by_phase(scripts)) as server:
+        bench.run(server)
+    red_team = only_attempt(bench)["phases"][1]
+    assert red_team["check_retries"] == 1 and red_team["hallucinated"] == []
+    assert red_team["output"] == corrected
+    problem = red_team["check_problems"][0]
+    assert f"{CALL_MISSING}: claimed 'passes', but `{CALL_MISSING}` exited 1: AttributeError" in problem
+    sent = [r for r in agent_requests(server) if "ATTACK" in r["messages"][1]["content"]][-1]
+    assert "report what the command really did" in sent["messages"][-1]["content"]

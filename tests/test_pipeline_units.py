@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,130 @@ def test_a_claimed_command_matches_what_ran_whatever_its_spelling(tmp_path):
               "others": ["python -m pytest -q tests/unit", "-m pytest -q tes"]}
     verdict = check_claims(claims, {"runs": "commands", "others": "commands"}, done, tmp_path)
     assert verdict.hallucinated == ["python -m pytest -q tests/unit", "-m pytest -q tes"]
+
+
+# -- quoted foreign words are no drift; text written in another language is ------------------------
+
+@pytest.mark.parametrize("text", [
+    'The French say "bon appétit" here before the meal starts.',
+    'Shown: "Übersicht der Änderungen" in German.',  # without the quote: de 0.90, drift
+    'Titles "Einstellungen für Benutzer" and "Übersicht der Änderungen" stay.',
+    'The Japanese say "いただきます" before eating, and the function handles that greeting.',
+    'The Japanese say 「いただきます」 before eating, and the function handles that greeting.',
+    "The label reads “Привет мир” in the Russian locale; everything else stays in English.",
+    "The Thai label is `สวัสดีครับ` and it is shown on the start page.",
+    "The Thai label is *สวัสดีครับ* and it is shown on the start page.",
+    "The Thai label is _สวัสดีครับ_ and it is shown on the start page.",
+    "The Thai label is <em>สวัสดีครับ</em> and it is shown on the start page.",
+    "We keep 'Guten Morgen' as the greeting; don't translate it, it's the brand's.",
+])
+def test_a_few_quoted_foreign_words_are_no_drift(text):
+    verdict = judge([text], "en")
+    assert not verdict.drift and verdict.language in ("en", None), verdict
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Le module compte les mots du texte et ignore la ponctuation, puis il renvoie un dictionnaire trié.", "fr"),
+    ('"Le module compte les mots du texte et ignore la ponctuation, puis il renvoie un dictionnaire trié."', "fr"),
+    ('The counter handles "bon appétit" fine. ฟังก์ชันนับคำทำงานได้ถูกต้องแล้ว', "th"),
+    ('Ce module compte "the words" du texte et ignore la ponctuation, puis il renvoie un dictionnaire trié.', "fr"),
+    ("Die Funktion zählt die Wörter im Text und gibt ein sortiertes Wörterbuch zurück.", "de"),
+])
+def test_a_paragraph_written_in_another_language_is_still_drift(text, language):
+    verdict = judge([text], "en")
+    assert verdict.drift and verdict.language == language, verdict
+
+
+def test_quoting_english_in_a_russian_pipeline_is_no_drift():
+    assert not judge(['Функция считает слова в тексте и возвращает "sorted dict" обратно.'], "ru").drift
+
+
+# -- a claimed command's result against what its run recorded ----------------------------------------
+
+def _shell(call_id: str, command: str, result: str) -> list[dict]:
+    return [_call(call_id, "shell", {"command": command}),
+            {"role": "tool", "tool_call_id": call_id, "content": result}]
+
+
+IMPORT = "python -c 'from tally import total; print(total([1, 2]))'"
+IMPORT_FAILS = ("[exit code 1]\nTraceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n"
+                "ImportError: cannot import name 'total' from 'tally' (/repo/tally/__init__.py)")
+
+
+def _history() -> list[dict]:
+    return [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+            *_shell("1", IMPORT, IMPORT_FAILS),
+            *_shell("2", "python -m pytest -q tests", "[exit code 0]\n...\n3 passed in 0.02s"),
+            *_shell("3", "python -c 'print(3)'", "[exit code 0]\n3"),
+            *_shell("4", "python slow.py", "[timed out]\nstarting"),
+            *_shell("5", "python quiet.py", "[exit code 0]\nTraceback (most recent call last):\n"
+                    "  File \"quiet.py\", line 2\nKeyError: 'x'\nhandled anyway"),
+            *_shell("6", "python -c 'print(3)'", "[exit code 0] (no output)")]
+
+
+def test_the_shell_runs_are_read_with_their_exit_status():
+    runs = activity(_history()).runs
+    assert [(r.exit_code, r.timed_out) for r in runs] == [(1, False), (0, False), (0, False),
+                                                           (None, True), (0, False), (0, False)]
+    assert runs[0].output.endswith("(/repo/tally/__init__.py)") and runs[5].output == ""
+
+
+@pytest.mark.parametrize(("attack", "holds"), [
+    ({"command": IMPORT, "result": "fails with ImportError: total is not exported"}, True),
+    ({"command": IMPORT, "result": "works, prints 3"}, False),
+    ({"command": IMPORT, "exit_code": 0}, False),
+    ({"command": IMPORT, "exit_code": 1, "result": "raises ImportError"}, True),
+    ({"command": IMPORT, "outcome": "succeeded"}, False),
+    ({"command": IMPORT, "status": "ok"}, False),
+    ({"command": "python -m pytest -q ./tests/", "result": "3 passed, 0 failed"}, True),
+    ({"command": "python -m pytest -q tests", "result": "The existing tests still pass."}, True),
+    ({"command": "python -m pytest -q tests", "exit_code": "0"}, True),
+    ({"command": "python -m pytest -q tests", "exit_code": 2}, False),
+    ({"command": "python -m pytest -q tests", "result": "does not pass: 1 failed"}, True),  # not a success claim
+    ({"command": "python slow.py", "result": "finishes fine"}, False),
+    ({"command": "python quiet.py", "result": "works"}, False),  # a traceback in its output
+    ({"command": "python -c 'print(3)'", "result": "prints 3"}, False),  # its last run printed nothing
+    ({"command": "python -c 'print(3)'", "result": "prints nothing"}, True),
+    ({"command": "python -c 'print(3)'", "result": "Both forms count as the same word."}, True),
+    ({"command": "python -c 'print(3)'"}, True),  # no result claimed: having run is the claim
+])
+def test_a_claimed_result_must_be_what_the_command_did(attack, holds):
+    verdict = check_claims({"attacks": [attack]}, {"attacks.command": "commands"}, activity(_history()), Path("."))
+    assert (verdict.hallucinated == []) is holds, verdict.reasons
+
+
+def test_the_reason_names_the_command_its_exit_status_and_the_error_line():
+    output = {"checks": [{"command": IMPORT, "result": "works, prints 3"},
+                         {"command": "python -m pytest -q tests", "result": "prints 4 passed"},
+                         {"command": "python -m pytest -q tests", "result": "passes"},
+                         {"command": "python never_ran.py", "result": "works"}]}
+    verdict = check_claims(output, {"checks.command": "commands"}, activity(_history()), Path("."))
+    assert verdict.hallucinated == [IMPORT, "python -m pytest -q tests", "python never_ran.py"]
+    assert verdict.reasons == [
+        (f"claimed 'works, prints 3', but `{IMPORT}` exited 1: ImportError: cannot import name 'total' "
+         "from 'tally' (/repo/tally/__init__.py)"),
+        ("claimed 'prints 4 passed', but `python -m pytest -q tests` exited 0 and its output does not "
+         "show '4': ... 3 passed in 0.02s"),
+        "no shell call of this phase ran it",
+    ]
+
+
+def test_a_claimed_printed_value_is_looked_for_in_the_output():
+    history = [*_shell("1", "python -c 'print({\"end\": 2})'", "[exit code 0]\n{'end': 2}\n"),
+               *_shell("2", "echo hello world", "[exit code 0]\nhello world")]
+    done = activity(history)
+    for result, holds in [("prints {'end': 2}", True), ('prints {"end": 2}', False),
+                          ("prints `{'end': 2}` as expected", True), ("prints {'end': 3}", False)]:
+        claim = {"command": "python -c 'print({\"end\": 2})'", "result": result}
+        assert (check_claims(claim, {"command": "commands"}, done, Path(".")).hallucinated == []) is holds, result
+    for result, holds in [("prints hello", True), ("prints “hello world”", True), ("prints 'hello there'", False),
+                          ("prints a greeting", True), ("outputs: world.", True), ("echoes bye", False)]:
+        claim = {"command": "echo hello world", "result": result}
+        assert (check_claims(claim, {"command": "commands"}, done, Path(".")).hallucinated == []) is holds, result
+
+
+def test_an_entry_of_a_list_of_commands_claims_no_result():
+    # {"commands_run": [...], "result": "..."}: the result is not about any one command
+    verdict = check_claims({"commands_run": [IMPORT], "result": "all works"}, {"commands_run": "commands"},
+                           activity(_history()), Path("."))
+    assert verdict.hallucinated == []

@@ -27,8 +27,12 @@ def output_problems(phase: Phase, output: Any, messages: list[dict[str, Any]], r
             found.append(f"these entries are not files of the repository: {verdict.invalid_paths} "
                          "(no globs, tool names, directories or paths outside it)")
         if "hallucinated" in kinds and verdict.hallucinated:
-            found.append(f"these entries were never read or run in this phase: {verdict.hallucinated} "
-                         "(list only what you actually did, or do it first)")
+            never = [item.entry for item in verdict.found if not item.result]
+            if never:
+                found.append(f"these entries were never read or run in this phase: {never} "
+                             "(list only what you actually did, or do it first)")
+            found += [f"{item.entry}: {item.why} (report what the command really did)"
+                      for item in verdict.found if item.result]
     if "language_drift" in kinds:
         from pytest_agentbench.pipeline.language import free_text, judge
 

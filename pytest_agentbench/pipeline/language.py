@@ -18,7 +18,13 @@ rationale among English fields is caught):
 2. **classifier**: a string of at least ``MIN_WORDS`` words (code, paths and identifiers removed)
    that py3langid puts in another language with probability ≥ ``MIN_PROBABILITY``.
 
-Measured (``tests/test_pipeline_language.py``): English technical sentences, Thai, Chinese,
+A quotation of a few foreign words — up to ``MAX_QUOTED_WORDS`` between quotes (``"…"``,
+``'…'``, ``“…”``, ``‘…’``, ``«…»``, ``„…“``, ``「…」``), backticks or italics (``*…*``, ``_…_``,
+``<i>``/``<em>``) — is no drift: it is left out before both rules (an English text saying the
+French say "bon appétit" is English). A longer quotation, and any unquoted foreign text, is judged
+as usual, so a paragraph written in another language is still drift.
+
+Measured (``tests/test_pipeline_units.py``): English technical sentences, Thai, Chinese,
 Russian, German and Spanish sentences, a Thai rationale inside English text, all classified right.
 """
 
@@ -29,6 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+MAX_QUOTED_WORDS = 4  # a quotation this short is no drift (see the module docstring)
 MIN_FOREIGN_LETTERS = 4
 MIN_WORDS = 5
 MIN_LETTERS = 25
@@ -62,6 +69,14 @@ _NOT_PROSE = re.compile(
     r"```.*?```|`[^`]*`|https?://\S+|\S*[/\\]\S*|\b\w+\.\w+\b|\b\w*_\w*\b|\b[a-z]+[A-Z]\w*\b|\w+\(\)",
     re.DOTALL)
 _WORD = re.compile(r"[^\W\d_]+")
+# Quoted, backticked or italic spans: (opening, closing) pairs. A straight quote or an italic
+# marker opens only after a non-word character and closes only before one ("don't" opens nothing).
+_PAIRS = [('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u201e", "\u201c"), ("\u2018", "\u2019"),
+          ("\u00ab", "\u00bb"), ("\u300c", "\u300d"), ("*", "*"), ("_", "_"), ("`", "`")]
+_QUOTED = re.compile("|".join(
+    [rf"(?<!\w){re.escape(a)}(?=\S)[^{re.escape(a + b)}\n]{{1,80}}(?<=\S){re.escape(b)}(?!\w)"
+     for a, b in _PAIRS]
+    + [r"<(i|em)>[^<\n]{1,80}</\1>"]), re.IGNORECASE)
 
 
 def script_of(char: str) -> str | None:
@@ -93,9 +108,19 @@ def identify(text: str) -> tuple[str, float]:
     return ALIASES.get(str(code), str(code)), float(probability)
 
 
+def unquoted(text: str) -> str:
+    """``text`` without its short quotations (up to ``MAX_QUOTED_WORDS`` words between quotes,
+    backticks or italic markers): quoting a few foreign words is not writing in that language."""
+    def drop(match: re.Match[str]) -> str:
+        inner = match.group(0)
+        return " " if len(inner.split()) <= MAX_QUOTED_WORDS else inner
+    return _QUOTED.sub(drop, text)
+
+
 def prose(text: str) -> str:
-    """``text`` without code, paths and identifiers: what a language can be read from."""
-    return re.sub(r"\s+", " ", _NOT_PROSE.sub(" ", text)).strip()
+    """``text`` without short quotations, code, paths and identifiers: what a language can be
+    read from."""
+    return re.sub(r"\s+", " ", _NOT_PROSE.sub(" ", unquoted(text))).strip()
 
 
 @dataclass

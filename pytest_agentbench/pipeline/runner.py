@@ -317,6 +317,7 @@ class PipelineRunner:
         if record.output is not None and phase.claims:
             verdict = checks.check_claims(record.output, phase.claims, checks.activity(loop.messages), root)
             record.hallucinated, record.invalid_paths = verdict.hallucinated, verdict.invalid_paths
+            record.hallucinated_reasons = verdict.reasons
             record.claims_checked = True
         if phase.check_language:
             self._language(record, phase, run.final_message)

@@ -49,6 +49,9 @@ class PhaseRecord(BaseModel):
     violation: list[str] = Field(default_factory=list)  # files a read-only phase changed
     violation_reverted: bool = False  # ... and the harness put them back
     claims_checked: bool = False  # the phase declares claims and produced output to check
+    # why each hallucinated entry is one, in the same order: never run, never read, or a claimed
+    # result that is not what the command's run recorded (its exit status and error line)
+    hallucinated_reasons: list[str] = Field(default_factory=list)
     language_evidence: str = ""
     repeated: Any = None  # the iteration.distinct value, when it repeats a recent one
     # reprompt_on: re-prompts sent for valid outputs its checks rejected, and what they found
