@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.report.conversation import MAX_TEXT, Budget, read_conversation
 from pytest_agentbench.report.html_report import render_html, table_rows
 from pytest_agentbench.testing import ScriptedServer, call, say
@@ -80,6 +81,22 @@ def test_the_page_in_headless_chromium(report_html, tmp_path):
         figure = dom[start:dom.index("</figure>", start)]
         assert "<svg" in figure and figure.count("<path") >= 3, chart
     assert not any(tag == "script" for tag, _ in elements(dom))  # hostile text stayed text
+    # The models compared, as the browser built them: the glossary names every outcome with
+    # attempt/outcome.py's meaning, the matrix has a coloured pass count per canary x model, and
+    # each pair of models has its difference, interval and verdict.
+    glossary = Table.of(dom, "glossary", "dl")
+    assert [name for name, _ in glossary.pairs] == [o.value for o in Outcome]
+    assert all(meaning == (getattr(o, "meaning", "") or "-") for o, (_, meaning) in zip(Outcome, glossary.pairs))
+    matrix = Table.of(dom, "matrix")
+    assert matrix.rows[0] == ["canary", "good", "hostile", "looper", "talker"]  # as the model table
+    assert matrix.rows[1:] == [["hello", "2/2", "0/2", "0/2", "0/2"], ["hello-medium", "2/2", "0/2", "0/2", "0/2"]]
+    assert matrix.styles[1][1] == "background:hsl(120, 70%, 82%)" and matrix.styles[1][2] == "background:hsl(0, 70%, 82%)"
+    pairs = Table.of(dom, "pairwise")
+    assert pairs.rows[0] == ["model", "pass@1", "against", "pass@1", "difference", "95% CI", "verdict"]
+    assert len(pairs.rows) == 1 + 6  # 4 models: 6 pairs
+    assert pairs.rows[1][0] == "good" and pairs.rows[1][4] == "+1.00" and pairs.rows[1][6] == "better"
+    losers = [row for row in pairs.rows[1:] if "good" not in (row[0], row[2])]
+    assert losers and all(row[4] == "+0.00" and row[6] == "no evidence" for row in losers)
     assert "<script>alert(1)</script>" in dom.replace("&lt;", "<").replace("&gt;", ">")
     # A real screenshot of the page: a PNG of the window's size with more than a blank page.
     data = shot.read_bytes()
@@ -90,6 +107,55 @@ def test_the_page_in_headless_chromium(report_html, tmp_path):
     with Image.open(shot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
     assert colours is None or len(colours) > 50
+
+
+class Table(HTMLParser):
+    """The cells' text (and each cell's style) of one element by id: a table's rows, or a
+    definition list's (term, definition) pairs."""
+
+    def __init__(self, element_id: str, tag: str) -> None:
+        super().__init__()
+        self.element_id, self.tag, self.depth = element_id, tag, 0
+        self.rows: list[list[str]] = []
+        self.styles: list[list[str]] = []
+        self.pairs: list[tuple[str, str]] = []
+        self.cell: list[str] | None = None
+
+    @classmethod
+    def of(cls, page: str, element_id: str, tag: str = "table") -> Table:
+        found = cls(element_id, tag)
+        found.feed(page)
+        assert found.rows or found.pairs, f"no #{element_id} on the page"
+        return found
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        if tag == self.tag and (self.depth or attributes.get("id") == self.element_id):
+            self.depth += 1
+        elif self.depth and tag == "tr":
+            self.rows.append([])
+            self.styles.append([])
+        elif self.depth and tag in ("td", "th", "dt", "dd"):
+            self.cell = []
+            if tag in ("td", "th"):
+                self.styles[-1].append(attributes.get("style") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self.tag and self.depth:
+            self.depth -= 1
+        elif self.depth and tag in ("td", "th", "dt", "dd") and self.cell is not None:
+            text = " ".join("".join(self.cell).split())
+            if tag == "dt":
+                self.pairs.append((text, ""))
+            elif tag == "dd":
+                self.pairs[-1] = (self.pairs[-1][0], text)
+            else:
+                self.rows[-1].append(text)
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
 
 
 def test_model_text_is_escaped_everywhere(report_html):

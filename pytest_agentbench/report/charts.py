@@ -27,6 +27,9 @@ OUTCOME_COLOURS = {
     Outcome.INFRA_ERROR.value: "#6e7781",
 }
 OUTCOME_ORDER = [outcome.value for outcome in Outcome]
+# One marker shape per model, the same in every chart: models are told apart by shape, not by
+# colour alone (colour says the outcome where a chart has both).
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 _STYLE = {
     "svg.fonttype": "none",  # text as <text>, not glyph outlines: a third of the size
     "text.parse_math": False,  # a "$" in a model name is a dollar, not TeX
@@ -48,6 +51,11 @@ def model_label(row: dict[str, Any]) -> str:
     return f"{label} via {row['agent']}" if row.get("agent") else label  # agent rows
 
 
+def model_markers(labels: list[str]) -> dict[str, str]:
+    """Each model label's marker, in the order given (the report's own), cycling past 12."""
+    return {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(dict.fromkeys(labels))}
+
+
 def _svg(figure: Any, chart_id: str) -> str:
     """The figure as an ``<svg>`` element for inlining: no XML prologue, no metadata block, ids
     salted by the chart's name (several SVGs on one page must not share clip-path ids)."""
@@ -60,8 +68,9 @@ def _svg(figure: Any, chart_id: str) -> str:
     return re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.DOTALL)
 
 
-def pass_rate_chart(rows: list[dict[str, Any]]) -> Any:
-    """pass@1 with its interval, one line per model x tier (rows as the table shows them)."""
+def pass_rate_chart(rows: list[dict[str, Any]], markers: dict[str, str]) -> Any:
+    """pass@1 with its interval, one line per model x tier (rows as the table shows them); the
+    dot is the model's marker."""
     from matplotlib.figure import Figure
 
     scored = [row for row in rows if row["n"]]
@@ -71,7 +80,7 @@ def pass_rate_chart(rows: list[dict[str, Any]]) -> Any:
     for y, row in enumerate(scored):
         rate, low, high = row["pass_rate"], row["ci_low"], row["ci_high"]
         ax.plot([low, high], [y, y], color="#57606a", linewidth=2, solid_capstyle="butt")
-        ax.plot([rate], [y], "o", color="#0969da", markersize=6)
+        ax.plot([rate], [y], markers.get(model_label(row), "o"), color="#0969da", markersize=6)
         marked = "*" if row.get("distinct_samples", row["n"]) < row["n"] else ""
         ax.annotate(f"{row['c']}/{row['n']}{marked}", (1.02, y), xycoords=("axes fraction", "data"),
                     va="center", fontsize=8, color="#57606a")
@@ -82,8 +91,9 @@ def pass_rate_chart(rows: list[dict[str, Any]]) -> Any:
     return figure
 
 
-def outcome_chart(rows: list[dict[str, Any]]) -> Any:
-    """The outcome breakdown per model: one stacked bar of attempt counts."""
+def outcome_chart(rows: list[dict[str, Any]], markers: dict[str, str]) -> Any:
+    """The outcome breakdown per model: one stacked bar of attempt counts, the model's marker at
+    its end."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7.5, 1.3 + 0.35 * len(rows)))
@@ -95,6 +105,11 @@ def outcome_chart(rows: list[dict[str, Any]]) -> Any:
         ax.barh(range(len(rows)), counts, left=left, color=OUTCOME_COLOURS.get(name, "#1f2328"),
                 label=name, height=0.6)
         left = [a + b for a, b in zip(left, counts)]
+    most = max(left, default=0) or 1
+    for y, (row, total) in enumerate(zip(rows, left)):
+        ax.plot([total + most * 0.03], [y], markers.get(model_label(row), "o"), color="#1f2328",
+                markersize=6, clip_on=False)
+    ax.set_xlim(0, most * 1.08)
     ax.set_yticks(range(len(rows)), [model_label(r) for r in rows])
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel("attempts")
@@ -104,34 +119,47 @@ def outcome_chart(rows: list[dict[str, Any]]) -> Any:
     return figure
 
 
-def effort_chart(attempts: list[dict[str, Any]]) -> Any:
-    """Turns and tokens of every attempt, coloured by outcome: where the budgets went."""
+def effort_chart(attempts: list[dict[str, Any]], markers: dict[str, str]) -> Any:
+    """Turns and tokens of every attempt, coloured by outcome, shaped by model: where the budgets
+    went."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     figure = Figure(figsize=(7.5, 3.6))
     ax = figure.subplots()
-    by_outcome: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    counts: dict[str, int] = {}
     for attempt in attempts:
-        by_outcome.setdefault(attempt["outcome"], []).append(attempt)
-    for name in sorted(by_outcome, key=lambda n: OUTCOME_ORDER.index(n) if n in OUTCOME_ORDER else 99):
-        group = by_outcome[name]
+        groups.setdefault((attempt["outcome"], model_label(attempt)), []).append(attempt)
+        counts[attempt["outcome"]] = counts.get(attempt["outcome"], 0) + 1
+    order = sorted(counts, key=lambda n: OUTCOME_ORDER.index(n) if n in OUTCOME_ORDER else 99)
+    for (name, model), group in sorted(groups.items(), key=lambda item: order.index(item[0][0])):
         ax.scatter([a["turns"] for a in group],
                    [a["prompt_tokens"] + a["completion_tokens"] for a in group],
-                   color=OUTCOME_COLOURS.get(name, "#1f2328"), label=f"{name} ({len(group)})",
-                   alpha=0.7, s=22, edgecolors="none")
+                   color=OUTCOME_COLOURS.get(name, "#1f2328"), marker=markers.get(model, "o"),
+                   alpha=0.7, s=26, edgecolors="none")
     from matplotlib.ticker import MaxNLocator
+
+    by_colour = [Line2D([], [], linestyle="none", marker="o", color=OUTCOME_COLOURS.get(name, "#1f2328"),
+                        label=f"{name} ({counts[name]})") for name in order]
+    by_shape = [Line2D([], [], linestyle="none", marker=markers.get(model, "o"), color="#57606a", label=model)
+                for model in dict.fromkeys(model_label(a) for a in attempts)]
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(left=0, right=max(a["turns"] for a in attempts) + 1)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("turns")
     ax.set_ylabel("tokens (prompt + completion)")
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
+    # One legend (a second one would fall outside the drawn area): outcomes by colour, then
+    # models by shape.
+    spacer = Line2D([], [], linestyle="none", label=" ")
+    ax.legend(handles=[*by_colour, spacer, *by_shape], fontsize=8, frameon=False, loc="upper left",
+              bbox_to_anchor=(1.01, 1))
     return figure
 
 
-def speed_chart(attempts: list[dict[str, Any]]) -> Any | None:
-    """Decode tokens/s of each attempt, per model (dots, with the median as a bar)."""
+def speed_chart(attempts: list[dict[str, Any]], markers: dict[str, str]) -> Any | None:
+    """Decode tokens/s of each attempt, per model (the model's markers, with the median as a bar)."""
     from matplotlib.figure import Figure
 
     speeds: dict[str, list[float]] = {}
@@ -145,12 +173,13 @@ def speed_chart(attempts: list[dict[str, Any]]) -> Any | None:
     ax = figure.subplots()
     for y, name in enumerate(names):
         values = sorted(speeds[name])
-        ax.scatter(values, [y] * len(values), color="#0969da", alpha=0.6, s=18, edgecolors="none")
+        ax.scatter(values, [y] * len(values), color="#0969da", marker=markers.get(name, "o"), alpha=0.6,
+                   s=22, edgecolors="none")
         median = values[len(values) // 2]
         ax.plot([median, median], [y - 0.3, y + 0.3], color="#1f2328", linewidth=2)
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(len(names) - 0.5, -0.5)
-    ax.set_xlabel("completion tokens per second (dots: attempts; bar: median)")
+    ax.set_xlabel("completion tokens per second (markers: attempts; bar: median)")
     return figure
 
 
@@ -160,20 +189,23 @@ def charts(rows: list[dict[str, Any]], model_rows: list[dict[str, Any]],
     ``model_rows``: one all-tiers row per model."""
     import matplotlib
 
+    # One marker per model across every chart: the per-model rows' order, then any other label.
+    markers = model_markers([model_label(r) for r in model_rows] + [model_label(r) for r in rows]
+                            + [model_label(a) for a in attempts])
     found: list[Chart] = []
     with matplotlib.rc_context(_STYLE):
         if any(row["n"] for row in rows):
             found.append(Chart("chart-pass-rate", "pass@1 per model and tier",
-                               "* the interval counts identical repeats once",
-                               _svg(pass_rate_chart(rows), "pass-rate")))
+                               "* the interval counts identical repeats once; shape: model",
+                               _svg(pass_rate_chart(rows, markers), "pass-rate")))
         if model_rows:
-            found.append(Chart("chart-outcomes", "Outcomes per model", "every attempt, infra_error included",
-                               _svg(outcome_chart(model_rows), "outcomes")))
+            found.append(Chart("chart-outcomes", "Outcomes per model", "every attempt, infra_error included; the model's shape at the bar's end",
+                               _svg(outcome_chart(model_rows, markers), "outcomes")))
         if attempts:
             found.append(Chart("chart-effort", "Turns and tokens per attempt",
-                               f"{len(attempts)} attempts; identical repeats share a dot",
-                               _svg(effort_chart(attempts), "effort")))
-            speed = speed_chart(attempts)
+                               f"{len(attempts)} attempts, colour: outcome, shape: model; identical repeats share a marker",
+                               _svg(effort_chart(attempts, markers), "effort")))
+            speed = speed_chart(attempts, markers)
             if speed is not None:
                 found.append(Chart("chart-speed", "Decode speed", "the server's timings, else tokens over model time",
                                    _svg(speed, "speed")))

@@ -9,6 +9,7 @@ module loads with every benchmark session, and only a run that writes the page p
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pytest_agentbench.agent.encoding import escape_surrogates
 from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.report.charts import OUTCOME_COLOURS, charts, model_label
 from pytest_agentbench.report.conversation import Budget, read_conversation
+from pytest_agentbench.report.model_comparison import model_matrix, outcome_glossary, pairwise
 from pytest_agentbench.report.summary import identical_repeats_line
 from pytest_agentbench.sandbox.limits import format_bytes
 
@@ -130,6 +132,7 @@ def context(report: dict[str, Any], budget: Budget | None = None) -> dict[str, A
         "attempts": _attempts(report, budget or Budget()),
         "ofat": report.get("ofat"), "ceilings": report.get("ceilings"),
         "sections": extra_sections(report),
+        "glossary": outcome_glossary(), "matrix": model_matrix(report), "pairs": pairwise(report),
     }
 
 
@@ -155,6 +158,33 @@ def extra_sections(report: dict[str, Any]) -> list[dict[str, Any]]:
             sections.append({"title": f"{title}: {name.replace('_', ' ')}" if name else title,
                              "columns": columns, "rows": [[row.get(c) for c in columns] for row in rows]})
     return sections
+
+
+def _when(value: Any) -> str:
+    """An ISO timestamp as people read it: ``2026-12-05 03:49:11 UTC`` (seconds, no offset
+    noise); anything else as it is."""
+    if not value:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if moment.tzinfo is not None else "")
+
+
+def _duration(started: Any, finished: Any) -> str:
+    """``12 min 5 s`` between two ISO timestamps; empty when either is missing or unreadable."""
+    try:
+        seconds = (datetime.fromisoformat(str(finished)) - datetime.fromisoformat(str(started))).total_seconds()
+    except (TypeError, ValueError):
+        return ""
+    if seconds < 0:
+        return ""
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return (f"{hours} h {minutes} min" if hours else f"{minutes} min {rest} s" if minutes else f"{rest} s")
 
 
 def _rate(value: Any) -> str:
@@ -183,7 +213,8 @@ def render_html(report: dict[str, Any], budget: Budget | None = None) -> str:
     # A missing key renders empty: a report re-rendered from an older run lacks newer fields.
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                      trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(rate=_rate, show=_show)
+    environment.filters.update(rate=_rate, show=_show, when=_when)
+    environment.globals.update(duration=_duration)
     environment.globals.update(colour=lambda name: OUTCOME_COLOURS.get(name, "#1f2328"))
     # Markup: matplotlib's SVG is ours (it escapes the labels it draws), the one unescaped part.
     return environment.get_template("report.html.j2").render(
