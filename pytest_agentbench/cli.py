@@ -20,8 +20,11 @@ from pytest_agentbench.records.compare import (
     UsageError,
     compare_rows,
     find_db,
+    iteration_compare_rows,
+    judge_compare_rows,
     load_results,
     open_store,
+    phase_compare_rows,
     stored_run,
 )
 from pytest_agentbench.records.store import RunRecord, StoreError
@@ -142,7 +145,53 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if edited:
         print(f"WARNING: canaries edited between the two runs (different canary.toml, repo/ or "
               f"hidden/): {', '.join(edited)} - their rates measure different tasks")
+    regressions += _compare_pipelines(base, new, args)
     return 1 if regressions else 0
+
+
+def _counts(row: dict) -> list[str]:
+    delta = "-" if row["delta"] is None else f"{row['delta']:+.2f}"
+    return [f"{row['base_c']}/{row['base_n']}", _pct(row["base_rate"]), f"{row['new_c']}/{row['new_n']}",
+            _pct(row["new_rate"]), delta]
+
+
+def _compare_pipelines(base: list[AttemptResult], new: list[AttemptResult], args: argparse.Namespace) -> int:
+    """Pipeline runs: each phase's ok / invalid_output / budget shares, the iteration trend and
+    the judges' approval rates, by the pass rates' interval rule. Returns the regressions among
+    the phases and iterations (approval has no better direction)."""
+    phases = phase_compare_rows(base, new, args.confidence, args.method)
+    iterations = iteration_compare_rows(base, new, args.confidence, args.method)
+    judges = judge_compare_rows(base, new, args.confidence, args.method)
+    found = 0
+    if phases:
+        print("\npipeline phases (shares of the phases that ran: ok = ended with valid output)")
+        table = [[row_label(r), r["canary"], r["phase"], r["measure"], *_counts(r), FLAGS[r["verdict"]]]
+                 for r in phases]
+        headers = ["model", "canary", "phase", "measure", "base", "rate", "new", "rate", "delta", "verdict"]
+        print("\n".join(_table(headers, table, right={4, 5, 6, 7, 8})))
+    if iterations:
+        print("\niterations (completed: every phase ran; score: mean iteration.score)")
+        table = [[row_label(r), r["canary"], str(r["iteration"]), *_counts(r),
+                  "-" if r["base_score"] is None else f"{r['base_score']:g}",
+                  "-" if r["new_score"] is None else f"{r['new_score']:g}", FLAGS[r["verdict"]]]
+                 for r in iterations]
+        headers = ["model", "canary", "iteration", "base", "rate", "new", "rate", "delta", "score", "score",
+                   "verdict"]
+        print("\n".join(_table(headers, table, right={3, 4, 5, 6, 7, 8, 9})))
+    if judges:
+        print("\njudge approval (pass of pass + fail verdicts)")
+        table = [[r["canary"], r["artifact"], r["mode"], r["describer"], r["judge"], *_counts(r),
+                  {"higher": "higher", "lower": "lower"}.get(r["verdict"], FLAGS.get(r["verdict"], r["verdict"]))]
+                 for r in judges]
+        headers = ["canary", "artifact", "mode", "describer", "judge", "base", "rate", "new", "rate", "delta",
+                   "verdict"]
+        print("\n".join(_table(headers, table, right={5, 6, 7, 8, 9})))
+    if phases or iterations:
+        verdicts = [r["verdict"] for r in phases + iterations]
+        found = verdicts.count("regression")
+        print(f"pipelines: {found} regression(s), {verdicts.count('improvement')} improvement(s) "
+              "among phases and iterations (the same intervals, on the distinct attempts)")
+    return found
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,7 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--html", type=Path, metavar="PATH", help="also write the HTML report here")
     report.set_defaults(func=cmd_report)
     compare = sub.add_parser("compare", parents=[common],
-                             help="per model × canary deltas; exit 1 on a regression")
+                             help="per model × canary deltas (and, for pipeline runs, per phase, "
+                                  "iteration and judge); exit 1 on a regression")
     compare.add_argument("base", metavar="BASE", help="run id, 'last', or a JSON report path")
     compare.add_argument("new", metavar="NEW", help="run id, 'last', or a JSON report path")
     compare.add_argument("--confidence", type=float, default=0.95,

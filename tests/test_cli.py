@@ -204,3 +204,54 @@ def test_compare_usage_errors(db: Path, tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     result = agentbench("compare", BASE, "--db", str(db))
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def pipeline_attempts(run: str, completed: int, approved: int, n: int = 4) -> list[AttemptResult]:
+    """A pipeline canary's attempts: two iterations each, the second completed ``completed``
+    times, and a judge approving ``approved`` of them; each its own sample (distinct digests)."""
+    from pytest_agentbench.schemas.judge_records import JudgeRecord
+    from pytest_agentbench.schemas.pipeline_records import IterationRecord, PhaseRecord
+
+    return [AttemptResult(
+        canary="loop", tier="lite", model="qwen", repeat=i, outcome="passed" if i < completed else "failed",
+        conversation_digest=f"{run}{i}",
+        phases=[PhaseRecord(name="plan", outcome="ok"),
+                PhaseRecord(name="build", outcome="ok" if i < completed else "budget_turns")],
+        iterations=[IterationRecord(iteration=1, completed=True, score=5.0),
+                    IterationRecord(iteration=2, completed=i < completed, score=6.0 + i)],
+        judges=[JudgeRecord(artifact="file:out.txt", mode="direct", judge="big",
+                            verdict="pass" if i < approved else "fail"),
+                JudgeRecord(artifact="file:out.txt", mode="direct", judge="big", verdict="not_captured")])
+        for i in range(n)]
+
+
+def test_compare_of_pipeline_runs_per_phase_iteration_and_judge(tmp_path: Path) -> None:
+    db = tmp_path / "results.sqlite"
+    fill(db, BASE, T0, pipeline_attempts("a", completed=4, approved=0))
+    fill(db, NEW, T0 + timedelta(days=1), pipeline_attempts("b", completed=0, approved=4))
+    result = agentbench("compare", BASE, NEW, "--db", str(db))
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    rows = [line.split() for line in out.splitlines()]
+    assert ["qwen", "loop", "plan", "ok", "4/4", "1.00", "4/4", "1.00", "+0.00", "~", "(within", "noise)"] in rows
+    assert ["qwen", "loop", "build", "ok", "4/4", "1.00", "0/4", "0.00", "-1.00", "REGRESSION"] in rows
+    assert ["qwen", "loop", "build", "budget", "0/4", "0.00", "4/4", "1.00", "+1.00", "REGRESSION"] in rows
+    # The iteration trend: the first iteration held, the second stopped completing; mean scores.
+    assert ["qwen", "loop", "1", "4/4", "1.00", "4/4", "1.00", "+0.00", "5", "5", "~", "(within", "noise)"] in rows
+    assert ["qwen", "loop", "2", "4/4", "1.00", "0/4", "0.00", "-1.00", "7.5", "7.5", "REGRESSION"] in rows
+    # Approval counts decided verdicts only (not_captured is none); no better direction.
+    assert ["loop", "file:out.txt", "direct", "-", "big", "0/4", "0.00", "4/4", "1.00", "+1.00", "higher"] in rows
+    assert "pipelines: 3 regression(s), 0 improvement(s)" in out
+
+
+def test_identical_pipeline_repeats_are_one_sample(tmp_path: Path) -> None:
+    db = tmp_path / "results.sqlite"
+    same = [a.model_copy(update={"conversation_digest": "same"}) for a in pipeline_attempts("a", 4, 4)]
+    gone = [a.model_copy(update={"conversation_digest": "same"}) for a in pipeline_attempts("b", 0, 0)]
+    fill(db, BASE, T0, same)
+    fill(db, NEW, T0 + timedelta(days=1), gone)
+    result = agentbench("compare", BASE, NEW, "--db", str(db))
+    # 4/4 -> 0/4 of identical repeats is 1/1 -> 0/1: noise, as for pass rates.
+    assert ["qwen", "loop", "build", "ok", "4/4", "1.00", "0/4", "0.00", "-1.00", "~", "(within", "noise)"] in [
+        line.split() for line in result.stdout.splitlines()]
+    assert result.returncode == 0, result.stdout

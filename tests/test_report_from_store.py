@@ -20,6 +20,18 @@ from tests.test_pipeline_e2e import GOOD, by_phase, make_pipeline
 BAD = {"EXPLORE": [say("no JSON here"), say("still no JSON")]}
 
 
+def seeded(script):
+    """``script`` with each repeat's sampling seed added to its prose replies (not to a bare
+    JSON answer): repeats differ as independently sampled ones would, and count as distinct."""
+    def reply(body: dict) -> dict:
+        found = script(body)
+        content = found.get("content") or ""
+        if content and not content.lstrip().startswith("{"):
+            return {**found, "content": f"{content} (seed {body.get('seed')})"}
+        return found
+    return reply
+
+
 def agentbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pytest_agentbench.cli", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=120, check=False)
@@ -61,3 +73,30 @@ def test_a_run_recorded_without_its_report_renders_and_says_what_it_lacks(tmp_pa
     assert report["not_recorded"] and "sandbox tier" in report["not_recorded"][0]
     page = (tmp_path / "r.html").read_text()
     assert "Not recorded with this run" in page and "Sandbox: not recorded" in page
+
+
+def test_agentbench_compare_reads_two_pipeline_runs_phase_by_phase(bench):
+    make_pipeline(bench)
+    root = bench.pytester.path
+    runs = []
+    for scripts in (GOOD, BAD):  # the same model, its explore phase broken in the second run
+        with ScriptedServer(seeded(by_phase(scripts))) as server:
+            bench.run(server, repeats=3)
+        runs.append(bench.report())
+    # The counts compared are the pipelines section's own.
+    section = {row["phase"]: row for row in runs[1]["pipelines"]["phases"]}
+    assert (section["explore"]["ran"], section["explore"]["invalid_output"], section["explore"]["budget"]) == (3, 3, 0)
+    done = agentbench("compare", runs[0]["run_id"], runs[1]["run_id"], cwd=root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    table = lines[lines.index("pipeline phases (shares of the phases that ran: ok = ended with valid output)") + 1:]
+    rows = [line.split() for line in table[2:] if line.startswith("m ")]
+    assert rows[:3] == [
+        ["m", "pipe", "explore", "ok", "3/3", "1.00", "0/3", "0.00", "-1.00", "REGRESSION"],
+        ["m", "pipe", "explore", "invalid_output", "0/3", "0.00", "3/3", "1.00", "+1.00", "REGRESSION"],
+        ["m", "pipe", "explore", "budget", "0/3", "0.00", "0/3", "0.00", "+0.00", "~", "(within", "noise)"]]
+    # The later phases ran in the first run only: never reached in the second, they are gone.
+    assert ["m", "pipe", "hypothesize", "ok", "3/3", "1.00", "0/0", "-", "-", "gone"] in rows
+    assert "pipelines: 2 regression(s), 0 improvement(s) among phases and iterations" in done.stdout
+    # The pass rates come first, as for any run.
+    assert lines[4].split()[:2] == ["m", "pipe"]
