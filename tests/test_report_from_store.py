@@ -5,6 +5,7 @@ renders and says what it lacks."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import subprocess
@@ -20,14 +21,16 @@ from tests.test_pipeline_e2e import GOOD, by_phase, make_pipeline
 BAD = {"EXPLORE": [say("no JSON here"), say("still no JSON")]}
 
 
-def seeded(script):
-    """``script`` with each repeat's sampling seed added to its prose replies (not to a bare
-    JSON answer): repeats differ as independently sampled ones would, and count as distinct."""
+def per_repeat(script):
+    """``script`` with a running number added to its prose replies (not to a bare JSON answer):
+    repeats differ as independently sampled ones would, and count as distinct samples."""
+    replies = itertools.count()
+
     def reply(body: dict) -> dict:
         found = script(body)
         content = found.get("content") or ""
         if content and not content.lstrip().startswith("{"):
-            return {**found, "content": f"{content} (seed {body.get('seed')})"}
+            return {**found, "content": f"{content} (reply {next(replies)})"}
         return found
     return reply
 
@@ -80,7 +83,7 @@ def test_agentbench_compare_reads_two_pipeline_runs_phase_by_phase(bench):
     root = bench.pytester.path
     runs = []
     for scripts in (GOOD, BAD):  # the same model, its explore phase broken in the second run
-        with ScriptedServer(seeded(by_phase(scripts))) as server:
+        with ScriptedServer(per_repeat(by_phase(scripts))) as server:
             bench.run(server, repeats=3)
         runs.append(bench.report())
     # The counts compared are the pipelines section's own.
