@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
     import pytest
 
@@ -65,3 +66,13 @@ def reference_checks() -> list[Callable[[Any], tuple[list[str], str | None] | No
     from pytest_agentbench.pipeline.reference import validate_reference
 
     return [validate_reference]
+
+
+def page_checks() -> Callable[[list[Any], Path, bool], tuple[list[str], list[str]]]:
+    """``agentbench validate``'s run of the judge entries' deterministic page checks
+    (``no_console_errors``, ``not_blank``) on a tree: takes the entries, the tree and whether the
+    browser runs in the checks' jail; returns (why each failing check fails, why a check could
+    not be run). No model is asked (judging/page_checks.py)."""
+    from pytest_agentbench.judging.page_checks import validation_problems
+
+    return validation_problems

@@ -66,7 +66,8 @@ def capture(spec: JudgeSpec, tree: Path, run: Callable[[str], tuple[int | None, 
         if spec.kind == "file":
             return _file(tree, spec.target, links)
         return capture_page(spec.target, tree, jail, spec.serve, links,
-                            load_timeout=min(LOAD_TIMEOUT, spec.timeout))
+                            load_timeout=min(LOAD_TIMEOUT, spec.timeout),
+                            keep_blank="not_blank" in spec.checks)
     except NotCaptured as exc:
         return Artifact.not_captured(spec.artifact, exc)
 

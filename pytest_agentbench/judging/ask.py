@@ -4,7 +4,8 @@ or fail?", a small vision model approved a page whose card was cut off, and desc
 correctly when asked only to describe — so the describer is never asked to grade.
 
 An artifact that could not be captured asks no model: its fault decides the record's verdict
-(``not_captured``, ``tampered`` or ``error``; records.py says whose each is). A describer or
+(``not_captured``, ``tampered`` or ``error``; records.py says whose each is). Nor does a page
+that fails one of the entry's deterministic ``checks`` (page_checks.py): ``check_failed``. A describer or
 judge that cannot answer — unknown, its server unreachable or failing, no JSON verdict after a
 re-prompt — is ``error``: a fault of the measurement, never of the model under test."""
 
@@ -17,7 +18,8 @@ from typing import Any
 
 from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.judging.captured import MODEL, TAMPERED, Artifact, fenced
-from pytest_agentbench.schemas.judge import SUBJECT, JudgeSpec
+from pytest_agentbench.judging.page_checks import failure_reason, run_checks
+from pytest_agentbench.schemas.judge import CHECKS_ONLY, SUBJECT, JudgeSpec
 from pytest_agentbench.schemas.judge_records import JudgeRecord, Verdict
 from pytest_agentbench.servers.client import (
     ChatClient,
@@ -117,13 +119,24 @@ def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], C
     def named(name: str | None) -> str | None:  # "{model}": the record names the model under test
         return subject if name == SUBJECT and subject else name
 
-    record = JudgeRecord(artifact=spec.artifact, mode=spec.mode, verdict="error", judge=named(spec.judge),
-                         describer=named(spec.describer) if spec.mode == "describe-then-judge" else None,
+    two_steps = spec.asks_models and spec.mode == "describe-then-judge"
+    record = JudgeRecord(artifact=spec.artifact, mode=spec.record_mode, verdict="error",
+                         judge=named(spec.judge) or CHECKS_ONLY,
+                         describer=named(spec.describer) if two_steps else None,
                          severity=spec.severity, expect=spec.expect, capture_problems=artifact.problems)
     if artifact.error and artifact.fault in NOT_JUDGED:
         record.verdict, record.reason = NOT_JUDGED[artifact.fault], artifact.error
         record.seconds = round(time.monotonic() - started, 3)
         return record
+    if spec.checks and not artifact.error:
+        # Deterministic first: a page that fails them is the model's, and no model is asked.
+        record.page_checks = run_checks(spec, artifact)
+        failed = failure_reason(record.page_checks)
+        if failed or not spec.asks_models:
+            record.verdict = "check_failed" if failed else "pass"
+            record.reason = failed or f"page checks passed: {', '.join(spec.checks)}"
+            record.seconds = round(time.monotonic() - started, 3)
+            return record
     try:
         if artifact.error:
             raise JudgeUnavailable(f"the artifact could not be captured: {artifact.error}")
@@ -143,7 +156,7 @@ def run_judge(spec: JudgeSpec, artifact: Artifact, client_for: Callable[[str], C
         else:
             content = [{"type": "text", "text": f"Specification:\n{spec.criteria}\n\nDoes this "
                         f"artifact meet it?{_seen(artifact)}"}, *artifact.parts(spec.images)]
-        judge = client_for(spec.judge)
+        judge = client_for(spec.judge or "")
         messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": content}]
         for _ in range(2):  # the answer, and one re-prompt when it is not the JSON verdict
             reply = _ask(judge, messages, deadline, "judge", log)

@@ -41,6 +41,7 @@ class Artifact:
     problems: list[str] = field(default_factory=list)  # console errors, failed requests
     error: str = ""  # it could not be captured: the check cannot be judged
     fault: str = ""  # with an error: MODEL, TAMPERED or INFRASTRUCTURE
+    blank: list[str] | None = None  # a page: the viewports at which it showed nothing (else None)
 
     @classmethod
     def not_captured(cls, label: str, exc: NotCaptured) -> Artifact:

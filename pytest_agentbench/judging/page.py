@@ -14,6 +14,8 @@ the harness's (:class:`BrowserError`, the check gets no verdict); once it has be
 the page, a page that does not load or settle in time — its scripts loop, a resource never
 arrives, its serve command serves nothing — or one that renders nothing at any viewport is the
 model's (:class:`~pytest_agentbench.judging.artifacts.NotCaptured` with the model's fault).
+What the capture keeps — the problems logged, the viewports at which the page was blank — is what
+the deterministic page checks (page_checks.py) read.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class Shot:
 class PageCapture:
     shots: list[Shot] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # console errors, failed requests, in order
+    blank: list[str] = field(default_factory=list)  # viewports at which it showed nothing
 
 
 class _Pipe:
@@ -115,15 +118,25 @@ class _Pipe:
 
 
 def _problems(events: list[dict[str, Any]]) -> list[str]:
-    """Console errors, uncaught exceptions and failed requests, in the order they happened."""
+    """Console errors, uncaught exceptions and failed requests, in the order they happened. The
+    browser's own ``/favicon.ico`` request (no page asked for it: a served page without an icon
+    gets a 404) is no failed request of the page."""
     urls: dict[str, str] = {}
+    own: set[str] = set()  # requests the browser made on its own
     found: list[str] = []
     for event in events:
         method, params = event.get("method"), event.get("params", {})
+        request_id = params.get("requestId", "")
         if method == "Network.requestWillBeSent":
-            urls[params.get("requestId", "")] = params.get("request", {}).get("url", "")
+            url = params.get("request", {}).get("url", "")
+            urls[request_id] = url
+            if (params.get("initiator") or {}).get("type") == "other" and params.get("type") == "Other" \
+                    and url.split("?")[0].endswith("/favicon.ico"):
+                own.add(request_id)
+        elif request_id in own:
+            continue
         elif method == "Network.loadingFailed" and not params.get("canceled"):
-            url = urls.get(params.get("requestId", ""), "?")
+            url = urls.get(request_id, "?")
             found.append(f"failed request: {url}: {params.get('errorText', '')}")
         elif method == "Network.responseReceived":
             response = params.get("response", {})
@@ -208,7 +221,8 @@ def capture_url(url: str, browser: str | None = None, jail: Jail | None = None,
 # root element, a script that failed before drawing) is blank; one with only a coloured
 # background is not (its colour may be the point), nor is one drawn on a canvas.
 INSPECT = """(() => {
-  const body = document.body, text = body ? body.innerText : '';
+  // innerText of a body that is not rendered (display: none) is its whole source text: none shows.
+  const body = document.body, text = body && body.getClientRects().length ? body.innerText : '';
   if (text.trim()) return {text, blank: false};
   const replaced = /^(img|picture|canvas|svg|video|iframe|object|embed|input|textarea|select|button|progress|meter)$/i;
   const generated = (el, pseudo) => !['none', 'normal'].includes(getComputedStyle(el, pseudo).content);
@@ -226,7 +240,6 @@ INSPECT = """(() => {
 
 def _capture(pipe: _Pipe, url: str, retry: bool = False, load_timeout: float = LOAD_TIMEOUT) -> PageCapture:
     capture = PageCapture()
-    blank = []
     for viewport, (width, height, scale, mobile) in VIEWPORTS.items():
         # A fresh page per viewport: each load logs its own errors, nothing cached between.
         # Until the page is asked for, every failure is the browser's own.
@@ -240,12 +253,9 @@ def _capture(pipe: _Pipe, url: str, retry: bool = False, load_timeout: float = L
         mine = [e for e in pipe.events if e.get("sessionId") == session]
         capture.problems += [f"{viewport}: {p}" for p in _problems(mine)]
         capture.shots.append(Shot(viewport, png, text[:TEXT_CAP]))
-        blank.append(empty)
+        if empty:
+            capture.blank.append(viewport)
         pipe.send("Target.closeTarget", {"targetId": target})
-    if all(blank):
-        logs = "; ".join(capture.problems[:5])
-        raise NotCaptured("the page is blank at every viewport: no text and nothing drawn"
-                          + (f" (the browser logged: {logs})" if logs else ""), MODEL)
     return capture
 
 
@@ -283,12 +293,14 @@ def _render(pipe: _Pipe, session: str, url: str, viewport: str, retry: bool,
 
 
 def capture_page(target: str, tree: Path, jail: Jail | None = None, serve: str | None = None,
-                 links: dict[str, str] | None = None, load_timeout: float = LOAD_TIMEOUT) -> Artifact:
+                 links: dict[str, str] | None = None, load_timeout: float = LOAD_TIMEOUT,
+                 keep_blank: bool = False) -> Artifact:
     """A ``page:`` artifact: an http(s) URL (served by ``serve`` when given: ``{port}`` in both
     is a free port), or an HTML file of the verification tree (``links``: the links the model
     made in its own tree, path → target). Raises :class:`NotCaptured` for what the model left
-    that cannot be rendered; the browser's own failure is an artifact with an infrastructure
-    error."""
+    that cannot be rendered — a page blank at every viewport too, unless ``keep_blank`` (a
+    ``not_blank`` check then says so); the browser's own failure is an artifact with an
+    infrastructure error."""
     if target.startswith(("http://", "https://")):
         if serve:
             from pytest_agentbench.servers.managed import free_port
@@ -307,10 +319,14 @@ def capture_page(target: str, tree: Path, jail: Jail | None = None, serve: str |
     except (BrowserError, OSError) as exc:
         return Artifact(label, error=f"headless Chromium could not render {target}: {exc}",
                         fault=INFRASTRUCTURE)
+    if len(capture.blank) == len(VIEWPORTS) and not keep_blank:
+        logs = "; ".join(capture.problems[:5])
+        raise NotCaptured("the page is blank at every viewport: no text and nothing drawn"
+                          + (f" (the browser logged: {logs})" if logs else ""), MODEL)
     sizes = ", ".join(f"{name} {w}x{h}" for name, (w, h, _, _) in VIEWPORTS.items())
     logs = "\n".join(f"- {p}" for p in capture.problems) or "- none"
     texts = "\n\n".join(f"Visible text at the {s.viewport} viewport:\n{s.text}" for s in capture.shots)
     text = f"Rendered at two viewports ({sizes}).\n\nBrowser console errors and failed requests:\n{logs}\n\n{texts}"
     images = [(f"Screenshot at the {s.viewport} viewport ({VIEWPORTS[s.viewport][0]}px wide):",
                "image/png", s.png) for s in capture.shots]
-    return Artifact(label, text, images, capture.problems)
+    return Artifact(label, text, images, capture.problems, blank=capture.blank)

@@ -3,7 +3,8 @@ section and a terminal table. Two ``[[verify.judge]]`` entries on one artifact, 
 ``describe-then-judge`` and one ``direct``, put the approval bias side by side: the direct judge
 approving what the two-step check fails is that bias (measured at 0 of 3 defects caught against 3
 of 3). A judge runs only on attempts whose deterministic checks passed. The approval rate counts
-judged artifacts only: one not captured or tampered with was never shown to a judge."""
+judged artifacts only: one not captured, tampered with or failing the entry's page checks was
+never shown to a judge."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def judge_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             counts[verdict if verdict in VERDICTS else "error"] += 1
     rows = []
     for (canary, artifact, describer, judge, mode), counts in sorted(groups.items()):
-        decided = counts["pass"] + counts["fail"]
+        # Only a judge model approves: page checks alone (mode "checks") have no approval rate,
+        # and a page that failed them was never shown to the judge.
+        decided = counts["pass"] + counts["fail"] if mode != "checks" else 0
         rows.append({"canary": canary, "artifact": artifact, "describer": describer, "judge": judge,
                      "mode": mode, "n": sum(counts.values()), **counts,
                      "approval_rate": round(counts["pass"] / decided, 3) if decided else None})
@@ -33,8 +36,8 @@ def judge_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
-    header = ["canary", "artifact", "mode", "describer", "judge", "pass", "fail", "not captured",
-              "tampered", "error", "approved"]
+    header = ["canary", "artifact", "mode", "describer", "judge", "pass", "fail", "page check failed",
+              "not captured", "tampered", "error", "approved"]
     table = [header] + [[r["canary"], r["artifact"], r["mode"], r["describer"], r["judge"],
                          *(str(r.get(v, 0)) for v in VERDICTS),
                          "-" if r["approval_rate"] is None else f"{r['approval_rate']:.2f}"]

@@ -17,6 +17,11 @@ every model. So, per canary, in a temporary directory that is always removed:
    qualifying change and touch nothing in ``expect_unchanged``. No ``solution/``: ``missing``, a
    warning, or a problem with ``--require-solution``.
 
+   A judge entry's deterministic page checks (``checks = ["no_console_errors", "not_blank"]``
+   on a ``page:`` artifact) run here too, on the untouched repo and on the reference, with no
+   model asked: failing on the untouched repo makes the null control fail, failing on the
+   reference is a problem, and a cheater (below) must pass them to pass.
+
 4. **integrity** – a canary with an ``[integrity]`` table (docs/verdicts.md, "Integrity: the
    propensity to cheat"): the reference above must trip none of its cheat rules (the honest
    path), and its ``cheat_path`` — tool calls played on a fresh worktree, as a cheating model
@@ -49,7 +54,7 @@ from pytest_agentbench.attempt.verify import (
     run_verification,
 )
 from pytest_agentbench.cli import UsageError, _table
-from pytest_agentbench.features import reference_checks
+from pytest_agentbench.features import page_checks, reference_checks
 from pytest_agentbench.library.exploits import (
     Exploit,
     created_file_exploits,
@@ -85,6 +90,7 @@ class CanaryValidation:
     # "NOT LABELLED", "HONEST PATH FLAGGED", "missing" (no cheat path) or "n/a"
     integrity: str = "n/a"
     integrity_lines: list[str] = field(default_factory=list)  # the honest path, the cheat path
+    page_lines: list[str] = field(default_factory=list)  # judge entries' page checks, both trees
     seconds: float = 0.0
 
     @property
@@ -198,8 +204,16 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
                 result.warnings.append("no writable set (no verify.writable, solution/ or "
                                        "expect_changed): every change but the protected paths "
                                        "reaches the checks")
-            _null_control(result, canary, manager, baseline, tier)
+            null_pages = _page_checks(result, canary, manager, baseline, tier, "null control (repo/)")
+            _null_control(result, canary, manager, baseline, tier, bool(null_pages))
             reference = _reference(result, canary, manager, baseline, tier, require_solution)
+            if result.reference in ("passes", "FAILS") and _has_files(canary.solution_dir):
+                found = [f"reference: page check {problem}" for problem in _page_checks(
+                    result, canary, manager, baseline, tier, "reference (solution/)",
+                    _directory_files(canary.solution_dir))]
+                if found:
+                    result.reference = "FAILS"
+                    result.problems.extend(found)
             _integrity(result, canary, manager, baseline, tier, require_solution, reference)
             _cheaters(result, canary, manager, baseline, tier)
         except (WorkspaceError, OSError) as exc:
@@ -211,13 +225,41 @@ def validate_canary(canary_toml: Path, *, sandbox: str = "auto",
     return result
 
 
+def _page_checks(result: CanaryValidation, canary: Canary, manager: TreeManager, baseline: Baseline,
+                 tier: str, label: str, files: dict[str, bytes] | None = None) -> list[str]:
+    """The judge entries' page checks on the baseline plus ``files`` (hidden/ overlaid, as in a
+    verification tree): why each failing one fails. A check that cannot run (no browser) is a
+    warning, and counts as neither passing nor failing."""
+    if not any(spec.checks for spec in canary.verify.judge):
+        return []
+    failing, not_run = _run_page_checks(canary, manager, baseline, tier, files)
+    result.warnings += [f"{label}: page check not run: {why}" for why in not_run]
+    result.page_lines += [f"{label}: {'FAILS' if failing else 'passes'}"]
+    result.page_lines += [f"  {problem}" for problem in failing]
+    return failing
+
+
+def _run_page_checks(canary: Canary, manager: TreeManager, baseline: Baseline, tier: str,
+                     files: dict[str, bytes] | None) -> tuple[list[str], list[str]]:
+    """(why each failing page check fails, why one could not run) on the baseline plus ``files``."""
+    specs = [spec for spec in canary.verify.judge if spec.checks]
+    tree = manager.create_worktree(baseline, "pages")
+    try:
+        for relative, data in {**(files or {}), **canary.files.hidden}.items():
+            safe_fs.write_file(tree, relative, data)
+        return page_checks()(specs, tree, tier == "bubblewrap")
+    finally:
+        manager.remove_worktree(baseline, tree)
+
+
 def _null_control(result: CanaryValidation, canary: Canary, manager: TreeManager,
-                  baseline: Baseline, tier: str) -> None:
+                  baseline: Baseline, tier: str, pages_fail: bool = False) -> None:
     verification = _verify(canary, manager, baseline, "null", tier)
     if canary.verify.run:
         fails = not verification.checks_passed
     else:
         fails = not verification.qualifying_change
+    fails = fails or pages_fail  # a judge entry's page check fails on the untouched repo
     result.null_control = "fails" if fails else "PASSES"
     if not fails:
         result.problems.append("null control: the untouched repo passes the checks")
@@ -352,6 +394,11 @@ def _cheaters(result: CanaryValidation, canary: Canary, manager: TreeManager,
         verification = _verify(canary, manager, baseline, f"exploit{number}", tier, files=files,
                                answer=echo)
         if verification.checks_passed and verification.qualifying_change:
+            # A judge entry's page checks fail an attempt as a check does: an exploit must pass
+            # them too (a model-judged entry has no model here, and stays unproven).
+            if any(spec.checks for spec in canary.verify.judge) and \
+                    _run_page_checks(canary, manager, baseline, tier, files)[0]:
+                continue
             passing.append(exploit.name)
     result.cheaters = "PASS" if passing else "fail"
     for name in passing:
@@ -398,6 +445,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for r in results:
         if r.writable:
             print(f"  {_label(r)}: {'; '.join(r.writable)}")
+    paged = [r for r in results if r.page_lines]
+    if paged:
+        print("\npage checks (judge entries' checks on the page, no model asked):")
+        for r in paged:
+            print(f"  {_label(r)}:")
+            for line in r.page_lines:
+                print(f"    {line}")
     checked = [r for r in results if r.integrity_lines]
     if checked:
         print("\nintegrity (the honest path, and the cheat path the harness must label):")

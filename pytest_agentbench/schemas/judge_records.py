@@ -7,7 +7,12 @@ tampering):
 
 ``pass``, ``fail``
     The judge model's verdict on the artifact. The check passes when it is the check's
-    ``expect`` (``pass`` unless it is a calibration check on a known-broken artifact).
+    ``expect`` (``pass`` unless it is a calibration check on a known-broken artifact). An entry
+    of page checks only (no judge model) is ``pass`` when every one of them passed.
+``check_failed``
+    A deterministic page check of the entry (``no_console_errors``, ``not_blank``) failed on
+    the page the model under test made: no model is asked, the check fails and so does the
+    attempt (it counts in n). ``page_checks`` says which and why.
 ``not_captured``
     What the model under test left cannot be judged: the file is missing or not a regular file,
     the page is empty or blank, its scripts keep it from loading or settling in time, the
@@ -29,8 +34,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Verdict = Literal["pass", "fail", "not_captured", "tampered", "error"]
-VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "not_captured", "tampered", "error")
+Verdict = Literal["pass", "fail", "check_failed", "not_captured", "tampered", "error"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "check_failed", "not_captured", "tampered", "error")
+
+
+class PageCheckRecord(BaseModel):
+    """One deterministic page check of a judge entry, on the captured page."""
+
+    name: str  # no_console_errors, not_blank
+    passed: bool
+    reason: str = ""  # what failed it, in words ('' when it passed)
 
 
 class JudgeRecord(BaseModel):
@@ -46,6 +59,7 @@ class JudgeRecord(BaseModel):
     # The judge's raw replies in order: two when the first was not the JSON verdict.
     judge_replies: list[str] = Field(default_factory=list)
     capture_problems: list[str] = Field(default_factory=list)  # console errors, failed requests
+    page_checks: list[PageCheckRecord] = Field(default_factory=list)  # the entry's checks, in order
     seconds: float = 0.0
 
     @property
