@@ -172,3 +172,57 @@ def test_a_set_that_grows_past_the_budget_mid_run_stops_before_the_next_attempt(
                                  "(coder * MiB), past the 200.0 MiB memory budget*"])
     assert result.ret != 0
     assert running(marker) == []
+
+
+# -- where memory cannot be measured (no /proc: macOS, a BSD) ---------------------------------------
+
+@pytest.fixture
+def no_proc(monkeypatch, tmp_path):
+    """A machine without /proc, as macOS is: the measuring functions find nothing to read."""
+    from pytest_agentbench.servers import memory
+
+    monkeypatch.setattr(memory, "PROC", tmp_path / "no-proc")
+    return memory
+
+
+def test_without_proc_nothing_is_measured_and_the_ram_comes_from_sysconf(no_proc):
+    assert no_proc.unmeasurable().startswith("no ") and "on this machine (macOS, a BSD)" in no_proc.unmeasurable()
+    assert no_proc.read_memory(os.getpid()) is None
+    assert no_proc.machine_ram() == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_with_proc_memory_is_measurable():
+    from pytest_agentbench.servers.memory import unmeasurable
+
+    assert unmeasurable() == ""
+
+
+def test_unmeasured_co_residence_says_so_and_falls_back_to_declared_sizes(bench, no_proc):
+    bench.canary()
+    marker = managed(bench, ("coder", "vision"), memory={"coder": "1G"})
+    result = run(bench, "--models", "coder", "--agentbench-coreside", "coder,vision",
+                 "--agentbench-memory-budget", "4G")
+    result.assert_outcomes(passed=1)
+    why = no_proc.unmeasurable()
+    result.stdout.fnmatch_lines([
+        (f"agentbench: memory cannot be measured here ({why}): the co-resident models are checked by "
+         "their declared memory (registry `memory`): coder 1.0 GiB, vision none declared (not counted)"),
+        f"memory: coder: not measured ({why}); declared 1.0 GiB",
+        "co-resident: coder, vision within a 4.0 GiB budget by their declared memory (not measured here)"])
+    report = json.loads((bench.pytester.path / "report.json").read_text())
+    assert report["coreside"]["measured"] is False and report["coreside"]["not_measured"] == why
+    assert report["coreside"]["at_start"] == {}
+    assert report["models"]["coder"]["memory"] == {"declared": "1G", "not_measured": why}
+    # both servers were started before the first attempt all the same
+    assert (bench.pytester.path / ".agentbench" / "servers" / "vision.log").exists()
+    assert running(marker) == []
+
+
+def test_unmeasured_declared_sizes_over_the_budget_are_still_refused(bench, no_proc):
+    bench.canary()
+    managed(bench, ("coder", "vision"), memory={"coder": "3G", "vision": "2G"})
+    result = run(bench, "--models", "coder", "--agentbench-coreside", "coder,vision",
+                 "--agentbench-memory-budget", "4G")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([("*--agentbench-coreside: coder, vision need 5.0 GiB together (declared: "
+                                  "coder 3.0 GiB, vision 2.0 GiB), more than the 4.0 GiB budget*")])

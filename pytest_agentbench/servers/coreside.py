@@ -10,6 +10,10 @@ memory — before the machine swaps, not after.
 
 Every managed server's memory (servers/memory.py) goes into the JSON models block
 (``models.NAME.memory``) and a summary line, through the plugin's own report hooks.
+
+Where memory cannot be measured (no /proc: macOS, a BSD) the session header says so, and the
+set is checked by the declared sizes alone — before the run and after each attempt; a model
+with none declared is named there as not counted.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pytest_agentbench.servers.memory import (
     human,
     parse_size,
     read_memory,
+    unmeasurable,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +55,31 @@ class MemoryHooks:
         self._session: pytest.Session | None = None  # the run the watchdog may stop
         self.grew_past: str = ""  # why the watchdog stopped the run ('' while it has not)
         self._specs: list[ModelSpec] | None = None
+        self._unmeasurable: str | None = None
+
+    def why_unmeasured(self) -> str:
+        """Why memory cannot be measured here ('' when it can), found once."""
+        if self._unmeasurable is None:
+            self._unmeasurable = unmeasurable()
+        return self._unmeasurable
+
+    def fallback_line(self) -> str:
+        """The header's line where memory cannot be measured: what the set is checked by."""
+        why = self.why_unmeasured()
+        if not why:
+            return ""
+        if not self.names:
+            return f"agentbench: memory cannot be measured here ({why}): managed servers' memory is not reported"
+        each = ", ".join(f"{spec.name} {human(parse_size(spec.memory))}" if spec.memory
+                         else f"{spec.name} none declared (not counted)" for spec in self.specs_now())
+        return (f"agentbench: memory cannot be measured here ({why}): the co-resident models are "
+                f"checked by their declared memory (registry `memory`): {each}")
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
+        if not self.names or config.option.collectonly:
+            return None
+        line = self.fallback_line()
+        return [line] if line else None
 
     # -- preflight ---------------------------------------------------------------------------------
 
@@ -93,7 +123,7 @@ class MemoryHooks:
         specs = self.specs_now()
         if self.budget is None:
             raise pytest.UsageError("--agentbench-coreside: the machine's RAM cannot be read "
-                                    "(/proc/meminfo): give --agentbench-memory-budget")
+                                    "(/proc/meminfo, sysconf): give --agentbench-memory-budget")
         declared = {spec.name: parse_size(spec.memory) for spec in specs if spec.memory}
         self._refuse_over_budget("declared", declared, specs)
         measured: dict[str, int] = {}
@@ -106,6 +136,8 @@ class MemoryHooks:
                 self.session.ensure_endpoint(spec)
             except ServerStartError:
                 continue  # its attempts say so (infra_error), as without co-residence
+            if self.why_unmeasured():
+                continue  # started all the same (the set runs together); its declared memory counts
             state = self.session.servers.current(spec.name)
             reading = read_memory(state.pid) if state is not None else None
             if reading is not None:
@@ -132,7 +164,8 @@ class MemoryHooks:
         sizes: dict[str, int] = {}
         for spec in self.specs_now():
             declared = parse_size(spec.memory) if spec.memory else 0
-            state = self.session.servers.current(spec.name) if spec.server is not None else None
+            measurable = spec.server is not None and not self.why_unmeasured()
+            state = self.session.servers.current(spec.name) if measurable else None
             reading = read_memory(state.pid) if state is not None else None
             sizes[spec.name] = max(declared, reading.total_now if reading is not None else 0)
         total = sum(sizes.values())
@@ -174,22 +207,32 @@ class MemoryHooks:
             for model in self.session.settings.models:
                 state = self.session.servers.current(model.name) if model.server is not None else None
                 if state is not None:
-                    self._readings[model.name] = read_memory(state.pid)
+                    self._readings[model.name] = None if self.why_unmeasured() else read_memory(state.pid)
         return self._readings
 
     def pytest_agentbench_report(self, report: dict[str, Any]) -> None:
         models = report.setdefault("models", {})
         declared = {m.name: m.memory for m in self.session.settings.models if m.memory}
+        why = self.why_unmeasured()
         for name, reading in self.readings().items():
             entry = models.setdefault(name, {})
             entry["memory"] = {**(reading.to_json() if reading else {}), "declared": declared.get(name)}
+            if why:
+                entry["memory"]["not_measured"] = why
         if self.names:
             report["coreside"] = {"models": self.names, "budget_bytes": self.budget,
-                                  "at_start": self.at_start, "grew_past_budget": self.grew_past or None}
+                                  "at_start": self.at_start, "grew_past_budget": self.grew_past or None,
+                                  # False: no /proc here; the set was checked by declared memory
+                                  "measured": not why, "not_measured": why or None}
 
     def pytest_agentbench_summary(self, aggregates: list[dict[str, Any]], terminalreporter: Any) -> None:
+        why = self.why_unmeasured()
         for name, reading in self.readings().items():
             if reading is None:
+                if why:
+                    spec = next((m for m in self.session.settings.models if m.name == name), None)
+                    declared = f"declared {human(parse_size(spec.memory))}" if spec and spec.memory else "none declared"
+                    terminalreporter.write_line(f"memory: {name}: not measured ({why}); {declared}")
                 continue
             gpu = f", GPU {human(reading.gpu)}" if reading.gpu is not None else ""
             terminalreporter.write_line(f"memory: {name}: peak resident {human(reading.peak_rss)}"
@@ -197,5 +240,6 @@ class MemoryHooks:
         if self.names and self.grew_past:
             terminalreporter.write_line(f"co-resident: STOPPED: {self.grew_past.removeprefix('agentbench: ')}")
         elif self.names:
+            by = " by their declared memory (not measured here)" if why else ""
             terminalreporter.write_line(f"co-resident: {', '.join(self.names)} within a "
-                                        f"{human(self.budget)} budget")
+                                        f"{human(self.budget)} budget{by}")

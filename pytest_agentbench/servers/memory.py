@@ -7,10 +7,15 @@ for the process's life, so one reading at the end is the peak, no polling) and `
 over the server and its descendants (a wrapper script's child does the work); GPU memory from
 ``nvidia-smi`` where it exists (current use: nvidia-smi keeps no peak). No psutil: three /proc
 reads do it.
+
+Where there is no ``/proc`` (macOS, the BSDs) nothing is measured: :func:`unmeasurable` says why,
+the co-residence preflight says so in the session header and checks the models' declared
+``memory`` (the registry) alone, and the machine's RAM is read from ``sysconf`` instead.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -21,6 +26,7 @@ _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 MARGIN_FRACTION = 0.10  # the default budget leaves the system this share of RAM...
 MARGIN_MIN = 4 << 30  # ...and at least 4 GiB
+PROC = Path("/proc")  # where a server's memory is read from (read at each call)
 
 
 def parse_size(text: str | float, where: str = "") -> int:
@@ -47,12 +53,35 @@ def human(size: int | None) -> str:
     return f"{size} B"
 
 
-def machine_ram(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+def machine_ram(meminfo: Path | None = None) -> int | None:
+    """The machine's RAM: ``MemTotal`` of /proc/meminfo, else physical pages × page size
+    (``sysconf``: macOS, the BSDs); None when neither can be read."""
     try:
-        match = re.search(r"^MemTotal:\s+(\d+) kB", meminfo.read_text(), re.MULTILINE)
+        text = (meminfo or PROC / "meminfo").read_text()
+        match = re.search(r"^MemTotal:\s+(\d+) kB", text, re.MULTILINE)
+        if match:
+            return int(match.group(1)) * 1024
     except OSError:
+        pass
+    if meminfo is not None:
         return None
-    return int(match.group(1)) * 1024 if match else None
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return pages * size if pages > 0 and size > 0 else None
+
+
+def unmeasurable() -> str:
+    """Why a server's memory cannot be measured on this machine ('' when it can): its peak and
+    current resident set are read from ``/proc/PID/status``, which macOS and the BSDs lack."""
+    try:
+        text = (PROC / "self" / "status").read_text()
+    except OSError:
+        return f"no {PROC} on this machine (macOS, a BSD): a server's memory is read from {PROC}/PID/status"
+    if "VmHWM:" not in text:
+        return f"{PROC}/PID/status has no VmHWM (peak resident set) here"
+    return ""
 
 
 def default_budget() -> int | None:
@@ -65,7 +94,7 @@ def _status(pid: int) -> dict[str, int]:
     """``VmHWM``/``VmRSS`` of one process in bytes ({} when it is gone or not readable)."""
     found = {}
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
             key, _, value = line.partition(":")
             if key in ("VmHWM", "VmRSS"):
                 found[key] = int(value.split()[0]) * 1024
@@ -82,7 +111,7 @@ def descendants(pid: int) -> list[int]:
         if current in found:
             continue
         found.append(current)
-        for children in Path(f"/proc/{current}/task").glob("*/children"):
+        for children in (PROC / str(current) / "task").glob("*/children"):
             try:
                 queue += [int(child) for child in children.read_text().split()]
             except (OSError, ValueError):
