@@ -2,7 +2,9 @@
 
 A canary's ``[[verify.judge]]`` entries (schemas/judge.py) run after its deterministic checks, and
 only when those pass: the artifact is captured in the clean verification tree
-(:mod:`.artifacts`, web pages through headless Chromium in :mod:`.page`), a describer model states
+(:mod:`.artifacts`, web pages through headless Chromium in :mod:`.page`), a page's deterministic
+checks run on what was captured (:mod:`.page_checks`: no console errors, not blank; a failing one
+is ``check_failed`` and no model is asked), a describer model states
 what it sees without a verdict, and a judge model decides from that description alone, in strict
 JSON (:mod:`.ask`). Registry model names become clients through this process's session
 (:mod:`.clients`); each check's record (schemas/judge_records.py) lands in ``attempts[].judges``. The judging
