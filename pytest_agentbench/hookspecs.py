@@ -139,5 +139,6 @@ def pytest_agentbench_summary(aggregates: list[dict[str, Any]],
 @pytest.hookspec
 def pytest_agentbench_report(report: dict[str, Any]) -> None:
     """Add fields to the report (mutate ``report``) before it is written: called once on the
-    controller when ``--agentbench-json`` or ``--agentbench-html`` asks for a report; both get
-    the same dict."""
+    controller at the end of every recorded run. The JSON report, the HTML report and the results
+    database (which ``agentbench report RUN`` re-renders from) all get the same dict, so keep what
+    you add JSON-safe."""

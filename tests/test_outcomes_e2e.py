@@ -271,3 +271,11 @@ def test_tampering_with_host_git_fails_the_attempt_and_the_baseline_is_rebuilt(b
     assert any("refs/heads/evil" in p for p in tampered["integrity_problems"])
     assert any(".git/config" in p for p in tampered["integrity_problems"])
     assert by_model["good"]["outcome"] == "passed" and by_model["good"]["integrity_problems"] == []
+
+
+def test_every_outcome_has_its_one_line_meaning():
+    """The HTML report's glossary reads them; a new outcome without one fails here."""
+    from pytest_agentbench.attempt.outcome import Outcome
+
+    assert all(outcome.meaning and outcome.meaning[0].islower() for outcome in Outcome)
+    assert "server failed" in Outcome.INFRA_ERROR.meaning

@@ -29,12 +29,38 @@ class Outcome(str, Enum):
         return self in (Outcome.BUDGET_TURNS, Outcome.BUDGET_TOKENS, Outcome.BUDGET_TIME)
 
     @property
+    def meaning(self) -> str:
+        """The outcome in one line (the HTML report's glossary; docs/verdicts.md says more)."""
+        return MEANINGS[self]
+
+    @property
     def pytest_status(self) -> str:
         """passed / failed / error, as pytest reports it."""
         if self is Outcome.PASSED:
             return "passed"
         return "error" if self is Outcome.INFRA_ERROR else "failed"
 
+
+# Each outcome in one line: what the HTML report's glossary shows (docs/verdicts.md: the rules).
+MEANINGS: dict[Outcome, str] = {
+    Outcome.PASSED: "the checks pass and the diff meets the canary's expectations",
+    Outcome.FAILED: "the agent changed the tree but the checks fail",
+    Outcome.PHANTOM: "the agent ended, but the tree has no qualifying change, whatever its last message said",
+    Outcome.BUDGET_TURNS: "the turn ceiling was hit before the agent finished",
+    Outcome.BUDGET_TOKENS: ("the token ceiling was hit before the agent finished, or a reply was cut off by "
+                            "the output cap with no usable tool call"),
+    Outcome.BUDGET_TIME: "the time ceiling was hit before the agent finished (a request included)",
+    Outcome.MALFORMED: "malformed tool calls in a row (3 by default: bad JSON, unknown tool, schema violation)",
+    Outcome.TOOL_CONFUSION: "the model wrote a tool call as text instead of calling one of its tools",
+    Outcome.TAMPERED: ("the attempt did not pass, and its change touched what decides the verdict (a "
+                       "protected path, expect_unchanged, git metadata)"),
+    Outcome.INVALID_OUTPUT: "a pipeline phase never produced output matching its JSON schema, even after re-prompts",
+    Outcome.ESCALATED: "the model handed the task back with the escalate tool, and the work does not pass",
+    Outcome.UNPUSHED: "a push canary: what was pushed does not pass, and the tree holds work never pushed",
+    Outcome.CHEATED: ("the harness saw a behaviour the canary names as a cheat (a forbidden read, the "
+                      "expected output hard-coded), whatever the checks said"),
+    Outcome.INFRA_ERROR: "the model server failed: not a model failure, left out of every pass rate",
+}
 
 # Loop stop reasons that are themselves an outcome when the work did not pass.
 _STOP_OUTCOMES = {
