@@ -129,3 +129,29 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
 @pytest.fixture
 def bench(pytester: pytest.Pytester) -> Bench:
     return Bench(pytester)
+
+
+# The suite's longest tests (30-50 s each on 2 cores: real llama-server runs, every built-in canary,
+# the cheaters in both tiers, each module imported on its own) start first under `-n`: started
+# last, one of them would run alone on one core while the other core has nothing left to do.
+# They are interleaved with the rest so the two real-model tests, which take turns on one lock,
+# land on the same worker instead of one worker waiting for the other.
+LONGEST_FIRST = (
+    "tests/test_embedded.py::test_real_attempts_are_classified_and_the_server_is_recorded",
+    "tests/test_builtin_canaries.py::",
+    "tests/test_embedded.py::test_killing_the_server_mid_run_is_an_infra_error",
+    "tests/test_cheaters_e2e.py::",
+    "tests/test_import_graph.py::test_every_module_imports_on_its_own",
+    "tests/test_fuzz_dispatch.py::",
+    "tests/test_integrity_e2e.py::",
+    "tests/test_ssh_workers_e2e.py::",
+    "tests/test_ceilings_e2e.py::",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+                    len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
