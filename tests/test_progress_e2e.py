@@ -17,16 +17,16 @@ from pytest_agentbench.run.progress import ProgressWriter, describe, eta, progre
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_SOURCE
 
-SLOW = [{**call("read_file", path="README.md"), "delay": 1.2},
-        {**call("write_file", path="hello.py", content=HELLO_SOURCE), "delay": 1.2},
-        {**say("Done."), "delay": 1.2}]
+SLOW = [{**call("read_file", path="README.md"), "delay": 0.7},
+        {**call("write_file", path="hello.py", content=HELLO_SOURCE), "delay": 0.7},
+        {**say("Done."), "delay": 0.7}]
 
 
 @pytest.mark.parametrize("workers", [None, "2"])
 def test_plain_progress_lines_when_the_output_is_not_a_terminal(bench, workers):
     bench.canary()
     with ScriptedServer(SLOW) as server:
-        result = bench.run(server, "--agentbench-progress", "0.5", *(["-n", workers] if workers else []),
+        result = bench.run(server, "--agentbench-progress", "0.3", *(["-n", workers] if workers else []),
                            repeats=2, subprocess=True)
     out = result.stdout.str()
     assert result.ret == 0, out
