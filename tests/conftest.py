@@ -3,13 +3,13 @@ ScriptedServer (a real loopback HTTP server), so every test exercises the whole 
 
 from __future__ import annotations
 
+import encodings.idna  # noqa: F401 (warm-up: see below)
 import importlib
 import json
 import pkgutil
 import textwrap
 from pathlib import Path
 
-import encodings.idna  # noqa: F401 (warm-up: see below)
 import httpx
 import hypothesis  # noqa: F401 (warm-up: see below)
 import jinja2  # noqa: F401 (warm-up: see below)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from pytest_agentbench.servers.client import (
@@ -219,3 +220,22 @@ def test_a_batching_scripted_server_slows_sub_linearly_with_requests_in_flight()
     with ScriptedServer([reply]) as plain:  # without batching: no time taken, still counted
         chat(client_for(plain))
         assert plain.busy_seconds < 0.1 and plain.max_in_flight == 1
+
+
+def test_every_http_client_shares_one_verifying_tls_context(monkeypatch):
+    """Made once (a CA bundle load each costs ~20 ms), and still verifying certificates."""
+    import ssl
+
+    from pytest_agentbench.servers.http import http_client, tls_context
+
+    real, given = httpx.Client, []
+
+    def recording(**options):
+        given.append(options["verify"])
+        return real(**options)
+
+    monkeypatch.setattr(httpx, "Client", recording)
+    with http_client(), http_client(timeout=2.0):
+        pass
+    assert len(given) == 2 and given[0] is given[1] is tls_context()
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname

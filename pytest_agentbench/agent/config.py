@@ -9,12 +9,12 @@ import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from pytest_agentbench.agent.time_budget import SpeedMeter
 from pytest_agentbench.schemas.models import ModelSpec
 from pytest_agentbench.servers.client import ClientSettings
+from pytest_agentbench.servers.http import http_client
 from pytest_agentbench.servers.preflight import ServerInfo
 from pytest_agentbench.servers.speed_probe import measure_decode_speed
 from pytest_agentbench.servers.thinking import ThinkingUnsupported, merge_body, thinking_fields
@@ -99,7 +99,7 @@ def cache_fields(kind: str | None, model: ModelSpec, settings: Settings) -> dict
 def probe_speed(model: ModelSpec, meter: SpeedMeter, headers: dict[str, str], timeout: float,
                 server_info: dict | None, base_url: str | None = None) -> None:
     """Measure the endpoint's decode speed once (scaled budgets) and record it with its server."""
-    with httpx.Client(headers=headers) as http:
+    with http_client(headers=headers) as http:
         problem = measure_decode_speed(http, base_url or model.base_url, model.model, meter, timeout)
     if server_info is not None:
         # The probe's short prompt: the fastest this endpoint decodes (attempts record the speed

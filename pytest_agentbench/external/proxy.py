@@ -25,12 +25,11 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from pytest_agentbench.agent.loop import Transcript
 from pytest_agentbench.external.handler import Handler
 from pytest_agentbench.external.record import ProxyRecord
 from pytest_agentbench.schemas.canary import ResolvedBudget
+from pytest_agentbench.servers.http import http_client
 
 __all__ = ["ProxyRecord", "RecordingProxy"]
 
@@ -70,7 +69,7 @@ class RecordingProxy:
             self.headers["Authorization"] = f"Bearer {api_key}"
         self.transcript = transcript
         self.record = ProxyRecord(budget)
-        self.http = httpx.Client(timeout=request_timeout)
+        self.http = http_client(timeout=request_timeout)
         self.models_lock = threading.Lock()
         self.models_answer: tuple[int, bytes, str | None] | None = None
         self._log_lock = threading.Lock()

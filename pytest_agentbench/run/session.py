@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from pytest_agentbench.agent.config import client_settings, probe_speed, with_model_problems
 from pytest_agentbench.agent.encoding import json_text
 from pytest_agentbench.agent.time_budget import SpeedMeter
@@ -43,6 +41,7 @@ from pytest_agentbench.servers.endpoint_pool import (
     PoolExhausted,
     connect_problem,
 )
+from pytest_agentbench.servers.http import http_client
 from pytest_agentbench.servers.llama_server import server_command
 from pytest_agentbench.servers.managed import (
     ServerPool,
@@ -389,7 +388,7 @@ class AgentbenchSession:
     def _preflight_url(self, model: ModelSpec, url: str) -> ServerInfo:
         key = (model.name, url)
         if key not in self._preflights:
-            with httpx.Client(headers=_auth(model)) as http:
+            with http_client(headers=_auth(model)) as http:
                 info = preflight(url, model.model, http)
             hint = model.name_hint()
             if info.kind == "unreachable" and hint:

@@ -17,6 +17,7 @@ from pytest_agentbench.schemas.cells import (  # noqa: F401 (the record's names 
 from pytest_agentbench.schemas.judge_records import JudgeRecord
 from pytest_agentbench.schemas.pipeline_records import IterationRecord, PhaseRecord
 
+
 class CheckRecord(BaseModel):
     command: str
     exit_code: int | None

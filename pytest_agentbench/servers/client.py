@@ -24,6 +24,7 @@ from pytest_agentbench.agent.knobs import AgentKnobs
 from pytest_agentbench.agent.time_budget import SpeedMeter
 from pytest_agentbench.attempt.faults import FaultKind, server_fault
 from pytest_agentbench.errors import AgentbenchError
+from pytest_agentbench.servers.http import http_client
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
@@ -210,7 +211,7 @@ class ChatClient:
         if settings.api_key:
             headers["Authorization"] = f"Bearer {settings.api_key}"
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
-        self._http = httpx.Client(headers=headers, timeout=settings.request_timeout)
+        self._http = http_client(headers=headers, timeout=settings.request_timeout)
         # The endpoint's decode speed, for scaled time budgets; the session shares one meter
         # among the clients of one endpoint (every variant decodes at the same speed).
         self.speed = SpeedMeter()

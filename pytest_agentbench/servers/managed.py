@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from pytest_agentbench.errors import AgentbenchError
+from pytest_agentbench.servers.http import http_client
 
 PR_SET_PDEATHSIG = 1
 
@@ -96,7 +97,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as http:
+    with http_client(timeout=2.0) as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise ServerStartError(
