@@ -6,7 +6,7 @@ straight to the same loopback ScriptedServer in the same run.
 Each round sends ``requests`` requests (a 20-message conversation, a tool-call reply) with one
 keep-alive http.client connection, alternately direct and through a TCP RecordingProxy (which
 parses, records and forwards each one with httpx). Prints medians per request and the difference
-(the issue's aim: under 1 ms on loopback).
+(the aim: under 1 ms on loopback).
 """
 
 from __future__ import annotations
