@@ -7,10 +7,10 @@ import pytest
 from pydantic import ValidationError
 
 from pytest_agentbench.run.variants import SweepError, Variant, parse_sweeps
-from pytest_agentbench.schemas.canary import Canary
-from pytest_agentbench.schemas.models import ModelSpec
 from pytest_agentbench.schemas.budget import BudgetValueError, apply_budget, parse_budget
+from pytest_agentbench.schemas.canary import Canary
 from pytest_agentbench.schemas.factors import DirectiveError, check_directive, load_directives
+from pytest_agentbench.schemas.models import ModelSpec
 
 
 @pytest.mark.parametrize("key, value, parsed", [

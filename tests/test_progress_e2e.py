@@ -13,7 +13,13 @@ import time
 
 import pytest
 
-from pytest_agentbench.run.progress import ProgressWriter, describe, eta, progress_mode, read_running
+from pytest_agentbench.run.progress import (
+    ProgressWriter,
+    describe,
+    eta,
+    progress_mode,
+    read_running,
+)
 from pytest_agentbench.testing import ScriptedServer, call, say
 from tests.conftest import HELLO_SOURCE
 
