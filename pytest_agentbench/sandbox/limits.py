@@ -32,6 +32,7 @@ import shutil
 import signal
 import stat
 import struct
+import threading
 import time
 import weakref
 from dataclasses import asdict, dataclass, fields, replace
@@ -554,9 +555,15 @@ class TreeMeter:
 
 
 def _close_fd(holder: list[int]) -> None:
-    if holder[0] >= 0:
-        os.close(holder[0])
-        holder[0] = -1
+    if holder[0] < 0:
+        return
+    fd, holder[0] = holder[0], -1
+    # Closing an inotify instance waits for the kernel to drop its watches (an RCU grace period:
+    # up to ~20 ms, measured here), which an attempt need not wait for: a thread closes it.
+    try:
+        threading.Thread(target=os.close, args=(fd,), name="agentbench-inotify-close", daemon=True).start()
+    except RuntimeError:  # interpreter shutdown: no new threads
+        os.close(fd)
 
 
 _MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "OutOfMemoryError",
