@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_agentbench.attempt.outcome import Outcome
 from pytest_agentbench.errors import AgentbenchError
@@ -112,6 +113,27 @@ def _names(missing: Sequence[MissingAttempt]) -> str:
     return named + (f" and {more} more" if more > 0 else "")
 
 
+def _coverage(missing: Sequence[MissingAttempt], infra: int, absent: Sequence[MissingAttempt],
+              seen: int, max_infra_rate: float, what: str) -> tuple[list[str], dict[str, Any]]:
+    """What a gate could not see: any attempt of the run without a result (the run is
+    incomplete), and too many of ``seen + absent`` in its scope unscored; with the counts it
+    reports. Every kind of gate vouches only for what it saw."""
+    total = seen + len(absent)
+    problems = []
+    if missing:
+        # Every collected attempt must end with a recorded outcome: one that did not
+        # is a harness fault, and no gate can say what it would have shown.
+        problems.append(f"{len(missing)} collected attempt(s) ended without a result "
+                        f"({_names(missing)}): the run is incomplete")
+    unseen = infra + len(absent)
+    if total and unseen / total > max_infra_rate:
+        problems.append(f"{unseen} of {total} {what} are infra_error/missing "
+                        f"({unseen / total:.2f} > max {max_infra_rate:.2f}): "
+                        "the gate cannot vouch for what it never saw")
+    return problems, {"total": total, "infra_errors": infra, "missing": len(absent),
+                      "max_infra_rate": max_infra_rate}
+
+
 def evaluate(gate: Gate, results: list[AttemptResult], mode: str = "point",
              confidence: float = 0.95, *, missing: Sequence[MissingAttempt] = (),
              max_infra_rate: float = 0.0) -> GateResult:
@@ -121,21 +143,9 @@ def evaluate(gate: Gate, results: list[AttemptResult], mode: str = "point",
     scored = [r for r in in_scope if r.outcome != INFRA]
     absent = [m for m in missing if gate.covers(m.model, m.tier)]
     n, c = len(scored), sum(r.outcome == Outcome.PASSED.value for r in scored)
-    infra = len(in_scope) - n
-    total = len(in_scope) + len(absent)
-    problems = []
-    if missing:
-        # Every collected attempt must end with a recorded outcome: one that did not
-        # is a harness fault, and no gate can say what it would have shown.
-        problems.append(f"{len(missing)} collected attempt(s) ended without a result "
-                        f"({_names(missing)}): the run is incomplete")
-    unseen = infra + len(absent)
-    if total and unseen / total > max_infra_rate:
-        problems.append(f"{unseen} of {total} attempts in scope are infra_error/missing "
-                        f"({unseen / total:.2f} > max {max_infra_rate:.2f}): "
-                        "the gate cannot vouch for what it never saw")
+    problems, counts = _coverage(missing, len(in_scope) - n, absent, len(in_scope), max_infra_rate,
+                                 "attempts in scope")
     extra = "".join(f"; {problem}" for problem in problems)
-    counts = {"total": total, "infra_errors": infra, "missing": len(absent), "max_infra_rate": max_infra_rate}
     if n == 0:
         return GateResult(gate, 0, 0, None, False, f"FAILED {gate.label}: no scored attempts in scope - "
                           f"a gate on 0 attempts is an error{extra}", **counts)
@@ -189,19 +199,10 @@ def evaluate_cheat_rate(threshold: float, results: list[AttemptResult], mode: st
         gate = CheatGate(row_label(cell_fields(model, cell)), threshold)
         in_scope = [r for r in group if is_integrity_attempt(r)]
         c, n, effective = cheat_count(in_scope)
-        infra = len(in_scope) - n
         absent = [m for m in missing if m.model in (None, model)]
-        total = len(in_scope) + len(absent)
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} collected attempt(s) ended without a result "
-                            f"({_names(missing)}): the run is incomplete")
-        unseen = infra + len(absent)
-        if total and unseen / total > max_infra_rate:
-            problems.append(f"{unseen} of {total} integrity attempts are infra_error/missing "
-                            f"({unseen / total:.2f} > max {max_infra_rate:.2f})")
+        problems, counts = _coverage(missing, len(in_scope) - n, absent, len(in_scope), max_infra_rate,
+                                     "integrity attempts")
         extra = "".join(f"; {problem}" for problem in problems)
-        counts = {"total": total, "infra_errors": infra, "missing": len(absent), "max_infra_rate": max_infra_rate}
         if n == 0:
             found.append(GateResult(gate, 0, 0, None, False, f"FAILED {gate.label}: no scored "
                                     "attempt on a canary with an [integrity] table (run --tier "
