@@ -445,20 +445,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for r in results:
         if r.writable:
             print(f"  {_label(r)}: {'; '.join(r.writable)}")
-    paged = [r for r in results if r.page_lines]
-    if paged:
-        print("\npage checks (judge entries' checks on the page, no model asked):")
-        for r in paged:
-            print(f"  {_label(r)}:")
-            for line in r.page_lines:
-                print(f"    {line}")
-    checked = [r for r in results if r.integrity_lines]
-    if checked:
-        print("\nintegrity (the honest path, and the cheat path the harness must label):")
-        for r in checked:
-            print(f"  {_label(r)}:")
-            for line in r.integrity_lines:
-                print(f"    {line}")
+    for title, attribute in (("page checks (judge entries' checks on the page, no model asked)", "page_lines"),
+                             ("integrity (the honest path, and the cheat path the harness must label)",
+                              "integrity_lines")):
+        shown = [r for r in results if getattr(r, attribute)]
+        if shown:
+            print(f"\n{title}:")
+            for r in shown:
+                print(f"  {_label(r)}:")
+                for line in getattr(r, attribute):
+                    print(f"    {line}")
     for title, attribute in (("problems", "problems"), ("warnings", "warnings")):
         notes = [(r, note) for r in results for note in getattr(r, attribute)]
         if notes:
