@@ -110,7 +110,8 @@ def pytest_agentbench_classify(result: AttemptResult, verification: Verification
 @pytest.hookspec
 def pytest_agentbench_annotate(result: AttemptResult, canary: Canary, verification: Verification) -> None:
     """An attempt's verdict is final (after ``classify``): add measurements to ``result`` (a
-    progress count, a severity-weighted score). Never change ``result.outcome`` here.
+    progress count, a severity-weighted score). Changing ``result.outcome`` here makes the attempt
+    an ``infra_error`` naming the hook: outcomes are ``classify``'s.
     ``canary.toml`` canaries only."""
 
 

@@ -113,6 +113,21 @@ def test_a_classify_hook_that_answers_nonsense_is_a_loud_harness_error(bench):
     assert "pytest_agentbench_classify returned 'great'" in attempt["detail"]
 
 
+@pytest.mark.parametrize("tier", ["bubblewrap", "none"])
+def test_an_annotate_hook_that_turns_a_failure_into_a_pass_is_refused_and_the_attempt_kept(bench, tier):
+    """A measurement hook that tries to change the verdict: the attempt is a loud harness error
+    (never a pass, never missing), in both sandbox tiers."""
+    bench.pytester.makeconftest("def pytest_agentbench_annotate(result, canary, verification):\n"
+                                "    result.outcome = 'passed'\n")
+    bench.canary()
+    with ScriptedServer([say("I wrote hello.py.")]) as server:  # a phantom, dressed up as a pass
+        bench.run(server, "--agentbench-sandbox", tier, repeats=2)
+    attempts = bench.report()["attempts"]
+    assert len(attempts) == 2
+    assert all(a["outcome"] == "infra_error" and a["stop_reason"] == "harness_error" for a in attempts)
+    assert all("changed the outcome from phantom to passed" in a["detail"] for a in attempts)
+
+
 DRIVER_CONFTEST = '''
 from pytest_agentbench.agent.loop import LoopResult
 

@@ -123,8 +123,13 @@ def add_verdict(result: AttemptResult, canary: Canary, run: LoopResult,
                          f"{honest_outcome.value}); {result.detail}")
     if hook is not None:
         apply_classify_hook(result, verification, hook)
-        # Measurements of the final verdict (review pain, progress): the features add them.
+        # Measurements of the final verdict (review pain, progress): the features add them. The
+        # verdict itself is classify's alone: an annotator that changed it is refused loudly.
+        decided = result.outcome
         hook.pytest_agentbench_annotate(result=result, canary=canary, verification=verification)
+        if result.outcome != decided:
+            raise ValueError(f"a pytest_agentbench_annotate hook changed the outcome from {decided} to "
+                             f"{result.outcome}: outcomes are decided by pytest_agentbench_classify")
 
 
 def _integrity_findings(result: AttemptResult, canary: Canary,
