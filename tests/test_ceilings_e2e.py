@@ -29,7 +29,7 @@ def budget_bound(body: dict) -> dict:
     writes on its 4th (the canary allows 2500 tokens); ``both``: 600 tokens a turn, writes on its
     6th (turns alone run out of tokens, tokens alone out of turns); ``capped``: every reply is
     cut off by the output cap unless the request allows 4096 tokens, then done at once;
-    ``never``: looks around forever; ``sometimes``: like ``turns`` on seed 0 only, else like
+    ``never``: looks around forever; ``sometimes``: like ``turns`` when the request's seed is 0, else like
     ``never``; ``fine``: done at once."""
     turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
     model, seed = body["model"], body.get("seed")

@@ -181,7 +181,7 @@ def test_the_page_has_charts_setup_conversations_and_no_duplicate_rows(report_ht
         assert f'<figure id="{chart}"' in html
     # Nothing to run or fetch: no script, no link but the charts' own (#id).
     assert "<script" not in html and re.findall(r'(?:href|src)="([^#"][^"]*)"', html) == []
-    for text in ("Sandbox, limits and settings", "Budgets per attempt", "seed 0 + repeat",
+    for text in ("Sandbox, limits and settings", "Budgets per attempt", "seed = 0 + repeat",
                  "conversation (", "the system prompt", "turn 1", "loop stopped: final"):
         assert text in html, text
     # Two tiers: each model has its tier rows and an all row.

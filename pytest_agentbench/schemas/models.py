@@ -283,7 +283,7 @@ class ModelSpec(BaseModel):
         if not self.seed_per_repeat:
             return (f"seed {self.seed} pinned for every repeat" if self.seed is not None
                     else "no seed sent (the server's own choice)")
-        return f"seed {self.seed or 0} + repeat"
+        return f"seed = {self.seed or 0} + repeat"
 
     def describe(self) -> dict[str, Any]:
         pool = {"endpoints": [e.model_dump() for e in self.endpoints]} if self.endpoints else {}
