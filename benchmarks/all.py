@@ -13,7 +13,9 @@ in the same run (the scripts below print the ratios; this runs them one after an
 - import_cost.py: what the installed plugin costs a run that collects no canary (goal ≤ 50 ms);
 - proxy_overhead.py: what the external agents' recording proxy adds to a request (< 1 ms);
 - run_throughput.py: attempts per minute serially and with 1/2/4/8 xdist workers against a
-  batching scripted server, and that the outcomes do not change with the worker count.
+  batching scripted server, and that the outcomes do not change with the worker count;
+- server_batching.py: the embedded model's decode throughput with 1-4 sequences at once vs one
+  (llama.cpp's llama-batched-bench): the most `-n N` can gain on this machine's cores.
 
 ``--quick`` runs fewer rounds (a smoke test of the scripts, not figures to quote).
 """
@@ -38,6 +40,7 @@ FULL = [
     ["import_cost.py", "--runs", "9"],
     ["proxy_overhead.py", "--requests", "300", "--rounds", "5"],
     ["run_throughput.py", "--canaries", "12", "--repeats", "2", "--workers", "1,2,4,8"],
+    ["server_batching.py", "--parallel", "1,2,3,4"],
 ]
 QUICK = [
     ["loop_overhead.py", "--turns", "30", "--rounds", "1"],
