@@ -50,7 +50,7 @@ def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
     copy_canary(pytester, "add-slugify")
     result = pytester.runpytest_subprocess(
         "canaries", "--models", "embedded", "--repeats", "2", "--agentbench-json", "r.json", "-n", "2",
-        "--agentbench-max-turns", "4", "--agentbench-max-output-tokens", "128", timeout=600)
+        "--agentbench-max-turns", "2", "--agentbench-max-output-tokens", "64", timeout=600)
     report = json.loads((pytester.path / "r.json").read_text())
     server = report["models"]["embedded"]["server"]
     assert server["kind"] == "llama.cpp"
@@ -110,8 +110,8 @@ def pytest_runtest_setup(item):
     started = time.monotonic()
     result = pytester.runpytest_subprocess(
         "canaries", "--models", "embedded", "--repeats", "2", "--agentbench-json", "r.json",
-        "--agentbench-max-turns", "3", "--agentbench-retries", "1", "--agentbench-retry-backoff", "0.1",
-        "--agentbench-max-output-tokens", "256", timeout=600)
+        "--agentbench-max-turns", "2", "--agentbench-retries", "1", "--agentbench-retry-backoff", "0.1",
+        "--agentbench-max-output-tokens", "64", timeout=600)
     report = json.loads((pytester.path / "r.json").read_text())
     first, second = sorted(report["attempts"], key=lambda a: a["repeat"])
     assert first["outcome"] == "infra_error", first["detail"]
