@@ -260,6 +260,7 @@ class PidsCgroup:
             os.close(self._events_fd)  # an open file in it would keep the directory busy
             self._events_fd = -1
         deadline = time.monotonic() + 5
+        pause = 0.0005
         while time.monotonic() < deadline:
             try:
                 pids = (self.path / "cgroup.procs").read_text().split()
@@ -274,7 +275,11 @@ class PidsCgroup:
                 self.path.rmdir()
                 return
             except OSError:
-                time.sleep(0.02)  # killed processes take a moment to leave
+                # A process that has exited, even reaped, leaves its cgroup a moment later. A
+                # fixed 20 ms wait cost each such command 20 ms (p90 of a jailed `true` 27 ms); a
+                # doubling one costs about what it must (p90 8 ms).
+                time.sleep(pause)
+                pause = min(pause * 2, 0.02)
 
 
 def open_pids_cgroup(limits: SandboxLimits, extra: int = 0) -> PidsCgroup | None:
