@@ -111,7 +111,9 @@ def pytest_runtest_setup(item):
     result = pytester.runpytest_subprocess(
         "canaries", "--models", "embedded", "--repeats", "2", "--agentbench-json", "r.json",
         "--agentbench-max-turns", "2", "--agentbench-retries", "1", "--agentbench-retry-backoff", "0.1",
-        "--agentbench-max-output-tokens", "64", timeout=600)
+        # 256 tokens: the first request must still be running a second after it was sent, on a
+        # faster CPU too (this model often ends an attempt with its first, capped reply).
+        "--agentbench-max-output-tokens", "256", timeout=600)
     report = json.loads((pytester.path / "r.json").read_text())
     first, second = sorted(report["attempts"], key=lambda a: a["repeat"])
     assert first["outcome"] == "infra_error", first["detail"]
