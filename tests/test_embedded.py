@@ -14,10 +14,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from pytest_agentbench.servers.llama_server import find_embedded_gguf, find_llama_server
-from pytest_agentbench.servers.managed import ServerStartError
+from pytest_agentbench.schemas.models import embedded_model
+from pytest_agentbench.servers.llama_server import (
+    find_embedded_gguf,
+    find_llama_server,
+    server_command,
+)
+from pytest_agentbench.servers.managed import ServerPool, ServerStartError, free_port
 
 try:
     find_llama_server()
@@ -122,3 +128,41 @@ def pytest_runtest_setup(item):
     assert second["outcome"] in TAXONOMY, second["detail"]
     assert time.monotonic() - started < 500
     result.stdout.fnmatch_lines(["*1 error*"])
+
+
+def test_interleaved_conversations_keep_their_prefix_cache(tmp_path):
+    """Under -n 2 two attempts take turns on one managed server (2 slots). Each conversation's next
+    turn must find its prefix still cached — in its slot, or in llama-server's host-memory prompt
+    cache — (llama.cpp reports it as ``timings.cache_n``, which the loop adds up per attempt), not
+    recomputed because the other conversation came in between. (With ``cache_prompt`` off this
+    fails: cache_n 0 of 745 prompt tokens.)"""
+    spec = embedded_model().server
+    port = free_port()
+    pool = ServerPool(tmp_path, "prefix-cache")
+    state = pool.ensure("embedded", server_command(spec, port, alias="embedded", slots=2), port,
+                        "/health", 120)
+
+    def ask(http: httpx.Client, messages: list[dict]) -> dict:
+        return http.post(state.base_url + "/chat/completions", json={
+            "model": "embedded", "messages": messages, "max_tokens": 8, "temperature": 0}).json()
+
+    def opening(topic: str) -> list[dict]:
+        # Two system prompts that differ from their first word: nothing of one is a prefix of the other.
+        facts = " ".join(f"{topic} fact {n}: the value of item {n} is {n * 7}." for n in range(40))
+        return [{"role": "system", "content": f"{topic.title()} notes. {facts}"},
+                {"role": "user", "content": f"Name one {topic} fact."}]
+
+    try:
+        with httpx.Client(timeout=120) as http:
+            first = {topic: opening(topic) for topic in ("river", "mountain")}
+            replies = {topic: ask(http, messages) for topic, messages in first.items()}  # river, then mountain
+            for answer in replies.values():
+                assert answer["timings"]["prompt_n"] > 300, answer["timings"]  # a real prompt, computed
+            for topic, messages in first.items():  # river again, after mountain came in between
+                second = [*messages, {"role": "assistant", "content": replies[topic]["choices"][0]["message"]["content"]},
+                          {"role": "user", "content": "And another one?"}]
+                timings = ask(http, second)["timings"]
+                assert timings["cache_n"] >= replies[topic]["timings"]["prompt_n"] - 8, (topic, timings)
+                assert timings["prompt_n"] < 64, (topic, timings)  # only the new turn was computed
+    finally:
+        pool.stop_all()
