@@ -52,7 +52,7 @@ def measure(bench: Path, gguf: Path, parallel: list[int], threads: int, prompt: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parallel", default="1,2,3,4", help="sequence counts, 1 first")
+    parser.add_argument("--parallel", default="1,2,3,4", help="sequence counts (one sequence, the reference, is always measured)")
     parser.add_argument("--threads", type=int, default=1,
                         help="decode threads (the managed server uses one core less than the machine has)")
     parser.add_argument("--prompt", type=int, default=512)
