@@ -45,6 +45,34 @@ def test_protection_reasons(path, reason):
     assert rules().reason(path) == reason
 
 
+
+@pytest.mark.parametrize("path, module", [
+    ("httpx.py", "httpx"),  # a package installed beside pytest
+    ("jsonschema/__init__.py", "jsonschema"),
+    ("pytest_agentbench.py", "pytest_agentbench"),  # installed editable: its finder maps it
+    ("_pytest/python.py", "_pytest"),
+])
+def test_a_new_module_named_like_an_installed_one_shadows_it(path, module):
+    assert rules().reason(path) == f"shadows the module {module!r}"
+
+
+def test_the_installed_modules_are_listed_from_site_packages(tmp_path, monkeypatch):
+    """Modules, extension modules and packages (namespace ones too) count; metadata, .pth files
+    and dunder entries do not."""
+    from pytest_agentbench.attempt import protect
+
+    for name in ("plain.py", "native.cpython-311-x86_64-linux-gnu.so", "thing-1.0.dist-info/RECORD",
+                 "extra.pth", "__pycache__/x.pyc", "__editable___demo_finder.py", "pkg/__init__.py",
+                 "nsonly/sub/mod.py", "data.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    monkeypatch.setattr(protect.site, "getsitepackages", lambda: [str(tmp_path)])
+    monkeypatch.setattr(protect.site, "getusersitepackages", lambda: str(tmp_path / "missing"))
+    monkeypatch.setattr(protect.sysconfig, "get_paths", lambda: {"purelib": str(tmp_path), "platlib": str(tmp_path)})
+    monkeypatch.setattr(protect.sys, "meta_path", [])
+    assert protect.installed_top_level() == {"plain", "native", "pkg", "nsonly"}
+
+
 def test_expect_unchanged_cannot_be_opted_in_but_config_can():
     r = rules(expect_unchanged=["keep/*"], allow_changed=["keep/*", "pyproject.toml"])
     assert r.reason("keep/a.py") == "expect_unchanged"
