@@ -114,13 +114,22 @@ class Bench:
         return json.loads((self.pytester.path / "report.json").read_text())
 
 
+# pytest plugins this suite's own dependencies install that no run under test uses: each costs a
+# pytest process 0.06-0.13 s to load (hypothesis's imports its whole package for a header line),
+# 0.19 s of the 0.88 s CPU a one-attempt run takes in a subprocess (measured), paid again by every
+# xdist worker such a run starts.
+UNUSED_PLUGINS = "-p no:hypothesispytest -p no:anyio -p no:platformdirs"
+
+
 @pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """pytester whose in-process runs ignore PytestAssertRewriteWarning. Such a run shares
     sys.modules with the pytest running this suite; when the plugin was imported outside the
     assertion-rewrite hook, pytest warns that it "cannot be rewritten" — seen in CI on one worker,
     depending on test order. That is about this test harness, not the plugin, and it must not
-    change the outcome counts the tests assert on."""
+    change the outcome counts the tests assert on. Its runs, in-process, in a subprocess or in
+    their xdist workers, leave out the plugins in UNUSED_PLUGINS."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
     inline_run = pytester.inline_run
 
     def quiet(*args, **kwargs):
