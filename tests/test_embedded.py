@@ -53,10 +53,10 @@ def copy_canary(pytester: pytest.Pytester, name: str) -> None:
 def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
     """Under -n 2 too: both workers share one managed llama-server with a slot each, so their
     attempts decode together, each with the whole context window."""
-    copy_canary(pytester, "add-slugify")
+    copy_canary(pytester, "read-the-function")
     result = pytester.runpytest_subprocess(
         "canaries", "--models", "embedded", "--repeats", "2", "--agentbench-json", "r.json", "-n", "2",
-        "--agentbench-max-turns", "2", "--agentbench-max-output-tokens", "64", timeout=600)
+        "--agentbench-max-turns", "2", "--agentbench-max-output-tokens", "32", timeout=600)
     report = json.loads((pytester.path / "r.json").read_text())
     server = report["models"]["embedded"]["server"]
     assert server["kind"] == "llama.cpp"
@@ -88,7 +88,7 @@ def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
 
 
 def test_killing_the_server_mid_run_is_an_infra_error(pytester):
-    copy_canary(pytester, "add-slugify")
+    copy_canary(pytester, "read-the-function")
     # Inside the benchmarked session: kill the managed llama-server about a second after the
     # first attempt's agent loop has sent its first request (its transcript says when).
     pytester.makeconftest(
