@@ -219,6 +219,32 @@ def test_a_pooled_tree_comes_back_exactly_at_the_baseline(tmp_path):
     assert not tree.exists()
 
 
+def test_closing_removes_every_pooled_tree_and_its_record_in_git(tmp_path):
+    """Pooled trees of two purposes go at the session's end, and the baseline's git forgets them
+    (one prune after the removals), so nothing refers to a tree that is gone."""
+    from pytest_agentbench.trees.workspace import TreeManager
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("A = 1\n")
+    manager = TreeManager(tmp_path / "work")
+    baseline = manager.baseline(repo, "c")
+    trees = [manager.acquire(baseline), manager.acquire(baseline), manager.acquire(baseline, "verify")]
+    for tree, purpose in zip(trees, ["work", "work", "verify"]):
+        assert manager.release(baseline, tree, reuse=True, purpose=purpose) is None
+
+    def listed() -> list[str]:
+        out = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=baseline.path,
+                             capture_output=True, text=True, check=True).stdout
+        return [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("worktree ")]
+
+    assert sorted(listed()) == sorted([str(baseline.path), *map(str, trees)])
+    manager.close()
+    assert not any(tree.exists() for tree in trees)
+    assert listed() == [str(baseline.path)]
+    assert not (baseline.path / ".git" / "worktrees").exists() or not any((baseline.path / ".git" / "worktrees").iterdir())
+
+
 def test_a_tree_git_cannot_reset_is_removed_not_pooled(tmp_path):
     from pytest_agentbench.trees.workspace import TreeManager
 

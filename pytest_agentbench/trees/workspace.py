@@ -59,7 +59,10 @@ def git_bytes(*args: str, cwd: Path, input: bytes | None = None, timeout: float 
     try:
         proc = subprocess.run(
             ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
-             "-c", "core.autocrlf=false", "-c", "core.quotepath=false", *args],
+             "-c", "core.autocrlf=false", "-c", "core.quotepath=false",
+             # No `git maintenance run --auto` after a commit: a process per baseline, for
+             # repositories that live one run.
+             "-c", "maintenance.auto=false", "-c", "gc.auto=0", *args],
             cwd=cwd, env=git_environment(), input=input, capture_output=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired:
@@ -227,9 +230,13 @@ class TreeManager:
         for key, known in list(self._baselines.items()):
             if known is baseline:
                 del self._baselines[key]
+        removed = False
         for key in [k for k in self._pools if k[0] == baseline.commit]:
             for tree in self._pools.pop(key):
-                self.remove_worktree(baseline, tree)
+                self.remove_worktree(baseline, tree, prune=False)
+                removed = True
+        if removed:
+            self._prune(baseline)
 
     def acquire(self, baseline: Baseline, purpose: str = "work") -> Path:
         """A tree at the baseline commit, checked against the baseline's blob ids: a pooled one
@@ -288,13 +295,17 @@ class TreeManager:
             return False
 
     def close(self) -> None:
+        to_prune: dict[Path, Baseline] = {}
         for (commit, _purpose), trees in self._pools.items():
             baseline = next((b for b in self._baselines.values() if b.commit == commit), None)
             for tree in trees:
                 if baseline is not None:
-                    self.remove_worktree(baseline, tree)
+                    self.remove_worktree(baseline, tree, prune=False)
+                    to_prune[baseline.path] = baseline
                 else:
                     safe_fs.remove_tree(tree)
+        for baseline in to_prune.values():  # once per repository, after all its trees went
+            self._prune(baseline)
         self._pools.clear()
 
     def create_worktree(self, baseline: Baseline, name: str) -> Path:
@@ -305,15 +316,24 @@ class TreeManager:
         git("worktree", "add", "-q", "--detach", str(path), baseline.commit, cwd=baseline.path)
         return path
 
-    def remove_worktree(self, baseline: Baseline, path: Path) -> str | None:
+    def remove_worktree(self, baseline: Baseline, path: Path, prune: bool = True) -> str | None:
         """Remove a worktree whatever the agent left in it (any depth, long names, FIFOs,
-        read-only directories). Never raises: returns what could not be cleaned up, or None."""
+        read-only directories). Never raises: returns what could not be cleaned up, or None.
+        ``prune``: drop its record from the baseline's git now (else the caller prunes once, after
+        removing several)."""
         problem = safe_fs.remove_tree(path)
+        if prune:
+            pruned = self._prune(baseline)
+            problem = problem or pruned
+        return problem
+
+    @staticmethod
+    def _prune(baseline: Baseline) -> str | None:
         try:
             git("worktree", "prune", cwd=baseline.path)
         except (WorkspaceError, OSError) as exc:
-            problem = problem or str(exc)
-        return problem
+            return str(exc)
+        return None
 
 
 def pristine_problem(baseline: Baseline, tree: Path) -> str | None:
