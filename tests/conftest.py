@@ -144,15 +144,13 @@ def bench(pytester: pytest.Pytester) -> Bench:
     return Bench(pytester)
 
 
-# The suite's longest tests (30-50 s each on 2 cores: real llama-server runs, every built-in canary,
-# the cheaters in both tiers, each module imported on its own) start first under `-n`: started
-# last, one of them would run alone on one core while the other core has nothing left to do.
-# They are interleaved with the rest so the two real-model tests, which take turns on one lock,
-# land on the same worker instead of one worker waiting for the other.
+# The suite's longest tests (5-20 s each on 2 cores: real llama-server runs, every built-in canary,
+# the cheaters in both tiers, interrupted remote workers) start first under `-n`: started last, one
+# of them would run alone on one core while the other core has nothing left to do. One worker runs
+# the real-model tests, one after the other, while the other runs the rest (see below).
 LONGEST_FIRST = (
-    "tests/test_embedded.py::test_real_attempts_are_classified_and_the_server_is_recorded",
+    "tests/test_embedded.py::",
     "tests/test_builtin_canaries.py::",
-    "tests/test_embedded.py::test_killing_the_server_mid_run_is_an_infra_error",
     "tests/test_cheaters_e2e.py::",
     "tests/test_import_graph.py::test_every_module_imports_on_its_own",
     "tests/test_fuzz_dispatch.py::",
@@ -168,3 +166,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                     len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: the rest keep their order
+
+
+REAL_MODEL_TESTS = "tests/test_embedded.py::"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's default distribution (``load``), except that the real-model tests are one unit of
+    work, run by one worker: two llama-servers on the same 2 cores would halve each one's speed,
+    and their lock made a worker wait up to 18 s (measured). Not an ``xdist_group`` mark: with
+    pytest 9.2, pytest-xdist 3.8 loses those groups. Only for ``--dist load`` (what ``-n`` picks)."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return REAL_MODEL_TESTS if nodeid.startswith(REAL_MODEL_TESTS) else nodeid
+
+    return SuiteScheduling(config, log)

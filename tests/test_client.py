@@ -216,7 +216,9 @@ def test_a_batching_scripted_server_slows_sub_linearly_with_requests_in_flight()
         assert server.max_in_flight == 4
         assert 0.18 <= busy_alone <= alone
         assert 0.3 <= together < 0.7  # ~0.4 s; unbatched (exponent 1) it would be 0.8 s
-        assert server.busy_seconds - busy_alone <= together
+        # The server stops its busy clock after it has written the last reply, which the client
+        # may already have read: a few milliseconds past the client's own window (seen: 0.5 ms).
+        assert server.busy_seconds - busy_alone <= together + 0.05
     with ScriptedServer([reply]) as plain:  # without batching: no time taken, still counted
         chat(client_for(plain))
         assert plain.busy_seconds < 0.1 and plain.max_in_flight == 1

@@ -38,8 +38,9 @@ TAXONOMY = {"passed", "failed", "phantom", "budget_turns", "budget_tokens", "bud
 
 @pytest.fixture(autouse=True)
 def one_model_server_at_a_time():
-    """Under -n 2 two workers would each start a llama-server on the same 2 cores, and every
-    token would cost twice as long: these tests take turns instead."""
+    """Two workers would each start a llama-server on the same 2 cores, and every token would
+    cost twice as long. Under the suite's default distribution one worker runs all of these
+    (tests/conftest.py's scheduler); under another (``--dist load``) they take turns on a lock."""
     with open(Path(tempfile.gettempdir()) / "agentbench-embedded-tests.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
