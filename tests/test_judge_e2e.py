@@ -293,6 +293,28 @@ def test_the_browser_reports_console_errors_and_failed_requests_not_chatter(tmp_
     assert [s.viewport for s in capture.shots] == ["desktop", "phone"]
 
 
+def test_each_viewport_keeps_what_its_own_page_logged_and_showed(tmp_path):
+    """The two viewports' pages load at the same time in one browser: what one logs, shows or
+    leaves blank is never the other's."""
+    from pytest_agentbench.judging.page import capture_url, find_browser
+
+    if find_browser() is None:
+        pytest.skip("no chromium, chromium-browser or google-chrome on PATH (AGENTBENCH_CHROMIUM unset)")
+    (tmp_path / "index.html").write_text(
+        # Without the viewport meta tag a phone lays a page out 980 px wide, as a real one does.
+        '<meta name="viewport" content="width=device-width"><body><script>'
+        "const phone = matchMedia('(max-width: 600px)').matches;"
+        "if (phone) { console.error('narrow only'); }"
+        "else { document.body.textContent = 'wide text'; console.error('wide only'); }"
+        "</script></body>")
+    capture = capture_url((tmp_path / "index.html").as_uri())
+    assert sorted(capture.problems) == ["desktop: console.error: wide only", "phone: console.error: narrow only"]
+    desktop, phone = capture.shots
+    assert (desktop.viewport, desktop.text.strip(), phone.viewport, phone.text.strip()) == (
+        "desktop", "wide text", "phone", "")
+    assert capture.blank == ["phone"]
+
+
 @pytest.mark.parametrize("sandbox", ["auto", "none"])
 def test_a_page_served_by_a_command_the_check_starts(bench, sandbox):
     from pytest_agentbench.judging.page import find_browser
