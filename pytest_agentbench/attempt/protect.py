@@ -69,16 +69,17 @@ def installed_top_level() -> set[str]:
         except OSError:
             continue
         for entry in entries:
-            stem, dot, suffix = entry.name.partition(".")
+            stem, dot, _ = entry.name.partition(".")
             if stem.startswith("__"):  # __pycache__, an editable install's own finder module
                 continue
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            if is_dir and not dot:
-                names.add(stem)
-            elif not is_dir and (suffix == "py" or suffix.endswith(("so", "pyd"))):
+            # A package (a directory with no dot: not metadata), or a module: name.py, or an
+            # extension module such as name.cpython-311-x86_64-linux-gnu.so.
+            extension = entry.name.rpartition(".")[2] if dot else ""
+            if (is_dir and not dot) or (not is_dir and extension in ("py", "so", "pyd")):
                 names.add(stem)
     # setuptools' editable installs put a finder on sys.meta_path whose module maps each
     # top-level name to the project's directory.
