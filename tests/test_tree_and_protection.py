@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import types
 from pathlib import Path
 
 import pytest
@@ -69,8 +70,17 @@ def test_the_installed_modules_are_listed_from_site_packages(tmp_path, monkeypat
     monkeypatch.setattr(protect.site, "getsitepackages", lambda: [str(tmp_path)])
     monkeypatch.setattr(protect.site, "getusersitepackages", lambda: str(tmp_path / "missing"))
     monkeypatch.setattr(protect.sysconfig, "get_paths", lambda: {"purelib": str(tmp_path), "platlib": str(tmp_path)})
-    monkeypatch.setattr(protect.sys, "meta_path", [])
-    assert protect.installed_top_level() == {"plain", "native", "pkg", "nsonly"}
+    # An editable install: a finder on sys.meta_path, its module's MAPPING names the project.
+    finder_module = types.ModuleType("__editable___demo_finder")
+    finder_module.MAPPING = {"demo_project": "/src/demo_project"}
+
+    class Finder:
+        pass
+
+    Finder.__module__ = finder_module.__name__
+    monkeypatch.setitem(protect.sys.modules, finder_module.__name__, finder_module)
+    monkeypatch.setattr(protect.sys, "meta_path", [Finder])
+    assert protect.installed_top_level() == {"plain", "native", "pkg", "nsonly", "demo_project"}
 
 
 def test_expect_unchanged_cannot_be_opted_in_but_config_can():
