@@ -240,7 +240,7 @@ INSPECT = """(() => {
 
 def _capture(pipe: _Pipe, url: str, retry: bool = False, load_timeout: float = LOAD_TIMEOUT) -> PageCapture:
     # A fresh page per viewport: each load logs its own errors. The pages load at once and settle
-    # together: one settling pause a capture, not one a viewport (1.3 -> 0.9 s a capture here).
+    # together: one settling pause a capture, not one a viewport (1.37 -> 1.10 s a capture here).
     # Until the pages are asked for, every failure is the browser's own.
     pages: dict[str, tuple[str, str]] = {}  # viewport -> (target id, session id)
     for viewport, (width, height, scale, mobile) in VIEWPORTS.items():
