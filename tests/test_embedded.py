@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -84,8 +85,20 @@ def test_real_attempts_are_classified_and_the_server_is_recorded(pytester):
     assert row["distinct_repeats"] == len({(a["conversation_digest"], a["outcome"]) for a in scored})
     if row["distinct_repeats"] < row["n"]:
         assert "IDENTICAL REPEATS embedded: 2 repeats identical in 1/1 canaries" in out
-    # the managed server is gone after the session
+    # Both attempts open with the same prompt; it is evaluated once: the first worker to get
+    # there warms its slot and saves it, the other restores that into its own slot. Each first
+    # turn then finds the prompt cached (without this, one of them evaluated all ~1,000 tokens).
+    first_turns = []
+    for transcript in (pytester.path / ".agentbench" / "runs").glob("*/transcripts/*.jsonl"):
+        turns = [json.loads(line) for line in transcript.read_text().splitlines()]
+        first_turns += [t["response"] for t in turns if t.get("event") == "turn" and t["turn"] == 1]
+    assert len(first_turns) == 2, first_turns
+    assert all(t["timings"]["cache_n"] >= t["prompt_tokens"] - 8 for t in first_turns), first_turns
+    evaluated = [int(n) for n in re.findall(r"prompt eval time = +[\d.]+ ms / +(\d+) tokens", log)]
+    assert sum(1 for n in evaluated if n >= 500) == 1, evaluated
+    # the managed server is gone after the session, and so are its saved slots
     assert not list((pytester.path / ".agentbench" / "servers").glob("*.json"))
+    assert not list((pytester.path / ".agentbench" / "servers").glob("slots-*"))
 
 
 def test_killing_the_server_mid_run_is_an_infra_error(pytester):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -51,6 +52,7 @@ from pytest_agentbench.servers.managed import (
     pid_alive,
 )
 from pytest_agentbench.servers.preflight import ServerInfo, preflight
+from pytest_agentbench.servers.shared_prefix import SharedPrefix, worker_slot
 from pytest_agentbench.trees import safe_fs
 from pytest_agentbench.trees.workspace import TreeManager
 
@@ -276,7 +278,8 @@ class AgentbenchSession:
                 self.notice(f"agentbench: {model.name}: starting its managed server on port {port} …")
                 return server_command(spec, port, model.model,
                                       lambda line: self.notice(f"agentbench: {model.name}: {line}"),
-                                      slots=spec.slots_for(self.settings.workers))
+                                      slots=spec.slots_for(self.settings.workers),
+                                      slot_files=self.slot_files(model))
 
             state = self.servers.ensure(model.name, command, port, spec.health_path, spec.start_timeout)
         except ServerStartError as exc:
@@ -286,6 +289,16 @@ class AgentbenchSession:
         # copies of one), and nobody else's object changes behind its back.
         self.endpoints[model.name] = state.base_url
         return state.base_url
+
+    def slot_files(self, model: ModelSpec) -> Path | None:
+        """Where a managed llama-server with several slots keeps its saved slots this run (the
+        first prompts its workers share), or None."""
+        spec = model.server
+        if spec is None or spec.command or spec.slots_for(self.settings.workers) < 2:
+            return None
+        directory = self.settings.data_dir / "servers" / f"slots-{self.run_id}"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
     def endpoint_of(self, model: ModelSpec) -> str:
         """Where ``model`` is served: the pool endpoint this process holds a slot of, its managed
@@ -434,7 +447,17 @@ class AgentbenchSession:
         if key not in self._clients:
             endpoint = (model.name, url)
             info = self._preflights.get(endpoint)
-            client = ChatClient(client_settings(model, self.settings, info.kind if info else None, url))
+            settings = client_settings(model, self.settings, info.kind if info else None, url)
+            spec = model.server
+            slot_files = self.slot_files(model) if info is not None and info.kind == "llama.cpp" else None
+            if spec is not None and slot_files is not None and url == self.endpoints.get(model.name):
+                slot = worker_slot(self.worker_id, spec.slots_for(self.settings.workers))
+                # Every request of this worker to its own slot, where its restored prompt is.
+                settings.extra_body = {**settings.extra_body, "id_slot": slot}
+                client = ChatClient(settings)
+                client.prefix = SharedPrefix(url.removesuffix("/v1"), slot, slot_files, client._http)
+            else:
+                client = ChatClient(settings)
             client.speed = meter = self._speed_meters.setdefault(endpoint, client.speed)
             if client.settings.knobs.time_budget == "scaled" and not meter.probed:
                 meter.probed = True
@@ -459,6 +482,7 @@ class AgentbenchSession:
         self._clients.clear()
         if self.is_controller:
             self.servers.stop_all()  # every worker's servers too: they share the state dir
+            shutil.rmtree(self.settings.data_dir / "servers" / f"slots-{self.run_id}", ignore_errors=True)
         if self._trees is not None and not self.settings.keep_worktrees:
             self._trees.close()
         if self._work_root is not None and not self.settings.keep_worktrees:

@@ -25,6 +25,7 @@ from pytest_agentbench.agent.time_budget import SpeedMeter
 from pytest_agentbench.attempt.faults import FaultKind, server_fault
 from pytest_agentbench.errors import AgentbenchError
 from pytest_agentbench.servers.http import http_client
+from pytest_agentbench.servers.shared_prefix import SharedPrefix
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
@@ -215,6 +216,9 @@ class ChatClient:
         # The endpoint's decode speed, for scaled time budgets; the session shares one meter
         # among the clients of one endpoint (every variant decodes at the same speed).
         self.speed = SpeedMeter()
+        # A managed llama-server with several slots: first prompts evaluated once among the
+        # workers (servers/shared_prefix.py); set by the session.
+        self.prefix: SharedPrefix | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -238,6 +242,8 @@ class ChatClient:
         """POST ``body``; retry faults with backoff until ``deadline`` (a ``time.monotonic()``).
         ``request_timeout`` (default: the settings') bounds one request."""
         limit = request_timeout or self.settings.request_timeout
+        if self.prefix is not None:
+            self.prefix.prepare(body, deadline)
         # Encoded once, outside the clock: ``seconds`` is the time requests were in flight (last
         # byte sent to last byte received); encoding and parsing are the harness's time.
         if content is None:  # the loop passes its incrementally encoded body

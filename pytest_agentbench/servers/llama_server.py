@@ -80,10 +80,12 @@ def model_file(spec: ServerSpec, notice: Callable[[str], None] = lambda line: No
 
 
 def server_command(spec: ServerSpec, port: int, alias: str | None = None,
-                   notice: Callable[[str], None] = lambda line: None, slots: int = 1) -> list[str]:
+                   notice: Callable[[str], None] = lambda line: None, slots: int = 1,
+                   slot_files: Path | None = None) -> list[str]:
     """The command line that starts ``spec`` on ``port``; ``alias`` is the model id it reports.
     ``notice`` shows the user a line (a download of the model file takes minutes). ``slots``:
-    requests decoded at once, each with the spec's whole context window."""
+    requests decoded at once, each with the spec's whole context window. ``slot_files``: the
+    directory for the slots' saved prompts (with more than one slot)."""
     if spec.command:
         return [part.replace("{port}", str(port)) for part in spec.command]
     gguf = model_file(spec, notice)
@@ -100,6 +102,10 @@ def server_command(spec: ServerSpec, port: int, alias: str | None = None,
         # 0.4-20 tokens/s decode while anything else ran; -t 1 held ~50 tokens/s.
         "--threads", str(spec.threads or max(1, (os.cpu_count() or 2) - 1)),
     ]
+    if slot_files is not None and slots > 1:
+        # Where the workers' slots are saved and restored: attempts running at once evaluate
+        # their shared first prompt once (servers/shared_prefix.py).
+        command += ["--slot-save-path", str(slot_files)]
     if alias:
         command += ["--alias", alias]  # else the model id it reports is the GGUF's full path
     if spec.chat_template_file:
