@@ -300,6 +300,20 @@ class AgentbenchSession:
         directory.mkdir(parents=True, exist_ok=True)
         return directory
 
+    def _shared_slot(self, model: ModelSpec, info: ServerInfo | None, url: str) -> tuple[int, Path] | None:
+        """This worker's slot of a managed llama-server with several slots, and the directory of
+        its saved slots (servers/shared_prefix.py); None for any other server."""
+        spec = model.server
+        if spec is None or info is None or info.kind != "llama.cpp" or url != self.endpoints.get(model.name):
+            return None
+        slot_files = self.slot_files(model)
+        # The slots the server says it runs (its own arguments may change --parallel): a slot id
+        # past them would fail every request.
+        served = info.slots or spec.slots_for(self.settings.workers)
+        if slot_files is None or served < 2:
+            return None
+        return worker_slot(self.worker_id, served), slot_files
+
     def endpoint_of(self, model: ModelSpec) -> str:
         """Where ``model`` is served: the pool endpoint this process holds a slot of, its managed
         server's URL once started, else its base_url (a pool's first endpoint)."""
@@ -448,16 +462,13 @@ class AgentbenchSession:
             endpoint = (model.name, url)
             info = self._preflights.get(endpoint)
             settings = client_settings(model, self.settings, info.kind if info else None, url)
-            spec = model.server
-            slot_files = self.slot_files(model) if info is not None and info.kind == "llama.cpp" else None
-            if spec is not None and slot_files is not None and url == self.endpoints.get(model.name):
-                slot = worker_slot(self.worker_id, spec.slots_for(self.settings.workers))
+            shared = self._shared_slot(model, info, url)
+            if shared is not None:
                 # Every request of this worker to its own slot, where its restored prompt is.
-                settings.extra_body = {**settings.extra_body, "id_slot": slot}
-                client = ChatClient(settings)
-                client.prefix = SharedPrefix(url.removesuffix("/v1"), slot, slot_files, client._http)
-            else:
-                client = ChatClient(settings)
+                settings.extra_body = {**settings.extra_body, "id_slot": shared[0]}
+            client = ChatClient(settings)
+            if shared is not None:
+                client.prefix = SharedPrefix(url.removesuffix("/v1"), *shared, client._http)
             client.speed = meter = self._speed_meters.setdefault(endpoint, client.speed)
             if client.settings.knobs.time_budget == "scaled" and not meter.probed:
                 meter.probed = True
