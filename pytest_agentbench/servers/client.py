@@ -242,8 +242,8 @@ class ChatClient:
         """POST ``body``; retry faults with backoff until ``deadline`` (a ``time.monotonic()``).
         ``request_timeout`` (default: the settings') bounds one request."""
         limit = request_timeout or self.settings.request_timeout
-        if self.prefix is not None:
-            self.prefix.prepare(body, deadline)
+        if self.prefix is not None:  # bounded as one request is: a stalled server costs no more
+            self.prefix.prepare(body, min(deadline, time.monotonic() + limit))
         # Encoded once, outside the clock: ``seconds`` is the time requests were in flight (last
         # byte sent to last byte received); encoding and parsing are the harness's time.
         if content is None:  # the loop passes its incrementally encoded body
