@@ -148,8 +148,9 @@ def bench(pytester: pytest.Pytester) -> Bench:
 # the cheaters in both tiers, interrupted remote workers) start first under `-n`: started last, one
 # of them would run alone on one core while the other core has nothing left to do. One worker runs
 # the real-model tests, one after the other, while the other runs the rest (see below).
+REAL_MODEL_TESTS = "tests/test_embedded.py::"
 LONGEST_FIRST = (
-    "tests/test_embedded.py::",
+    REAL_MODEL_TESTS,
     "tests/test_builtin_canaries.py::",
     "tests/test_cheaters_e2e.py::",
     "tests/test_import_graph.py::test_every_module_imports_on_its_own",
@@ -166,9 +167,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                     len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: the rest keep their order
-
-
-REAL_MODEL_TESTS = "tests/test_embedded.py::"
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -296,9 +296,12 @@ class AgentbenchSession:
         spec = model.server
         if spec is None or spec.command or spec.slots_for(self.settings.workers) < 2:
             return None
-        directory = self.settings.data_dir / "servers" / f"slots-{self.run_id}"
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory
+        self._slot_dir.mkdir(parents=True, exist_ok=True)
+        return self._slot_dir
+
+    @property
+    def _slot_dir(self) -> Path:
+        return self.settings.data_dir / "servers" / f"slots-{self.run_id}"
 
     def _shared_slot(self, model: ModelSpec, info: ServerInfo | None, url: str) -> tuple[int, Path] | None:
         """This worker's slot of a managed llama-server with several slots, and the directory of
@@ -493,7 +496,7 @@ class AgentbenchSession:
         self._clients.clear()
         if self.is_controller:
             self.servers.stop_all()  # every worker's servers too: they share the state dir
-            shutil.rmtree(self.settings.data_dir / "servers" / f"slots-{self.run_id}", ignore_errors=True)
+            shutil.rmtree(self._slot_dir, ignore_errors=True)
         if self._trees is not None and not self.settings.keep_worktrees:
             self._trees.close()
         if self._work_root is not None and not self.settings.keep_worktrees:
